@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Purser takes no third-party packages: Foundation, the toolchain and the system libsqlite3 only.
+
+let package = Package(
+    name: "Purser",
+    products: [
+        .executable(name: "purser", targets: ["PurserCLI"]),
+        .executable(name: "purser-bench", targets: ["PurserBenchmarks"]),
+        .library(name: "Cedar", targets: ["Cedar"]),
+        .library(name: "MCP", targets: ["MCP"]),
+        .library(name: "X402", targets: ["X402"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
+    ],
+    targets: [
+        // Core libraries, one per concern.
+        .target(name: "JSONCore"),
+        .target(name: "MCP", dependencies: ["JSONCore"]),
+        .target(name: "Cedar"),
+        .target(name: "EVMSigning"),
+        .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore"]),
+        .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
+
+        // Executables: thin wiring only.
+        .executableTarget(name: "PurserCLI", dependencies: ["Purser"]),
+        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
+
+        // Tests, one target per library.
+        .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
+        .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
+        .testTarget(name: "CedarTests", dependencies: ["Cedar"]),
+        .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
+        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
+        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore"]),
+    ]
+)
+
+// One strict settings list for every Swift target.
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// One `purser` subcommand.
+protocol Subcommand: Sendable {
+    /// The word that selects it, e.g. `serve`.
+    static var name: String { get }
+    /// One line for `purser help`.
+    static var summary: String { get }
+    /// The usage text shown with a usage error.
+    static var usage: String { get }
+    /// Runs it and returns the exit status.
+    static func run(_ arguments: inout Arguments) async throws -> Int32
+}
+
+@main
+struct PurserCommand {
+    /// Every subcommand, in the order `purser help` lists them.
+    static let subcommands: [any Subcommand.Type] = [
+        HelpCommand.self
+    ]
+
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        var raw = Array(CommandLine.arguments.dropFirst())
+        let word = raw.isEmpty ? "help" : raw.removeFirst()
+        guard let command = subcommands.first(where: { $0.name == word }) else {
+            printError("purser: unknown command '\(word)'. Run 'purser help' for the list.")
+            exit(64)
+        }
+        var arguments = Arguments(raw)
+        do {
+            let status = try await command.run(&arguments)
+            exit(status)
+        } catch let error as UsageError {
+            printError("purser \(command.name): \(error.description)\nusage: \(command.usage)")
+            exit(64)
+        } catch {
+            printError("purser \(command.name): \(error)")
+            exit(1)
+        }
+    }
+}
+
+struct HelpCommand: Subcommand {
+    static let name = "help"
+    static let summary = "list the commands"
+    static let usage = "purser help"
+
+    static func run(_ arguments: inout Arguments) async throws -> Int32 {
+        try arguments.finish()
+        var lines = ["purser: governed paid tool calls for AI agents (MCP server, Cedar policy, x402, ledger)", ""]
+        for command in PurserCommand.subcommands {
+            lines.append("  " + command.name.padding(toLength: 10, withPad: " ", startingAt: 0) + command.summary)
+        }
+        printOut(lines.joined(separator: "\n"))
+        return 0
+    }
+}

@@ -1,0 +1,2 @@
+import Testing
+// Placeholder until this module's tests land.
