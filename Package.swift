@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "EVMSigning"),
         .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore"]),
+        .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
         .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
 
         // Executables: thin wiring only.
