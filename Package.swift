@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "purser", targets: ["PurserCLI"]),
         .executable(name: "purser-bench", targets: ["PurserBenchmarks"]),
+        .executable(name: "purser-interop", targets: ["PurserInterop"]),
         .library(name: "Cedar", targets: ["Cedar"]),
         .library(name: "MCP", targets: ["MCP"]),
         .library(name: "X402", targets: ["X402"]),
@@ -27,6 +28,8 @@ let package = Package(
         // Executables: thin wiring only.
         .executableTarget(name: "PurserCLI", dependencies: ["Purser"]),
         .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
+        // Test-only operations for the interop suites in Tests/Interop; not part of the product.
+        .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
 
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),

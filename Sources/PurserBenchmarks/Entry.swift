@@ -1,8 +1,37 @@
 import Foundation
 
+/// One benchmark: measures, prints a readable report to stdout, and returns the exit status.
+protocol Benchmark: Sendable {
+    /// The word that selects it, e.g. `mcp`.
+    static var name: String { get }
+    /// One line for the list.
+    static var summary: String { get }
+    /// Runs it with the remaining arguments.
+    static func run(_ arguments: [String]) async throws -> Int32
+}
+
+/// `purser-bench`: release-build benchmarks whose figures go into `docs/benchmarks.md`.
+///
+/// Run `swift run -c release purser-bench NAME`; each benchmark prints the command that reproduces it.
 @main
 struct PurserBenchmarks {
-    static func main() {
-        FileHandle.standardError.write(Data("purser-bench: no benchmarks yet\n".utf8))
+    static let benchmarks: [any Benchmark.Type] = []
+
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        guard let word = arguments.first, let benchmark = benchmarks.first(where: { $0.name == word }) else {
+            var lines = ["usage: purser-bench NAME [options]", ""]
+            for benchmark in benchmarks { lines.append("  \(benchmark.name): \(benchmark.summary)") }
+            FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            exit(64)
+        }
+        arguments.removeFirst()
+        do {
+            exit(try await benchmark.run(arguments))
+        } catch {
+            FileHandle.standardError.write(Data("purser-bench \(word): \(error)\n".utf8))
+            exit(1)
+        }
     }
 }
