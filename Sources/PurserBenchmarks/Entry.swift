@@ -28,7 +28,8 @@ struct PurserBenchmarks {
         }
         arguments.removeFirst()
         do {
-            exit(try await benchmark.run(arguments))
+            let status = try await benchmark.run(arguments)
+            exit(status)
         } catch {
             FileHandle.standardError.write(Data("purser-bench \(word): \(error)\n".utf8))
             exit(1)

@@ -24,7 +24,8 @@ struct PurserInterop {
         }
         arguments.removeFirst()
         do {
-            exit(try tool.run(arguments))
+            let status = try tool.run(arguments)
+            exit(status)
         } catch {
             FileHandle.standardError.write(Data("purser-interop \(word): \(error)\n".utf8))
             exit(1)
