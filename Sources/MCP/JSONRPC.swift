@@ -123,7 +123,9 @@ enum MessageDecoding {
         }
         guard case .object(let object) = value else {
             if case .array = value {
-                return .failure(DecodingFailure(error: .invalidRequest("batches are not supported (removed in 2025-06-18)"), id: nil))
+                return .failure(
+                    DecodingFailure(
+                        error: .invalidRequest("batches are not supported (removed in 2025-06-18)"), id: nil))
             }
             return .failure(DecodingFailure(error: .invalidRequest("a message must be a JSON object"), id: nil))
         }
@@ -133,7 +135,10 @@ enum MessageDecoding {
             return .failure(DecodingFailure(error: .invalidRequest("\"jsonrpc\" must be \"2.0\""), id: id))
         }
         if let rawID, id == nil {
-            return .failure(DecodingFailure(error: .invalidRequest("\"id\" must be a string or an integer, not \(rawID.schemaTypeName)"), id: nil))
+            return .failure(
+                DecodingFailure(
+                    error: .invalidRequest("\"id\" must be a string or an integer, not \(rawID.schemaTypeName)"),
+                    id: nil))
         }
         if let methodValue = object["method"] {
             guard let method = methodValue.stringValue else {
@@ -155,9 +160,13 @@ enum MessageDecoding {
         if let id, let error = object["error"]?.objectValue {
             let code = error["code"]?.int64Value.map { Int($0) } ?? -32603
             let message = error["message"]?.stringValue ?? "error"
-            return .success(.response(id: id, result: .failure(MCPError(code: code, message: message, data: error["data"]))))
+            return .success(
+                .response(id: id, result: .failure(MCPError(code: code, message: message, data: error["data"]))))
         }
-        return .failure(DecodingFailure(error: .invalidRequest("a message needs a \"method\", or a \"result\" or \"error\" with an \"id\""), id: id))
+        return .failure(
+            DecodingFailure(
+                error: .invalidRequest("a message needs a \"method\", or a \"result\" or \"error\" with an \"id\""),
+                id: id))
     }
 }
 

@@ -102,7 +102,8 @@ public final class MCPServer: Sendable {
             return (Array(state.inFlight.values), pending)
         }
         for continuation in pending.values {
-            continuation.resume(returning: .failure(MCPError(code: -32603, message: "the client closed the connection")))
+            continuation.resume(
+                returning: .failure(MCPError(code: -32603, message: "the client closed the connection")))
         }
         for task in running { await task.value }
     }
@@ -271,7 +272,8 @@ public final class MCPServer: Sendable {
 
     private func discoverResult(stateless: Bool) -> JSONObject {
         var result: JSONObject = [
-            "supportedVersions": .array((configuration.statelessVersions + configuration.legacyVersions).map { .string($0) }),
+            "supportedVersions": .array(
+                (configuration.statelessVersions + configuration.legacyVersions).map { .string($0) }),
             "capabilities": ["tools": ["listChanged": false]],
             "serverInfo": serverInfo,
         ]
@@ -311,7 +313,9 @@ public final class MCPServer: Sendable {
         }
         var arguments = JSONObject()
         if let raw = params["arguments"], !raw.isNull {
-            guard let object = raw.objectValue else { return .failure(.invalidParams("\"arguments\" must be an object")) }
+            guard let object = raw.objectValue else {
+                return .failure(.invalidParams("\"arguments\" must be an object"))
+            }
             arguments = object
         }
         let progressToken = meta["progressToken"]
@@ -356,7 +360,8 @@ public final class MCPServer: Sendable {
             throw MCPError.missingCapability(["elicitation": [:]])
         }
         guard client.supportsFormElicitation else { throw MCPError.missingCapability(["elicitation": ["form": [:]]]) }
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<JSONObject, MCPError>, Never>) in
+        let result = await withCheckedContinuation {
+            (continuation: CheckedContinuation<Result<JSONObject, MCPError>, Never>) in
             let id = state.withLock { state -> RequestID? in
                 guard !state.inputClosed else { return nil }
                 state.nextClientRequest += 1
@@ -365,7 +370,8 @@ public final class MCPServer: Sendable {
                 return id
             }
             guard let id else {
-                continuation.resume(returning: .failure(MCPError(code: -32603, message: "the client closed the connection")))
+                continuation.resume(
+                    returning: .failure(MCPError(code: -32603, message: "the client closed the connection")))
                 return
             }
             Task { await writer.writeLine(MessageEncoding.request(id: id, method: method, params: params)) }

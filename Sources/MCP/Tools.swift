@@ -65,8 +65,9 @@ public struct ToolResult: Sendable, Hashable {
     public var meta: JSONObject?
 
     /// Creates a result.
-    public init(content: [JSONValue], structuredContent: JSONValue? = nil, isError: Bool = false, meta: JSONObject? = nil)
-    {
+    public init(
+        content: [JSONValue], structuredContent: JSONValue? = nil, isError: Bool = false, meta: JSONObject? = nil
+    ) {
         self.content = content
         self.structuredContent = structuredContent
         self.isError = isError
@@ -79,8 +80,7 @@ public struct ToolResult: Sendable, Hashable {
     }
 
     /// A failure the model can read: `isError` with a message, and optional machine-readable detail.
-    public static func failure(_ message: String, structured: JSONValue? = nil, meta: JSONObject? = nil) -> ToolResult
-    {
+    public static func failure(_ message: String, structured: JSONValue? = nil, meta: JSONObject? = nil) -> ToolResult {
         ToolResult(
             content: [["type": "text", "text": .string(message)]], structuredContent: structured, isError: true,
             meta: meta)

@@ -110,7 +110,10 @@ public final class ToolCallPipeline: Sendable {
             code: .invalidArguments,
             message: "Invalid arguments for \(manifest.name): " + lines.joined(separator: "; ")
                 + ". Fix the arguments and call again; nothing was sent upstream.",
-            detail: ["problems": .array(problems.prefix(10).map { ["path": .string($0.pointer), "message": .string($0.message)] })])
+            detail: [
+                "problems": .array(
+                    problems.prefix(10).map { ["path": .string($0.pointer), "message": .string($0.message)] })
+            ])
     }
 
     /// Sends the request, following same-origin redirects only; another origin is refused, never contacted.
@@ -127,13 +130,17 @@ public final class ToolCallPipeline: Sendable {
                 return .failure(
                     ToolRefusal(
                         code: .upstreamFailed,
-                        message: "The upstream API could not be reached (\(error.code)): \(error.message). Nothing was paid.",
+                        message:
+                            "The upstream API could not be reached (\(error.code)): \(error.message). Nothing was paid.",
                         detail: ["reason": .string(error.code.name)]))
             } catch {
-                return .failure(ToolRefusal(code: .upstreamFailed, message: "The upstream API could not be reached. Nothing was paid."))
+                return .failure(
+                    ToolRefusal(
+                        code: .upstreamFailed, message: "The upstream API could not be reached. Nothing was paid."))
             }
             guard [301, 302, 303, 307, 308].contains(response.status) else { return .success(response) }
-            guard let location = response.headers["Location"], let next = URL(string: location, relativeTo: request.url)?.absoluteURL
+            guard let location = response.headers["Location"],
+                let next = URL(string: location, relativeTo: request.url)?.absoluteURL
             else { return .success(response) }
             guard manifest.upstream.urlTemplate.isSameOrigin(next) else {
                 return .failure(
@@ -143,7 +150,9 @@ public final class ToolCallPipeline: Sendable {
                             "The upstream API redirected to another host; Purser does not follow it, so no credentials or payment travel there. Nothing was paid.",
                         detail: ["status": .number(JSONNumber(response.status))]))
             }
-            if response.status == 303 || ((response.status == 301 || response.status == 302) && request.method == "POST") {
+            if response.status == 303
+                || ((response.status == 301 || response.status == 302) && request.method == "POST")
+            {
                 request = HTTPRequest(method: "GET", url: next, headers: request.headers, body: [])
                 request.headers.remove(name: "Content-Type")
             } else {

@@ -102,7 +102,7 @@ public enum UpstreamCall {
 }
 
 /// A call refused before or instead of reaching the upstream: a value, not a throw.
-public struct ToolRefusal: Sendable, Hashable {
+public struct ToolRefusal: Error, Sendable, Hashable {
     /// A stable reason code, for receipts, traces and `structuredContent`.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         /// The stable name.

@@ -46,14 +46,19 @@ public struct JSONSchema: Sendable {
             let here = pointer + "/" + JSONLocations.escape(key)
             if annotationKeywords.contains(key) { continue }
             guard assertionKeywords.contains(key) else {
-                problems.append((here, "unsupported JSON Schema keyword \"\(key)\" (Purser enforces only \(assertionKeywords.sorted().joined(separator: ", ")))"))
+                problems.append(
+                    (
+                        here,
+                        "unsupported JSON Schema keyword \"\(key)\" (Purser enforces only \(assertionKeywords.sorted().joined(separator: ", ")))"
+                    ))
                 continue
             }
             switch key {
             case "type":
                 let names = value.arrayValue ?? [value]
                 if names.isEmpty || !names.allSatisfy({ $0.stringValue.map(typeNames.contains) ?? false }) {
-                    problems.append((here, "\"type\" must be one of \(typeNames.sorted()) or a non-empty array of them"))
+                    problems.append(
+                        (here, "\"type\" must be one of \(typeNames.sorted()) or a non-empty array of them"))
                 }
             case "properties":
                 guard let properties = value.objectValue else {
@@ -61,7 +66,9 @@ public struct JSONSchema: Sendable {
                     continue
                 }
                 for (name, subschema) in properties {
-                    check(subschema, pointer: here + "/" + JSONLocations.escape(name), problems: &problems, patterns: &patterns)
+                    check(
+                        subschema, pointer: here + "/" + JSONLocations.escape(name), problems: &problems,
+                        patterns: &patterns)
                 }
             case "required":
                 guard let names = value.arrayValue, names.allSatisfy({ $0.stringValue != nil }) else {
@@ -102,7 +109,9 @@ public struct JSONSchema: Sendable {
         return problems.map { (pointer: $0.0, message: $0.1) }
     }
 
-    private func validate(_ instance: JSONValue, against schema: JSONValue, pointer: String, problems: inout [(String, String)]) {
+    private func validate(
+        _ instance: JSONValue, against schema: JSONValue, pointer: String, problems: inout [(String, String)]
+    ) {
         if case .bool(let allowed) = schema {
             if !allowed { problems.append((pointer, "is not allowed here")) }
             return
@@ -114,7 +123,8 @@ public struct JSONSchema: Sendable {
             let actual = instance.schemaTypeName
             let matches = allowed.contains(actual) || (actual == "integer" && allowed.contains("number"))
             if !matches {
-                problems.append((pointer, "\(name) must be of type \(allowed.joined(separator: " or ")), not \(actual)"))
+                problems.append(
+                    (pointer, "\(name) must be of type \(allowed.joined(separator: " or ")), not \(actual)"))
                 return
             }
         }
@@ -143,10 +153,10 @@ public struct JSONSchema: Sendable {
             // JSON Schema counts code points.
             let length = text.unicodeScalars.count
             if let minimum = schema["minLength"]?.int64Value, length < minimum {
-                problems.append((pointer, "\(name) must be at least \(minimum) characters long"))
+                problems.append((pointer, "\(name) must be at least \(minimum) character(s) long"))
             }
             if let maximum = schema["maxLength"]?.int64Value, length > maximum {
-                problems.append((pointer, "\(name) must be at most \(maximum) characters long"))
+                problems.append((pointer, "\(name) must be at most \(maximum) character(s) long"))
             }
             if let pattern = schema["pattern"]?.stringValue, let regex = patterns[pattern]?.expression {
                 let range = NSRange(text.startIndex..., in: text)

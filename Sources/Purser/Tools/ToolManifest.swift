@@ -101,11 +101,16 @@ public enum ToolManifestLoader {
     public static func loadDirectory(_ directory: String) -> (manifests: [ToolManifest], diagnostics: [Diagnostic]) {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }
+                .sorted()
         } catch {
             return (
                 [],
-                [Diagnostic(file: directory, location: SourceLocation(line: 1, column: 1), message: "cannot read the tools directory")]
+                [
+                    Diagnostic(
+                        file: directory, location: SourceLocation(line: 1, column: 1),
+                        message: "cannot read the tools directory")
+                ]
             )
         }
         var manifests: [ToolManifest] = []
@@ -114,7 +119,9 @@ public enum ToolManifestLoader {
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
             guard let data = FileManager.default.contents(atPath: path) else {
-                diagnostics.append(Diagnostic(file: path, location: SourceLocation(line: 1, column: 1), message: "cannot read the file"))
+                diagnostics.append(
+                    Diagnostic(
+                        file: path, location: SourceLocation(line: 1, column: 1), message: "cannot read the file"))
                 continue
             }
             let (manifest, problems) = load(bytes: Array(data), file: path)
@@ -122,7 +129,9 @@ public enum ToolManifestLoader {
             guard let manifest else { continue }
             if let other = seen[manifest.name] {
                 diagnostics.append(
-                    Diagnostic(file: path, location: SourceLocation(line: 1, column: 1), message: "tool name \"\(manifest.name)\" is already used by \(other)"))
+                    Diagnostic(
+                        file: path, location: SourceLocation(line: 1, column: 1),
+                        message: "tool name \"\(manifest.name)\" is already used by \(other)"))
                 continue
             }
             seen[manifest.name] = path
@@ -156,12 +165,15 @@ public enum ToolManifestLoader {
         }
 
         mutating func problem(_ pointer: String, _ message: String, severity: Diagnostic.Severity = .error) {
-            diagnostics.append(Diagnostic(file: file, location: locations.location(of: pointer), severity: severity, message: message))
+            diagnostics.append(
+                Diagnostic(file: file, location: locations.location(of: pointer), severity: severity, message: message))
         }
 
         mutating func unknownKeys(_ object: JSONObject, allowed: Set<String>, at pointer: String) {
             for key in object.keys where !allowed.contains(key) {
-                problem(pointer + "/" + JSONLocations.escape(key), "unknown key \"\(key)\" (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                problem(
+                    pointer + "/" + JSONLocations.escape(key),
+                    "unknown key \"\(key)\" (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
         }
 
@@ -235,8 +247,12 @@ public enum ToolManifestLoader {
             let price = root["price"].flatMap { readPrice($0) }
             let tags = stringList(root, "tags")
             let groups = stringList(root, "groups")
-            let purpose = string(root, "purpose", at: "", required: false) ?? name ?? ""
-            if !purpose.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" }) || purpose.count > 64 {
+            let declaredPurpose = string(root, "purpose", at: "", required: false)
+            let purpose = declaredPurpose ?? name ?? ""
+            if declaredPurpose != nil,
+                !purpose.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" })
+                    || purpose.count > 64
+            {
                 problem("/purpose", "\"purpose\" is a compact code (letters, digits, . _ -, at most 64), not free text")
             }
             guard let name, let description, let inputSchema, let upstream else { return nil }
@@ -264,7 +280,8 @@ public enum ToolManifestLoader {
 
         static func isDecimalString(_ text: String) -> Bool {
             let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-            guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
+            guard (1...2).contains(parts.count),
+                parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
             else { return false }
             return true
         }
@@ -285,7 +302,8 @@ public enum ToolManifestLoader {
                 switch URLTemplate.parse(url) {
                 case .success(let parsed):
                     template = parsed
-                    for placeholder in parsed.placeholders where inputSchema != nil && !properties.contains(placeholder) {
+                    for placeholder in parsed.placeholders where inputSchema != nil && !properties.contains(placeholder)
+                    {
                         problem("/upstream/url", "placeholder {\(placeholder)} is not a property of inputSchema")
                     }
                 case .failure(let error):
@@ -297,11 +315,15 @@ public enum ToolManifestLoader {
                 if let mapping = raw.objectValue {
                     for (parameter, argument) in mapping {
                         guard let argument = argument.stringValue else {
-                            problem("/upstream/query/" + JSONLocations.escape(parameter), "query mapping values name an argument (a string)")
+                            problem(
+                                "/upstream/query/" + JSONLocations.escape(parameter),
+                                "query mapping values name an argument (a string)")
                             continue
                         }
                         if inputSchema != nil && !properties.contains(argument) {
-                            problem("/upstream/query/" + JSONLocations.escape(parameter), "\"\(argument)\" is not a property of inputSchema")
+                            problem(
+                                "/upstream/query/" + JSONLocations.escape(parameter),
+                                "\"\(argument)\" is not a property of inputSchema")
                         }
                         query.append((parameter, argument))
                     }
@@ -333,7 +355,10 @@ public enum ToolManifestLoader {
                             continue
                         }
                         if ToolManifestLoader.sensitiveHeaderNames.contains(name.lowercased()) {
-                            problem(here, "\"\(name)\" carries credentials: reference a secret in \"secretHeaders\" instead of writing it inline")
+                            problem(
+                                here,
+                                "\"\(name)\" carries credentials: reference a secret in \"secretHeaders\" instead of writing it inline"
+                            )
                         } else if ToolManifestLoader.reservedHeaderNames.contains(name.lowercased()) {
                             problem(here, "\"\(name)\" is set by Purser itself")
                         } else if !Self.isValidHeader(name: name, value: text) {
@@ -350,12 +375,15 @@ public enum ToolManifestLoader {
                 if let mapping = raw.objectValue {
                     for (name, reference) in mapping {
                         let here = "/upstream/secretHeaders/" + JSONLocations.escape(name)
-                        guard let reference = reference.objectValue, let secret = reference["secret"]?.stringValue else {
+                        guard let reference = reference.objectValue, let secret = reference["secret"]?.stringValue
+                        else {
                             problem(here, "a secret header is {\"secret\": \"ENV_VAR_NAME\", \"prefix\": \"Bearer \"}")
                             continue
                         }
                         unknownKeys(reference, allowed: ["secret", "prefix"], at: here)
-                        if secret.isEmpty || !secret.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                        if secret.isEmpty
+                            || !secret.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+                        {
                             problem(here + "/secret", "\"secret\" names an environment variable (A-Z, 0-9, _)")
                         }
                         if ToolManifestLoader.reservedHeaderNames.contains(name.lowercased()) {
@@ -369,11 +397,15 @@ public enum ToolManifestLoader {
                 }
             }
             let timeout = object["timeoutSeconds"]?.int64Value ?? 15
-            if object["timeoutSeconds"] != nil, object["timeoutSeconds"]?.int64Value == nil || !(1...300).contains(timeout) {
+            if object["timeoutSeconds"] != nil,
+                object["timeoutSeconds"]?.int64Value == nil || !(1...300).contains(timeout)
+            {
                 problem("/upstream/timeoutSeconds", "\"timeoutSeconds\" must be a whole number from 1 to 300")
             }
             let maxBytes = object["maxResponseBytes"]?.int64Value ?? 1_048_576
-            if object["maxResponseBytes"] != nil, object["maxResponseBytes"]?.int64Value == nil || !(1...67_108_864).contains(maxBytes) {
+            if object["maxResponseBytes"] != nil,
+                object["maxResponseBytes"]?.int64Value == nil || !(1...67_108_864).contains(maxBytes)
+            {
                 problem("/upstream/maxResponseBytes", "\"maxResponseBytes\" must be a whole number from 1 to 67108864")
             }
             guard let template else { return nil }

@@ -38,12 +38,15 @@ public struct URLTemplate: Sendable, Hashable {
             return .failure(TemplateError(message: "\"url\" must be an absolute http or https URL"))
         }
         let scheme = template[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "http" || scheme == "https" else { return .failure(TemplateError(message: "\"url\" scheme must be http or https")) }
+        guard scheme == "http" || scheme == "https" else {
+            return .failure(TemplateError(message: "\"url\" scheme must be http or https"))
+        }
         let afterScheme = template[schemeEnd.upperBound...]
         let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
         let authority = afterScheme[..<authorityEnd]
         if authority.contains("{") || authority.contains("}") {
-            return .failure(TemplateError(message: "placeholders may appear only in the path, never in the host or port"))
+            return .failure(
+                TemplateError(message: "placeholders may appear only in the path, never in the host or port"))
         }
         if authority.contains("@") { return .failure(TemplateError(message: "\"url\" must not contain credentials")) }
         guard !authority.isEmpty, let components = URLComponents(string: "\(scheme)://\(authority)"),
@@ -54,7 +57,10 @@ public struct URLTemplate: Sendable, Hashable {
         var fixedQuery: String?
         if let question = rest.firstIndex(of: "?") {
             let query = rest[rest.index(after: question)...]
-            if query.contains("{") { return .failure(TemplateError(message: "placeholders in the query are not allowed; use the \"query\" mapping")) }
+            if query.contains("{") {
+                return .failure(
+                    TemplateError(message: "placeholders in the query are not allowed; use the \"query\" mapping"))
+            }
             fixedQuery = String(query)
             rest = rest[..<question]
         }
@@ -64,9 +70,12 @@ public struct URLTemplate: Sendable, Hashable {
         while index < rest.endIndex {
             let character = rest[index]
             if character == "{" {
-                guard let close = rest[index...].firstIndex(of: "}") else { return .failure(TemplateError(message: "unclosed \"{\" in \"url\"")) }
+                guard let close = rest[index...].firstIndex(of: "}") else {
+                    return .failure(TemplateError(message: "unclosed \"{\" in \"url\""))
+                }
                 let name = String(rest[rest.index(after: index)..<close])
-                guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })
+                guard !name.isEmpty,
+                    name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })
                 else { return .failure(TemplateError(message: "invalid placeholder {\(name)} in \"url\"")) }
                 if !literal.isEmpty { pieces.append(.literal(literal)) }
                 literal = ""
@@ -111,15 +120,21 @@ public struct URLTemplate: Sendable, Hashable {
     }
 
     /// Builds the URL; fails with a message when a path argument is missing or not a scalar.
-    public func expand(arguments: JSONObject, query: [(parameter: String, argument: String)]) -> Result<URL, TemplateError> {
+    public func expand(arguments: JSONObject, query: [(parameter: String, argument: String)]) -> Result<
+        URL, TemplateError
+    > {
         var path = ""
         for piece in pathPieces {
             switch piece {
             case .literal(let text):
                 path += text
             case .placeholder(let name):
-                guard let value = arguments[name] else { return .failure(TemplateError(message: "argument \"\(name)\" is required to build the request")) }
-                guard let text = Self.scalarText(value) else { return .failure(TemplateError(message: "argument \"\(name)\" must be a string, number or boolean")) }
+                guard let value = arguments[name] else {
+                    return .failure(TemplateError(message: "argument \"\(name)\" is required to build the request"))
+                }
+                guard let text = Self.scalarText(value) else {
+                    return .failure(TemplateError(message: "argument \"\(name)\" must be a string, number or boolean"))
+                }
                 // "." and ".." would be resolved by the URL machinery and could climb out of the path.
                 let encoded = Self.encode(text)
                 path += encoded == "." ? "%2E" : encoded == ".." ? "%2E%2E" : encoded
@@ -131,20 +146,24 @@ public struct URLTemplate: Sendable, Hashable {
             let values = value.arrayValue ?? [value]
             for element in values {
                 guard let text = Self.scalarText(element) else {
-                    return .failure(TemplateError(message: "argument \"\(argument)\" cannot be sent as a query parameter"))
+                    return .failure(
+                        TemplateError(message: "argument \"\(argument)\" cannot be sent as a query parameter"))
                 }
                 queryItems.append(Self.encode(parameter) + "=" + Self.encode(text))
             }
         }
         let text = origin + path + (queryItems.isEmpty ? "" : "?" + queryItems.joined(separator: "&"))
-        guard let url = URL(string: text), url.scheme != nil, url.host != nil else { return .failure(TemplateError(message: "the request URL is invalid")) }
+        guard let url = URL(string: text), url.scheme != nil, url.host != nil else {
+            return .failure(TemplateError(message: "the request URL is invalid"))
+        }
         return .success(url)
     }
 
     /// True when `url` has this template's scheme, host and port (used to refuse cross-origin redirects).
     public func isSameOrigin(_ url: URL) -> Bool {
         guard let expected = URL(string: origin) else { return false }
-        return url.scheme?.lowercased() == expected.scheme?.lowercased() && url.host?.lowercased() == expected.host?.lowercased()
+        return url.scheme?.lowercased() == expected.scheme?.lowercased()
+            && url.host?.lowercased() == expected.host?.lowercased()
             && (url.port ?? Self.defaultPort(url.scheme)) == (expected.port ?? Self.defaultPort(expected.scheme))
     }
 
