@@ -14,3 +14,12 @@ public enum EIP3009Crypto {
     /// Bytes from the system CSPRNG.
     @Sendable public static func systemRandomBytes(_ count: Int) throws -> [UInt8] { fatalError("not yet") }
 }
+
+/// A secp256k1 private key; never printed.
+struct SigningKey: Sendable, CustomStringConvertible {
+    let bytes: [UInt8]
+    init?(_ bytes: [UInt8]) { fatalError("not yet") }
+    var address: EVMAddressText { fatalError("not yet") }
+    func sign(digest: [UInt8]) throws -> [UInt8] { fatalError("not yet") }
+    var description: String { "SigningKey(redacted)" }
+}
