@@ -101,7 +101,7 @@ public enum KeyFile {
     ///
     /// The key comes from the system CSPRNG; the file and its directory are synced before returning.
     public static func create(at path: String) throws(X402Error) -> EVMAddressText {
-        var key: SigningKey?
+        var generated: (bytes: [UInt8], key: SigningKey)?
         for _ in 0..<8 {
             let candidate: [UInt8]
             do {
@@ -110,11 +110,11 @@ public enum KeyFile {
                 throw X402Error(.randomness, "the system random source failed")
             }
             if let valid = SigningKey(candidate) {
-                key = valid
+                generated = (candidate, valid)
                 break
             }
         }
-        guard let key else { throw X402Error(.randomness, "no valid key from the random source") }
+        guard let (secret, key) = generated else { throw X402Error(.randomness, "no valid key from the random source") }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             let reason =
@@ -123,7 +123,7 @@ public enum KeyFile {
         }
         // The umask may have narrowed the mode further; it can never have widened it past 0600.
         fchmod(descriptor, 0o600)
-        let content = Array(("0x" + HexBytes.encode(key.bytes) + "\n").utf8)
+        let content = Array(("0x" + HexBytes.encode(secret) + "\n").utf8)
         let written = content.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         let synced = fsync(descriptor) == 0
         close(descriptor)
