@@ -167,6 +167,19 @@ public struct X402Client: Sendable {
             challenge: challenge, offer: offer, authorization: message, signature: raw, accepted: accepted)
     }
 
+    /// Sends an already-sent payment again, to show the payee refuses a replay (interop tests only).
+    @_spi(Interop)
+    public func replayForInterop(_ payment: SignedPayment) async -> PaymentOutcome {
+        var request = payment.challenge.request
+        request.headers.set(name: payment.offer.version.paymentHeader, value: payment.headerValue)
+        do {
+            let response = try await transport.send(request)
+            return Self.classify(response, version: payment.offer.version, record: payment.record)
+        } catch {
+            return .inDoubt(PaymentFailure(code: .transport, reason: nil, message: "transport failure"), payment.record)
+        }
+    }
+
     private func authorizeChecks(_ offer: PaymentOffer, _ challenge: PaymentChallenge) throws(X402Error) {
         guard offer.challengeID == challenge.id else {
             throw X402Error(.invalidState, "the offer was not selected from this challenge")
