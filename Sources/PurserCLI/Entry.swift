@@ -16,7 +16,8 @@ protocol Subcommand: Sendable {
 struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
-        HelpCommand.self
+        HelpCommand.self,
+        WalletCommand.self,
     ]
 
     static func main() async {

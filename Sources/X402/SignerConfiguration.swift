@@ -116,6 +116,9 @@ public enum SignerConfiguration: Sendable, Hashable {
         }
     }
 
+    /// The file content: compact JSON and a newline.
+    public var fileContent: [UInt8] { json.serializedBytes() + [0x0A] }
+
     /// The key file's absolute path, for `.keyFile`.
     public func keyFilePath(home: URL) -> String? {
         guard case .keyFile(let path) = self else { return nil }
