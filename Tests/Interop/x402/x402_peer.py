@@ -297,6 +297,11 @@ class _Handler(WSGIRequestHandler):
         pass
 
 
+import logging
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
 class Peer:
     """The peer running on a background thread; `url` is its base URL."""
 
