@@ -110,7 +110,9 @@ struct X402Benchmark: Benchmark {
             "  client steps alone, in memory     mean \(f(average(steps))) ms  p50 \(f(percentile(steps, 50))) ms",
             "    of which sign + recover-check   mean \(f(average(signing))) ms",
         ]
-        if let pythonMean = pythonStats["mean_ms"] as? Double, let pythonServer = pythonStats["server_mean_ms"] as? Double {
+        if let pythonMean = pythonStats["mean_ms"] as? Double,
+            let pythonServer = pythonStats["server_mean_ms"] as? Double
+        {
             lines += [
                 "",
                 "Official Python client (x402_requests + x402ClientSync + EthAccountSigner), same server, same run:",
