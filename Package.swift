@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"]),
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
-        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore"]),
+        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
         .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore"]),
     ]

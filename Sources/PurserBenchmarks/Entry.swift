@@ -15,7 +15,10 @@ protocol Benchmark: Sendable {
 /// Run `swift run -c release purser-bench NAME`; each benchmark prints the command that reproduces it.
 @main
 struct PurserBenchmarks {
-    static let benchmarks: [any Benchmark.Type] = [MCPBenchmark.self]
+    static let benchmarks: [any Benchmark.Type] = [
+        MCPBenchmark.self,
+        X402Benchmark.self,
+    ]
 
     static func main() async {
         signal(SIGPIPE, SIG_IGN)

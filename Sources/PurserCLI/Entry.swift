@@ -17,6 +17,7 @@ struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
         HelpCommand.self, ServeCommand.self, CheckCommand.self, CallCommand.self,
+        WalletCommand.self,
     ]
 
     static func main() async {

@@ -12,7 +12,9 @@ protocol InteropTool: Sendable {
 /// them. Each interop area registers its tool here.
 @main
 struct PurserInterop {
-    static let tools: [any InteropTool.Type] = []
+    static let tools: [any InteropTool.Type] = [
+        X402Tool.self
+    ]
 
     static func main() async {
         signal(SIGPIPE, SIG_IGN)

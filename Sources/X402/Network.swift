@@ -104,7 +104,7 @@ public struct EVMAddressText: Sendable, Hashable, CustomStringConvertible {
     /// Parses `0x` + 40 hex digits; nil otherwise.
     public init?(_ text: String) {
         let utf8 = Array(text.utf8)
-        guard utf8.count == 42, utf8[0] == 0x30, utf8[1] == 0x78 || utf8[1] == 0x58 else { return nil }
+        guard utf8.count == 42, utf8[0] == 0x30, utf8[1] == 0x78 else { return nil }
         guard let bytes = HexBytes.decode(utf8[2...]) else { return nil }
         self.text = text
         self.bytes = bytes

@@ -1,0 +1,183 @@
+/// A secp256k1 private key. It has no printable form: `description`, `debugDescription` and its mirror
+/// are redacted, and it is neither `Equatable` nor `Codable`.
+public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    private let secret: Scalar
+    private let publicKey: AffinePoint
+    /// The Ethereum address of this key.
+    public let address: EthereumAddress
+
+    /// Wraps 32 big-endian bytes k with 0 < k < n.
+    public init(bytes: [UInt8]) throws(SigningError) {
+        guard bytes.count == 32, let value = UInt256(bigEndianBytes: bytes), let scalar = Scalar(exactly: value),
+            !scalar.isZero
+        else {
+            throw SigningError(
+                code: .invalidPrivateKey, message: "a private key must be 32 bytes, non-zero and below the curve order")
+        }
+        guard let point = ScalarMultiplication.generatorSecret(scalar).affine else {
+            throw SigningError(code: .invalidPrivateKey, message: "the private key has no public key")
+        }
+        self.secret = scalar
+        self.publicKey = point
+        self.address = EthereumAddress(publicKey: point)
+    }
+
+    /// Parses 64 hex digits, with or without a `0x` prefix.
+    public init(hex: String) throws(SigningError) {
+        var text = Substring(hex)
+        if text.hasPrefix("0x") { text = text.dropFirst(2) }
+        guard text.utf8.count == 64, let bytes = Hex.decode(String(text)) else {
+            throw SigningError(code: .invalidPrivateKey, message: "a private key must be 64 hex digits")
+        }
+        try self.init(bytes: bytes)
+    }
+
+    /// A fresh key from the operating system's random source.
+    public static func generate() throws(SigningError) -> PrivateKey {
+        while true {
+            let candidate = try SecureRandom.bytes(32)
+            if let key = try? PrivateKey(bytes: candidate) { return key }
+        }
+    }
+
+    /// Signs a 32-byte digest: RFC 6979 deterministic nonce (HMAC-SHA256), low-s, recovery id.
+    ///
+    /// Before returning, the signature is recovered and compared with this key's address; a mismatch throws
+    /// `selfCheckFailed` and releases nothing. Nonces whose point has x ≥ n (recovery ids 2 and 3, which
+    /// Ethereum's 27/28 encoding cannot express; probability about 2^-128) are skipped like r = 0.
+    public func sign(digest: [UInt8]) throws(SigningError) -> RecoverableSignature {
+        let signature = try signUnchecked(digest: digest)
+        guard recoverAddress(digest: digest, signature: signature) == address else {
+            throw SigningError(code: .selfCheckFailed, message: "the new signature did not recover to the signer")
+        }
+        return signature
+    }
+
+    /// The signature without the recover-and-compare self-check (for benchmarks and tests in this module).
+    func signUnchecked(digest: [UInt8]) throws(SigningError) -> RecoverableSignature {
+        guard digest.count == 32, let digestValue = UInt256(bigEndianBytes: digest) else {
+            throw SigningError(code: .invalidDigest, message: "a digest must be exactly 32 bytes")
+        }
+        let z = Scalar(reducing: digestValue)
+        var generator = NonceGenerator(key: secret.bigEndianBytes, message: z.bigEndianBytes)
+        while true {
+            let k = generator.next()
+            let point = ScalarMultiplication.generatorSecret(k)
+            guard let nonce = point.affine, nonce.x.integer < Scalar.order else { continue }
+            let r = Scalar(reducing: nonce.x.integer)
+            var s = k.inverse() * (z + r * secret)
+            guard !r.isZero, !s.isZero else { continue }
+            var recoveryID: UInt8 = nonce.y.isOdd ? 1 : 0
+            if s.isHigh {
+                s = -s
+                recoveryID ^= 1
+            }
+            return RecoverableSignature(r: r, s: s, recoveryID: recoveryID)
+        }
+    }
+
+    public var description: String { "PrivateKey(redacted)" }
+    public var debugDescription: String { "PrivateKey(redacted)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
+/// RFC 6979 §3.2 HMAC-DRBG over SHA-256 for qlen = hlen = 256, the nonce generator libsecp256k1 and
+/// eth-keys use.
+struct NonceGenerator {
+    private var key = [UInt8](repeating: 0x00, count: 32)
+    private var value = [UInt8](repeating: 0x01, count: 32)
+    private var started = false
+
+    /// `key` is the private key, `message` is bits2octets(h1): the digest reduced modulo n.
+    init(key secret: [UInt8], message: [UInt8]) {
+        key = HMACSHA256.authenticationCode(key: key, message: value + [0x00] + secret + message)
+        value = HMACSHA256.authenticationCode(key: key, message: value)
+        key = HMACSHA256.authenticationCode(key: key, message: value + [0x01] + secret + message)
+        value = HMACSHA256.authenticationCode(key: key, message: value)
+    }
+
+    /// The next candidate k in 1..<n (candidates outside it are skipped, as §3.2 step h.3 says).
+    mutating func next() -> Scalar {
+        while true {
+            if started {
+                key = HMACSHA256.authenticationCode(key: key, message: value + [0x00])
+                value = HMACSHA256.authenticationCode(key: key, message: value)
+            }
+            started = true
+            value = HMACSHA256.authenticationCode(key: key, message: value)
+            if let candidate = UInt256(bigEndianBytes: value), let k = Scalar(exactly: candidate), !k.isZero {
+                return k
+            }
+        }
+    }
+}
+
+/// An ECDSA signature with its recovery id, as Ethereum uses it.
+public struct RecoverableSignature: Sendable, Hashable, CustomStringConvertible {
+    /// r, 32 big-endian bytes, 0 < r < n.
+    public let r: [UInt8]
+    /// s, 32 big-endian bytes, 0 < s < n (signatures made here always have s ≤ n/2).
+    public let s: [UInt8]
+    /// 0 or 1: the parity of the nonce point's y.
+    public let recoveryID: UInt8
+
+    init(r: Scalar, s: Scalar, recoveryID: UInt8) {
+        self.r = r.bigEndianBytes
+        self.s = s.bigEndianBytes
+        self.recoveryID = recoveryID
+    }
+
+    /// Parses r‖s‖v with v ∈ {27, 28} (or the raw ids 0, 1); nil unless 0 < r, s < n.
+    public init?(bytes65 bytes: [UInt8]) {
+        guard bytes.count == 65 else { return nil }
+        let rBytes = Array(bytes[0..<32])
+        let sBytes = Array(bytes[32..<64])
+        guard let r = UInt256(bigEndianBytes: rBytes), let s = UInt256(bigEndianBytes: sBytes),
+            r != .zero, s != .zero, r < Scalar.order, s < Scalar.order
+        else { return nil }
+        switch bytes[64] {
+        case 0, 27: recoveryID = 0
+        case 1, 28: recoveryID = 1
+        default: return nil
+        }
+        self.r = rBytes
+        self.s = sBytes
+    }
+
+    /// Parses `0x` + 130 hex digits; see ``init(bytes65:)``.
+    public init?(hex: String) {
+        guard hex.hasPrefix("0x"), hex.utf8.count == 132, let bytes = Hex.decode(hex) else { return nil }
+        self.init(bytes65: bytes)
+    }
+
+    /// r‖s‖v with v = 27 + recovery id.
+    public var bytes65: [UInt8] { r + s + [27 + recoveryID] }
+
+    /// `0x` + 130 lower-case hex digits of ``bytes65``.
+    public var hex: String { "0x" + Hex.encode(bytes65) }
+
+    public var description: String { hex }
+}
+
+/// The address whose key made `signature` over the 32-byte `digest` (like the `ecrecover` precompile, any
+/// 0 < s < n is accepted); nil when the digest is not 32 bytes or nothing can be recovered.
+public func recoverAddress(digest: [UInt8], signature: RecoverableSignature) -> EthereumAddress? {
+    guard let point = recoverPublicKey(digest: digest, signature: signature) else { return nil }
+    return EthereumAddress(publicKey: point)
+}
+
+/// Q = r⁻¹·(s·R − z·G), where R is the curve point with x = r and the y parity the recovery id names.
+func recoverPublicKey(digest: [UInt8], signature: RecoverableSignature) -> AffinePoint? {
+    guard digest.count == 32, signature.recoveryID < 2,
+        let digestValue = UInt256(bigEndianBytes: digest),
+        let rValue = UInt256(bigEndianBytes: signature.r), let sValue = UInt256(bigEndianBytes: signature.s),
+        let r = Scalar(exactly: rValue), let s = Scalar(exactly: sValue), !r.isZero, !s.isZero,
+        let x = FieldElement(rValue),
+        let nonce = AffinePoint(x: x, oddY: signature.recoveryID & 1 == 1)
+    else { return nil }
+    let z = Scalar(reducing: digestValue)
+    let rInverse = r.inverse()
+    let u1 = -(z * rInverse)
+    let u2 = s * rInverse
+    return ScalarMultiplication.linearCombinationPublic(u1, u2, nonce).affine
+}

@@ -1,0 +1,73 @@
+import EVMSigning
+
+/// The cryptography this module needs, in one place, on top of EVMSigning.
+public enum EIP3009Crypto {
+    /// The EIP-712 digest of a transfer authorization (`keccak256(0x1901 ‖ domainSeparator ‖ structHash)`).
+    ///
+    /// Inputs were validated when they were built (20-byte addresses, 32-byte nonce, canonical amount), so
+    /// the conversions cannot fail; if one did, an all-zero digest would fail every recovery check.
+    public static func digest(_ typedData: TransferTypedData) -> [UInt8] {
+        let domain = typedData.domain
+        let message = typedData.message
+        guard let contract = EthereumAddress(bytes: domain.verifyingContract.bytes),
+            let from = EVMAddressText(message.from).flatMap({ EthereumAddress(bytes: $0.bytes) }),
+            let to = EVMAddressText(message.to).flatMap({ EthereumAddress(bytes: $0.bytes) }),
+            let value = UInt256(decimal: message.value.decimal),
+            let transfer = try? TransferWithAuthorization(
+                from: from, to: to, value: value, validAfter: UInt256(message.validAfter),
+                validBefore: UInt256(message.validBefore), nonce: message.nonce)
+        else { return [UInt8](repeating: 0, count: 32) }
+        let eip712Domain = EIP712Domain(
+            name: domain.name, version: domain.version, chainID: UInt256(domain.chainId),
+            verifyingContract: contract)
+        return EIP712.digest(domain: eip712Domain, message: transfer)
+    }
+
+    /// The address (20 bytes) a 65-byte signature (`v` 27/28 or 0/1) over `digest` recovers to.
+    public static func recover(digest: [UInt8], signature: [UInt8]) -> [UInt8]? {
+        guard let parsed = RecoverableSignature(bytes65: signature) else { return nil }
+        return recoverAddress(digest: digest, signature: parsed)?.bytes
+    }
+
+    /// The EIP-55 checksummed form of 20 address bytes.
+    public static func checksummed(_ bytes: [UInt8]) -> String {
+        EthereumAddress(bytes: bytes)?.checksummed ?? HexBytes.prefixed(bytes)
+    }
+
+    /// True when the address is all-lower, all-upper, or exactly its EIP-55 mixed-case form.
+    @Sendable public static func hasValidChecksum(_ address: EVMAddressText) -> Bool {
+        EthereumAddress(hex: address.text) != nil
+    }
+
+    /// Bytes from the system CSPRNG (`getentropy`, falling back to `/dev/urandom`).
+    @Sendable public static func systemRandomBytes(_ count: Int) throws -> [UInt8] {
+        try SecureRandom.bytes(count)
+    }
+}
+
+/// A secp256k1 private key; never printed (EVMSigning's `PrivateKey` redacts itself too).
+struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    private let key: PrivateKey
+    let address: EVMAddressText
+
+    init?(_ bytes: [UInt8]) {
+        guard let key = try? PrivateKey(bytes: bytes), let address = EVMAddressText(key.address.checksummed) else {
+            return nil
+        }
+        self.key = key
+        self.address = address
+    }
+
+    /// Signs a digest (RFC 6979, low-s); returns r‖s‖v with v = 27/28.
+    func sign(digest: [UInt8]) throws(X402Error) -> [UInt8] {
+        do {
+            return try key.sign(digest: digest).bytes65
+        } catch {
+            throw X402Error(.signerFailed, "signing failed (\(error.code))")
+        }
+    }
+
+    var description: String { "SigningKey(redacted)" }
+    var debugDescription: String { description }
+    var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
