@@ -71,9 +71,10 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
             let point = ScalarMultiplication.generatorSecret(k)
             guard let nonce = point.affine, nonce.x.integer < Scalar.order else { continue }
             let r = Scalar(reducing: nonce.x.integer)
-            // s = k⁻¹·e and s⁻¹ = k·e⁻¹ from a single inversion of k·e.
+            // s = k⁻¹·e and s⁻¹ = k·e⁻¹ from a single inversion of k·e, blinded by a fresh random factor
+            // so the fast variable-time inversion sees nothing related to k or the key.
             let e = z + r * secret
-            let inverse = (k * e).inverse()
+            let inverse = (k * e).blindedInverse(blinding: try Scalar.randomNonZero())
             var s = e * e * inverse
             var sInverse = k * k * inverse
             guard !r.isZero, !s.isZero else { continue }
@@ -219,7 +220,7 @@ func recoverPublicKey(digest: [UInt8], signature: RecoverableSignature) -> Affin
         let nonce = AffinePoint(x: x, oddY: signature.recoveryID & 1 == 1)
     else { return nil }
     let z = Scalar(reducing: digestValue)
-    let rInverse = r.inverse()
+    let rInverse = r.inverseVariableTime()  // r is public
     let u1 = -(z * rInverse)
     let u2 = s * rInverse
     return ScalarMultiplication.linearCombinationPublic(u1, u2, nonce).affine

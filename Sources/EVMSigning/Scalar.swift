@@ -203,3 +203,87 @@ struct Accumulator {
         return low
     }
 }
+
+extension Scalar {
+    /// The inverse by the binary extended Euclidean algorithm: fast but **variable time**, so callers pass
+    /// only public or blinded values (see ``blindedInverse(blinding:)``). Returns zero for zero.
+    func inverseVariableTime() -> Scalar {
+        if isZero { return .zero }
+        let order = Scalar.order
+        // Invariants: x1·self ≡ u and x2·self ≡ v (mod n); u and v stay positive and below n.
+        var u = (l0, l1, l2, l3)
+        var v = (order.w0, order.w1, order.w2, order.w3)
+        var x1 = Scalar.one
+        var x2 = Scalar.zero
+        while !Scalar.isOne(u) && !Scalar.isOne(v) {
+            while u.0 & 1 == 0 {
+                u = Scalar.halved(u)
+                x1 = x1.halvedModOrder()
+            }
+            while v.0 & 1 == 0 {
+                v = Scalar.halved(v)
+                x2 = x2.halvedModOrder()
+            }
+            if Scalar.lessThan(u, v) {
+                v = Scalar.subtracting(v, u)
+                x2 = x2 + -x1
+            } else {
+                u = Scalar.subtracting(u, v)
+                x1 = x1 + -x2
+            }
+        }
+        return Scalar.isOne(u) ? x1 : x2
+    }
+
+    /// A uniformly random scalar in 1..<n from the operating system (for blinding; never a nonce).
+    static func randomNonZero() throws(SigningError) -> Scalar {
+        while true {
+            let bytes = try SecureRandom.bytes(32)
+            if let value = UInt256(bigEndianBytes: bytes), let scalar = Scalar(exactly: value), !scalar.isZero {
+                return scalar
+            }
+        }
+    }
+
+    /// self⁻¹ computed as b·(self·b)⁻¹ for a secret, uniformly random non-zero b, so the variable-time
+    /// inversion only ever sees a value independent of `self`.
+    func blindedInverse(blinding b: Scalar) -> Scalar {
+        b * (self * b).inverseVariableTime()
+    }
+
+    private typealias Limbs = (UInt64, UInt64, UInt64, UInt64)
+
+    private static func isOne(_ a: Limbs) -> Bool { a.0 == 1 && (a.1 | a.2 | a.3) == 0 }
+
+    private static func halved(_ a: Limbs) -> Limbs {
+        (a.0 >> 1 | a.1 << 63, a.1 >> 1 | a.2 << 63, a.2 >> 1 | a.3 << 63, a.3 >> 1)
+    }
+
+    private static func lessThan(_ a: Limbs, _ b: Limbs) -> Bool {
+        if a.3 != b.3 { return a.3 < b.3 }
+        if a.2 != b.2 { return a.2 < b.2 }
+        if a.1 != b.1 { return a.1 < b.1 }
+        return a.0 < b.0
+    }
+
+    private static func subtracting(_ a: Limbs, _ b: Limbs) -> Limbs {
+        var borrow: UInt64 = 0
+        let d0 = sbb(a.0, b.0, &borrow)
+        let d1 = sbb(a.1, b.1, &borrow)
+        let d2 = sbb(a.2, b.2, &borrow)
+        let d3 = sbb(a.3, b.3, &borrow)
+        return (d0, d1, d2, d3)
+    }
+
+    /// self/2 mod n: self/2 when even, (self + n)/2 when odd (n is odd; the sum may need 257 bits).
+    private func halvedModOrder() -> Scalar {
+        let mask = maskFromBit(l0 & 1)
+        let order = Scalar.order
+        var carry: UInt64 = 0
+        let s0 = adc(l0, order.w0 & mask, &carry)
+        let s1 = adc(l1, order.w1 & mask, &carry)
+        let s2 = adc(l2, order.w2 & mask, &carry)
+        let s3 = adc(l3, order.w3 & mask, &carry)
+        return Scalar(l0: s0 >> 1 | s1 << 63, l1: s1 >> 1 | s2 << 63, l2: s2 >> 1 | s3 << 63, l3: s3 >> 1 | carry << 63)
+    }
+}

@@ -50,6 +50,12 @@ struct SigningBenchmark: Benchmark {
             sink ^= EIP712.digest(domain: domain, message: message)[0]
             return clock.now - start
         }
+        let keyBytes = digests.prefix(50).map { $0 }
+        let keyCreation = try keyBytes.map { bytes in
+            let start = clock.now
+            sink ^= try PrivateKey(bytes: bytes).address.bytes[0]
+            return clock.now - start
+        }
         let input = [UInt8](repeating: 0x61, count: 500)
         let keccak = (0..<count).map { _ in
             let start = clock.now
@@ -67,6 +73,7 @@ struct SigningBenchmark: Benchmark {
             row("recoverAddress", recovery),
             row("EIP-712 digest (domain separator + TransferWithAuthorization)", eip712),
             row("Keccak-256 of 500 bytes", keccak),
+            row("PrivateKey(bytes:): public key + 7-bit self-check table (50 keys)", keyCreation),
             "",
             "recovered correctly: \(recovered)/\(count)  (sink \(sink))",
         ]
@@ -82,7 +89,7 @@ struct SigningBenchmark: Benchmark {
             sorted[min(sorted.count - 1, Int(fraction * Double(sorted.count)))]
         }
         let mean = sorted.reduce(0, +) / Double(sorted.count)
-        return label.padding(toLength: 64, withPad: " ", startingAt: 0)
+        return label.padding(toLength: 68, withPad: " ", startingAt: 0)
             + String(format: "median %8.2f µs   p99 %8.2f µs   mean %8.2f µs", percentile(0.5), percentile(0.99), mean)
     }
 }
