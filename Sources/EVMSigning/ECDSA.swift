@@ -134,9 +134,9 @@ struct NonceGenerator {
     /// `key` is the private key, `message` is bits2octets(h1): the digest reduced modulo n.
     init(key secret: [UInt8], message: [UInt8]) {
         keyed = HMACSHA256.Keyed(key: [UInt8](repeating: 0x00, count: 32))
-        keyed = HMACSHA256.Keyed(key: keyed.authenticationCode(value + [0x00] + secret + message))
+        keyed = HMACSHA256.Keyed(key: keyed.authenticationCode(value, 0x00, secret, message))
         value = keyed.authenticationCode(value)
-        keyed = HMACSHA256.Keyed(key: keyed.authenticationCode(value + [0x01] + secret + message))
+        keyed = HMACSHA256.Keyed(key: keyed.authenticationCode(value, 0x01, secret, message))
         value = keyed.authenticationCode(value)
     }
 
@@ -144,7 +144,7 @@ struct NonceGenerator {
     mutating func next() -> Scalar {
         while true {
             if started {
-                keyed = HMACSHA256.Keyed(key: keyed.authenticationCode(value + [0x00]))
+                keyed = HMACSHA256.Keyed(key: keyed.authenticationCode(value, 0x00))
                 value = keyed.authenticationCode(value)
             }
             started = true

@@ -70,6 +70,22 @@ public struct SHA256: Sendable {
 
     /// Pads, finishes and returns the 32-byte digest.
     public mutating func finalize() -> [UInt8] {
+        let words = finalizeState()
+        var digest = [UInt8](repeating: 0, count: 32)
+        withUnsafeBytes(of: words) { raw in
+            for index in 0..<8 {
+                let word = raw.load(fromByteOffset: index * 4, as: UInt32.self)
+                digest[index * 4] = UInt8(truncatingIfNeeded: word >> 24)
+                digest[index * 4 + 1] = UInt8(truncatingIfNeeded: word >> 16)
+                digest[index * 4 + 2] = UInt8(truncatingIfNeeded: word >> 8)
+                digest[index * 4 + 3] = UInt8(truncatingIfNeeded: word)
+            }
+        }
+        return digest
+    }
+
+    /// Pads and finishes; returns the digest as eight big-endian words without allocating.
+    mutating func finalizeState() -> (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) {
         let bitLength = totalLength &* 8
         buffer[buffered] = 0x80
         buffered += 1
@@ -86,18 +102,29 @@ public struct SHA256: Sendable {
         }
         for index in 0..<8 { buffer[56 + index] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - index * 8)) }
         compressBuffer()
-        var digest = [UInt8](repeating: 0, count: 32)
-        let words = (h0, h1, h2, h3, h4, h5, h6, h7)
+        return (h0, h1, h2, h3, h4, h5, h6, h7)
+    }
+
+    /// Feeds one byte.
+    @inline(__always)
+    mutating func update(byte: UInt8) {
+        totalLength &+= 1
+        buffer[buffered] = byte
+        buffered += 1
+        if buffered == 64 { compressBuffer() }
+    }
+
+    /// Feeds another hasher's digest words as 32 big-endian bytes.
+    mutating func update(digestWords words: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)) {
         withUnsafeBytes(of: words) { raw in
             for index in 0..<8 {
                 let word = raw.load(fromByteOffset: index * 4, as: UInt32.self)
-                digest[index * 4] = UInt8(truncatingIfNeeded: word >> 24)
-                digest[index * 4 + 1] = UInt8(truncatingIfNeeded: word >> 16)
-                digest[index * 4 + 2] = UInt8(truncatingIfNeeded: word >> 8)
-                digest[index * 4 + 3] = UInt8(truncatingIfNeeded: word)
+                update(byte: UInt8(truncatingIfNeeded: word >> 24))
+                update(byte: UInt8(truncatingIfNeeded: word >> 16))
+                update(byte: UInt8(truncatingIfNeeded: word >> 8))
+                update(byte: UInt8(truncatingIfNeeded: word))
             }
         }
-        return digest
     }
 
     private mutating func compressBuffer() {
@@ -178,17 +205,33 @@ public enum HMACSHA256 {
         private var outer = SHA256()
 
         init(key: [UInt8]) {
-            var blockKey = key.count > 64 ? SHA256.hash(key) : key
-            blockKey += [UInt8](repeating: 0, count: 64 - blockKey.count)
-            inner.update(blockKey.map { $0 ^ 0x36 })
-            outer.update(blockKey.map { $0 ^ 0x5c })
+            let blockKey = key.count > 64 ? SHA256.hash(key) : key
+            for index in 0..<64 {
+                let byte = index < blockKey.count ? blockKey[index] : 0
+                inner.update(byte: byte ^ 0x36)
+                outer.update(byte: byte ^ 0x5c)
+            }
         }
 
         func authenticationCode(_ message: [UInt8]) -> [UInt8] {
             var innerCopy = inner
             innerCopy.update(message)
+            return finish(&innerCopy)
+        }
+
+        /// The code of v ‖ separator ‖ a ‖ b, without building the concatenation.
+        func authenticationCode(_ v: [UInt8], _ separator: UInt8, _ a: [UInt8] = [], _ b: [UInt8] = []) -> [UInt8] {
+            var innerCopy = inner
+            innerCopy.update(v)
+            innerCopy.update(byte: separator)
+            innerCopy.update(a)
+            innerCopy.update(b)
+            return finish(&innerCopy)
+        }
+
+        private func finish(_ innerState: inout SHA256) -> [UInt8] {
             var outerCopy = outer
-            outerCopy.update(innerCopy.finalize())
+            outerCopy.update(digestWords: innerState.finalizeState())
             return outerCopy.finalize()
         }
     }
