@@ -63,7 +63,9 @@ def random_text(rng):
 def test_random_digests_match_eth_account():
     rng = random.Random(SEED)
     cases = [(random_key(rng), rng.getrandbits(256).to_bytes(32, "big")) for _ in range(300)]
-    replies = run_purser([{"op": "sign", "key": "0x" + key.hex(), "digest": "0x" + digest.hex()} for key, digest in cases])
+    replies = run_purser(
+        [{"op": "sign", "key": "0x" + key.hex(), "digest": "0x" + digest.hex()} for key, digest in cases]
+    )
     for (key, digest), reply in zip(cases, replies):
         account = Account.from_key(key)
         expected = Account.unsafe_sign_hash(digest, key)
@@ -160,7 +162,8 @@ def test_recovers_eth_account_signatures_including_high_s():
         digest = rng.getrandbits(256).to_bytes(32, "big")
         signed = Account.unsafe_sign_hash(digest, key)
         address = Account.from_key(key).address
-        requests.append({"op": "recover", "digest": "0x" + digest.hex(), "signature": "0x" + bytes(signed.signature).hex()})
+        signature_hex = "0x" + bytes(signed.signature).hex()
+        requests.append({"op": "recover", "digest": "0x" + digest.hex(), "signature": signature_hex})
         expected.append(address)
         # The same signature with s' = n − s and the other y parity is also valid for ecrecover.
         high = signed.r.to_bytes(32, "big") + (N - signed.s).to_bytes(32, "big") + bytes([55 - signed.v])
@@ -169,7 +172,7 @@ def test_recovers_eth_account_signatures_including_high_s():
         expected.append(address)
         # A different digest recovers someone else.
         other = rng.getrandbits(256).to_bytes(32, "big")
-        requests.append({"op": "recover", "digest": "0x" + other.hex(), "signature": "0x" + bytes(signed.signature).hex()})
+        requests.append({"op": "recover", "digest": "0x" + other.hex(), "signature": signature_hex})
         expected.append(Account._recover_hash(other, signature=bytes(signed.signature)))
     replies = run_purser(requests)
     for want, reply in zip(expected, replies):
