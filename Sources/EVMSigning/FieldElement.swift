@@ -67,13 +67,8 @@ struct FieldElement: Sendable, Equatable {
         s1 = adc(s1, high, &d)
         s2 = adc(s2, 0, &d)
         s3 = adc(s3, 0, &d)
-        // A carry here means the value wrapped to something tiny; adding c once more cannot carry out.
-        var e: UInt64 = 0
-        s0 = adc(s0, complement & maskFromBit(d), &e)
-        s1 = adc(s1, 0, &e)
-        s2 = adc(s2, 0, &e)
-        s3 = adc(s3, 0, &e)
-        return canonical(s0, s1, s2, s3, carry: 0)
+        // A carry d means value = 2^256 + s with s tiny, i.e. s + c < p: `canonical` adds c exactly then.
+        return canonical(s0, s1, s2, s3, carry: d)
     }
 
     @inline(__always)

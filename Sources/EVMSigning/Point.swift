@@ -97,8 +97,15 @@ struct JacobianPoint: Sendable {
         let z1z1 = z.squared()
         let u2 = q.x * z1z1
         let s2 = q.y * z1z1 * z
-        if u2 == x { return s2 == y ? doubled() : .infinity }
-        return addingUnchecked(q)
+        let h = u2 - x
+        let r = s2 - y
+        if h.isZero { return r.isZero ? doubled() : .infinity }
+        let h2 = h.squared()
+        let h3 = h2 * h
+        let u1h2 = x * h2
+        let x3 = r.squared() - h3 - u1h2.doubled()
+        let y3 = r * (u1h2 - x3) - y * h3
+        return JacobianPoint(x: x3, y: y3, z: z * h)
     }
 
     /// self + q for Jacobian q, handling every case (variable time: for public data only).

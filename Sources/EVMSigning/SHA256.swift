@@ -11,16 +11,23 @@ public struct SHA256: Sendable {
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
 
-    private var state: [UInt32] = [
-        0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
-    ]
-    private var buffer: [UInt8] = []
+    // The chaining state h0…h7, kept in stored properties so copying a hasher (HMAC's precomputed pads)
+    // allocates nothing.
+    private var h0: UInt32 = 0x6a09_e667
+    private var h1: UInt32 = 0xbb67_ae85
+    private var h2: UInt32 = 0x3c6e_f372
+    private var h3: UInt32 = 0xa54f_f53a
+    private var h4: UInt32 = 0x510e_527f
+    private var h5: UInt32 = 0x9b05_688c
+    private var h6: UInt32 = 0x1f83_d9ab
+    private var h7: UInt32 = 0x5be0_cd19
+    // Pending input (fewer than 64 bytes), inline so that hashers copy without allocating.
+    private var buffer = InlineArray<64, UInt8>(repeating: 0)
+    private var buffered = 0
     private var totalLength: UInt64 = 0
 
     /// Creates an empty hasher.
-    public init() {
-        buffer.reserveCapacity(64)
-    }
+    public init() {}
 
     /// The SHA-256 digest of `data` (32 bytes).
     public static func hash<Bytes: Sequence>(_ data: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
@@ -31,85 +38,151 @@ public struct SHA256: Sendable {
 
     /// Feeds more input.
     public mutating func update<Bytes: Sequence>(_ data: Bytes) where Bytes.Element == UInt8 {
-        for byte in data {
-            totalLength &+= 1
-            buffer.append(byte)
-            if buffer.count == 64 {
-                compress(buffer)
-                buffer.removeAll(keepingCapacity: true)
+        let handled: Void? = data.withContiguousStorageIfAvailable { bytes in update(contiguous: bytes) }
+        if handled == nil {
+            let copy = Array(data)
+            copy.withUnsafeBufferPointer { bytes in update(contiguous: bytes) }
+        }
+    }
+
+    private mutating func update(contiguous bytes: UnsafeBufferPointer<UInt8>) {
+        totalLength &+= UInt64(bytes.count)
+        var offset = 0
+        if buffered > 0 {
+            while buffered < 64 && offset < bytes.count {
+                buffer[buffered] = bytes[offset]
+                buffered += 1
+                offset += 1
             }
+            guard buffered == 64 else { return }
+            compressBuffer()
+        }
+        while bytes.count - offset >= 64 {
+            compress { bytes[offset + $0] }
+            offset += 64
+        }
+        while offset < bytes.count {
+            buffer[buffered] = bytes[offset]
+            buffered += 1
+            offset += 1
         }
     }
 
     /// Pads, finishes and returns the 32-byte digest.
     public mutating func finalize() -> [UInt8] {
-        let bitLength = totalLength &* 8
-        buffer.append(0x80)
-        if buffer.count > 56 {
-            while buffer.count < 64 { buffer.append(0) }
-            compress(buffer)
-            buffer.removeAll(keepingCapacity: true)
-        }
-        while buffer.count < 56 { buffer.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            buffer.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
-        }
-        compress(buffer)
-        var digest: [UInt8] = []
-        digest.reserveCapacity(32)
-        for word in state {
-            digest.append(UInt8(truncatingIfNeeded: word >> 24))
-            digest.append(UInt8(truncatingIfNeeded: word >> 16))
-            digest.append(UInt8(truncatingIfNeeded: word >> 8))
-            digest.append(UInt8(truncatingIfNeeded: word))
+        let words = finalizeState()
+        var digest = [UInt8](repeating: 0, count: 32)
+        withUnsafeBytes(of: words) { raw in
+            for index in 0..<8 {
+                let word = raw.load(fromByteOffset: index * 4, as: UInt32.self)
+                digest[index * 4] = UInt8(truncatingIfNeeded: word >> 24)
+                digest[index * 4 + 1] = UInt8(truncatingIfNeeded: word >> 16)
+                digest[index * 4 + 2] = UInt8(truncatingIfNeeded: word >> 8)
+                digest[index * 4 + 3] = UInt8(truncatingIfNeeded: word)
+            }
         }
         return digest
     }
 
-    private mutating func compress(_ block: [UInt8]) {
-        var words = [UInt32](repeating: 0, count: 64)
+    /// Pads and finishes; returns the digest as eight big-endian words without allocating.
+    mutating func finalizeState() -> (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) {
+        let bitLength = totalLength &* 8
+        buffer[buffered] = 0x80
+        buffered += 1
+        if buffered > 56 {
+            while buffered < 64 {
+                buffer[buffered] = 0
+                buffered += 1
+            }
+            compressBuffer()
+        }
+        while buffered < 56 {
+            buffer[buffered] = 0
+            buffered += 1
+        }
+        for index in 0..<8 { buffer[56 + index] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - index * 8)) }
+        compressBuffer()
+        return (h0, h1, h2, h3, h4, h5, h6, h7)
+    }
+
+    /// Feeds one byte.
+    @inline(__always)
+    mutating func update(byte: UInt8) {
+        totalLength &+= 1
+        buffer[buffered] = byte
+        buffered += 1
+        if buffered == 64 { compressBuffer() }
+    }
+
+    /// Feeds another hasher's digest words as 32 big-endian bytes.
+    mutating func update(digestWords words: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)) {
+        withUnsafeBytes(of: words) { raw in
+            for index in 0..<8 {
+                let word = raw.load(fromByteOffset: index * 4, as: UInt32.self)
+                update(byte: UInt8(truncatingIfNeeded: word >> 24))
+                update(byte: UInt8(truncatingIfNeeded: word >> 16))
+                update(byte: UInt8(truncatingIfNeeded: word >> 8))
+                update(byte: UInt8(truncatingIfNeeded: word))
+            }
+        }
+    }
+
+    private mutating func compressBuffer() {
+        let block = buffer
+        compress { block[$0] }
+        buffered = 0
+    }
+
+    @inline(__always)
+    private mutating func compress(_ byte: (Int) -> UInt8) {
+        var words = InlineArray<64, UInt32>(repeating: 0)
         for index in 0..<16 {
+            let base = index * 4
             words[index] =
-                UInt32(block[index * 4]) << 24 | UInt32(block[index * 4 + 1]) << 16 | UInt32(block[index * 4 + 2]) << 8
-                | UInt32(block[index * 4 + 3])
+                UInt32(byte(base)) << 24 | UInt32(byte(base + 1)) << 16 | UInt32(byte(base + 2)) << 8
+                | UInt32(byte(base + 3))
         }
         for index in 16..<64 {
-            let s0 = rotateRight(words[index - 15], 7) ^ rotateRight(words[index - 15], 18) ^ (words[index - 15] >> 3)
-            let s1 = rotateRight(words[index - 2], 17) ^ rotateRight(words[index - 2], 19) ^ (words[index - 2] >> 10)
+            let w15 = words[index - 15]
+            let w2 = words[index - 2]
+            let s0 = rotateRight(w15, 7) ^ rotateRight(w15, 18) ^ (w15 >> 3)
+            let s1 = rotateRight(w2, 17) ^ rotateRight(w2, 19) ^ (w2 >> 10)
             words[index] = words[index - 16] &+ s0 &+ words[index - 7] &+ s1
         }
-        var a = state[0]
-        var b = state[1]
-        var c = state[2]
-        var d = state[3]
-        var e = state[4]
-        var f = state[5]
-        var g = state[6]
-        var h = state[7]
-        for index in 0..<64 {
-            let sum1 = rotateRight(e, 6) ^ rotateRight(e, 11) ^ rotateRight(e, 25)
-            let choice = (e & f) ^ (~e & g)
-            let temp1 = h &+ sum1 &+ choice &+ Self.roundConstants[index] &+ words[index]
-            let sum0 = rotateRight(a, 2) ^ rotateRight(a, 13) ^ rotateRight(a, 22)
-            let majority = (a & b) ^ (a & c) ^ (b & c)
-            let temp2 = sum0 &+ majority
-            h = g
-            g = f
-            f = e
-            e = d &+ temp1
-            d = c
-            c = b
-            b = a
-            a = temp1 &+ temp2
+        var a = h0
+        var b = h1
+        var c = h2
+        var d = h3
+        var e = h4
+        var f = h5
+        var g = h6
+        var h = h7
+        Self.roundConstants.withUnsafeBufferPointer { constants in
+            for index in 0..<64 {
+                let sum1 = rotateRight(e, 6) ^ rotateRight(e, 11) ^ rotateRight(e, 25)
+                let choice = (e & f) ^ (~e & g)
+                let temp1 = h &+ sum1 &+ choice &+ constants[index] &+ words[index]
+                let sum0 = rotateRight(a, 2) ^ rotateRight(a, 13) ^ rotateRight(a, 22)
+                let majority = (a & b) ^ (a & c) ^ (b & c)
+                let temp2 = sum0 &+ majority
+                h = g
+                g = f
+                f = e
+                e = d &+ temp1
+                d = c
+                c = b
+                b = a
+                a = temp1 &+ temp2
+            }
         }
-        state[0] &+= a
-        state[1] &+= b
-        state[2] &+= c
-        state[3] &+= d
-        state[4] &+= e
-        state[5] &+= f
-        state[6] &+= g
-        state[7] &+= h
+        h0 &+= a
+        h1 &+= b
+        h2 &+= c
+        h3 &+= d
+        h4 &+= e
+        h5 &+= f
+        h6 &+= g
+        h7 &+= h
     }
 
     @inline(__always)
@@ -122,14 +195,44 @@ public struct SHA256: Sendable {
 public enum HMACSHA256 {
     /// The 32-byte authentication code of `message` under `key`.
     public static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        var blockKey = key.count > 64 ? SHA256.hash(key) : key
-        blockKey += [UInt8](repeating: 0, count: 64 - blockKey.count)
-        var inner = SHA256()
-        inner.update(blockKey.map { $0 ^ 0x36 })
-        inner.update(message)
-        var outer = SHA256()
-        outer.update(blockKey.map { $0 ^ 0x5c })
-        outer.update(inner.finalize())
-        return outer.finalize()
+        Keyed(key: key).authenticationCode(message)
+    }
+
+    /// A key with its inner and outer pads already absorbed, so each further code costs two fewer blocks
+    /// (RFC 6979's HMAC-DRBG uses each key several times).
+    struct Keyed {
+        private var inner = SHA256()
+        private var outer = SHA256()
+
+        init(key: [UInt8]) {
+            let blockKey = key.count > 64 ? SHA256.hash(key) : key
+            for index in 0..<64 {
+                let byte = index < blockKey.count ? blockKey[index] : 0
+                inner.update(byte: byte ^ 0x36)
+                outer.update(byte: byte ^ 0x5c)
+            }
+        }
+
+        func authenticationCode(_ message: [UInt8]) -> [UInt8] {
+            var innerCopy = inner
+            innerCopy.update(message)
+            return finish(&innerCopy)
+        }
+
+        /// The code of v ‖ separator ‖ a ‖ b, without building the concatenation.
+        func authenticationCode(_ v: [UInt8], _ separator: UInt8, _ a: [UInt8] = [], _ b: [UInt8] = []) -> [UInt8] {
+            var innerCopy = inner
+            innerCopy.update(v)
+            innerCopy.update(byte: separator)
+            innerCopy.update(a)
+            innerCopy.update(b)
+            return finish(&innerCopy)
+        }
+
+        private func finish(_ innerState: inout SHA256) -> [UInt8] {
+            var outerCopy = outer
+            outerCopy.update(digestWords: innerState.finalizeState())
+            return outerCopy.finalize()
+        }
     }
 }

@@ -58,42 +58,62 @@ struct Scalar: Sendable, Equatable {
             l2: (t2 & mask) | (s2 & ~mask), l3: (t3 & mask) | (s3 & ~mask))
     }
 
-    /// Reduces a 512-bit value modulo n by folding the high half with 2^256 ≡ 2^256 − n a fixed number of times.
+    /// Reduces a 512-bit value modulo n: two folds with 2^256 ≡ c = 2^256 − n = c0 + c1·2^64 + 2^128
+    /// (512 → 385 → 258 bits), a last fold of the top word, and one masked subtraction. Column-wise with a
+    /// three-word accumulator; the same instructions run for every input.
+    @inline(__always)
     static func reduce(_ r: Wide) -> Scalar {
-        // Fold 1: L + H·(2^256 − n) < 2^386.
-        let p = multiplyWide(r.4, r.5, r.6, r.7, c0, c1, 1, 0)
-        var c: UInt64 = 0
-        let m0 = adc(p.0, r.0, &c)
-        let m1 = adc(p.1, r.1, &c)
-        let m2 = adc(p.2, r.2, &c)
-        let m3 = adc(p.3, r.3, &c)
-        let m4 = adc(p.4, 0, &c)
-        let m5 = adc(p.5, 0, &c)
-        let m6 = adc(p.6, 0, &c)
-        // Fold 2: the part above 2^256 is below 2^130, so the result is below 2^260.
-        let q = multiplyWide(m4, m5, m6, 0, c0, c1, 1, 0)
-        c = 0
-        let q0 = adc(q.0, m0, &c)
-        let q1 = adc(q.1, m1, &c)
-        let q2 = adc(q.2, m2, &c)
-        let q3 = adc(q.3, m3, &c)
-        let q4 = adc(q.4, 0, &c)
-        // Fold 3: q4 is tiny.
-        c = 0
-        var t0 = mac(q4, c0, q0, &c)
-        var t1 = mac(q4, c1, q1, &c)
-        var t2 = mac(q4, 1, q2, &c)
-        let high = c
-        c = 0
-        var t3 = adc(q3, high, &c)
-        // Fold 4: a carry means the value wrapped to something small; adding 2^256 − n cannot carry out.
-        let mask = maskFromBit(c)
-        var e: UInt64 = 0
-        t0 = adc(t0, c0 & mask, &e)
-        t1 = adc(t1, c1 & mask, &e)
-        t2 = adc(t2, 1 & mask, &e)
-        t3 = adc(t3, 0, &e)
-        return canonical(t0, t1, t2, t3, carry: 0)
+        let (n0, n1, n2, n3) = (r.4, r.5, r.6, r.7)
+        var acc = Accumulator()
+        // 512 → 385 bits: m = L + H·c.
+        acc.add(r.0)
+        acc.multiplyAdd(n0, c0)
+        let m0 = acc.extract()
+        acc.add(r.1)
+        acc.multiplyAdd(n1, c0)
+        acc.multiplyAdd(n0, c1)
+        let m1 = acc.extract()
+        acc.add(r.2)
+        acc.multiplyAdd(n2, c0)
+        acc.multiplyAdd(n1, c1)
+        acc.add(n0)
+        let m2 = acc.extract()
+        acc.add(r.3)
+        acc.multiplyAdd(n3, c0)
+        acc.multiplyAdd(n2, c1)
+        acc.add(n1)
+        let m3 = acc.extract()
+        acc.multiplyAdd(n3, c1)
+        acc.add(n2)
+        let m4 = acc.extract()
+        acc.add(n3)
+        let m5 = acc.extract()
+        let m6 = acc.extract()
+        // 385 → 258 bits: p = m[0..<4] + m[4..<7]·c.
+        acc.add(m0)
+        acc.multiplyAdd(m4, c0)
+        let p0 = acc.extract()
+        acc.add(m1)
+        acc.multiplyAdd(m5, c0)
+        acc.multiplyAdd(m4, c1)
+        let p1 = acc.extract()
+        acc.add(m2)
+        acc.multiplyAdd(m6, c0)
+        acc.multiplyAdd(m5, c1)
+        acc.add(m4)
+        let p2 = acc.extract()
+        acc.add(m3)
+        acc.multiplyAdd(m6, c1)
+        acc.add(m5)
+        let p3 = acc.extract()
+        let p4 = acc.extract() &+ m6
+        // 258 → 256 bits plus a carry: t = p[0..<4] + p4·c, below 2^256 + 2^132 < 2n.
+        var carry: UInt64 = 0
+        let t0 = mac(p4, c0, p0, &carry)
+        let t1 = mac(p4, c1, p1, &carry)
+        let t2 = adc(p2, p4, &carry)
+        let t3 = adc(p3, 0, &carry)
+        return canonical(t0, t1, t2, t3, carry: carry)
     }
 
     static func + (a: Scalar, b: Scalar) -> Scalar {
@@ -142,5 +162,128 @@ struct Scalar: Sendable, Equatable {
             }
         }
         return result
+    }
+}
+
+/// A 192-bit column accumulator (c0, c1, c2) for product scanning.
+struct Accumulator {
+    var c0: UInt64 = 0
+    var c1: UInt64 = 0
+    var c2: UInt64 = 0
+
+    /// acc += a·b.
+    @inline(__always)
+    mutating func multiplyAdd(_ a: UInt64, _ b: UInt64) {
+        let product = a.multipliedFullWidth(by: b)
+        let (low, overflow) = c0.addingReportingOverflow(product.low)
+        c0 = low
+        let high = product.high &+ (overflow ? 1 : 0)  // cannot overflow: product.high ≤ 2^64 − 2
+        let (middle, overflow2) = c1.addingReportingOverflow(high)
+        c1 = middle
+        c2 &+= overflow2 ? 1 : 0
+    }
+
+    /// acc += a.
+    @inline(__always)
+    mutating func add(_ a: UInt64) {
+        let (low, overflow) = c0.addingReportingOverflow(a)
+        c0 = low
+        let (middle, overflow2) = c1.addingReportingOverflow(overflow ? 1 : 0)
+        c1 = middle
+        c2 &+= overflow2 ? 1 : 0
+    }
+
+    /// Returns the low word and shifts the accumulator down by 64 bits.
+    @inline(__always)
+    mutating func extract() -> UInt64 {
+        let low = c0
+        c0 = c1
+        c1 = c2
+        c2 = 0
+        return low
+    }
+}
+
+extension Scalar {
+    /// The inverse by the binary extended Euclidean algorithm: fast but **variable time**, so callers pass
+    /// only public or blinded values (see ``blindedInverse(blinding:)``). Returns zero for zero.
+    func inverseVariableTime() -> Scalar {
+        if isZero { return .zero }
+        let order = Scalar.order
+        // Invariants: x1·self ≡ u and x2·self ≡ v (mod n); u and v stay positive and below n.
+        var u = (l0, l1, l2, l3)
+        var v = (order.w0, order.w1, order.w2, order.w3)
+        var x1 = Scalar.one
+        var x2 = Scalar.zero
+        while !Scalar.isOne(u) && !Scalar.isOne(v) {
+            while u.0 & 1 == 0 {
+                u = Scalar.halved(u)
+                x1 = x1.halvedModOrder()
+            }
+            while v.0 & 1 == 0 {
+                v = Scalar.halved(v)
+                x2 = x2.halvedModOrder()
+            }
+            if Scalar.lessThan(u, v) {
+                v = Scalar.subtracting(v, u)
+                x2 = x2 + -x1
+            } else {
+                u = Scalar.subtracting(u, v)
+                x1 = x1 + -x2
+            }
+        }
+        return Scalar.isOne(u) ? x1 : x2
+    }
+
+    /// A uniformly random scalar in 1..<n from the operating system (for blinding; never a nonce).
+    static func randomNonZero() throws(SigningError) -> Scalar {
+        while true {
+            let bytes = try SecureRandom.bytes(32)
+            if let value = UInt256(bigEndianBytes: bytes), let scalar = Scalar(exactly: value), !scalar.isZero {
+                return scalar
+            }
+        }
+    }
+
+    /// self⁻¹ computed as b·(self·b)⁻¹ for a secret, uniformly random non-zero b, so the variable-time
+    /// inversion only ever sees a value independent of `self`.
+    func blindedInverse(blinding b: Scalar) -> Scalar {
+        b * (self * b).inverseVariableTime()
+    }
+
+    private typealias Limbs = (UInt64, UInt64, UInt64, UInt64)
+
+    private static func isOne(_ a: Limbs) -> Bool { a.0 == 1 && (a.1 | a.2 | a.3) == 0 }
+
+    private static func halved(_ a: Limbs) -> Limbs {
+        (a.0 >> 1 | a.1 << 63, a.1 >> 1 | a.2 << 63, a.2 >> 1 | a.3 << 63, a.3 >> 1)
+    }
+
+    private static func lessThan(_ a: Limbs, _ b: Limbs) -> Bool {
+        if a.3 != b.3 { return a.3 < b.3 }
+        if a.2 != b.2 { return a.2 < b.2 }
+        if a.1 != b.1 { return a.1 < b.1 }
+        return a.0 < b.0
+    }
+
+    private static func subtracting(_ a: Limbs, _ b: Limbs) -> Limbs {
+        var borrow: UInt64 = 0
+        let d0 = sbb(a.0, b.0, &borrow)
+        let d1 = sbb(a.1, b.1, &borrow)
+        let d2 = sbb(a.2, b.2, &borrow)
+        let d3 = sbb(a.3, b.3, &borrow)
+        return (d0, d1, d2, d3)
+    }
+
+    /// self/2 mod n: self/2 when even, (self + n)/2 when odd (n is odd; the sum may need 257 bits).
+    private func halvedModOrder() -> Scalar {
+        let mask = maskFromBit(l0 & 1)
+        let order = Scalar.order
+        var carry: UInt64 = 0
+        let s0 = adc(l0, order.w0 & mask, &carry)
+        let s1 = adc(l1, order.w1 & mask, &carry)
+        let s2 = adc(l2, order.w2 & mask, &carry)
+        let s3 = adc(l3, order.w3 & mask, &carry)
+        return Scalar(l0: s0 >> 1 | s1 << 63, l1: s1 >> 1 | s2 << 63, l2: s2 >> 1 | s3 << 63, l3: s3 >> 1 | carry << 63)
     }
 }

@@ -29,13 +29,6 @@ enum GeneratorTable {
         }
         return flat
     }()
-
-    static func entry(_ table: UnsafeBufferPointer<UInt64>, window: Int, digit: Int) -> AffinePoint {
-        let start = (window * digits + digit - 1) * 8
-        return AffinePoint(
-            x: FieldElement(l0: table[start], l1: table[start + 1], l2: table[start + 2], l3: table[start + 3]),
-            y: FieldElement(l0: table[start + 4], l1: table[start + 5], l2: table[start + 6], l3: table[start + 7]))
-    }
 }
 
 extension Scalar {
@@ -113,14 +106,7 @@ enum ScalarMultiplication {
             if digit != 0 { result = result.adding(table[digit - 1]) }
         }
         // a·G from the generator table: no doublings.
-        GeneratorTable.limbs.withUnsafeBufferPointer { generatorTable in
-            for window in 0..<GeneratorTable.windows {
-                let digit = Int(a.nibble(window))
-                if digit != 0 {
-                    result = result.adding(GeneratorTable.entry(generatorTable, window: window, digit: digit))
-                }
-            }
-        }
+        result = PublicTable.generator.multiply(a, adding: result)
         return result
     }
 }

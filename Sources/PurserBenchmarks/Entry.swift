@@ -18,6 +18,7 @@ struct PurserBenchmarks {
     static let benchmarks: [any Benchmark.Type] = [
         MCPBenchmark.self,
         X402Benchmark.self,
+        SigningBenchmark.self,
     ]
 
     static func main() async {

@@ -13,7 +13,8 @@ protocol InteropTool: Sendable {
 @main
 struct PurserInterop {
     static let tools: [any InteropTool.Type] = [
-        X402Tool.self
+        X402Tool.self,
+        SigningTool.self,
     ]
 
     static func main() async {

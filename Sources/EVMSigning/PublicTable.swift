@@ -1,0 +1,82 @@
+/// Affine multiples of a public point P for multiplying by public scalars without doublings: for each
+/// `width`-bit window i and digit d in 1..<2^width, the entry d·2^(width·i)·P.
+///
+/// Lookups are indexed by the scalar's digits, so this is only for public scalars (verification).
+/// Immutable after construction.
+final class PublicTable: Sendable {
+    let width: Int
+    let windows: Int
+    private let digits: Int
+    private let limbs: [UInt64]
+
+    /// The generator's table with 8-bit windows: 32 windows × 255 entries (about 0.5 MB), built on first use.
+    static let generator = PublicTable(base: .generator, width: 8)
+
+    init(base: AffinePoint, width: Int) {
+        self.width = width
+        self.windows = (256 + width - 1) / width
+        self.digits = (1 << width) - 1
+        var points: [JacobianPoint] = []
+        points.reserveCapacity(windows * digits)
+        var windowBase = base
+        for _ in 0..<windows {
+            // d·B for d = 1 … 2^w − 1 by repeated mixed addition of the affine window base B.
+            var multiple = JacobianPoint(windowBase)
+            points.append(multiple)
+            multiple = multiple.doubled()
+            points.append(multiple)
+            for _ in 3...digits {
+                multiple = multiple.adding(windowBase)
+                points.append(multiple)
+            }
+            // The next window's base is 2^w·B = (2^w − 1)·B + B.
+            windowBase = multiple.adding(windowBase).affine!
+        }
+        var flat: [UInt64] = []
+        flat.reserveCapacity(points.count * 8)
+        for point in batchAffine(points) {
+            flat += [point.x.l0, point.x.l1, point.x.l2, point.x.l3, point.y.l0, point.y.l1, point.y.l2, point.y.l3]
+        }
+        self.limbs = flat
+    }
+
+    /// accumulator + k·P (variable time).
+    func multiply(_ k: Scalar, adding accumulator: JacobianPoint) -> JacobianPoint {
+        var result = accumulator
+        limbs.withUnsafeBufferPointer { table in
+            for window in 0..<windows {
+                let digit = Int(k.bits(at: window * width, count: width))
+                if digit == 0 { continue }
+                let start = (window * digits + digit - 1) * 8
+                let entry = AffinePoint(
+                    x: FieldElement(l0: table[start], l1: table[start + 1], l2: table[start + 2], l3: table[start + 3]),
+                    y: FieldElement(
+                        l0: table[start + 4], l1: table[start + 5], l2: table[start + 6], l3: table[start + 7]))
+                result = result.adding(entry)
+            }
+        }
+        return result
+    }
+}
+
+extension Scalar {
+    /// `count` (< 64) bits starting at bit `offset` (0 = least significant); bits past 255 read as zero.
+    @inline(__always)
+    func bits(at offset: Int, count: Int) -> UInt64 {
+        let limbs = (l0, l1, l2, l3)
+        func limb(_ index: Int) -> UInt64 {
+            switch index {
+            case 0: return limbs.0
+            case 1: return limbs.1
+            case 2: return limbs.2
+            case 3: return limbs.3
+            default: return 0
+            }
+        }
+        let index = offset >> 6
+        let shift = offset & 63
+        var value = limb(index) >> UInt64(shift)
+        if shift + count > 64 { value |= limb(index + 1) << UInt64(64 - shift) }
+        return value & ((1 << UInt64(count)) &- 1)
+    }
+}

@@ -1,0 +1,104 @@
+import Testing
+
+@testable import EVMSigning
+
+@Suite("secp256k1 field and scalar arithmetic")
+struct ArithmeticTests {
+    // A deterministic stream of 256-bit values (SHA-256 of a counter) as test inputs.
+    static func sample(_ index: Int) -> UInt256 {
+        UInt256(bigEndianBytes: SHA256.hash(Array("arithmetic-\(index)".utf8)))!
+    }
+
+    static let twoTo128 = UInt256(w0: 0, w1: 0, w2: 1, w3: 0)
+
+    @Test("2^256 reduces to the published complements: 2^32 + 977 mod p and 2^256 − n mod n")
+    func complements() throws {
+        let field = try #require(FieldElement(Self.twoTo128))
+        #expect(field.squared() == FieldElement(l0: 0x1_0000_03D1, l1: 0, l2: 0, l3: 0))
+        #expect(field * field == FieldElement(l0: 0x1_0000_03D1, l1: 0, l2: 0, l3: 0))
+        let scalar = try #require(Scalar(exactly: Self.twoTo128))
+        let expected = Scalar(l0: 0x402D_A173_2FC9_BEBF, l1: 0x4551_2319_50B7_5FC4, l2: 1, l3: 0)
+        #expect(scalar * scalar == expected)
+        #expect(scalar.squared() == expected)
+    }
+
+    @Test("(p − 1)² = 1 mod p and (n − 1)² = 1 mod n; −1 + 1 = 0")
+    func minusOne() throws {
+        let pMinusOne = FieldElement.zero - .one
+        #expect(pMinusOne.integer < FieldElement.modulus)
+        #expect(pMinusOne * pMinusOne == .one)
+        #expect(pMinusOne + .one == .zero)
+        let nMinusOne = -Scalar.one
+        #expect(nMinusOne * nMinusOne == .one)
+        #expect(nMinusOne + .one == .zero)
+        #expect(-Scalar.zero == .zero)
+    }
+
+    @Test("field: inverse, square root, and ring laws on 200 values")
+    func fieldLaws() throws {
+        for index in 0..<200 {
+            let a = FieldElement(l0: Self.sample(index).w0, l1: Self.sample(index).w1, l2: 7, l3: 0x1234)
+            let b = try #require(FieldElement(Self.sample(index + 1000)) ?? FieldElement(Self.sample(index + 2000)))
+            let c = try #require(FieldElement(Self.sample(index + 3000)) ?? FieldElement(Self.sample(index + 4000)))
+            #expect(a * a.inverse() == .one)
+            #expect(a * (b + c) == a * b + a * c)
+            #expect((a - b) + b == a)
+            #expect(a.squared() == a * a)
+            let square = a.squared()
+            let root = try #require(square.squareRoot())
+            #expect(root == a || root == -a)
+        }
+        // −1 is not a square modulo p (p ≡ 3 mod 4).
+        #expect((FieldElement.zero - .one).squareRoot() == nil)
+    }
+
+    @Test("scalar: Fermat and binary-GCD inverses agree, blinded inverse, ring laws on 200 values")
+    func scalarLaws() throws {
+        for index in 0..<200 {
+            let a = Scalar(reducing: Self.sample(index))
+            let b = Scalar(reducing: Self.sample(index + 1000))
+            let c = Scalar(reducing: Self.sample(index + 2000))
+            #expect(a * a.inverse() == .one)
+            #expect(a.inverse() == a.inverseVariableTime())
+            #expect(a.blindedInverse(blinding: b) == a.inverse())
+            #expect(a * (b + c) == a * b + a * c)
+            #expect(a + -a == .zero)
+            #expect(a.squared() == a * a)
+        }
+        #expect(Scalar.zero.inverseVariableTime() == .zero)
+    }
+
+    @Test("the masked k·G agrees with the variable-time public tables for 50 scalars, including 1 and n − 1")
+    func generatorMultiplication() {
+        var scalars = [Scalar.one, -Scalar.one, Scalar(l0: 16, l1: 0, l2: 0, l3: 0)]
+        for index in 0..<47 { scalars.append(Scalar(reducing: Self.sample(index + 5000))) }
+        for k in scalars {
+            let secret = ScalarMultiplication.generatorSecret(k).affine
+            let publicPath = PublicTable.generator.multiply(k, adding: .infinity).affine
+            #expect(secret == publicPath)
+            let viaRecoveryPath = ScalarMultiplication.linearCombinationPublic(.zero, k, .generator).affine
+            #expect(secret == viaRecoveryPath)
+        }
+    }
+
+    @Test("the self-check rejects a signature that does not recover to the key")
+    func selfCheckCanFail() throws {
+        let key = try PrivateKey(bytes: SHA256.hash(Array("self-check".utf8)))
+        let digest = Keccak256.hash(Array("self-check message".utf8))
+        let (signature, sInverse, nonce) = try key.signUnchecked(digest: digest)
+        #expect(key.recoversToSelf(digest: digest, signature: signature, sInverse: sInverse, nonce: nonce))
+        let otherDigest = Keccak256.hash(digest)
+        #expect(!key.recoversToSelf(digest: otherDigest, signature: signature, sInverse: sInverse, nonce: nonce))
+        var flipped = signature.bytes65
+        flipped[64] = flipped[64] == 27 ? 28 : 27
+        let wrongParity = try #require(RecoverableSignature(bytes65: flipped))
+        #expect(!key.recoversToSelf(digest: digest, signature: wrongParity, sInverse: sInverse, nonce: nonce))
+        #expect(
+            !key.recoversToSelf(digest: digest, signature: signature, sInverse: sInverse + .one, nonce: nonce))
+        var negated = nonce
+        negated.y = -negated.y
+        #expect(!key.recoversToSelf(digest: digest, signature: signature, sInverse: sInverse, nonce: negated))
+        let other = try PrivateKey(bytes: SHA256.hash(Array("someone else".utf8)))
+        #expect(!other.recoversToSelf(digest: digest, signature: signature, sInverse: sInverse, nonce: nonce))
+    }
+}
