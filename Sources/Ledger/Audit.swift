@@ -20,6 +20,16 @@ public struct AuditRecord: Sendable, Hashable {
     /// Hex SHA-256 of this record's canonical bytes.
     public var hash: String
 
+    /// Creates a record from its stored fields (for independent checking; the ledger appends its own).
+    public init(sequence: Int64, timestamp: Int64, kind: String, payload: String, previousHash: String, hash: String) {
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.kind = kind
+        self.payload = payload
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
     /// The hash of "no previous record".
     public static let genesisHash = String(repeating: "0", count: 64)
 
