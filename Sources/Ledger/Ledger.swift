@@ -485,11 +485,7 @@ public actor Ledger {
         let owners = try database.rows(
             "SELECT DISTINCT owner FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerLock.id)]
         ) { $0.text(0) }
-        var dead: [String] = []
-        var liveCount = 0
-        for owner in owners {
-            if ownerLock.isOwnerAlive(owner) { liveCount += 1 } else { dead.append(owner) }
-        }
+        let dead = owners.filter { !ownerLock.isOwnerAlive($0) }
         let now = clock.now()
         let (unsigned, expired) = try database.transaction(immediate: true) {
             () throws(LedgerError) -> ([String], [String]) in
@@ -507,11 +503,10 @@ public actor Ledger {
             let expired = try releaseExpiredInDoubtLocked(now: now)
             return (unsigned, expired)
         }
-        for owner in dead { ownerLock.removeDeadOwner(owner) }
+        ownerLock.sweep()
         let held = try database.first(
             "SELECT COUNT(*) FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerLock.id)]
         ) { $0.int64(0) }
-        _ = liveCount
         return Recovery(releasedUnsigned: unsigned, releasedExpired: expired, heldByLiveOwners: Int(held ?? 0))
     }
 

@@ -17,7 +17,8 @@ final class OwnerLock: Sendable {
     }
 
     deinit {
-        // Closing drops the flock; the file stays until a recovery sees the owner is gone and removes it.
+        // A clean close: nothing of ours is in flight any more, so drop the file, then the lock.
+        unlink(directory + "/" + id + ".lock")
         close(descriptor)
     }
 
@@ -27,19 +28,49 @@ final class OwnerLock: Sendable {
         }
         let id = "own_" + randomHex(12)
         let path = directory + "/" + id + ".lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        // Locked under a temporary name and renamed into place: a file with an owner name is always
+        // locked by a live owner or left by a dead one, never caught between creation and locking.
+        let temporary = directory + "/.tmp-" + id
+        let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw LedgerError(.io, "cannot create the owner lock \(path): \(String(cString: strerror(errno)))")
+            throw LedgerError(.io, "cannot create the owner lock \(temporary): \(String(cString: strerror(errno)))")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, rename(temporary, path) == 0 else {
+            let message = String(cString: strerror(errno))
+            unlink(temporary)
             close(descriptor)
-            throw LedgerError(.io, "cannot lock \(path): \(String(cString: strerror(errno)))")
+            throw LedgerError(.io, "cannot lock \(path): \(message)")
         }
-        // The lock file must exist before any reservation names this owner, or a recovery elsewhere
-        // would take a missing file for a dead owner.
-        fsync(descriptor)
+        // The lock file must be durable before any reservation names this owner, or a recovery after a
+        // power loss would take a missing file for a dead owner.
         fsyncDirectory(of: path)
         return OwnerLock(id: id, directory: directory, descriptor: descriptor)
+    }
+
+    /// Removes the lock files of every owner that is gone (and temporary files of owners that died while
+    /// starting). Safe against live owners: their files stay locked.
+    func sweep() {
+        guard let stream = opendir(directory) else { return }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            names.append(name)
+        }
+        closedir(stream)
+        for name in names {
+            if name.hasSuffix(".lock") {
+                let owner = String(name.dropLast(5))
+                if !isOwnerAlive(owner) { removeDeadOwner(owner) }
+            } else if name.hasPrefix(".tmp-own_") {
+                let path = directory + "/" + name
+                let other = open(path, O_RDWR | O_CLOEXEC)
+                guard other >= 0 else { continue }
+                if flock(other, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
+                close(other)
+            }
+        }
     }
 
     private func path(of owner: String) -> String? {

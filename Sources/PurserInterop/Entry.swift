@@ -12,7 +12,9 @@ protocol InteropTool: Sendable {
 /// them. Each interop area registers its tool here.
 @main
 struct PurserInterop {
-    static let tools: [any InteropTool.Type] = []
+    static let tools: [any InteropTool.Type] = [
+        LedgerWorkerTool.self
+    ]
 
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
