@@ -70,6 +70,7 @@ public actor Ledger {
     {
         try createPrivateFile(path)
         let ownerLock = try OwnerLock.acquire(directory: path + ".owners")
+        ownerLock.sweep()
         let database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
         try migrate(database)
         return Ledger(path: path, database: database, clock: clock, configuration: configuration, ownerLock: ownerLock)

@@ -16,7 +16,10 @@ protocol Subcommand: Sendable {
 struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
-        HelpCommand.self
+        HelpCommand.self,
+        SessionCommand.self,
+        LedgerCommand.self,
+        ReportCommand.self,
     ]
 
     static func main() async {
