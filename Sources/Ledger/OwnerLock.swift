@@ -67,7 +67,10 @@ final class OwnerLock: Sendable {
                 let path = directory + "/" + name
                 let other = open(path, O_RDWR | O_CLOEXEC)
                 guard other >= 0 else { continue }
-                if flock(other, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
+                // A starting owner creates its file a moment before locking it: leave young files alone.
+                var status = stat()
+                let old = fstat(other, &status) == 0 && time(nil) - status.st_mtim.tv_sec > 60
+                if old, flock(other, LOCK_EX | LOCK_NB) == 0 { unlink(path) }
                 close(other)
             }
         }

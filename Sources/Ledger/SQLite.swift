@@ -11,6 +11,17 @@ enum SQLiteValue: Sendable, Equatable {
 /// `SQLITE_TRANSIENT` is a C macro Swift cannot import: SQLite copies the bound bytes before returning.
 private let transientDestructor = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
+/// Sleeps 20–220 µs at first, growing to at most ~1.2 ms, and gives up after roughly the timeout
+/// (carried as the context pointer's bit pattern, in milliseconds).
+private func busyHandler(_ context: UnsafeMutableRawPointer?, _ attempts: Int32) -> Int32 {
+    let timeoutMilliseconds = Int(bitPattern: context)
+    // Each attempt sleeps at most ~1.2 ms, so this many attempts is at least the timeout.
+    guard Int(attempts) < timeoutMilliseconds + 50 else { return 0 }
+    let base = UInt32(min(1000, 20 + Int(attempts) * 20))
+    usleep(base + UInt32.random(in: 0...200))
+    return 1
+}
+
 /// One row of a result set, valid only inside the row callback.
 struct SQLiteRow {
     fileprivate let statement: OpaquePointer
@@ -41,6 +52,8 @@ final class SQLiteDatabase {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private(set) var inTransaction = false
+    /// A file whose `flock` queues this machine's ledger writers in the kernel (see `transaction`).
+    private let writeQueue: Int32
 
     /// Opens (creating if needed) the database at `path` with the ledger's durability settings.
     init(path: String, busyTimeoutMilliseconds: Int32) throws(LedgerError) {
@@ -53,8 +66,13 @@ final class SQLiteDatabase {
             throw LedgerError(.storage, "cannot open the ledger database: \(message)")
         }
         handle = pointer
+        writeQueue = open(path + ".writers", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         sqlite3_extended_result_codes(handle, 1)
-        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        // SQLite's own busy timeout backs off to sleeps of 25–100 ms, so under contention one unlucky
+        // process can wait seconds while others take the lock again and again. Short, jittered sleeps
+        // keep waits close to the time the lock is actually held.
+        sqlite3_busy_handler(
+            handle, busyHandler, UnsafeMutableRawPointer(bitPattern: Int(max(1, busyTimeoutMilliseconds))))
         do {
             // WAL lets readers proceed during a write; FULL syncs the WAL on every commit, so a
             // committed reservation survives power loss, not only a process crash.
@@ -63,11 +81,13 @@ final class SQLiteDatabase {
             try execute("PRAGMA foreign_keys=ON")
         } catch {
             sqlite3_close_v2(handle)
+            if writeQueue >= 0 { close(writeQueue) }
             throw error
         }
     }
 
     deinit {
+        if writeQueue >= 0 { close(writeQueue) }
         for statement in statements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
     }
@@ -155,6 +175,14 @@ final class SQLiteDatabase {
     /// sequence is atomic across processes. Rolls back when `body` throws.
     func transaction<T>(immediate: Bool, _ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
         precondition(!inTransaction, "ledger transactions do not nest")
+        // SQLite's write lock is what makes the transaction safe; this kernel queue only orders the
+        // waiting writers, which otherwise poll the lock and can starve one another. If the queue file
+        // could not be opened the transaction still runs, just without the queue.
+        let queued = immediate && writeQueue >= 0
+        if queued {
+            while flock(writeQueue, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        defer { if queued { flock(writeQueue, LOCK_UN) } }
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
         inTransaction = true
         defer { inTransaction = false }

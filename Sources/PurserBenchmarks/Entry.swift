@@ -15,7 +15,9 @@ protocol Benchmark: Sendable {
 /// Run `swift run -c release purser-bench NAME`; each benchmark prints the command that reproduces it.
 @main
 struct PurserBenchmarks {
-    static let benchmarks: [any Benchmark.Type] = []
+    static let benchmarks: [any Benchmark.Type] = [
+        LedgerBenchmark.self
+    ]
 
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
