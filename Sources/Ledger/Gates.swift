@@ -226,6 +226,9 @@ enum GateEvaluator {
                     "wrong_agent"
                 } else if session.asset != request.asset {
                     "wrong_asset"
+                } else if let configured = limits.assets[request.asset]?.decimals, configured != session.decimals {
+                    // The limits would be compared in other units than the session's cap: refuse.
+                    "asset_decimals_changed"
                 } else if session.status == .revoked {
                     "revoked"
                 } else if now >= session.expiresAt {

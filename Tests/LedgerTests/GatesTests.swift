@@ -219,6 +219,10 @@ struct GatesTests {
         clock.advance(60_000)
         let expired = try await ledger.reserve(Fixtures.request(session: fresh.id, amount: 1), limits: limits)
         #expect(try check(expired.evaluation, .session).detail == "expired")
+        let otherDecimals = try await ledger.grantSession(
+            agent: "agent-1", asset: "USDC", decimals: 18, cap: 5_000_000, ttlMilliseconds: 60_000)
+        let mismatch = try await ledger.reserve(Fixtures.request(session: otherDecimals.id, amount: 1), limits: limits)
+        #expect(try check(mismatch.evaluation, .session).detail == "asset_decimals_changed")
         let wrongAgent = try await ledger.reserve(
             Fixtures.request(session: fresh.id, amount: 1, agent: "agent-2"), limits: limits)
         #expect(try check(wrongAgent.evaluation, .session).detail == "wrong_agent")
