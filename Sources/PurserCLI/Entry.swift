@@ -16,10 +16,8 @@ protocol Subcommand: Sendable {
 struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
-        HelpCommand.self,
-        SessionCommand.self,
-        LedgerCommand.self,
-        ReportCommand.self,
+        HelpCommand.self, ServeCommand.self, CheckCommand.self, CallCommand.self,
+        SessionCommand.self, LedgerCommand.self, ReportCommand.self,
     ]
 
     static func main() async {

@@ -1,6 +1,7 @@
 import Foundation
 import JSONCore
 import Ledger
+import Purser
 
 /// A missing or unusable state home (exit status 1, not a usage error).
 struct LedgerHomeError: Error, CustomStringConvertible {
@@ -11,9 +12,7 @@ struct LedgerHomeError: Error, CustomStringConvertible {
 enum LedgerHome {
     /// State home: `--home DIR`, else `$PURSER_HOME`, else `./.purser`.
     static func directory(_ arguments: inout Arguments) throws -> String {
-        if let home = try arguments.option("home") { return home }
-        if let home = ProcessInfo.processInfo.environment["PURSER_HOME"], !home.isEmpty { return home }
-        return ".purser"
+        RuntimeConfiguration(agent: nil, tools: nil, policies: nil, home: try arguments.option("home")).homeDirectory
     }
 
     /// The ledger database inside a home.
@@ -33,7 +32,9 @@ enum LedgerHome {
 
     /// The limits file: `--policies DIR` (default `./policies`) + `/limits.json`.
     static func limits(_ arguments: inout Arguments) throws -> LimitsConfiguration {
-        let directory = try arguments.option("policies") ?? "policies"
+        let directory = RuntimeConfiguration(
+            agent: nil, tools: nil, policies: try arguments.option("policies"), home: nil
+        ).policiesDirectory
         return try LimitsConfiguration.load(path: directory + "/limits.json")
     }
 
