@@ -19,6 +19,7 @@ struct PurserBenchmarks {
         MCPBenchmark.self,
         X402Benchmark.self,
         SigningBenchmark.self,
+        LedgerBenchmark.self,
     ]
 
     static func main() async {

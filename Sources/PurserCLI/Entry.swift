@@ -18,6 +18,9 @@ struct PurserCommand {
     static let subcommands: [any Subcommand.Type] = [
         HelpCommand.self, ServeCommand.self, CheckCommand.self, CallCommand.self,
         WalletCommand.self,
+        SessionCommand.self,
+        LedgerCommand.self,
+        ReportCommand.self,
     ]
 
     static func main() async {

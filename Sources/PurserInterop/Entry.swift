@@ -15,6 +15,7 @@ struct PurserInterop {
     static let tools: [any InteropTool.Type] = [
         X402Tool.self,
         SigningTool.self,
+        LedgerWorkerTool.self,
     ]
 
     static func main() async {

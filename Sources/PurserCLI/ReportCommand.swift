@@ -1,0 +1,106 @@
+import JSONCore
+import Ledger
+
+/// `purser report`: spend by agent, tool, payee and session, refusals by reason, in-doubt amounts and
+/// latency percentiles, as a terminal table or JSON.
+struct ReportCommand: Subcommand {
+    static let name = "report"
+    static let summary = "spend, refusals, in-doubt amounts and latency from the ledger"
+    static let usage = "purser report [--json] [--home DIR]"
+
+    static func run(_ arguments: inout Arguments) async throws -> Int32 {
+        let json = try arguments.flag("json")
+        let home = try LedgerHome.directory(&arguments)
+        try arguments.finish()
+        let report = try await LedgerHome.open(home: home, create: false).report()
+        printOut(json ? Self.json(report).serialized() : Self.text(report))
+        return 0
+    }
+
+    static func text(_ report: LedgerReport) -> String {
+        var sections: [String] = []
+        let groups: [(String, [LedgerReport.Spend])] = [
+            ("AGENT", report.byAgent), ("TOOL", report.byTool), ("PAYEE", report.byPayee),
+            ("SESSION", report.bySession),
+        ]
+        for (title, rows) in groups {
+            let body =
+                rows.isEmpty
+                ? "(no settled payments)"
+                : LedgerHome.table(
+                    [title, "SPENT", "PAYMENTS"],
+                    rows.map {
+                        [
+                            $0.key, LedgerHome.display($0.amount, decimals: $0.decimals, asset: $0.asset),
+                            "\($0.payments)",
+                        ]
+                    })
+            sections.append("Spend by \(title.lowercased())\n" + body)
+        }
+        sections.append(
+            "Refusals by reason\n"
+                + (report.refusals.isEmpty
+                    ? "(none)"
+                    : LedgerHome.table(["REASON", "COUNT"], report.refusals.map { [$0.reason, "\($0.count)"] })))
+        sections.append(
+            "In doubt (held until validBefore)\n"
+                + (report.inDoubt.isEmpty
+                    ? "(none)"
+                    : LedgerHome.table(
+                        ["ASSET", "HELD", "RESERVATIONS"],
+                        report.inDoubt.map {
+                            [
+                                $0.asset, LedgerHome.display($0.amount, decimals: $0.decimals, asset: $0.asset),
+                                "\($0.reservations)",
+                            ]
+                        })))
+        if let latency = report.latency {
+            let ms = { (micros: Int64) in AssetAmount.format(micros, decimals: 3) + " ms" }
+            sections.append(
+                "Call latency (\(latency.count) calls)\n"
+                    + LedgerHome.table(
+                        ["P50", "P90", "P99", "MAX"],
+                        [[ms(latency.p50), ms(latency.p90), ms(latency.p99), ms(latency.max)]]))
+        } else {
+            sections.append("Call latency\n(no calls recorded)")
+        }
+        return sections.joined(separator: "\n\n")
+    }
+
+    static func json(_ report: LedgerReport) -> JSONValue {
+        func spend(_ rows: [LedgerReport.Spend]) -> JSONValue {
+            .array(
+                rows.map {
+                    [
+                        "key": .string($0.key), "asset": .string($0.asset),
+                        "amountAtomic": .number(JSONNumber($0.amount)),
+                        "amount": .string(AssetAmount.format($0.amount, decimals: $0.decimals)),
+                        "payments": .number(JSONNumber($0.payments)),
+                    ]
+                })
+        }
+        var object: JSONObject = [
+            "byAgent": spend(report.byAgent), "byTool": spend(report.byTool), "byPayee": spend(report.byPayee),
+            "bySession": spend(report.bySession),
+            "refusals": .array(
+                report.refusals.map { ["reason": .string($0.reason), "count": .number(JSONNumber($0.count))] }),
+            "inDoubt": .array(
+                report.inDoubt.map {
+                    [
+                        "asset": .string($0.asset), "amountAtomic": .number(JSONNumber($0.amount)),
+                        "amount": .string(AssetAmount.format($0.amount, decimals: $0.decimals)),
+                        "reservations": .number(JSONNumber($0.reservations)),
+                    ]
+                }),
+            "latency": .null,
+        ]
+        if let latency = report.latency {
+            object["latency"] = [
+                "count": .number(JSONNumber(latency.count)), "p50Micros": .number(JSONNumber(latency.p50)),
+                "p90Micros": .number(JSONNumber(latency.p90)), "p99Micros": .number(JSONNumber(latency.p99)),
+                "maxMicros": .number(JSONNumber(latency.max)),
+            ]
+        }
+        return .object(object)
+    }
+}

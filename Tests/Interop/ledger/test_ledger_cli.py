@@ -1,0 +1,73 @@
+"""`purser session …`, `purser ledger verify` and `purser report` against the release binary ($PURSER_BIN)."""
+
+import json
+import os
+import pathlib
+import shutil
+import sqlite3
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+BIN = os.environ.get("PURSER_BIN") or str(ROOT / ".build" / "release" / "purser")
+
+
+def purser(home, *args, policies=None):
+    policies = policies or ROOT / "policies"
+    env = {k: v for k, v in os.environ.items() if k != "PURSER_HOME"}
+    return subprocess.run([BIN, *args, "--home", str(home), *(["--policies", str(policies)] if args[0] == "session" and args[1] == "grant" else [])],
+                          capture_output=True, text=True, timeout=30, env=env)
+
+
+def test_grant_list_revoke_verify_report(tmp_path):
+    home = tmp_path / "home"
+    granted = purser(home, "session", "grant", "--agent", "agent-1", "--budget", "2.50", "--ttl", "90m", "--per-call", "0.10")
+    assert granted.returncode == 0, granted.stderr
+    assert "2.50 USDC" in granted.stdout and "0.10 USDC per call" in granted.stdout
+    assert oct(os.stat(home).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(home / "ledger.sqlite").st_mode & 0o777) == "0o600"
+
+    listed = json.loads(purser(home, "session", "list", "--json").stdout)
+    assert len(listed) == 1
+    session = listed[0]
+    assert (session["capAtomic"], session["cap"], session["perCallAtomic"], session["status"]) == (2_500_000, "2.50", 100_000, "active")
+    assert "2.50 USDC" in purser(home, "session", "list").stdout
+
+    revoked = purser(home, "session", "revoke", session["id"])
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert json.loads(purser(home, "session", "list", "--json").stdout)[0]["status"] == "revoked"
+    assert purser(home, "session", "revoke", "ses_missing").returncode == 1
+
+    verified = purser(home, "ledger", "verify")
+    assert verified.returncode == 0 and "ok: 2 audit records" in verified.stdout
+    report = json.loads(purser(home, "report", "--json").stdout)
+    assert report["byAgent"] == [] and report["latency"] is None
+
+
+def test_bad_amounts_and_limits_change_nothing(tmp_path):
+    home = tmp_path / "home"
+    too_precise = purser(home, "session", "grant", "--agent", "a", "--budget", "0.1234567")
+    assert too_precise.returncode == 64 and "7 fractional digits" in too_precise.stderr
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "limits.json").write_text('{\n  "assets": {},\n  "allow": {"networks": [], "assets": [], "payees": []},\n  "extra": 1\n}\n')
+    broken = purser(home, "session", "grant", "--agent", "a", "--budget", "1", policies=policies)
+    assert broken.returncode != 0
+    assert f"{policies}/limits.json:4:12: unknown key \"extra\"" in broken.stderr
+    assert not (home / "ledger.sqlite").exists()
+
+
+def test_verify_names_the_first_tampered_record(tmp_path):
+    home = tmp_path / "home"
+    for agent in ("a", "b", "c"):
+        assert purser(home, "session", "grant", "--agent", agent, "--budget", "1").returncode == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(home, copy)
+    with sqlite3.connect(home / "ledger.sqlite") as con:
+        con.execute("UPDATE audit SET payload = replace(payload, '1000000', '9000000') WHERE seq = 2")
+    failed = purser(home, "ledger", "verify")
+    assert failed.returncode == 1
+    assert "record 2" in failed.stderr and "edited" in failed.stderr
+    with sqlite3.connect(copy / "ledger.sqlite") as con:
+        con.execute("DELETE FROM audit WHERE seq = 1")
+    removed = purser(copy, "ledger", "verify")
+    assert removed.returncode == 1 and "record 1" in removed.stderr

@@ -1,0 +1,71 @@
+import CSQLite
+import Ledger
+import Testing
+
+@Suite("Storage: schema version, durability settings")
+struct StorageTests {
+    func pragma(_ path: String, _ sql: String) throws -> String {
+        var handle: OpaquePointer?
+        guard sqlite3_open(path, &handle) == SQLITE_OK else { throw LedgerError(.io, "open") }
+        defer { sqlite3_close(handle) }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else {
+            throw LedgerError(.io, "prepare")
+        }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, 0) else { return "" }
+        return String(cString: text)
+    }
+
+    @Test("a new ledger is in WAL mode at the current schema version")
+    func settings() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try Ledger.open(path: directory.databasePath)
+        #expect(try pragma(directory.databasePath, "PRAGMA journal_mode") == "wal")
+        #expect(try pragma(directory.databasePath, "PRAGMA user_version") == "\(Ledger.schemaVersion)")
+    }
+
+    @Test("a ledger written by a newer build is refused, not misread")
+    func newerSchema() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try Ledger.open(path: directory.databasePath)
+        _ = try pragma(directory.databasePath, "PRAGMA user_version = 99")
+        #expect {
+            _ = try Ledger.open(path: directory.databasePath)
+        } throws: { error in
+            (error as? LedgerError)?.code == .schema
+        }
+        #expect(try pragma(directory.databasePath, "PRAGMA user_version") == "99")
+    }
+
+    @Test("reopening keeps the data and does not migrate twice")
+    func reopen() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let session = try await Ledger.open(path: directory.databasePath).grantSession(
+            agent: "a", asset: "USDC", decimals: 6, cap: 5, ttlMilliseconds: 60_000)
+        let again = try Ledger.open(path: directory.databasePath)
+        #expect(try await again.session(id: session.id) == session)
+        #expect(try await again.verify().records == 1)
+    }
+
+    @Test("bad session arguments throw and write nothing")
+    func badGrant() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ledger = try Ledger.open(path: directory.databasePath)
+        await #expect(throws: LedgerError.self) {
+            try await ledger.grantSession(agent: "", asset: "USDC", decimals: 6, cap: 5, ttlMilliseconds: 1)
+        }
+        await #expect(throws: LedgerError.self) {
+            try await ledger.grantSession(agent: "a", asset: "USDC", decimals: 6, cap: -1, ttlMilliseconds: 1)
+        }
+        await #expect(throws: LedgerError.self) {
+            try await ledger.grantSession(agent: "a", asset: "USDC", decimals: 6, cap: 1, ttlMilliseconds: 0)
+        }
+        #expect(try await ledger.sessions().isEmpty)
+        #expect(try await ledger.verify().records == 0)
+    }
+}
