@@ -16,7 +16,7 @@ protocol Subcommand: Sendable {
 struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
-        HelpCommand.self
+        HelpCommand.self, ServeCommand.self, CheckCommand.self, CallCommand.self,
     ]
 
     static func main() async {

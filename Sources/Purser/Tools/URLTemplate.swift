@@ -1,0 +1,173 @@
+import Foundation
+public import JSONCore
+
+/// Why a template or its expansion is refused.
+public struct TemplateError: Error, Sendable, Hashable {
+    /// What is wrong.
+    public var message: String
+}
+
+/// An upstream URL with `{argument}` placeholders in its path only.
+///
+/// The scheme, host and port are fixed when the manifest loads; an argument is percent-encoded with
+/// everything but RFC 3986 unreserved characters escaped, so it can never change the scheme, host or
+/// port, add a path segment, start a query or inject a fragment.
+public struct URLTemplate: Sendable, Hashable {
+    enum Piece: Sendable, Hashable {
+        case literal(String)
+        case placeholder(String)
+    }
+
+    /// `scheme://host[:port]`, fixed.
+    public let origin: String
+    let pathPieces: [Piece]
+    /// The fixed query part of the template (without `?`), if any.
+    public let fixedQuery: String?
+
+    /// The argument names used in the path, in order.
+    public var placeholders: [String] {
+        pathPieces.compactMap { piece in
+            if case .placeholder(let name) = piece { return name }
+            return nil
+        }
+    }
+
+    /// Parses a template; the failure is a message for `purser check`.
+    public static func parse(_ template: String) -> Result<URLTemplate, TemplateError> {
+        guard let schemeEnd = template.range(of: "://") else {
+            return .failure(TemplateError(message: "\"url\" must be an absolute http or https URL"))
+        }
+        let scheme = template[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else {
+            return .failure(TemplateError(message: "\"url\" scheme must be http or https"))
+        }
+        let afterScheme = template[schemeEnd.upperBound...]
+        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+        let authority = afterScheme[..<authorityEnd]
+        if authority.contains("{") || authority.contains("}") {
+            return .failure(
+                TemplateError(message: "placeholders may appear only in the path, never in the host or port"))
+        }
+        if authority.contains("@") { return .failure(TemplateError(message: "\"url\" must not contain credentials")) }
+        guard !authority.isEmpty, let components = URLComponents(string: "\(scheme)://\(authority)"),
+            let host = components.host, !host.isEmpty
+        else { return .failure(TemplateError(message: "\"url\" has no valid host")) }
+        var rest = afterScheme[authorityEnd...]
+        if rest.contains("#") { return .failure(TemplateError(message: "\"url\" must not contain a fragment")) }
+        var fixedQuery: String?
+        if let question = rest.firstIndex(of: "?") {
+            let query = rest[rest.index(after: question)...]
+            if query.contains("{") {
+                return .failure(
+                    TemplateError(message: "placeholders in the query are not allowed; use the \"query\" mapping"))
+            }
+            fixedQuery = String(query)
+            rest = rest[..<question]
+        }
+        var pieces: [Piece] = []
+        var literal = ""
+        var index = rest.startIndex
+        while index < rest.endIndex {
+            let character = rest[index]
+            if character == "{" {
+                guard let close = rest[index...].firstIndex(of: "}") else {
+                    return .failure(TemplateError(message: "unclosed \"{\" in \"url\""))
+                }
+                let name = String(rest[rest.index(after: index)..<close])
+                guard !name.isEmpty,
+                    name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })
+                else { return .failure(TemplateError(message: "invalid placeholder {\(name)} in \"url\"")) }
+                if !literal.isEmpty { pieces.append(.literal(literal)) }
+                literal = ""
+                pieces.append(.placeholder(name))
+                index = rest.index(after: close)
+                continue
+            }
+            if character == "}" { return .failure(TemplateError(message: "unmatched \"}\" in \"url\"")) }
+            literal.append(character)
+            index = rest.index(after: index)
+        }
+        if !literal.isEmpty { pieces.append(.literal(literal)) }
+        let origin = "\(scheme)://\(authority)"
+        // The template without placeholders must itself be a valid URL.
+        let probe = origin + pieces.map { if case .literal(let text) = $0 { return text } else { return "x" } }.joined()
+        guard URL(string: probe + (fixedQuery.map { "?" + $0 } ?? "")) != nil else {
+            return .failure(TemplateError(message: "\"url\" is not a valid URL"))
+        }
+        return .success(URLTemplate(origin: origin, pathPieces: pieces, fixedQuery: fixedQuery))
+    }
+
+    /// Characters left unescaped in an argument: RFC 3986 unreserved only.
+    static let unreserved: CharacterSet = {
+        var set = CharacterSet()
+        set.insert(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return set
+    }()
+
+    /// Percent-encodes a value for a path segment or a query component.
+    public static func encode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    /// The text form of a scalar argument; nil for arrays, objects and null, which have no URL form.
+    public static func scalarText(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .number(let number): return number.lexeme
+        case .bool(let flag): return flag ? "true" : "false"
+        default: return nil
+        }
+    }
+
+    /// Builds the URL; fails with a message when a path argument is missing or not a scalar.
+    public func expand(arguments: JSONObject, query: [(parameter: String, argument: String)]) -> Result<
+        URL, TemplateError
+    > {
+        var path = ""
+        for piece in pathPieces {
+            switch piece {
+            case .literal(let text):
+                path += text
+            case .placeholder(let name):
+                guard let value = arguments[name] else {
+                    return .failure(TemplateError(message: "argument \"\(name)\" is required to build the request"))
+                }
+                guard let text = Self.scalarText(value) else {
+                    return .failure(TemplateError(message: "argument \"\(name)\" must be a string, number or boolean"))
+                }
+                // "." and ".." would be resolved by the URL machinery and could climb out of the path.
+                let encoded = Self.encode(text)
+                path += encoded == "." ? "%2E" : encoded == ".." ? "%2E%2E" : encoded
+            }
+        }
+        var queryItems: [String] = fixedQuery.map { [$0] } ?? []
+        for (parameter, argument) in query {
+            guard let value = arguments[argument], !value.isNull else { continue }
+            let values = value.arrayValue ?? [value]
+            for element in values {
+                guard let text = Self.scalarText(element) else {
+                    return .failure(
+                        TemplateError(message: "argument \"\(argument)\" cannot be sent as a query parameter"))
+                }
+                queryItems.append(Self.encode(parameter) + "=" + Self.encode(text))
+            }
+        }
+        let text = origin + path + (queryItems.isEmpty ? "" : "?" + queryItems.joined(separator: "&"))
+        guard let url = URL(string: text), url.scheme != nil, url.host != nil else {
+            return .failure(TemplateError(message: "the request URL is invalid"))
+        }
+        return .success(url)
+    }
+
+    /// True when `url` has this template's scheme, host and port (used to refuse cross-origin redirects).
+    public func isSameOrigin(_ url: URL) -> Bool {
+        guard let expected = URL(string: origin) else { return false }
+        return url.scheme?.lowercased() == expected.scheme?.lowercased()
+            && url.host?.lowercased() == expected.host?.lowercased()
+            && (url.port ?? Self.defaultPort(url.scheme)) == (expected.port ?? Self.defaultPort(expected.scheme))
+    }
+
+    private static func defaultPort(_ scheme: String?) -> Int {
+        scheme?.lowercased() == "https" ? 443 : 80
+    }
+}
