@@ -444,7 +444,7 @@ struct Parser {
     }
 
     private mutating func parseUnary() throws(CedarParseError) -> Expr {
-        guard isPunct("!") || isPunct("-") else { return try parseMember().expr }
+        guard isPunct("!") || isPunct("-") else { return try parseMember().checked() }
         let symbol = current.kind
         let start = current
         var count = 0
@@ -458,7 +458,7 @@ struct Parser {
         }
         let member = try parseMember()
         if symbol == .punct("!") {
-            var expr = member.expr
+            var expr = try member.checked()
             for _ in 0..<count { expr = .not(expr) }
             return expr
         }

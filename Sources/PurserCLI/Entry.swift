@@ -16,7 +16,7 @@ protocol Subcommand: Sendable {
 struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
-        HelpCommand.self, ServeCommand.self, CheckCommand.self, CallCommand.self,
+        HelpCommand.self, ServeCommand.self, CheckCommand.self, CallCommand.self, PolicyCommand.self,
     ]
 
     static func main() async {
