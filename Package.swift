@@ -34,7 +34,7 @@ let package = Package(
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
-        .testTarget(name: "CedarTests", dependencies: ["Cedar"]),
+        .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
