@@ -219,19 +219,20 @@ struct Evaluator {
         return environment.entities[child]?.ancestors.contains(parent) ?? false
     }
 
-    private func call(_ function: ExtensionFunction, _ arguments: [CedarValue]) throws(EvaluationError) -> CedarValue
-    {
+    private func call(_ function: ExtensionFunction, _ arguments: [CedarValue]) throws(EvaluationError) -> CedarValue {
         if function == .decimal {
             guard arguments.count == 1 else {
                 throw EvaluationError(
                     code: .wrongNumberOfArguments,
-                    message: "wrong number of arguments provided to extension function decimal: expected 1, got \(arguments.count)"
+                    message:
+                        "wrong number of arguments provided to extension function decimal: expected 1, got \(arguments.count)"
                 )
             }
             guard case .string(let text) = arguments[0] else { throw .type(expected: "string", got: arguments[0]) }
             guard let value = CedarDecimal(parsing: text.value) else {
                 throw EvaluationError(
-                    code: .extensionFailure, message: "error while evaluating `decimal` extension function: "
+                    code: .extensionFailure,
+                    message: "error while evaluating `decimal` extension function: "
                         + "failed to parse decimal value: \(text.value)")
             }
             return .decimal(value)

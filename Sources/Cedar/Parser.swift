@@ -381,7 +381,9 @@ struct Parser {
             while true {
                 let (name, token) = try identifier("an attribute name")
                 try checkNotReserved(name, at: token)
-                if isPunct("::") { throw fail("`\(name)::…` cannot be used as an attribute as it contains a namespace") }
+                if isPunct("::") {
+                    throw fail("`\(name)::…` cannot be used as an attribute as it contains a namespace")
+                }
                 if isPunct("(") || isPunct("[") { throw fail("invalid RHS of a `has` operation") }
                 path.append(name)
                 guard isPunct(".") else { break }
