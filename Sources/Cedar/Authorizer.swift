@@ -232,7 +232,7 @@ public struct Authorizer: Sendable {
         return Response(decision: .deny, reasons: forbids, errors: errors)
     }
 
-    private func conditionsHold(_ policy: Policy, _ evaluator: Evaluator) throws(EvaluationError) -> Bool {
+    func conditionsHold(_ policy: Policy, _ evaluator: Evaluator) throws(EvaluationError) -> Bool {
         for condition in policy.conditions {
             let value = try evaluator.evaluateBool(condition.body)
             if value != condition.isWhen { return false }
@@ -263,5 +263,59 @@ public struct Authorizer: Sendable {
             if !targets.contains(where: { isDescendant(request.action, of: $0, entities) }) { return false }
         }
         return matches(policy.resource, request.resource, entities)
+    }
+}
+
+extension Authorizer {
+    /// Whether some context could make this request allowed: a conservative answer for listing tools.
+    ///
+    /// Conditions that never read `context` are evaluated exactly. A context-dependent permit is assumed able
+    /// to hold, and a context-dependent forbid able not to hold (an erroring forbid is skipped, so it cannot
+    /// be relied on to deny). The answer is therefore false only when every possible call is denied.
+    public func mayAllow(
+        principal: EntityUID, action: EntityUID, resource: EntityUID, policies: PolicySet, entities: Entities
+    ) -> Bool {
+        let request = Request(principal: principal, action: action, resource: resource)
+        let environment = Environment(
+            principal: .entity(principal), action: .entity(action), resource: .entity(resource),
+            context: .record([:]), entities: entities)
+        let evaluator = Evaluator(environment: environment)
+        var somePermit = false
+        for position in policies.index.candidates(request, entities) {
+            let policy = policies.policies[position]
+            guard scopeMatches(policy, request, entities) else { continue }
+            let contextFree = policy.conditions.allSatisfy { !$0.body.readsContext }
+            let holds: Bool?
+            if contextFree {
+                holds = (try? conditionsHold(policy, evaluator)) ?? false
+            } else {
+                holds = nil
+            }
+            switch policy.effect {
+            case .forbid:
+                // A forbid that certainly holds denies every call.
+                if holds == true { return false }
+            case .permit:
+                if holds != false { somePermit = true }
+            }
+        }
+        return somePermit
+    }
+}
+
+extension Expr {
+    /// True when evaluating the expression may read `context`.
+    var readsContext: Bool {
+        switch self {
+        case .literal: return false
+        case .variable(let variable): return variable == .context
+        case .ifThenElse(let a, let b, let c): return a.readsContext || b.readsContext || c.readsContext
+        case .and(let a, let b), .or(let a, let b), .binary(_, let a, let b): return a.readsContext || b.readsContext
+        case .not(let a), .negate(let a), .getAttribute(let a, _), .hasAttribute(let a, _), .like(let a, _),
+            .isType(let a, _), .isEmpty(let a):
+            return a.readsContext
+        case .setLiteral(let elements), .call(_, let elements): return elements.contains { $0.readsContext }
+        case .recordLiteral(let fields): return fields.contains { $0.1.readsContext }
+        }
     }
 }

@@ -8,7 +8,7 @@ struct PolicyCommand: Subcommand {
     static let summary = "evaluate Cedar policies: one request, or the difftest protocol (--batch)"
     static let usage = """
         purser policy eval --principal 'Agent::"a"' --action 'Action::"call_tool"' --resource 'Tool::"t"' \
-        [--context FILE] [--entities FILE] [--policies DIR]
+        [--context FILE] [--entities FILE] [--policies DIR] [--tools DIR]
                purser policy eval --batch   (difftest JSONL on stdin/stdout)
         """
 
@@ -27,6 +27,7 @@ struct PolicyCommand: Subcommand {
         let contextFile = try arguments.option("context")
         let entitiesFile = try arguments.option("entities")
         let directory = try arguments.option("policies") ?? "policies"
+        let toolsDirectory = try arguments.option("tools") ?? "tools"
         try arguments.finish()
 
         let principal: EntityUID
@@ -63,8 +64,16 @@ struct PolicyCommand: Subcommand {
             printError(error.description)
             return 1
         }
+        // A Tool resource gets the attributes and groups of its manifest, as in `purser serve`.
+        var entities = files.entities
+        if resource.type == "Tool", FileManager.default.fileExists(atPath: toolsDirectory) {
+            let (manifests, _) = ToolManifestLoader.loadDirectory(toolsDirectory)
+            if let manifest = manifests.first(where: { $0.name == resource.id.value }) {
+                entities = PolicyStore.entities(entities, adding: ToolFacts(manifest: manifest))
+            }
+        }
         let request = Request(principal: principal, action: action, resource: resource, context: context)
-        let response = Authorizer().isAuthorized(request, policies: files.policySet, entities: files.entities)
+        let response = Authorizer().isAuthorized(request, policies: files.policySet, entities: entities)
         let byID = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0) })
         func describe(_ id: String) -> String {
             guard let policy = byID[id] else { return id }
