@@ -106,8 +106,9 @@ public struct Response: Sendable {
 /// Indexes each policy under its most selective scope constraint so that a request evaluates only policies
 /// whose scope could match.
 ///
-/// Each policy lives in exactly one bucket: an `==` constraint (resource, then principal, then action), else an
-/// `in` constraint, else an `is` type, else the always-candidate list. A request looks up its own uids, their
+/// Each policy lives in exactly one bucket, the first that applies of: resource `==`, principal `==`, resource
+/// `in`, principal `in`, action `==`, action `in` (one entity), resource `is`, principal `is`, else the
+/// always-candidate list. A request looks up its own uids, their
 /// ancestors and types in every dimension; the full scope is then checked on each candidate.
 struct ScopeIndex: Sendable {
     private enum Dimension: Int, CaseIterable {
@@ -133,14 +134,15 @@ struct ScopeIndex: Sendable {
                 buckets[2].equals[uid, default: []].append(position)
             } else if case .equals(let uid) = policy.principal {
                 buckets[0].equals[uid, default: []].append(position)
-            } else if case .equals(let uid) = policy.action {
-                buckets[1].equals[uid, default: []].append(position)
             } else if let uid = ScopeIndex.within(policy.resource) {
                 buckets[2].within[uid, default: []].append(position)
                 hasWithin[2] = true
             } else if let uid = ScopeIndex.within(policy.principal) {
                 buckets[0].within[uid, default: []].append(position)
                 hasWithin[0] = true
+            } else if case .equals(let uid) = policy.action {
+                // Actions are few, so an action constraint is the least selective key.
+                buckets[1].equals[uid, default: []].append(position)
             } else if case .isIn(let uids) = policy.action, uids.count == 1 {
                 buckets[1].within[uids[0], default: []].append(position)
                 hasWithin[1] = true
@@ -317,5 +319,12 @@ extension Expr {
         case .setLiteral(let elements), .call(_, let elements): return elements.contains { $0.readsContext }
         case .recordLiteral(let fields): return fields.contains { $0.1.readsContext }
         }
+    }
+}
+
+extension PolicySet {
+    /// How many policies the scope index selects for `request` (for benchmarks and diagnostics).
+    public func candidateCount(_ request: Request, _ entities: Entities) -> Int {
+        index.candidates(request, entities).count
     }
 }

@@ -15,7 +15,7 @@ protocol Benchmark: Sendable {
 /// Run `swift run -c release purser-bench NAME`; each benchmark prints the command that reproduces it.
 @main
 struct PurserBenchmarks {
-    static let benchmarks: [any Benchmark.Type] = []
+    static let benchmarks: [any Benchmark.Type] = [CedarBenchmark.self]
 
     static func main() async {
         signal(SIGPIPE, SIG_IGN)

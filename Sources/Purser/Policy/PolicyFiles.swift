@@ -1,6 +1,6 @@
 public import Cedar
 import Foundation
-public import JSONCore
+import JSONCore
 
 /// The contents of a `policies/` directory: every `*.cedar` file (in name order) and `entities.json`.
 public struct PolicyFiles: Sendable {

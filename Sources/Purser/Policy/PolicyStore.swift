@@ -1,7 +1,7 @@
 public import Cedar
 import Foundation
 public import JSONCore
-public import MCP
+import MCP
 
 /// What policy may know about a tool (from its manifest): the `Tool::"<name>"` entity.
 public struct ToolFacts: Sendable, Hashable {
