@@ -8,12 +8,16 @@ public struct PolicySet: Sendable {
     /// The first feature outside the v1 subset that the text uses (e.g. `ext:ip`, `templates`), if any.
     /// A set with an unsupported feature must not be used to authorize: answers could be wrong.
     public let unsupportedFeature: String?
+    /// Where `unsupportedFeature` is first used: the source name (when parsed from sources) and position.
+    public let unsupportedLocation: (file: String?, position: SourcePosition)?
     let index: ScopeIndex
 
     /// Parses one policy text.
     public init(parsing text: String) throws(CedarParseError) {
         let parsed = try Parser.parse(text)
-        self.init(policies: parsed.policies, unsupportedFeature: parsed.unsupported)
+        self.init(
+            policies: parsed.policies, unsupportedFeature: parsed.unsupported,
+            unsupportedLocation: parsed.unsupportedPosition.map { (nil, $0) })
     }
 
     /// Parses several named texts (e.g. files) into one set; ids continue across them.
@@ -22,21 +26,29 @@ public struct PolicySet: Sendable {
     public init(sources: [(name: String, text: String)]) throws(PolicySourceError) {
         var policies: [Policy] = []
         var unsupported: String?
+        var location: (file: String?, position: SourcePosition)?
         for (name, text) in sources {
             do {
                 let parsed = try Parser.parse(text, file: name, firstIndex: policies.count)
                 policies += parsed.policies
-                if unsupported == nil { unsupported = parsed.unsupported }
+                if unsupported == nil, let feature = parsed.unsupported {
+                    unsupported = feature
+                    location = parsed.unsupportedPosition.map { (name, $0) }
+                }
             } catch {
                 throw PolicySourceError(file: name, error: error)
             }
         }
-        self.init(policies: policies, unsupportedFeature: unsupported)
+        self.init(policies: policies, unsupportedFeature: unsupported, unsupportedLocation: location)
     }
 
-    init(policies: [Policy], unsupportedFeature: String?) {
+    init(
+        policies: [Policy], unsupportedFeature: String?,
+        unsupportedLocation: (file: String?, position: SourcePosition)? = nil
+    ) {
         self.policies = policies
         self.unsupportedFeature = unsupportedFeature
+        self.unsupportedLocation = unsupportedLocation
         self.index = ScopeIndex(policies)
     }
 

@@ -3,6 +3,8 @@ struct ParsedPolicies {
     var policies: [Policy]
     /// Set when the text uses something this implementation does not evaluate (e.g. `ext:ip`, `templates`).
     var unsupported: String?
+    /// Where that feature is first used.
+    var unsupportedPosition: SourcePosition?
 }
 
 /// A recursive-descent parser for Cedar's policy grammar, with the checks Cedar makes after parsing
@@ -11,6 +13,7 @@ struct Parser {
     private var tokens: [Token]
     private var index = 0
     private var unsupported: String?
+    private var unsupportedPosition: SourcePosition?
 
     static let reservedWords: Set<String> = ["true", "false", "if", "then", "else", "in", "like", "has", "is"]
     static let builtinMethods: [String: Int] = [
@@ -45,7 +48,8 @@ struct Parser {
         while parser.current.kind != .end {
             policies.append(try parser.parsePolicy(id: "policy\(firstIndex + policies.count)"))
         }
-        return ParsedPolicies(policies: policies, unsupported: parser.unsupported)
+        return ParsedPolicies(
+            policies: policies, unsupported: parser.unsupported, unsupportedPosition: parser.unsupportedPosition)
     }
 
     // MARK: Token helpers
@@ -85,8 +89,11 @@ struct Parser {
         return (name, advance())
     }
 
-    private mutating func markUnsupported(_ feature: String) {
-        if unsupported == nil { unsupported = feature }
+    private mutating func markUnsupported(_ feature: String, at token: Token? = nil) {
+        if unsupported == nil {
+            unsupported = feature
+            unsupportedPosition = (token ?? tokens[max(index - 1, 0)]).position
+        }
     }
 
     private func unescapeString(_ raw: String, at token: Token) throws(CedarParseError) -> String {
@@ -574,7 +581,7 @@ struct Parser {
             return .call(function, [receiver] + arguments)
         }
         if let feature = Parser.unsupportedMethods[name] {
-            markUnsupported(feature)
+            markUnsupported(feature, at: token)
             return .literal(.bool(false))
         }
         if name == "decimal" || Parser.unsupportedFunctions.contains(name) {
@@ -687,7 +694,7 @@ struct Parser {
                 if segments.count == 1 {
                     if first == "decimal" { return .call(.decimal, arguments) }
                     if Parser.unsupportedFunctions.contains(first) {
-                        markUnsupported("ext:\(first)")
+                        markUnsupported("ext:\(first)", at: token)
                         return .literal(.bool(false))
                     }
                     if Parser.decimalMethods.contains(first) || Parser.unsupportedMethods[first] != nil {

@@ -48,9 +48,11 @@ public struct PolicyFiles: Sendable {
                 message: error.error.message)
         }
         if let feature = policySet.unsupportedFeature {
+            let place = policySet.unsupportedLocation
             throw PolicyLoadError.at(
-                file: directory, location: SourceLocation(line: 1, column: 1),
-                message: "policies use `\(feature)`, which Purser's Cedar engine does not support yet")
+                file: place?.file ?? directory,
+                location: SourceLocation(line: place?.position.line ?? 1, column: place?.position.column ?? 1),
+                message: "`\(feature)` is not supported by Purser's Cedar engine yet (see docs/policies.md)")
         }
         let entitiesPath = entitiesFile ?? (directory as NSString).appendingPathComponent("entities.json")
         var entities = Entities()
