@@ -1,0 +1,132 @@
+import Foundation
+import JSONCore
+import Purser
+import Testing
+
+@Suite("JSON Schema subset")
+struct JSONSchemaTests {
+    private func schema(_ text: String) throws -> JSONSchema {
+        try JSONSchema.compile(try JSONParser.parse(text)).get()
+    }
+
+    @Test(
+        "violations are found, with the path",
+        arguments: [
+            (#"{"a": "x"}"#, "/a", "must be of type integer"),
+            (#"{"a": 0}"#, "/a", "at least 1"),
+            (#"{"a": 11}"#, "/a", "at most 10"),
+            (#"{"a": 5, "b": "toolong"}"#, "/b", "at most 3 character(s)"),
+            (#"{"a": 5, "c": "z"}"#, "/c", "must be one of"),
+            (#"{"a": 5, "d": [1, "x"]}"#, "/d/1", "must be of type integer"),
+            (#"{"a": 5, "e": 1}"#, "/e", "not a known argument"),
+            (#"{"b": "ab"}"#, "/a", "is required"),
+            (#"{"a": 5, "p": "AB1"}"#, "/p", "must match the pattern"),
+            (#"{"a": 1.5}"#, "/a", "must be of type integer"),
+        ])
+    func violations(instance: String, pointer: String, fragment: String) throws {
+        let compiled = try schema(
+            #"""
+            {"type":"object","properties":{"a":{"type":"integer","minimum":1,"maximum":10},
+             "b":{"type":"string","maxLength":3},"c":{"enum":["x","y"]},"d":{"type":"array","items":{"type":"integer"}},
+             "p":{"type":"string","pattern":"^[a-z]+$"}},
+             "required":["a"],"additionalProperties":false}
+            """#)
+        let problems = compiled.validate(try JSONParser.parse(instance))
+        #expect(problems.count == 1)
+        #expect(problems.first?.pointer == pointer)
+        #expect(problems.first?.message.contains(fragment) == true)
+    }
+
+    @Test("exact bounds: 2 == 2.0, and integers beyond Double precision compare exactly")
+    func exactBounds() throws {
+        let compiled = try schema(#"{"type":"object","properties":{"n":{"type":"number","maximum":9007199254740993}}}"#)
+        #expect(compiled.validate(try JSONParser.parse(#"{"n": 9007199254740993}"#)).isEmpty)
+        #expect(compiled.validate(try JSONParser.parse(#"{"n": 9007199254740994}"#)).count == 1)
+        let integer = try schema(#"{"type":"object","properties":{"n":{"type":"integer"}}}"#)
+        #expect(integer.validate(try JSONParser.parse(#"{"n": 2.0}"#)).isEmpty)
+    }
+
+    @Test("keywords Purser cannot enforce are refused at load time")
+    func unsupportedKeywords() throws {
+        for keyword in ["oneOf", "anyOf", "$ref", "patternProperties", "if"] {
+            let result = JSONSchema.compile(try JSONParser.parse(#"{"type":"object","\#(keyword)":[]}"#))
+            guard case .failure(let problems) = result else {
+                Issue.record("\(keyword) was accepted")
+                continue
+            }
+            #expect(problems.items.first?.message.contains(keyword) == true)
+        }
+    }
+}
+
+@Suite("URL templates")
+struct URLTemplateTests {
+    @Test("an argument cannot change scheme, host, port, path or query")
+    func encoding() throws {
+        let template = try URLTemplate.parse("https://api.example.com:8443/v1/items/{id}").get()
+        let url = try template.expand(arguments: ["id": "../../x?y=1#z@evil.com:80/"], query: []).get()
+        #expect(
+            url.absoluteString == "https://api.example.com:8443/v1/items/..%2F..%2Fx%3Fy%3D1%23z%40evil.com%3A80%2F")
+        #expect(url.host == "api.example.com" && url.port == 8443)
+        let dots = try template.expand(arguments: ["id": ".."], query: []).get()
+        #expect(dots.path == "/v1/items/%2E%2E" || dots.absoluteString.hasSuffix("/items/%2E%2E"))
+    }
+
+    @Test("query mapping encodes values and repeats arrays")
+    func query() throws {
+        let template = try URLTemplate.parse("http://127.0.0.1:9/s?fixed=1").get()
+        let url = try template.expand(
+            arguments: ["q": "a b&c=d", "tags": ["x", "y"], "n": 3], query: [("q", "q"), ("t", "tags"), ("n", "n")]
+        ).get()
+        #expect(url.absoluteString == "http://127.0.0.1:9/s?fixed=1&q=a%20b%26c%3Dd&t=x&t=y&n=3")
+    }
+
+    @Test(
+        "templates that could move the request elsewhere are refused",
+        arguments: [
+            "http://{host}/x", "http://a.com:{port}/x", "ftp://a.com/x", "http://user:pw@a.com/x", "http://a.com/x#f",
+            "http://a.com/x?q={q}", "a.com/x",
+        ])
+    func refused(template: String) {
+        guard case .failure = URLTemplate.parse(template) else {
+            Issue.record("accepted \(template)")
+            return
+        }
+    }
+
+    @Test("same-origin check compares scheme, host and effective port")
+    func sameOrigin() throws {
+        let template = try URLTemplate.parse("http://api.example.com/x").get()
+        #expect(template.isSameOrigin(URL(string: "http://API.example.com:80/y")!))
+        #expect(!template.isSameOrigin(URL(string: "https://api.example.com/y")!))
+        #expect(!template.isSameOrigin(URL(string: "http://api.example.com.evil.com/y")!))
+        #expect(!template.isSameOrigin(URL(string: "http://api.example.com:8080/y")!))
+    }
+}
+
+@Suite("Tool manifests")
+struct ToolManifestLoaderTests {
+    @Test("the shipped tools/ load without problems")
+    func shippedTools() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let (manifests, diagnostics) = ToolManifestLoader.loadDirectory(root.appendingPathComponent("tools").path)
+        #expect(diagnostics.isEmpty)
+        #expect(manifests.count >= 3)
+    }
+
+    @Test("a price is a decimal string, never a JSON number, and unknown keys are errors")
+    func moneyFields() {
+        let text = #"""
+            {"name":"t","description":"d","inputSchema":{"type":"object"},"upstream":{"url":"http://a/b"},
+             "price":{"amount":0.1,"asset":"USDC"},"prize":1}
+            """#
+        let (manifest, diagnostics) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "t.json")
+        #expect(manifest == nil)
+        // Columns counted by hand: the amount's value starts at column 20, the unknown key's value at 48.
+        #expect(
+            Set(diagnostics.map(\.location)) == [
+                SourceLocation(line: 2, column: 20), SourceLocation(line: 2, column: 48),
+            ])
+    }
+}
