@@ -14,6 +14,10 @@ struct Parser {
     private var index = 0
     private var unsupported: String?
     private var unsupportedPosition: SourcePosition?
+    private var depth = 0
+
+    /// Deeper nesting is refused rather than risking the stack of the evaluator and the parser.
+    static let maximumNesting = 200
 
     static let reservedWords: Set<String> = ["true", "false", "if", "then", "else", "in", "like", "has", "is"]
     static let builtinMethods: [String: Int] = [
@@ -314,6 +318,11 @@ struct Parser {
     // MARK: Expressions
 
     mutating func parseExpression() throws(CedarParseError) -> Expr {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Parser.maximumNesting {
+            throw fail("expressions are nested more than \(Parser.maximumNesting) levels deep")
+        }
         if isKeyword("if") {
             _ = advance()
             let condition = try parseExpression()

@@ -216,3 +216,14 @@ struct ParserTests {
         #expect(error.description.hasPrefix("b.cedar:2:3: "))
     }
 }
+
+@Suite("Parser limits")
+struct ParserLimitTests {
+    @Test("pathological nesting is a parse error, not a crash")
+    func nesting() {
+        let deep = String(repeating: "(", count: 5000) + "true" + String(repeating: ")", count: 5000)
+        #expect(!parses("permit(principal, action, resource) when { \(deep) };"))
+        let fine = String(repeating: "(", count: 50) + "true" + String(repeating: ")", count: 50)
+        #expect(parses("permit(principal, action, resource) when { \(fine) };"))
+    }
+}

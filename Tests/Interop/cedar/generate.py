@@ -336,3 +336,35 @@ def parse_cases(seed: int, count: int) -> list[dict]:
                 text = mutate(rng, text)
         cases.append({"name": f"parse/{seed}/{number}", "policies": text})
     return cases
+
+
+MUTATION_TOKENS = [
+    "1", "-", "!", "principal", "resource", "context", '"a"', "[]", "{}", "9223372036854775807", "*", "+", "||",
+    "&&", "in", ".tags", ".price", " has x", "==", 'decimal("1.0")', 'Tool::"t1"', 'Agent::"a1"', ' like "*"',
+    " is Agent", ".isEmpty()",
+]
+
+
+def mutated_tool_call_cases(seed: int, count: int, accepts) -> list[dict]:
+    """Tool-call cases whose policies got one random token edit; only texts `accepts(text)` keeps survive
+    (the suite passes cedarpy's parser), so evaluation meets odd but valid expressions."""
+    rng = random.Random(seed)
+    kept = []
+    for case in tool_call_cases(seed, count):
+        for _ in range(4):
+            tokens = TOKEN.findall(case["policies"])
+            position = rng.randrange(len(tokens))
+            roll = rng.random()
+            if roll < 0.4:
+                tokens[position] = rng.choice(MUTATION_TOKENS)
+            elif roll < 0.7:
+                tokens.insert(position, rng.choice(MUTATION_TOKENS))
+            else:
+                del tokens[position]
+            text = " ".join(tokens)
+            if accepts(text):
+                case["policies"] = text
+                case["name"] = case["name"].replace("generated/", "mutated/")
+                kept.append(case)
+                break
+    return kept

@@ -65,3 +65,19 @@ def test_comparator_flags_a_wrong_implementation() -> None:
         for case in cases
     ]
     assert difftest.compare(cases, always_deny)["mismatches"] > 0
+
+
+def test_mutated_policies_evaluate_like_cedarpy() -> None:
+    from cedarpy import PolicySet
+
+    def accepts(text: str) -> bool:
+        try:
+            PolicySet.from_str(text)
+        except ValueError:
+            return False
+        return True
+
+    cases = generate.mutated_tool_call_cases(5, 3000, accepts)
+    assert len(cases) > 300
+    difftest.cedarpy_expected(cases)
+    check("mutated tool-call policies, seed 5", cases)
