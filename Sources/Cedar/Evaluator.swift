@@ -68,7 +68,7 @@ struct Evaluator {
         case .negate(let operand):
             let value = try evaluateLong(operand)
             let (result, overflow) = Int64(0).subtractingReportingOverflow(value)
-            if overflow { throw .overflow("negate \(value)") }
+            if overflow { throw .overflow("negate a long") }
             return .long(result)
         case .binary(let op, let left, let right):
             return try binary(op, try evaluate(left), try evaluate(right))
@@ -170,7 +170,8 @@ struct Evaluator {
             case .subtract: (result, overflow) = a.subtractingReportingOverflow(b)
             default: (result, overflow) = a.multipliedReportingOverflow(by: b)
             }
-            if overflow { throw .overflow("\(op.rawValue) \(a) and \(b)") }
+            // Operands stay out of the message: they may be tool arguments.
+            if overflow { throw .overflow("apply `\(op.rawValue)`") }
             return .long(result)
         case .in:
             guard case .entity(let child) = left else { throw .type(expected: "(entity of any type)", got: left) }
@@ -233,7 +234,7 @@ struct Evaluator {
                 throw EvaluationError(
                     code: .extensionFailure,
                     message: "error while evaluating `decimal` extension function: "
-                        + "failed to parse decimal value: \(text.value)")
+                        + "the argument is not a decimal (-?digits.digits, at most 4 fractional digits)")
             }
             return .decimal(value)
         }
