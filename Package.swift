@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
 
         // Executables: thin wiring only.
-        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore"]),
+        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar"]),
         .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
@@ -34,7 +34,7 @@ let package = Package(
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
-        .testTarget(name: "CedarTests", dependencies: ["Cedar"]),
+        .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),

@@ -20,6 +20,7 @@ struct PurserBenchmarks {
         X402Benchmark.self,
         SigningBenchmark.self,
         LedgerBenchmark.self,
+        CedarBenchmark.self,
     ]
 
     static func main() async {

@@ -16,11 +16,15 @@ protocol Subcommand: Sendable {
 struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
-        HelpCommand.self, ServeCommand.self, CheckCommand.self, CallCommand.self,
+        HelpCommand.self,
+        ServeCommand.self,
+        CheckCommand.self,
+        CallCommand.self,
         WalletCommand.self,
         SessionCommand.self,
         LedgerCommand.self,
         ReportCommand.self,
+        PolicyCommand.self,
     ]
 
     static func main() async {

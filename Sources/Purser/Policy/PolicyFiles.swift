@@ -1,0 +1,120 @@
+public import Cedar
+import Foundation
+import JSONCore
+
+/// The contents of a `policies/` directory: every `*.cedar` file (in name order) and `entities.json`.
+public struct PolicyFiles: Sendable {
+    /// The parsed policies; positional ids run across the files in name order.
+    public let policySet: PolicySet
+    /// The entities from `entities.json` (empty when the file is absent).
+    public let entities: Entities
+    /// The files read, with their modification fingerprints (for reload-on-change).
+    public let fingerprint: [String: String]
+
+    /// Reads and parses a directory.
+    ///
+    /// - Parameters:
+    ///   - directory: the policies directory.
+    ///   - entitiesFile: an entities file to use instead of `<directory>/entities.json`.
+    /// - Throws: a `Diagnostic` (file, line, column, message) for the first problem; nothing is half-loaded.
+    public static func load(directory: String, entitiesFile: String? = nil) throws(PolicyLoadError) -> PolicyFiles {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PolicyLoadError.at(
+                file: directory, location: SourceLocation(line: 1, column: 1),
+                message: "policies directory not found")
+        }
+        let names = ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".cedar") }
+            .sorted()
+        var sources: [(name: String, text: String)] = []
+        var fingerprint: [String: String] = [:]
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = manager.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw PolicyLoadError.at(
+                    file: path, location: SourceLocation(line: 1, column: 1), message: "cannot read the file as UTF-8")
+            }
+            sources.append((path, text))
+            fingerprint[path] = PolicyFiles.fingerprint(of: data)
+        }
+        let policySet: PolicySet
+        do {
+            policySet = try PolicySet(sources: sources)
+        } catch {
+            throw PolicyLoadError.at(
+                file: error.file,
+                location: SourceLocation(line: error.error.position.line, column: error.error.position.column),
+                message: error.error.message)
+        }
+        if let feature = policySet.unsupportedFeature {
+            let place = policySet.unsupportedLocation
+            throw PolicyLoadError.at(
+                file: place?.file ?? directory,
+                location: SourceLocation(line: place?.position.line ?? 1, column: place?.position.column ?? 1),
+                message: "`\(feature)` is not supported by Purser's Cedar engine yet (see docs/policies.md)")
+        }
+        let entitiesPath = entitiesFile ?? (directory as NSString).appendingPathComponent("entities.json")
+        var entities = Entities()
+        if let data = manager.contents(atPath: entitiesPath) {
+            fingerprint[entitiesPath] = PolicyFiles.fingerprint(of: data)
+            do {
+                entities = try Entities(json: try CedarJSON.parse(bytes: Array(data)))
+            } catch {
+                throw PolicyLoadError.at(
+                    file: entitiesPath, location: PolicyFiles.location(in: error.message), message: error.message)
+            }
+        } else if entitiesFile != nil {
+            throw PolicyLoadError.at(
+                file: entitiesPath, location: SourceLocation(line: 1, column: 1), message: "cannot read the file")
+        }
+        return PolicyFiles(policySet: policySet, entities: entities, fingerprint: fingerprint)
+    }
+
+    /// The current fingerprints of the files a load would read, without parsing them.
+    public static func currentFingerprint(directory: String, entitiesFile: String? = nil) -> [String: String] {
+        let manager = FileManager.default
+        var result: [String: String] = [:]
+        let names = ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".cedar") }
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            if let data = manager.contents(atPath: path) { result[path] = fingerprint(of: data) }
+        }
+        let entitiesPath = entitiesFile ?? (directory as NSString).appendingPathComponent("entities.json")
+        if let data = manager.contents(atPath: entitiesPath) { result[entitiesPath] = fingerprint(of: data) }
+        return result
+    }
+
+    /// A content fingerprint: length plus FNV-1a over the bytes (change detection, not security).
+    static func fingerprint(of data: Data) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in data {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return "\(data.count):\(String(hash, radix: 16))"
+    }
+
+    /// Pulls `line:col` out of a JSON syntax message (`JSON 3:7: …`), else 1:1.
+    static func location(in message: String) -> SourceLocation {
+        guard message.hasPrefix("JSON ") else { return SourceLocation(line: 1, column: 1) }
+        let rest = message.dropFirst(5).prefix { $0 != " " }.dropLast()
+        let parts = rest.split(separator: ":")
+        if parts.count == 2, let line = Int(parts[0]), let column = Int(parts[1]) {
+            return SourceLocation(line: line, column: column)
+        }
+        return SourceLocation(line: 1, column: 1)
+    }
+}
+
+/// Why a policies directory could not be loaded: one diagnostic with file, line and column.
+public struct PolicyLoadError: Error, Sendable, CustomStringConvertible {
+    /// The problem.
+    public let diagnostic: Diagnostic
+
+    static func at(file: String, location: SourceLocation, message: String) -> PolicyLoadError {
+        PolicyLoadError(diagnostic: Diagnostic(file: file, location: location, message: message))
+    }
+
+    public var description: String { diagnostic.description }
+}

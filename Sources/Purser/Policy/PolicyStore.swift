@@ -1,0 +1,337 @@
+public import Cedar
+import Foundation
+public import JSONCore
+import MCP
+
+/// What policy may know about a tool (from its manifest): the `Tool::"<name>"` entity.
+public struct ToolFacts: Sendable, Hashable {
+    /// The MCP tool name: the entity id.
+    public var name: String
+    /// `resource.tags`.
+    public var tags: Set<String>
+    /// Tool groups: the entity's parents `ToolGroup::"<group>"`.
+    public var groups: [String]
+    /// The announced price in whole asset units as an exact decimal string (e.g. `"0.01"`), if any:
+    /// `resource.price` as a Cedar decimal (omitted when it has more than 4 fractional digits).
+    public var priceHint: String?
+    /// The asset of the price hint (e.g. `"USDC"`): `resource.priceAsset`.
+    public var priceAsset: String?
+
+    /// Creates facts.
+    public init(
+        name: String, tags: Set<String> = [], groups: [String] = [], priceHint: String? = nil,
+        priceAsset: String? = nil
+    ) {
+        self.name = name
+        self.tags = tags
+        self.groups = groups
+        self.priceHint = priceHint
+        self.priceAsset = priceAsset
+    }
+
+    /// The facts of a loaded tool manifest.
+    public init(manifest: ToolManifest) {
+        self.init(
+            name: manifest.name, tags: Set(manifest.tags), groups: manifest.groups,
+            priceHint: manifest.price?.amount, priceAsset: manifest.price?.asset)
+    }
+}
+
+/// The payment a tool call is about to make (from the chosen x402 requirement). Amounts are exact.
+public struct PaymentFacts: Sendable, Hashable {
+    /// The amount in the asset's atomic units, as a decimal integer string (uint256 range).
+    public var amountAtomic: String
+    /// The asset's decimals (6 for USDC): `amount = amountAtomic / 10^decimals`.
+    public var decimals: Int
+    /// The asset (symbol or contract address, as the rules name it).
+    public var asset: String
+    /// The network, e.g. `base` or `eip155:8453`.
+    public var network: String
+    /// The payee address.
+    public var payTo: String
+
+    /// Creates facts.
+    public init(amountAtomic: String, decimals: Int, asset: String, network: String, payTo: String) {
+        self.amountAtomic = amountAtomic
+        self.decimals = decimals
+        self.asset = asset
+        self.network = network
+        self.payTo = payTo
+    }
+}
+
+/// Who is calling, as far as the MCP client said: `context.client`.
+public struct ClientFacts: Sendable, Hashable {
+    /// The client's name from `initialize`.
+    public var name: String?
+    /// The client's version from `initialize`.
+    public var version: String?
+
+    /// Creates facts.
+    public init(name: String? = nil, version: String? = nil) {
+        self.name = name
+        self.version = version
+    }
+}
+
+/// The answer of the policy engine for one step.
+public struct PolicyDecision: Sendable, Hashable {
+    /// A policy that errored for this request (and was therefore skipped).
+    public struct PolicyError: Sendable, Hashable {
+        /// The `@id` when present, else the positional id.
+        public var policy: String
+        /// What went wrong.
+        public var message: String
+    }
+
+    /// True only when some permit held and no forbid did.
+    public var allowed: Bool
+    /// The deciding policies (`@id` when present, else positional): the permits when allowed, the forbids
+    /// when denied; empty for a default deny.
+    public var deciding: [String]
+    /// Policies that errored and were skipped.
+    public var errors: [PolicyError]
+    /// Why the engine refused without evaluating (no valid policies, an argument Cedar cannot represent).
+    public var refusal: String?
+
+    /// A one-line explanation for refusals and traces (no argument values).
+    public var summary: String {
+        if let refusal { return "denied: \(refusal)" }
+        var text = allowed ? "allowed by " : "denied"
+        if allowed {
+            text += deciding.joined(separator: ", ")
+        } else if deciding.isEmpty {
+            text += " (no permit applies)"
+        } else {
+            text += " by " + deciding.joined(separator: ", ")
+        }
+        if !errors.isEmpty { text += "; skipped after errors: " + errors.map { $0.policy }.joined(separator: ", ") }
+        return text
+    }
+
+    static func refused(_ why: String) -> PolicyDecision {
+        PolicyDecision(allowed: false, deciding: [], errors: [], refusal: why)
+    }
+}
+
+/// Loads `policies/*.cedar` and `policies/entities.json`, reloads them when they change, and answers the
+/// product's questions as Cedar requests.
+///
+/// Requests:
+/// - a call: `Agent::"<agent>"`, `Action::"call_tool"`, `Tool::"<name>"`, context `{params, tool, client?}`;
+/// - a payment: `Action::"pay"`, context `{amount, amountAtomic, asset, network, payTo, tool, params}`.
+///
+/// A reload is atomic: a broken edit keeps the last good set in force and is reported by `status()` with
+/// file, line and column. With no good set at all, everything is denied.
+public actor PolicyStore: CallAuthorizer {
+    /// How the store watches its files.
+    public struct Configuration: Sendable {
+        /// The policies directory.
+        public var directory: String
+        /// Minimum time between two looks at the files.
+        public var reloadInterval: Duration
+        /// The clock that paces reload checks (injected for tests).
+        public var now: @Sendable () -> ContinuousClock.Instant
+
+        /// Creates a configuration.
+        public init(
+            directory: String, reloadInterval: Duration = .seconds(1),
+            now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        ) {
+            self.directory = directory
+            self.reloadInterval = reloadInterval
+            self.now = now
+        }
+    }
+
+    private let configuration: Configuration
+    private var files: PolicyFiles?
+    private var problem: Diagnostic?
+    private var lastCheck: ContinuousClock.Instant?
+    private var toolStores: [ToolFacts: Entities] = [:]
+
+    /// Loads the directory now; a problem is kept for `status()` and everything is denied until fixed.
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        do {
+            files = try PolicyFiles.load(directory: configuration.directory)
+        } catch {
+            problem = error.diagnostic
+        }
+        lastCheck = configuration.now()
+    }
+
+    /// Loads `directory` with the default configuration.
+    public init(directory: String) {
+        self.init(configuration: Configuration(directory: directory))
+    }
+
+    /// The policies in force (count) and the last load problem, if the last edit was refused.
+    public func status() -> (policies: Int, problem: Diagnostic?) {
+        (files?.policySet.policies.count ?? 0, problem)
+    }
+
+    /// Re-reads the files if they changed since the last good load. Returns the problem if the new version
+    /// was refused (the previous set stays in force).
+    @discardableResult
+    public func reloadIfChanged(force: Bool = false) -> Diagnostic? {
+        let now = configuration.now()
+        if !force, let lastCheck, lastCheck.duration(to: now) < configuration.reloadInterval { return problem }
+        lastCheck = now
+        let current = PolicyFiles.currentFingerprint(directory: configuration.directory)
+        if !force, let files, files.fingerprint == current { return problem }
+        do {
+            files = try PolicyFiles.load(directory: configuration.directory)
+            toolStores = [:]
+            problem = nil
+        } catch {
+            problem = error.diagnostic
+        }
+        return problem
+    }
+
+    // MARK: Questions
+
+    /// May `agent` call `tool` with these arguments?
+    public func authorizeToolCall(agent: String, tool: ToolFacts, arguments: JSONValue, client: ClientFacts? = nil)
+        -> PolicyDecision
+    {
+        reloadIfChanged()
+        guard let files else { return .refused(noPolicies) }
+        let params: CedarValue
+        switch PolicyContext.value(arguments) {
+        case .success(let value): params = value
+        case .failure(let problem): return .refused(problem.message)
+        }
+        var context: [CedarString: CedarValue] = ["params": params, "tool": .string(CedarString(tool.name))]
+        if let client { context["client"] = PolicyContext.client(client) }
+        return decide(files, agent: agent, action: "call_tool", tool: tool, context: context)
+    }
+
+    /// May `agent` pay for a call to `tool`? `arguments` become `context.params`.
+    public func authorizePayment(
+        agent: String, tool: ToolFacts, payment: PaymentFacts, arguments: JSONValue = .object(JSONObject())
+    ) -> PolicyDecision {
+        reloadIfChanged()
+        guard let files else { return .refused(noPolicies) }
+        let params: CedarValue
+        switch PolicyContext.value(arguments) {
+        case .success(let value): params = value
+        case .failure(let problem): return .refused(problem.message)
+        }
+        let amounts: (amount: CedarValue, atomic: CedarValue)
+        switch PolicyContext.amounts(payment) {
+        case .success(let value): amounts = value
+        case .failure(let problem): return .refused(problem.message)
+        }
+        let context: [CedarString: CedarValue] = [
+            "amount": amounts.amount, "amountAtomic": amounts.atomic, "asset": .string(CedarString(payment.asset)),
+            "network": .string(CedarString(payment.network)), "payTo": .string(CedarString(payment.payTo)),
+            "tool": .string(CedarString(tool.name)), "params": params,
+        ]
+        return decide(files, agent: agent, action: "pay", tool: tool, context: context)
+    }
+
+    /// Whether some call by `agent` to `tool` could be permitted, for filtering `tools/list`.
+    ///
+    /// Conservative: conditions that do not read `context` are evaluated exactly; a permit whose conditions
+    /// read `context` is assumed able to hold, a forbid whose conditions read `context` able not to. So a tool
+    /// is hidden only when every call would certainly be denied; listing never grants anything, since each
+    /// call is still authorized on its own.
+    public func mayEverCall(agent: String, tool: ToolFacts) -> Bool {
+        reloadIfChanged()
+        guard let files else { return false }
+        return Authorizer().mayAllow(
+            principal: EntityUID(type: "Agent", id: agent), action: EntityUID(type: "Action", id: "call_tool"),
+            resource: EntityUID(type: "Tool", id: tool.name), policies: files.policySet,
+            entities: entities(for: tool, files))
+    }
+
+    // MARK: CallAuthorizer
+
+    public func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject) async -> ToolRefusal? {
+        let decision = authorizeToolCall(agent: agent, tool: ToolFacts(manifest: tool), arguments: .object(arguments))
+        guard !decision.allowed else { return nil }
+        var detail: JSONObject = ["deciding": .array(decision.deciding.map { .string($0) })]
+        if !decision.errors.isEmpty { detail["skipped"] = .array(decision.errors.map { .string($0.policy) }) }
+        return ToolRefusal(
+            code: .policyDenied, message: "Policy refused this call to \(tool.name): \(decision.summary).",
+            detail: detail)
+    }
+
+    public func mayEverCall(agent: String, tool: ToolManifest) async -> Bool {
+        mayEverCall(agent: agent, tool: ToolFacts(manifest: tool))
+    }
+
+    // MARK: Lint
+
+    /// Everything `purser check` should say about a policies directory: parse and data errors (with file,
+    /// line and column) and warnings (an unguarded attribute read in a `forbid`, decimals compared with `<`).
+    public static func lint(directory: String) -> [Diagnostic] {
+        let files: PolicyFiles
+        do {
+            files = try PolicyFiles.load(directory: directory)
+        } catch {
+            return [error.diagnostic]
+        }
+        return PolicyLint.warnings(files.policySet).map { warning in
+            Diagnostic(
+                file: warning.file ?? directory,
+                location: SourceLocation(line: warning.position.line, column: warning.position.column),
+                severity: .warning, message: warning.message)
+        }
+    }
+
+    // MARK: Internals
+
+    private var noPolicies: String {
+        if let problem { return "no valid policies are loaded (\(problem))" }
+        return "no valid policies are loaded"
+    }
+
+    private func decide(
+        _ files: PolicyFiles, agent: String, action: String, tool: ToolFacts, context: [CedarString: CedarValue]
+    ) -> PolicyDecision {
+        let request = Request(
+            principal: EntityUID(type: "Agent", id: agent), action: EntityUID(type: "Action", id: action),
+            resource: EntityUID(type: "Tool", id: tool.name), context: context)
+        let response = Authorizer().isAuthorized(
+            request, policies: files.policySet, entities: entities(for: tool, files))
+        let names = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0.displayID) })
+        return PolicyDecision(
+            allowed: response.decision == .allow, deciding: response.reasons.map { names[$0] ?? $0 },
+            errors: response.errors.map {
+                PolicyDecision.PolicyError(policy: names[$0.policyID] ?? $0.policyID, message: $0.error.message)
+            }, refusal: nil)
+    }
+
+    /// The store with the tool's entity merged in (cached per tool and policy generation).
+    private func entities(for tool: ToolFacts, _ files: PolicyFiles) -> Entities {
+        if let cached = toolStores[tool] { return cached }
+        let store = PolicyStore.entities(files.entities, adding: tool)
+        toolStores[tool] = store
+        return store
+    }
+
+    /// `base` with the `Tool::"<name>"` entity built from `tool` merged in: attributes `name`, `tags`, `price`
+    /// (decimal) and `priceAsset` override those in `base`; parents `ToolGroup::"<group>"` are added.
+    public static func entities(_ base: Entities, adding tool: ToolFacts) -> Entities {
+        let uid = EntityUID(type: "Tool", id: tool.name)
+        let existing = base[uid]
+        var attributes = existing?.attributes ?? [:]
+        attributes["name"] = .string(CedarString(tool.name))
+        attributes["tags"] = .set(Set(tool.tags.map { .string(CedarString($0)) }))
+        if let hint = tool.priceHint, let price = CedarDecimal(parsing: PolicyContext.decimalText(hint)) {
+            attributes["price"] = .decimal(price)
+        }
+        if let asset = tool.priceAsset { attributes["priceAsset"] = .string(CedarString(asset)) }
+        var parents = existing?.parents ?? []
+        for group in tool.groups {
+            let parent = EntityUID(type: "ToolGroup", id: group)
+            if !parents.contains(parent) { parents.append(parent) }
+        }
+        let entity = Entity(uid: uid, attributes: attributes, parents: parents, tags: existing?.tags ?? [:])
+        // A cycle through the tool would make the store invalid; then the tool keeps only its own facts.
+        return (try? base.adding([entity])) ?? (try? Entities([Entity(uid: uid, attributes: attributes)])) ?? Entities()
+    }
+}

@@ -1,0 +1,112 @@
+import Cedar
+import Foundation
+import Purser
+
+/// `purser policy eval`: one authorization against `policies/`, or the difftest JSONL protocol with `--batch`.
+struct PolicyCommand: Subcommand {
+    static let name = "policy"
+    static let summary = "evaluate Cedar policies: one request, or the difftest protocol (--batch)"
+    static let usage = """
+        purser policy eval --principal 'Agent::"a"' --action 'Action::"call_tool"' --resource 'Tool::"t"' \
+        [--context FILE] [--entities FILE] [--policies DIR] [--tools DIR]
+               purser policy eval --batch   (difftest JSONL on stdin/stdout)
+        """
+
+    static func run(_ arguments: inout Arguments) async throws -> Int32 {
+        let verb = try arguments.positional("the verb (eval)")
+        guard verb == "eval" else { throw UsageError(description: "unknown verb '\(verb)'") }
+        if try arguments.flag("batch") {
+            try arguments.finish()
+            runBatch()
+            return 0
+        }
+        guard let principalText = try arguments.option("principal"),
+            let actionText = try arguments.option("action"),
+            let resourceText = try arguments.option("resource")
+        else { throw UsageError(description: "--principal, --action and --resource are required") }
+        let contextFile = try arguments.option("context")
+        let entitiesFile = try arguments.option("entities")
+        let directory = try arguments.option("policies") ?? "policies"
+        let toolsDirectory = try arguments.option("tools") ?? "tools"
+        try arguments.finish()
+
+        let principal: EntityUID
+        let action: EntityUID
+        let resource: EntityUID
+        do {
+            principal = try CedarData.parseEntityUID(principalText)
+            action = try CedarData.parseEntityUID(actionText)
+            resource = try CedarData.parseEntityUID(resourceText)
+        } catch {
+            throw UsageError(description: error.message)
+        }
+        var context: [CedarString: CedarValue] = [:]
+        if let contextFile {
+            guard let data = FileManager.default.contents(atPath: contextFile) else {
+                printError("\(contextFile): cannot read the file")
+                return 1
+            }
+            do {
+                guard case .record(let fields) = try CedarData.context(try CedarJSON.parse(bytes: Array(data))) else {
+                    printError("\(contextFile): context must be a JSON object")
+                    return 1
+                }
+                context = fields
+            } catch {
+                printError("\(contextFile): \(error.message)")
+                return 1
+            }
+        }
+        let files: PolicyFiles
+        do {
+            files = try PolicyFiles.load(directory: directory, entitiesFile: entitiesFile)
+        } catch {
+            printError(error.description)
+            return 1
+        }
+        // A Tool resource gets the attributes and groups of its manifest, as in `purser serve`.
+        var entities = files.entities
+        if resource.type == "Tool", FileManager.default.fileExists(atPath: toolsDirectory) {
+            let (manifests, _) = ToolManifestLoader.loadDirectory(toolsDirectory)
+            if let manifest = manifests.first(where: { $0.name == resource.id.value }) {
+                entities = PolicyStore.entities(entities, adding: ToolFacts(manifest: manifest))
+            }
+        }
+        let request = Request(principal: principal, action: action, resource: resource, context: context)
+        let response = Authorizer().isAuthorized(request, policies: files.policySet, entities: entities)
+        let byID = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0) })
+        func describe(_ id: String) -> String {
+            guard let policy = byID[id] else { return id }
+            let place = "\(policy.file ?? directory):\(policy.position.line):\(policy.position.column)"
+            if let name = policy.annotatedID { return "\(name) (\(id), \(place))" }
+            return "\(id) (\(place))"
+        }
+        var lines = ["decision: \(response.decision.rawValue)"]
+        if response.reasons.isEmpty {
+            lines.append(response.decision == .allow ? "deciding policies:" : "deciding policies: none (default deny)")
+        } else {
+            lines.append("deciding policies:")
+            for id in response.reasons { lines.append("  \(describe(id))") }
+        }
+        if !response.errors.isEmpty {
+            lines.append("errors (these policies were skipped):")
+            for error in response.errors { lines.append("  \(describe(error.policyID)): \(error.error.message)") }
+        }
+        printOut(lines.joined(separator: "\n"))
+        return response.decision == .allow ? 0 : 2
+    }
+
+    /// Speaks the difftest protocol: one JSON line out per case line in, in order, written as it is answered.
+    private static func runBatch() {
+        let output = FileHandle.standardOutput
+        while let line = readLine(strippingNewline: true) {
+            if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
+            let answer = Difftest.answer(line)
+            do {
+                try output.write(contentsOf: Data((answer + "\n").utf8))
+            } catch {
+                return
+            }
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import Testing
-// Placeholder until this module's tests land.
