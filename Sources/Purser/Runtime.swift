@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import X402
 
 /// Where Purser finds its configuration and state, resolved from options and the environment.
@@ -33,11 +34,29 @@ public struct Runtime: Sendable {
     /// Problems in tools/ (a tool with an error is not served).
     public let diagnostics: [Diagnostic]
 
-    /// Loads tools and builds the pipeline.
-    public static func load(
-        _ configuration: RuntimeConfiguration, secrets: any SecretSource = EnvironmentSecrets(),
-        authorizer: (any CallAuthorizer)? = nil
-    ) -> Runtime {
+    /// Every problem in tools/, policies/ (Cedar parse errors, lint warnings) and policies/limits.json.
+    public func checkAll() -> [Diagnostic] {
+        var all = diagnostics + PolicyStore.lint(directory: configuration.policiesDirectory)
+        let limits = (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json")
+        if FileManager.default.fileExists(atPath: limits) {
+            do {
+                _ = try LimitsConfiguration.load(path: limits)
+            } catch {
+                all += error.problems.map { Diagnostic(file: $0.file, location: $0.location, message: $0.message) }
+            }
+        }
+        return all
+    }
+
+    /// The call policy in force (`policies/*.cedar` + `entities.json`, reloaded on change).
+    public let policies: PolicyStore
+
+    /// Loads tools and policies and builds the pipeline. Every call is authorized by the policies:
+    /// with no valid policy, Cedar denies everything (fail closed).
+    public static func load(_ configuration: RuntimeConfiguration, secrets: any SecretSource = EnvironmentSecrets())
+        -> Runtime
+    {
+        let policies = PolicyStore(directory: configuration.policiesDirectory)
         let (manifests, diagnostics) = ToolManifestLoader.loadDirectory(configuration.toolsDirectory)
         let catalog = ToolCatalog(manifests)
         let pipeline = ToolCallPipeline(
@@ -47,7 +66,9 @@ public struct Runtime: Sendable {
                     configuration: URLSessionTransport.Configuration(
                         maximumResponseBytes: manifest.upstream.maxResponseBytes,
                         timeout: .seconds(manifest.upstream.timeoutSeconds)))
-            }, secrets: secrets, authorizer: authorizer)
-        return Runtime(configuration: configuration, catalog: catalog, pipeline: pipeline, diagnostics: diagnostics)
+            }, secrets: secrets, authorizer: policies)
+        return Runtime(
+            configuration: configuration, catalog: catalog, pipeline: pipeline, diagnostics: diagnostics,
+            policies: policies)
     }
 }

@@ -10,6 +10,12 @@ protocol Benchmark: Sendable {
     static func run(_ arguments: [String]) async throws -> Int32
 }
 
+/// A benchmark that could not run, with the reason.
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// `purser-bench`: release-build benchmarks whose figures go into `docs/benchmarks.md`.
 ///
 /// Run `swift run -c release purser-bench NAME`; each benchmark prints the command that reproduces it.

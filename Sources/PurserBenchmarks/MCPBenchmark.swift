@@ -23,6 +23,10 @@ struct MCPBenchmark: Benchmark {
              "upstream":{"url":"http://127.0.0.1:\(upstream.port)/lookup","query":{"q":"q"}}}
             """
         try manifest.write(to: tools.appendingPathComponent("lookup.json"), atomically: true, encoding: .utf8)
+        let policies = tools.appendingPathComponent("policies")
+        try FileManager.default.createDirectory(at: policies, withIntermediateDirectories: true)
+        try "permit (principal, action, resource);\n".write(
+            to: policies.appendingPathComponent("allow.cedar"), atomically: true, encoding: .utf8)
 
         // Cold start: process launch to the first tools/list response.
         var coldStarts: [Double] = []
@@ -86,11 +90,6 @@ struct MCPBenchmark: Benchmark {
         return
             "\(label): median \(String(format: "%.1f", percentile(0.5)))  p99 \(String(format: "%.1f", percentile(0.99)))  min \(String(format: "%.1f", sorted[0]))"
     }
-}
-
-struct BenchmarkError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A child process with pipes on stdin and stdout, spawned with posix_spawn (Foundation's Process
@@ -183,7 +182,7 @@ typealias ServerProcess = ChildProcess
 
 extension ChildProcess {
     convenience init(purser: String, tools: String) throws {
-        try self.init([purser, "serve", "--tools", tools, "--policies", tools + "/none"])
+        try self.init([purser, "serve", "--tools", tools, "--policies", tools + "/policies"])
     }
 }
 

@@ -23,6 +23,9 @@ struct ServeCommand: Subcommand {
         try arguments.finish()
         let runtime = Runtime.load(configuration)
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
+        let policy = await runtime.policies.status()
+        if let problem = policy.problem { printError(problem.description) }
+        printError("purser: \(policy.policies) polic(ies) in force from \(configuration.policiesDirectory)")
         printError(
             "purser: serving \(runtime.catalog.manifests.count) tool(s) from \(configuration.toolsDirectory) for agent \"\(configuration.agent)\""
         )
@@ -50,7 +53,7 @@ struct CheckCommand: Subcommand {
             agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"), home: nil)
         try arguments.finish()
         let runtime = Runtime.load(configuration)
-        var diagnostics = runtime.diagnostics
+        var diagnostics = runtime.checkAll()
         diagnostics.sort {
             ($0.file, $0.location.line, $0.location.column) < ($1.file, $1.location.line, $1.location.column)
         }

@@ -73,6 +73,16 @@ def write_tools(directory: pathlib.Path, port: int, fillers: int = 0) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name, manifest in tools.items():
         (directory / f"{name}.json").write_text(json.dumps(manifest, indent=2))
+    policies = policies_dir(directory)
+    policies.mkdir(exist_ok=True)
+    # These suites test the protocol and the upstream steps, so every call is permitted here;
+    # the policy step has its own suites (and with no policy at all, Cedar denies everything).
+    (policies / "allow-all.cedar").write_text('@id("allow-all")\npermit (principal, action, resource);\n')
+
+
+def policies_dir(tools_dir: pathlib.Path) -> pathlib.Path:
+    """The permissive policy folder written beside a test tools folder."""
+    return tools_dir.parent / (tools_dir.name + "-policies")
 
 
 class RawServer:
@@ -80,7 +90,7 @@ class RawServer:
 
     def __init__(self, purser_bin: str, tools_dir: pathlib.Path, *extra: str, env=None):
         self.proc = subprocess.Popen(
-            [purser_bin, "serve", "--tools", str(tools_dir), "--policies", str(tools_dir / "no-policies"), *extra],
+            [purser_bin, "serve", "--tools", str(tools_dir), "--policies", str(policies_dir(tools_dir)), *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
         )

@@ -2,7 +2,7 @@
 import json
 import subprocess
 
-from helpers import write_tools
+from helpers import policies_dir, write_tools
 from upstream import Upstream
 
 
@@ -31,7 +31,10 @@ def test_check_reports_every_problem_with_file_line_col(purser_bin, tmp_path):
     )
     (broken / "bad.json").write_text(text)
     (broken / "syntax.json").write_text('{"name": "x",\n  "description": }')
-    result = subprocess.run([purser_bin, "check", "--tools", str(broken), "--policies", str(tmp_path / "none")],
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "ok.cedar").write_text("permit (principal, action, resource);\n")
+    result = subprocess.run([purser_bin, "check", "--tools", str(broken), "--policies", str(policies)],
                             capture_output=True, text=True)
     assert result.returncode != 0
     lines = result.stdout.strip().splitlines()
@@ -65,7 +68,7 @@ def test_check_passes_on_the_shipped_tools(purser_bin, repo_root):
 def test_call_runs_the_pipeline_without_a_client(purser_bin, tmp_path):
     with Upstream() as upstream:
         write_tools(tmp_path / "tools", upstream.port)
-        base = [purser_bin, "call", "--tools", str(tmp_path / "tools"), "--policies", str(tmp_path / "none")]
+        base = [purser_bin, "call", "--tools", str(tmp_path / "tools"), "--policies", str(policies_dir(tmp_path / "tools"))]
         ok = subprocess.run(base + ["search_papers", "--args", '{"query": "ok", "max_results": 1}'],
                             capture_output=True, text=True)
         assert ok.returncode == 0, ok.stderr

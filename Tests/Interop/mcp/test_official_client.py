@@ -7,7 +7,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from helpers import write_tools
+from helpers import policies_dir, write_tools
 from upstream import Upstream
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -33,7 +33,7 @@ def connect(purser_bin, tools_dir, mode, stray_lines):
 
     params = StdioServerParameters(
         command=purser_bin,
-        args=["serve", "--tools", str(tools_dir), "--policies", str(tools_dir / "none"), "--page-size", "5"],
+        args=["serve", "--tools", str(tools_dir), "--policies", str(policies_dir(tools_dir)), "--page-size", "5"],
         env={"INTEROP_TOKEN": "secret-token-value"},
     )
     return Client(
