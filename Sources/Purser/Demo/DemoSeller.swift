@@ -14,6 +14,14 @@ public struct DemoSettlement: Sendable, Hashable {
     public let route: String
     /// The stand-in transaction id: `0x` + Keccak-256 of the decoded payment payload.
     public let transaction: String
+
+    /// Creates a record.
+    public init(payer: String, amountAtomic: UInt64, route: String, transaction: String) {
+        self.payer = payer
+        self.amountAtomic = amountAtomic
+        self.route = route
+        self.transaction = transaction
+    }
 }
 
 /// The demo's local paid upstream: an x402 v2 seller on 127.0.0.1 that verifies payments itself.
@@ -98,7 +106,8 @@ final class DemoSellerCore: Sendable {
         // Both are compile-time constants that parse; a failure here is a programming error.
         self.payToAddress = EthereumAddress(hex: DemoSeller.payTo)!
         self.domain = EIP712Domain(
-            name: "USDC", version: "2", chainID: UInt256(84532), verifyingContract: EthereumAddress(hex: DemoSeller.asset)!)
+            name: "USDC", version: "2", chainID: UInt256(84532),
+            verifyingContract: EthereumAddress(hex: DemoSeller.asset)!)
     }
 
     func setOrigin(_ text: String) { origin.withLock { $0 = text } }
@@ -118,7 +127,9 @@ final class DemoSellerCore: Sendable {
             guard let city = PercentDecoding.decode(segments.last!, plusIsSpace: false), Self.isReasonableText(city)
             else { return Self.badRequest("the city must be 1 to 64 characters of text") }
             let (temperature, weather) = Self.forecast(city)
-            let body: JSONValue = ["city": .string(city), "temperature": .number(JSONNumber(temperature)), "weather": .string(weather)]
+            let body: JSONValue = [
+                "city": .string(city), "temperature": .number(JSONNumber(temperature)), "weather": .string(weather),
+            ]
             return paid(request, route: Self.weather, body: body)
         case ("reports"?, 1):
             guard request.method == "POST" else { return Self.methodNotAllowed("POST") }
@@ -236,7 +247,8 @@ final class DemoSellerCore: Sendable {
         guard Self.strictlyEqual(.object(accepted), .object(offer)) else {
             return .failure(Refusal(reason: "No matching payment requirements"))
         }
-        guard case .object(let payload)? = payment["payload"], Self.hasOnlyKeys(payload, ["signature", "authorization"]),
+        guard case .object(let payload)? = payment["payload"],
+            Self.hasOnlyKeys(payload, ["signature", "authorization"]),
             case .string(let signatureText)? = payload["signature"],
             case .object(let authorization)? = payload["authorization"],
             Self.hasOnlyKeys(authorization, ["from", "to", "value", "validAfter", "validBefore", "nonce"])
@@ -251,7 +263,9 @@ final class DemoSellerCore: Sendable {
             let nonce = HexBytes.decodePrefixed(nonceText)
         else { return .failure(invalid) }
 
-        guard to == payToAddress else { return .failure(Refusal(reason: "invalid_exact_evm_payload_recipient_mismatch")) }
+        guard to == payToAddress else {
+            return .failure(Refusal(reason: "invalid_exact_evm_payload_recipient_mismatch"))
+        }
         guard valueText == String(price) else {
             return .failure(Refusal(reason: "invalid_exact_evm_payload_authorization_value_mismatch"))
         }

@@ -286,6 +286,7 @@ public final class LoopbackHTTPServer: Sendable {
                 let fields = [(name: "Content-Type", value: "application/json")]
                 _ = Self.writeAll(
                     connection, Self.head(status: status, fields: fields, bodyLength: body.count, close: true) + body)
+                Self.lingeringClose(connection)
                 return
             case .request(let request, let keepAlive):
                 var response = handler(request)
@@ -320,6 +321,22 @@ public final class LoopbackHTTPServer: Sendable {
         if close { text += "Connection: close\r\n" }
         text += "\r\n"
         return Array(text.utf8)
+    }
+
+    /// Half-closes and drains what the peer still sends (bounded), so closing with unread bytes does not
+    /// turn into a TCP reset that could destroy the answer before the peer reads it.
+    private static func lingeringClose(_ connection: Int32) {
+        shutdown(connection, Int32(SHUT_WR))
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        _ = setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        var drained = 0
+        while drained < 1024 * 1024 {
+            let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            drained += count
+        }
     }
 
     static func writeAll(_ connection: Int32, _ bytes: [UInt8]) -> Bool {
@@ -562,7 +579,8 @@ enum PercentDecoding {
         while index < input.count {
             let byte = input[index]
             if byte == UInt8(ascii: "%") {
-                guard index + 2 < input.count, let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2])
+                guard index + 2 < input.count, let high = hexValue(input[index + 1]),
+                    let low = hexValue(input[index + 2])
                 else { return nil }
                 output.append(high << 4 | low)
                 index += 3
