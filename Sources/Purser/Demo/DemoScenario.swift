@@ -38,7 +38,9 @@ public enum DemoScenario {
         say("")
         var expectations: [Bool] = []
 
-        func call(_ number: Int, _ title: String, agent: String, tool: String, arguments: JSONObject, meta: JSONObject = [:])
+        func call(
+            _ number: Int, _ title: String, agent: String, tool: String, arguments: JSONObject, meta: JSONObject = [:]
+        )
             async throws -> ToolResult
         {
             say("\(number). \(title)")
@@ -102,7 +104,9 @@ public enum DemoScenario {
         say("Why each call was decided (the ledger's hash-chained audit trail, no raw arguments):")
         for record in try await ledger.auditRecords() {
             let payload = (try? JSONParser.parse(record.payload))?.objectValue ?? JSONObject()
-            say("  #\(record.sequence) \(record.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(summary(payload))")
+            say(
+                "  #\(record.sequence) \(record.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(summary(payload))"
+            )
         }
         let verification = try await ledger.verify()
         say("")
