@@ -25,6 +25,8 @@ struct PurserCommand {
         LedgerCommand.self,
         ReportCommand.self,
         PolicyCommand.self,
+        ApproveCommand.self,
+        DemoCommand.self,
     ]
 
     static func main() async {
