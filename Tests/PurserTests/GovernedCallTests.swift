@@ -174,6 +174,23 @@ struct GovernedCallTests {
         #expect(world.seller.paidRequests.count == 1)
     }
 
+    @Test("a pay policy marked @approval(\"required\") asks the human even below the threshold")
+    func policyMarkedApproval() async throws {
+        let world = try await World(
+            policy: """
+                permit (principal == Agent::"alice", action == Action::"call_tool", resource);
+                @approval("required")
+                permit (principal == Agent::"alice", action == Action::"pay", resource);
+                """)
+        let held = try result(await world.call())
+        #expect(held.structuredContent?["error"] == "approval_required")
+        #expect(world.seller.paidRequests.isEmpty)
+        let id = try #require(held.structuredContent?["approvalId"]?.stringValue)
+        #expect(try await world.ledger.approve(id))
+        #expect(try !result(await world.call(meta: ["com.purser/approval": .string(id)])).isError)
+        #expect(world.seller.paidRequests.count == 1)
+    }
+
     @Test("MRTR approval: input_required, accepted once; replayed or tampered states are refused")
     func mrtrApproval() async throws {
         let world = try await World(approvalAbove: "0.005")

@@ -118,6 +118,7 @@ extension ToolCallPipeline {
             "amount": .number(JSONNumber(amount)), "pay_to": .string(offer.payTo.text),
         ]
         // 6. Pay policy.
+        var policyWantsApproval = false
         if let store = authorizer as? PolicyStore {
             let decision = await store.authorizePayment(
                 agent: caller.agent, tool: ToolFacts(manifest: manifest),
@@ -126,6 +127,7 @@ extension ToolCallPipeline {
                     network: offer.networkName, payTo: offer.payTo.text),
                 arguments: .object(arguments))
             trace.payPolicy = decision.allowed ? "allowed" : "denied"
+            policyWantsApproval = decision.requiresApproval
             guard decision.allowed else {
                 return .complete(
                     trace.refuse(
@@ -177,7 +179,8 @@ extension ToolCallPipeline {
         switch evaluation.outcome {
         case .refused:
             return .complete(trace.refuse(budgetRefusal(evaluation, display: display)))
-        case .approvalRequired where request.approvalID == nil:
+        case .approvalRequired where request.approvalID == nil,
+            .allowed where policyWantsApproval && request.approvalID == nil:
             switch await askForApproval(
                 binding: binding, display: display, offer: offer, manifest: manifest, caller: caller, ledger: ledger,
                 payments: payments)

@@ -93,6 +93,9 @@ public struct PolicyDecision: Sendable, Hashable {
     public var errors: [PolicyError]
     /// Why the engine refused without evaluating (no valid policies, an argument Cedar cannot represent).
     public var refusal: String?
+    /// True when an allowing permit carries `@approval("required")`: the human must approve the payment
+    /// whatever the amount.
+    public var requiresApproval = false
 
     /// A one-line explanation for refusals and traces (no argument values).
     public var summary: String {
@@ -298,11 +301,17 @@ public actor PolicyStore: CallAuthorizer {
         let response = Authorizer().isAuthorized(
             request, policies: files.policySet, entities: entities(for: tool, files))
         let names = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0.displayID) })
-        return PolicyDecision(
+        let marked = Set(
+            files.policySet.policies.filter { policy in
+                policy.annotations.contains { $0.key == "approval" && $0.value == "required" }
+            }.map { $0.id })
+        var decision = PolicyDecision(
             allowed: response.decision == .allow, deciding: response.reasons.map { names[$0] ?? $0 },
             errors: response.errors.map {
                 PolicyDecision.PolicyError(policy: names[$0.policyID] ?? $0.policyID, message: $0.error.message)
             }, refusal: nil)
+        decision.requiresApproval = decision.allowed && response.reasons.contains { marked.contains($0) }
+        return decision
     }
 
     /// The store with the tool's entity merged in (cached per tool and policy generation).
