@@ -29,7 +29,7 @@ struct X402ClientTests {
     func paysV2() async throws {
         let required = Vector.required([Vector.offer([("maxTimeoutSeconds", 300)])])
         let transport = ScriptedTransport([.respond(Vector.response402(required)), .respond(Self.paid)])
-        let outcome = await try client(transport).pay(HTTPRequest(url: url), policy: Vector.policy)
+        let outcome = try await client(transport).pay(HTTPRequest(url: url), policy: Vector.policy)
         guard case .paid(let settlement, let response, let record) = outcome else {
             Issue.record("expected paid, got \(outcome)")
             return
@@ -68,7 +68,7 @@ struct X402ClientTests {
     func validityCap() async throws {
         let required = Vector.required([Vector.offer([("maxTimeoutSeconds", 3600)])])
         let transport = ScriptedTransport([.respond(Vector.response402(required)), .respond(Self.paid)])
-        let outcome = await try client(transport, cap: 120).pay(HTTPRequest(url: url), policy: Vector.policy)
+        let outcome = try await client(transport, cap: 120).pay(HTTPRequest(url: url), policy: Vector.policy)
         guard case .paid(_, _, let record) = outcome else {
             Issue.record("expected paid")
             return
@@ -91,7 +91,7 @@ struct X402ClientTests {
                     Array(#"{"success":true,"transaction":"0xab","network":"base-sepolia","payer":"0x"}"#.utf8))
             ])
         let transport = ScriptedTransport([.respond(HTTPResponse(status: 402, body: body)), .respond(settled)])
-        let outcome = await try client(transport).pay(HTTPRequest(url: url), policy: Vector.policy)
+        let outcome = try await client(transport).pay(HTTPRequest(url: url), policy: Vector.policy)
         guard case .paid(let settlement, _, _) = outcome else {
             Issue.record("expected paid, got \(outcome)")
             return
@@ -210,7 +210,7 @@ struct X402ClientTests {
         let transport = ScriptedTransport([
             .respond(Vector.response402(Vector.required([Vector.offer()]))), step, .respond(Self.paid),
         ])
-        let outcome = await try client(transport).pay(HTTPRequest(url: url), policy: Vector.policy)
+        let outcome = try await client(transport).pay(HTTPRequest(url: url), policy: Vector.policy)
         switch outcome {
         case .failedAfterSigning(let failure, let record):
             #expect("failedAfterSigning:\(failure.code)" == expected, "\(name)")
@@ -230,7 +230,7 @@ struct X402ClientTests {
     func refusals() async throws {
         let unreadable = ScriptedTransport([.respond(HTTPResponse(status: 402, headers: ["PAYMENT-REQUIRED": "%%%"]))])
         guard
-            case .refusedBeforeSigning(let first) = await try client(unreadable).pay(
+            case .refusedBeforeSigning(let first) = try await client(unreadable).pay(
                 HTTPRequest(url: url), policy: Vector.policy)
         else {
             Issue.record("expected refusal")
@@ -242,7 +242,7 @@ struct X402ClientTests {
             .respond(Vector.response402(Vector.required([Vector.offer([("amount", "99999999")])])))
         ])
         guard
-            case .refusedBeforeSigning(let second) = await try client(tooExpensive).pay(
+            case .refusedBeforeSigning(let second) = try await client(tooExpensive).pay(
                 HTTPRequest(url: url), policy: Vector.policy)
         else {
             Issue.record("expected refusal")
@@ -252,7 +252,7 @@ struct X402ClientTests {
         #expect(second.rejections.map { $0.reason } == [.amountAboveMaximum])
 
         let declined = ScriptedTransport([.respond(Vector.response402(Vector.required([Vector.offer()])))])
-        let outcome = await try client(declined).pay(HTTPRequest(url: url), policy: Vector.policy) { _, _ in
+        let outcome = try await client(declined).pay(HTTPRequest(url: url), policy: Vector.policy) { _, _ in
             .refuse("over budget")
         }
         guard case .refusedBeforeSigning(let third) = outcome else {
@@ -268,7 +268,7 @@ struct X402ClientTests {
             .respond(Vector.response402(Vector.required([Vector.offer()]))), .respond(Self.paid),
         ])
         guard
-            case .refusedBeforeSigning(let fourth) = await try client(lied, signer: liar).pay(
+            case .refusedBeforeSigning(let fourth) = try await client(lied, signer: liar).pay(
                 HTTPRequest(url: url), policy: Vector.policy)
         else {
             Issue.record("expected refusal")
@@ -283,7 +283,7 @@ struct X402ClientTests {
     func noPayment() async throws {
         let transport = ScriptedTransport([.respond(Self.reply(200))])
         guard
-            case .noPaymentRequired(let response) = await try client(transport).pay(
+            case .noPaymentRequired(let response) = try await client(transport).pay(
                 HTTPRequest(url: url), policy: Vector.policy)
         else {
             Issue.record("expected noPaymentRequired")
