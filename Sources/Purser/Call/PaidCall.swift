@@ -47,6 +47,8 @@ struct CallTrace {
     var paid = false
     var inDoubt = false
     var latencyMicroseconds: Int64 = 0
+    var started: UInt64 = 0
+    var recorded = false
 
     init(manifest: ToolManifest) {
         self.tool = manifest.name
@@ -98,12 +100,27 @@ extension ToolCallPipeline {
         // 5. Selection: keep what the wallet and the rules can serve; cheapest first.
         let selection = challenge.select(payments.selectionPolicy(limits: limits))
         trace.rejectedOffers = selection.rejections.count
-        guard let offer = selection.candidates.first(where: { limits.allowedPayees.allows($0.payTo.text) }),
-            let asset = limits.asset(contract: offer.asset.text, network: offer.networkName),
-            let amount = Int64(offer.amount.decimal)
-        else {
-            var reasons = selection.rejections.prefix(5).map(\.description)
-            if !selection.candidates.isEmpty { reasons.append("payee not in the allowed payees") }
+        // Limits, policies and the ledger name networks in CAIP-2, whatever the x402 version called them.
+        var reasons = selection.rejections.prefix(5).map(\.description)
+        var chosen: (offer: PaymentOffer, asset: LimitsConfiguration.Asset, amount: Int64)?
+        for candidate in selection.candidates {
+            guard limits.allowedPayees.allows(candidate.payTo.text) else {
+                reasons.append("accepts[\(candidate.index)]: payee \(candidate.payTo.text) is not an allowed payee")
+                continue
+            }
+            guard let asset = limits.asset(contract: candidate.asset.text, network: candidate.network.caip2) else {
+                reasons.append(
+                    "accepts[\(candidate.index)]: asset not configured in limits.json for \(candidate.network.caip2)")
+                continue
+            }
+            guard let amount = Int64(candidate.amount.decimal) else {
+                reasons.append("accepts[\(candidate.index)]: amount too large")
+                continue
+            }
+            chosen = (candidate, asset, amount)
+            break
+        }
+        guard let (offer, asset, amount) = chosen else {
             return .complete(
                 trace.refuse(
                     ToolRefusal(
@@ -114,7 +131,7 @@ extension ToolCallPipeline {
         }
         let display = AssetAmount.format(amount, decimals: asset.decimals) + " " + asset.symbol
         trace.offer = [
-            "network": .string(offer.networkName), "asset": .string(asset.symbol),
+            "network": .string(offer.network.caip2), "asset": .string(asset.symbol),
             "amount": .number(JSONNumber(amount)), "pay_to": .string(offer.payTo.text),
         ]
         // 6. Pay policy.
@@ -124,7 +141,7 @@ extension ToolCallPipeline {
                 agent: caller.agent, tool: ToolFacts(manifest: manifest),
                 payment: PaymentFacts(
                     amountAtomic: String(amount), decimals: asset.decimals, asset: asset.symbol,
-                    network: offer.networkName, payTo: offer.payTo.text),
+                    network: offer.network.caip2, payTo: offer.payTo.text),
                 arguments: .object(arguments))
             trace.payPolicy = decision.allowed ? "allowed" : "denied"
             policyWantsApproval = decision.requiresApproval
@@ -156,7 +173,7 @@ extension ToolCallPipeline {
         }
         var request = ReservationRequest(
             sessionID: session.id, agent: caller.agent, tool: manifest.name, payee: offer.payTo.text,
-            network: offer.networkName, asset: asset.symbol, amount: amount, purpose: manifest.purpose,
+            network: offer.network.caip2, asset: asset.symbol, amount: amount, purpose: manifest.purpose,
             argumentsDigest: trace.argumentsDigest)
         let binding = ApprovalBinding(
             agent: caller.agent, tool: manifest.name, argumentsDigest: trace.argumentsDigest, amount: amount,
@@ -254,7 +271,7 @@ extension ToolCallPipeline {
                 "receiptId": .string("rcp_" + reservation.id),
                 "amount": .string(AssetAmount.format(amount, decimals: asset.decimals)),
                 "amountAtomic": .string(String(amount)), "asset": .string(asset.symbol),
-                "network": .string(offer.networkName),
+                "network": .string(offer.network.caip2),
                 "payee": .string(offer.payTo.text), "transaction": .string(settlement.transaction),
                 "sessionId": .string(session.id), "purpose": .string(manifest.purpose),
                 "argumentsDigest": .string(trace.argumentsDigest),
@@ -391,7 +408,7 @@ extension ToolCallPipeline {
         ledger: Ledger, payments: PaymentEnvironment
     ) async -> ApprovalAsk {
         let message =
-            "Approve paying \(display) to \(offer.payTo.text) on \(offer.networkName) for the tool \(manifest.title ?? manifest.name)?"
+            "Approve paying \(display) to \(offer.payTo.text) on \(offer.network.caip2) for the tool \(manifest.title ?? manifest.name)?"
         let form: JSONObject = [
             "mode": "form", "message": .string(message),
             "requestedSchema": [

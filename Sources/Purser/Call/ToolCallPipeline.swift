@@ -145,20 +145,25 @@ public final class ToolCallPipeline: Sendable {
             idempotencyKey = idempotencyKey ?? key
         }
         trace.argumentsDigest = Self.digest(arguments)
+        trace.started = started
         let outcome = await run(
             manifest: manifest, arguments: arguments, key: idempotencyKey, caller: caller, trace: &trace)
-        trace.latencyMicroseconds = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1000)
-        if let ledger = payments?.ledger, trace.shouldRecord {
-            if let record = try? await ledger.appendAudit(kind: "call", payload: trace.payload(agent: caller.agent)),
-                trace.paid, case .complete(var result) = outcome,
-                var receipt = result.meta?["com.purser/receipt"]?.objectValue
-            {
-                receipt["traceId"] = .string("trc_\(record.sequence)")
-                result.meta?["com.purser/receipt"] = .object(receipt)
-                return .complete(result)
-            }
-        }
-        return outcome
+        return trace.recorded ? outcome : await record(outcome, trace: &trace, agent: caller.agent)
+    }
+
+    /// Step 12: appends the call's trace to the audit chain and names it in the receipt.
+    private func record(_ outcome: ToolCallOutcome, trace: inout CallTrace, agent: String) async -> ToolCallOutcome {
+        trace.recorded = true
+        trace.latencyMicroseconds = Int64((DispatchTime.now().uptimeNanoseconds - trace.started) / 1000)
+        guard let ledger = payments?.ledger, trace.shouldRecord,
+            let record = try? await ledger.appendAudit(kind: "call", payload: trace.payload(agent: agent))
+        else { return outcome }
+        guard trace.paid, case .complete(var result) = outcome,
+            var receipt = result.meta?["com.purser/receipt"]?.objectValue
+        else { return outcome }
+        receipt["traceId"] = .string("trc_\(record.sequence)")
+        result.meta?["com.purser/receipt"] = .object(receipt)
+        return .complete(result)
     }
 
     private func run(
@@ -218,7 +223,9 @@ public final class ToolCallPipeline: Sendable {
                         )))
             }
         }
-        let outcome = await upstreamAndPay(manifest: manifest, arguments: arguments, caller: caller, trace: &trace)
+        var outcome = await upstreamAndPay(manifest: manifest, arguments: arguments, caller: caller, trace: &trace)
+        // Record before storing, so a replay returns the same receipt, trace id included.
+        outcome = await record(outcome, trace: &trace, agent: caller.agent)
         if let idempotency {
             switch outcome {
             case .complete(let result) where trace.paid || trace.inDoubt || !result.isError:
@@ -428,7 +435,8 @@ public struct PurserToolProvider: ToolProvider {
     {
         let channel: CallerContext.ApprovalChannel
         switch context.era {
-        case .stateless: channel = .inputRequired
+        // Input requests only for capabilities the client declared (MCP: never ask what it cannot answer).
+        case .stateless: channel = context.client.supportsFormElicitation ? .inputRequired : .fallbackToken
         case .legacy: channel = context.client.supportsFormElicitation ? .elicitation(context.elicit) : .fallbackToken
         }
         let caller = CallerContext(
