@@ -51,7 +51,14 @@ def inst(tmp_path, peer, purser_bin):
 
 
 def run(scenario) -> Any:
-    return anyio.run(scenario)
+    """Runs one client scenario; an assertion inside it is raised as itself, not as a task-group wrapper."""
+    try:
+        return anyio.run(scenario)
+    except BaseExceptionGroup as group:
+        inner: BaseException = group
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        raise inner from None
 
 
 def tx_hash(transfer: dict[str, Any]) -> str:
@@ -225,6 +232,23 @@ def test_no_session_refuses_and_pays_nothing(inst, peer):
     assert error_code(result) == "no_session", wire(result)
     assert paid_requests(peer, "/paid/cheap") == before
     assert peer.transfers_from(inst.address) == []
+
+
+def test_revoked_session_stops_a_running_server_at_its_next_payment(inst, peer):
+    inst.grant("1.00")
+
+    async def scenario():
+        async with inst.client("legacy") as client:
+            first = await client.call_tool("weather_cheap", BERLIN)
+            inst.cli("session", "revoke", session(inst)["id"])
+            second = await client.call_tool("weather_cheap", {"city": "Paris"})
+            return first, second
+
+    first, second = run(scenario)
+    assert not first.is_error, wire(first)
+    assert error_code(second) in ("no_session", "budget_exceeded"), wire(second)
+    assert len(peer.transfers_from(inst.address)) == 1
+    inst.verify()
 
 
 # -- 3. approvals above the threshold ------------------------------------------------------------------
