@@ -60,6 +60,8 @@ class RouteState:
     pay_to: str = PAY_TO
     mode: str = "honest"
     hang_seconds: float = 4.0
+    network: str = NETWORK
+    asset: str = USDC
 
 
 @dataclass
@@ -172,8 +174,8 @@ class Peer:
                 return Response("{}", status=404, mimetype="application/json")
             requirements = PaymentRequirements(
                 scheme="exact",
-                network=NETWORK,
-                asset=USDC,
+                network=state.network,
+                asset=state.asset,
                 amount=state.amount,
                 pay_to=state.pay_to,
                 max_timeout_seconds=300,

@@ -25,7 +25,7 @@ AGENT = "alice"
 CHEAP, EXPENSIVE = "0.01", "0.20"
 APPROVAL_ABOVE = "0.10"  # between the cheap and the expensive route
 PAY_CEILING = "0.50"  # the Cedar per-call ceiling
-HOSTILE = ["swap", "pricey", "second_402", "settle_fail", "redirect_first", "redirect_paid", "hang"]
+HOSTILE = ["swap", "pricey", "unserviceable", "second_402", "settle_fail", "redirect_first", "redirect_paid", "hang"]
 TOOL_TIMEOUT_SECONDS = 2
 
 CALL_POLICY = """\

@@ -190,6 +190,23 @@ def test_pay_policy_refuses_a_swapped_payee_and_an_amount_above_the_ceiling(inst
     inst.verify()
 
 
+def test_offer_on_an_unlisted_network_is_unserviceable(inst, peer):
+    inst.grant("1.00")
+    # Base mainnet USDC: neither the network nor the asset is allowed by limits.json.
+    peer.routes["unserviceable"] = RouteState(
+        network="eip155:8453", asset="0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913")
+
+    async def scenario():
+        async with inst.client("legacy") as client:
+            return await client.call_tool("h_unserviceable", BERLIN)
+
+    result = run(scenario)
+    assert error_code(result) == "payment_unserviceable", wire(result)
+    assert paid_requests(peer, "/h/unserviceable") == 0
+    assert peer.transfers_from(inst.address) == []
+    inst.verify()
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_budget_refusal_names_the_gate_and_pays_nothing(inst, peer, mode):
     inst.grant("0.015")
