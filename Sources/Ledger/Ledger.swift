@@ -41,10 +41,10 @@ public actor Ledger {
     }
 
     /// The newest schema this build knows.
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
 
-    private let database: SQLiteDatabase
-    private let clock: LedgerClock
+    let database: SQLiteDatabase
+    let clock: LedgerClock
     private let configuration: Configuration
     private let ownerLock: OwnerLock
     /// Path of the database file.
@@ -110,7 +110,14 @@ public actor Ledger {
             seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
             prev_hash TEXT NOT NULL, hash TEXT NOT NULL) STRICT;
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+        """,
         """
+        CREATE TABLE approvals(
+            id TEXT PRIMARY KEY, agent TEXT NOT NULL, tool TEXT NOT NULL, args_digest TEXT NOT NULL,
+            amount INTEGER NOT NULL CHECK (amount > 0), asset TEXT NOT NULL, payee TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'redeemed')),
+            created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, redeemed_ms INTEGER) STRICT;
+        """,
     ]
 
     private static func migrate(_ database: SQLiteDatabase) throws(LedgerError) {
@@ -659,7 +666,7 @@ public actor Ledger {
     }
 
     @discardableResult
-    private func appendAuditLocked(kind: String, payload: JSONObject, now: Int64) throws(LedgerError) -> AuditRecord {
+    func appendAuditLocked(kind: String, payload: JSONObject, now: Int64) throws(LedgerError) -> AuditRecord {
         precondition(database.inTransaction, "audit records are written with the change they describe")
         guard !kind.isEmpty, kind.utf8.count <= 64,
             kind.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 95 })
@@ -804,7 +811,7 @@ public actor Ledger {
     }
 
     /// Identifiers and codes: 1–256 bytes, no control characters.
-    private func checkName(_ value: String, _ what: String) throws(LedgerError) {
+    func checkName(_ value: String, _ what: String) throws(LedgerError) {
         guard !value.isEmpty, value.utf8.count <= 256,
             !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else { throw LedgerError(.invalidArgument, "the \(what) must be 1–256 characters without control characters") }

@@ -50,12 +50,22 @@ public struct Runtime: Sendable {
 
     /// The call policy in force (`policies/*.cedar` + `entities.json`, reloaded on change).
     public let policies: PolicyStore
+    /// What paying uses (nil when payments were not enabled).
+    public let payments: PaymentEnvironment?
 
     /// Loads tools and policies and builds the pipeline. Every call is authorized by the policies:
     /// with no valid policy, Cedar denies everything (fail closed).
-    public static func load(_ configuration: RuntimeConfiguration, secrets: any SecretSource = EnvironmentSecrets())
-        -> Runtime
-    {
+    ///
+    /// - Parameter enablePayments: open the ledger, limits and wallet so a 402 can be paid (false for
+    ///   `purser check`, which must not create state).
+    public static func load(
+        _ configuration: RuntimeConfiguration, secrets: any SecretSource = EnvironmentSecrets(),
+        enablePayments: Bool = true
+    ) async -> Runtime {
+        let payments =
+            enablePayments
+            ? await PaymentEnvironment.load(
+                home: configuration.homeDirectory, policiesDirectory: configuration.policiesDirectory) : nil
         let policies = PolicyStore(directory: configuration.policiesDirectory)
         let (manifests, diagnostics) = ToolManifestLoader.loadDirectory(configuration.toolsDirectory)
         let catalog = ToolCatalog(manifests)
@@ -66,9 +76,9 @@ public struct Runtime: Sendable {
                     configuration: URLSessionTransport.Configuration(
                         maximumResponseBytes: manifest.upstream.maxResponseBytes,
                         timeout: .seconds(manifest.upstream.timeoutSeconds)))
-            }, secrets: secrets, authorizer: policies)
+            }, secrets: secrets, authorizer: policies, payments: payments)
         return Runtime(
             configuration: configuration, catalog: catalog, pipeline: pipeline, diagnostics: diagnostics,
-            policies: policies)
+            policies: policies, payments: payments)
     }
 }

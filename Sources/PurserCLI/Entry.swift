@@ -25,6 +25,7 @@ struct PurserCommand {
         LedgerCommand.self,
         ReportCommand.self,
         PolicyCommand.self,
+        ApproveCommand.self,
     ]
 
     static func main() async {

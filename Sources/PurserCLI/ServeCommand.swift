@@ -21,8 +21,9 @@ struct ServeCommand: Subcommand {
             pageSize = value
         }
         try arguments.finish()
-        let runtime = Runtime.load(configuration)
+        let runtime = await Runtime.load(configuration)
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
+        for problem in runtime.payments?.problems ?? [] { printError("purser: payments: \(problem)") }
         let policy = await runtime.policies.status()
         if let problem = policy.problem { printError(problem.description) }
         printError("purser: \(policy.policies) polic(ies) in force from \(configuration.policiesDirectory)")
@@ -52,7 +53,7 @@ struct CheckCommand: Subcommand {
         let configuration = RuntimeConfiguration(
             agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"), home: nil)
         try arguments.finish()
-        let runtime = Runtime.load(configuration)
+        let runtime = await Runtime.load(configuration, enablePayments: false)
         var diagnostics = runtime.checkAll()
         diagnostics.sort {
             ($0.file, $0.location.line, $0.location.column) < ($1.file, $1.location.line, $1.location.column)
@@ -71,13 +72,16 @@ struct CheckCommand: Subcommand {
 struct CallCommand: Subcommand {
     static let name = "call"
     static let summary = "run one tool call through the governed pipeline and print the result"
-    static let usage = "purser call TOOL --args JSON [--agent ID] [--tools DIR] [--policies DIR] [--home DIR]"
+    static let usage =
+        "purser call TOOL --args JSON [--agent ID] [--idempotency-key KEY] [--approval ID] [--tools DIR] [--policies DIR] [--home DIR]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         let configuration = RuntimeConfiguration(
             agent: try arguments.option("agent"), tools: try arguments.option("tools"),
             policies: try arguments.option("policies"), home: try arguments.option("home"))
         let argumentsText = try arguments.option("args") ?? "{}"
+        let idempotencyKey = try arguments.option("idempotency-key")
+        let approval = try arguments.option("approval")
         let tool = try arguments.positional("the tool name")
         try arguments.finish()
         let parsed: JSONValue
@@ -87,11 +91,18 @@ struct CallCommand: Subcommand {
             throw UsageError(description: "--args is not valid JSON: \(error)")
         }
         guard let object = parsed.objectValue else { throw UsageError(description: "--args must be a JSON object") }
-        let runtime = Runtime.load(configuration)
+        let runtime = await Runtime.load(configuration)
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
+        var meta = JSONObject()
+        if let key = idempotencyKey { meta["com.purser/idempotency-key"] = .string(key) }
+        if let approval { meta["com.purser/approval"] = .string(approval) }
         do {
-            let result = try await runtime.pipeline.call(
-                name: tool, arguments: object, caller: CallerContext(agent: configuration.agent))
+            let outcome = try await runtime.pipeline.call(
+                name: tool, arguments: object, caller: CallerContext(agent: configuration.agent, meta: meta))
+            guard case .complete(let result) = outcome else {
+                printError("purser call: the call asked for interactive input, which the command line cannot give")
+                return 2
+            }
             printOut(JSONValue.object(result.json).serialized())
             return result.isError ? 1 : 0
         } catch {

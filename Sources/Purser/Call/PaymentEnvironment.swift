@@ -1,0 +1,92 @@
+import EVMSigning
+import Foundation
+public import Ledger
+public import X402
+
+/// What paying needs: the ledger, the limits, the wallet, and the key that protects approval states.
+///
+/// Each piece may be missing (no session granted yet, no wallet, no limits file); a paid call then
+/// refuses with the reason, and free calls still work. Nothing here is ever shown to the agent.
+public struct PaymentEnvironment: Sendable {
+    /// The durable ledger, when one exists in the state home.
+    public var ledger: Ledger?
+    /// `policies/limits.json`, when it loaded without errors.
+    public var limits: LimitsConfiguration?
+    /// The wallet, when configured (`purser wallet new`).
+    public var signer: (any Signer)?
+    /// HMAC key for MRTR request states.
+    public var approvalKey: [UInt8]?
+    /// Why a piece is missing, for refusals (never secret).
+    public var problems: [String]
+    /// Unix seconds now (injected for tests).
+    public var clock: @Sendable () -> Int64
+
+    /// Creates an environment from parts (tests and embedders).
+    public init(
+        ledger: Ledger?, limits: LimitsConfiguration?, signer: (any Signer)?, approvalKey: [UInt8]?,
+        problems: [String] = [], clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) {
+        self.ledger = ledger
+        self.limits = limits
+        self.signer = signer
+        self.approvalKey = approvalKey
+        self.problems = problems
+        self.clock = clock
+    }
+
+    /// Loads everything from the state home and the policies folder.
+    public static func load(home: String, policiesDirectory: String) async -> PaymentEnvironment {
+        var problems: [String] = []
+        var ledger: Ledger?
+        let ledgerPath = (home as NSString).appendingPathComponent("ledger.sqlite")
+        if FileManager.default.fileExists(atPath: ledgerPath) {
+            do {
+                let opened = try Ledger.open(path: ledgerPath)
+                _ = try await opened.recover()
+                ledger = opened
+            } catch {
+                problems.append("the ledger could not be opened (\(error.code))")
+            }
+        } else {
+            problems.append("no spending session has been granted (no ledger in \(home))")
+        }
+        var limits: LimitsConfiguration?
+        let limitsPath = (policiesDirectory as NSString).appendingPathComponent("limits.json")
+        do {
+            limits = try LimitsConfiguration.load(path: limitsPath)
+        } catch {
+            problems.append("\(limitsPath) is missing or invalid")
+        }
+        var signer: (any Signer)?
+        let homeURL = URL(fileURLWithPath: home)
+        do {
+            let configuration = try SignerConfiguration.load(home: homeURL)
+            signer = try configuration.makeSigner(home: homeURL, transport: URLSessionTransport())
+        } catch {
+            problems.append("no wallet is configured (purser wallet new)")
+        }
+        return PaymentEnvironment(
+            ledger: ledger, limits: limits, signer: signer, approvalKey: ApprovalKey.loadOrCreate(home: home),
+            problems: problems)
+    }
+
+    /// What the selection step may accept: assets on allowed networks, below the per-call cap.
+    func selectionPolicy(limits: LimitsConfiguration) -> SelectionPolicy {
+        var allowed = Set<AllowedAsset>()
+        for (symbol, asset) in limits.assets where limits.allowedAssets.isEmpty || limits.allowedAssets.contains(symbol)
+        {
+            for (network, contract) in asset.contracts
+            where limits.allowedNetworks.isEmpty || limits.allowedNetworks.contains(network) {
+                guard let chain = EVMNetwork.parseCAIP2(network),
+                    let entry = AllowedAsset(chainId: chain.chainId, address: contract)
+                else { continue }
+                allowed.insert(entry)
+            }
+        }
+        // The ledger's gates enforce the real caps; this bound only refuses absurd offers early.
+        let ceiling = limits.limits.values.compactMap(\.perCall).max() ?? Int64.max
+        return SelectionPolicy(
+            allowedAssets: allowed, maximumAmount: AtomicAmount(UInt64(max(1, ceiling))), maximumTimeoutSeconds: 3600,
+            minimumTimeoutSeconds: 10)
+    }
+}
