@@ -13,6 +13,7 @@ by hand on the same facilitator and SDK models, and each one's behaviour is swit
 | `redirect_first` | answers the unpaid request with a 302 to 127.0.0.2 (another host) |
 | `redirect_paid` | answers the paid retry with a 302 to 127.0.0.2, without settling |
 | `hang_paid` | settles, then sleeps `hang_seconds` before answering 200 (past the tool's timeout) |
+| `delay_paid` | the same with a delay within the timeout, so that concurrent calls overlap |
 
 `Peer.requests` records every request (route, whether it carried a payment, the payment's nonce), and
 `Peer.elsewhere` every request that reached the second host on 127.0.0.2.
@@ -219,7 +220,7 @@ class Peer:
                 return response
             if state.mode == "second_402":
                 return required("Payment required")
-            if state.mode == "hang_paid":
+            if state.mode in ("hang_paid", "delay_paid"):
                 time.sleep(state.hang_seconds)
             response = Response(json.dumps(REPORT), mimetype="application/json")
             response.headers["PAYMENT-RESPONSE"] = encode_payment_response_header(settled)

@@ -20,12 +20,11 @@ from mcp import Client, StdioServerParameters
 
 from governed_peer import OTHER_PAYEE, PAY_TO
 
-ROOT = Path(__file__).resolve().parents[3]
 AGENT = "alice"
 CHEAP, EXPENSIVE = "0.01", "0.20"
 APPROVAL_ABOVE = "0.10"  # between the cheap and the expensive route
 PAY_CEILING = "0.50"  # the Cedar per-call ceiling
-HOSTILE = ["swap", "pricey", "unserviceable", "second_402", "settle_fail", "redirect_first", "redirect_paid", "hang"]
+HOSTILE = ["swap", "pricey", "unserviceable", "second_402", "settle_fail", "redirect_first", "redirect_paid", "hang", "slow"]
 TOOL_TIMEOUT_SECONDS = 2
 
 CALL_POLICY = """\
@@ -72,10 +71,6 @@ CITY_SCHEMA = {
     "required": ["city"],
     "additionalProperties": False,
 }
-
-
-def binary(env_name: str, product: str) -> str:
-    return os.environ.get(env_name) or str(ROOT / ".build" / "release" / product)
 
 
 def canonical_digest(arguments: dict[str, Any]) -> str:

@@ -600,3 +600,50 @@ def test_hang_after_payment_times_out_in_doubt(inst, peer):
     assert in_doubt_atomic(inst) == 10000
     assert_within_budget(inst)
     inst.verify()
+
+
+# -- 6. two servers, one budget ------------------------------------------------------------------------
+
+
+def concurrently(inst, calls):
+    """Runs each (arguments, meta) call in its own `purser serve` process, all at once."""
+    results: list[Any] = [None] * len(calls)
+
+    async def one(index, arguments, meta):
+        async with inst.client("legacy") as client:
+            results[index] = await client.call_tool("h_slow", arguments, meta=meta)
+
+    async def scenario():
+        async with anyio.create_task_group() as group:
+            for index, (arguments, meta) in enumerate(calls):
+                group.start_soon(one, index, arguments, meta)
+
+    run(scenario)
+    return results
+
+
+def test_same_key_in_two_processes_pays_once(inst, peer):
+    inst.grant("1.00")
+    peer.routes["slow"] = RouteState(mode="delay_paid", hang_seconds=1.0)
+    meta = {"com.purser/idempotency-key": "order-shared"}
+    results = concurrently(inst, [(BERLIN, meta), (BERLIN, meta)])
+    codes = sorted(str(error_code(result)) for result in results)
+    # One pays; the other is told the key is in progress, or (if it came second) gets the stored result.
+    assert codes in (["None", "idempotency_in_progress"], ["None", "None"]), [wire(r) for r in results]
+    if codes == ["None", "None"]:
+        assert any(wire(r)["_meta"].get("com.purser/replayed") is True for r in results)
+    assert len(peer.transfers_from(inst.address)) == 1
+    assert spent_atomic(inst) == 10000
+    inst.verify()
+
+
+def test_two_processes_cannot_overspend_one_budget(inst, peer):
+    inst.grant("0.025")  # room for two 0.01 payments, not three
+    peer.routes["slow"] = RouteState(mode="delay_paid", hang_seconds=1.0)
+    results = concurrently(inst, [({"city": f"c{i}"}, None) for i in range(3)])
+    codes = sorted(str(error_code(result)) for result in results)
+    assert codes == ["None", "None", "budget_exceeded"], [wire(r) for r in results]
+    assert len(peer.transfers_from(inst.address)) == 2
+    row = session(inst)
+    assert Decimal(row["spent"]) == Decimal("0.02") and Decimal(row["inFlight"]) == 0
+    inst.verify()
