@@ -26,6 +26,7 @@ struct PurserCommand {
         ReportCommand.self,
         PolicyCommand.self,
         ApproveCommand.self,
+        DemoCommand.self,
     ]
 
     static func main() async {

@@ -1,0 +1,76 @@
+import Foundation
+import JSONCore
+import Synchronization
+import X402
+
+/// A scripted x402 v2 seller behind the `HTTPTransport` seam: answers 402 to unpaid requests and does
+/// what `afterPayment` says with paid ones. Records every request (Mutex-guarded, hence Sendable).
+final class FakeSeller: HTTPTransport {
+    enum AfterPayment: Sendable {
+        case settle
+        case timeout
+        case secondPaymentRequired
+    }
+
+    static let payee = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+    static let asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+
+    private let state = Mutex<[HTTPRequest]>([])
+    let amount: String
+    let payTo: String
+    let afterPayment: AfterPayment
+
+    init(amount: String = "10000", payTo: String = FakeSeller.payee, afterPayment: AfterPayment = .settle) {
+        self.amount = amount
+        self.payTo = payTo
+        self.afterPayment = afterPayment
+    }
+
+    var requests: [HTTPRequest] { state.withLock { $0 } }
+    var paidRequests: [HTTPRequest] { requests.filter { $0.headers["PAYMENT-SIGNATURE"] != nil } }
+
+    private var challenge: HTTPResponse {
+        let required: JSONValue = [
+            "x402Version": 2, "error": "Payment required",
+            "resource": [
+                "url": "http://seller.test/weather", "description": "Weather", "mimeType": "application/json",
+            ],
+            "accepts": [
+                [
+                    "scheme": "exact", "network": "eip155:84532", "amount": .string(amount),
+                    "asset": .string(Self.asset),
+                    "payTo": .string(payTo), "maxTimeoutSeconds": 300, "extra": ["name": "USDC", "version": "2"],
+                ]
+            ],
+        ]
+        return HTTPResponse(
+            status: 402, headers: ["PAYMENT-REQUIRED": Base64.encode(required.serializedBytes())],
+            body: Array("{}".utf8))
+    }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        state.withLock { $0.append(request) }
+        guard let header = request.headers["PAYMENT-SIGNATURE"] else { return challenge }
+        // The payload must at least be a well-formed v2 payment for the offered amount.
+        let payload = try JSONParser.parse(try Base64.decode(header))
+        guard payload["payload"]?["authorization"]?["value"]?.stringValue == amount else { return challenge }
+        switch afterPayment {
+        case .settle:
+            let settlement: JSONValue = [
+                "success": true, "transaction": .string("0x" + String(repeating: "ab", count: 32)),
+                "network": "eip155:84532",
+                "payer": payload["payload"]?["authorization"]?["from"] ?? "0x",
+            ]
+            return HTTPResponse(
+                status: 200,
+                headers: [
+                    "Content-Type": "application/json", "PAYMENT-RESPONSE": Base64.encode(settlement.serializedBytes()),
+                ],
+                body: Array(#"{"city":"Paris","temperature":21,"weather":"sunny"}"#.utf8))
+        case .timeout:
+            throw HTTPTransportError(.timeout, "deadline passed")
+        case .secondPaymentRequired:
+            return challenge
+        }
+    }
+}
