@@ -322,6 +322,8 @@ def test_approval_through_the_clients_elicitation_callback(inst, peer, mode):
         assert error_code(result) == "approval_declined", wire(result)
     assert len(approver.asked) == 4
     check_approval_prompt(approver.asked[0])
+    assert wire(accepted)["_meta"]["com.purser/receipt"]["amountAtomic"] == "200000"
+    assert inst.refusals().get("approval_declined", 0) == 3
     assert sorted(t["value"] for t in peer.transfers_from(inst.address)) == [10000, 200000]
     assert spent_atomic(inst) == 210000
     inst.verify()
@@ -459,6 +461,40 @@ def test_idempotent_retry_pays_once_and_replays(inst, peer, carrier):
     assert wire(first)["_meta"]["com.purser/receipt"]["argumentsDigest"] == canonical_digest(BERLIN)
     assert spent_atomic(inst) == 10000
     inst.verify()
+
+
+def test_replay_comes_before_the_budget_gates(inst, peer):
+    """A stored result is replayed even when the budget could no longer pay for the call again."""
+    inst.grant("0.015")
+    meta = {"com.purser/idempotency-key": "order-budget"}
+
+    async def scenario():
+        async with inst.client("legacy") as client:
+            first = await client.call_tool("weather_cheap", BERLIN, meta=meta)
+            again = await client.call_tool("weather_cheap", BERLIN, meta=meta)
+            fresh = await client.call_tool("weather_cheap", BERLIN)
+            return first, again, fresh
+
+    first, again, fresh = run(scenario)
+    assert not first.is_error and not again.is_error, wire(again)
+    assert wire(again)["_meta"].get("com.purser/replayed") is True
+    assert error_code(fresh) == "budget_exceeded", wire(fresh)
+    assert len(peer.transfers_from(inst.address)) == 1
+
+
+@pytest.mark.parametrize("key", ["", "k" * 129])
+def test_malformed_idempotency_key_is_refused_before_anything(inst, peer, key):
+    inst.grant("1.00")
+    before = len(peer.seen("/paid/cheap"))
+
+    async def scenario():
+        async with inst.client("legacy") as client:
+            return await client.call_tool("weather_cheap", BERLIN, meta={"com.purser/idempotency-key": key})
+
+    result = run(scenario)
+    assert error_code(result) == "invalid_arguments", wire(result)
+    assert len(peer.seen("/paid/cheap")) == before
+    assert peer.transfers_from(inst.address) == []
 
 
 def test_idempotent_replay_survives_a_restart(inst, peer):
