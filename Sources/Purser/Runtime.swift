@@ -72,7 +72,7 @@ public struct Runtime: Sendable {
         let pipeline = ToolCallPipeline(
             catalog: catalog,
             transport: { manifest in
-                URLSessionTransport(
+                LazyURLSessionTransport(
                     configuration: URLSessionTransport.Configuration(
                         maximumResponseBytes: manifest.upstream.maxResponseBytes,
                         timeout: .seconds(manifest.upstream.timeoutSeconds)))

@@ -7,7 +7,7 @@ import Testing
 import X402
 
 /// A temporary Purser world: policies, limits, a ledger with a session, a wallet, and one paid tool.
-private struct World {
+private final class World: Sendable {
     let directory: URL
     let ledger: Ledger
     let pipeline: ToolCallPipeline
@@ -65,6 +65,10 @@ private struct World {
             caller: CallerContext(
                 agent: agent, meta: meta, requestState: requestState, inputResponses: inputResponses,
                 approvalChannel: channel))
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
     }
 
     func reservationStates() async throws -> [ReservationState] {

@@ -61,7 +61,7 @@ public struct PaymentEnvironment: Sendable {
         let homeURL = URL(fileURLWithPath: home)
         do {
             let configuration = try SignerConfiguration.load(home: homeURL)
-            signer = try configuration.makeSigner(home: homeURL, transport: URLSessionTransport())
+            signer = try configuration.makeSigner(home: homeURL, transport: LazyURLSessionTransport())
         } catch {
             problems.append("no wallet is configured (purser wallet new)")
         }

@@ -368,7 +368,8 @@ final class DemoSellerCore: Sendable {
             hash ^= UInt32(byte)
             hash = hash &* 16_777_619
         }
-        let kinds = ["sunny", "cloudy", "rainy", "windy", "foggy", "snowy"]
-        return (Int(hash % 36) - 5, kinds[Int((hash >> 8) % UInt32(kinds.count))])
+        let temperature = Int(hash % 36) - 5
+        let kinds = temperature <= 1 ? ["snowy", "cloudy", "foggy"] : ["sunny", "cloudy", "rainy", "windy", "foggy"]
+        return (temperature, kinds[Int((hash >> 8) % UInt32(kinds.count))])
     }
 }
