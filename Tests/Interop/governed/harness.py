@@ -113,6 +113,7 @@ class Installation:
             tool("weather_cheap", self.peer_url + "/paid/cheap", CHEAP),
             tool("weather_expensive", self.peer_url + "/paid/expensive", EXPENSIVE),
             tool("forbidden_data", self.peer_url + "/paid/cheap", CHEAP),
+            tool("weather_v1", self.peer_url + "/v1/cheap", CHEAP),
         ]
         for name in HOSTILE:
             manifests.append(tool("h_" + name, f"{self.peer_url}/h/{name}", CHEAP, timeout=TOOL_TIMEOUT_SECONDS))

@@ -143,6 +143,27 @@ def test_paid_call_carries_settlement_and_receipt(inst, peer, mode):
     inst.verify()
 
 
+def test_x402_v1_upstream_is_paid_with_a_receipt(inst, peer):
+    inst.grant("1.00")
+
+    async def scenario():
+        async with inst.client("auto") as client:
+            return await client.call_tool("weather_v1", BERLIN)
+
+    result = run(scenario)
+    assert not result.is_error, wire(result)
+    transfers = peer.transfers_from(inst.address)
+    assert [(t["to"].lower(), t["value"]) for t in transfers] == [(PAY_TO.lower(), 10000)]
+    assert paid_requests(peer, "/v1/cheap") == 1
+    meta = wire(result)["_meta"]
+    assert meta["x402/payment-response"]["success"] is True
+    assert meta["x402/payment-response"]["transaction"] == tx_hash(transfers[0])
+    receipt = meta["com.purser/receipt"]
+    assert receipt["amountAtomic"] == "10000" and receipt["transaction"] == tx_hash(transfers[0])
+    assert Decimal(receipt["sessionRemaining"]) == Decimal("0.99")
+    inst.verify()
+
+
 # -- 2. refusals before any payment --------------------------------------------------------------------
 
 
