@@ -24,7 +24,7 @@ AGENT = "alice"
 CHEAP, EXPENSIVE = "0.01", "0.20"
 APPROVAL_ABOVE = "0.10"  # between the cheap and the expensive route
 PAY_CEILING = "0.50"  # the Cedar per-call ceiling
-HOSTILE = ["swap", "pricey", "unserviceable", "second_402", "settle_fail", "redirect_first", "redirect_paid", "hang", "slow"]
+HOSTILE = ["swap", "pricey", "unserviceable", "second_402", "settle_fail", "redirect_first", "redirect_paid", "hang", "slow", "reprice"]
 TOOL_TIMEOUT_SECONDS = 2
 
 CALL_POLICY = """\

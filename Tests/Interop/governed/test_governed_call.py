@@ -178,6 +178,7 @@ def test_call_policy_refusal_contacts_nothing_and_pays_nothing(inst, peer, mode)
 
     result = run(scenario)
     assert error_code(result) == "policy_denied", wire(result)
+    assert "forbidden-data-is-off-limits" in json.dumps(wire(result)["structuredContent"])  # the deciding policy
     assert len(peer.seen("/paid/cheap")) == before  # the upstream was never contacted
     assert peer.transfers_from(inst.address) == []
     assert spent_atomic(inst) == 0
@@ -202,6 +203,9 @@ def test_pay_policy_refuses_a_swapped_payee_and_an_amount_above_the_ceiling(inst
     assert not honest.is_error, wire(honest)
     assert error_code(swapped) == "payment_policy_denied", wire(swapped)
     assert error_code(pricey) == "payment_policy_denied", wire(pricey)
+    # The deciding policies are the forbids that held (Cedar: deny = some forbid, or no permit).
+    assert wire(swapped)["structuredContent"]["policies"] == ["payee-allowlist"]
+    assert wire(pricey)["structuredContent"]["policies"] == ["per-call-ceiling"]
     transfers = peer.transfers_from(inst.address)
     assert [(t["to"].lower(), t["value"]) for t in transfers] == [(PAY_TO.lower(), 10000)]
     assert paid_requests(peer, "/h/swap") == 1  # nothing signed for the swapped payee
@@ -395,6 +399,42 @@ def test_mrtr_request_state_is_single_use_and_bound(inst, peer):
     assert [t["value"] for t in peer.transfers_from(inst.address)] == [200000]
     assert paid_requests(peer, "/paid/expensive") - expensive_before == 1
     assert spent_atomic(inst) == 200000
+    inst.verify()
+
+
+def test_approval_is_bound_to_the_amount_when_the_upstream_reprices(inst, peer):
+    """Approved at 0.20, the upstream asks 0.30 on the retry: neither the MRTR state nor the fallback token
+    covers the new amount."""
+    inst.grant("1.00")
+    peer.routes["reprice"] = RouteState(amount="200000")
+
+    async def mrtr():
+        async with inst.client("auto", elicitation=Approver()) as client:
+            first = await client.session.call_tool("h_reprice", BERLIN, allow_input_required=True)
+            assert isinstance(first, types.InputRequiredResult), first
+            (key, _), = first.input_requests.items()
+            peer.routes["reprice"].amount = "300000"
+            return await client.session.call_tool(
+                "h_reprice", BERLIN, input_responses={key: ACCEPT}, request_state=first.request_state,
+                allow_input_required=True)
+
+    repriced = run(mrtr)
+    assert isinstance(repriced, types.CallToolResult), repriced
+    assert error_code(repriced) == "approval_invalid", wire(repriced)
+
+    peer.routes["reprice"].amount = "200000"
+
+    async def fallback(meta=None):
+        async with inst.client("legacy") as client:
+            return await client.call_tool("h_reprice", {"city": "Paris"}, meta=meta)
+
+    approval_id = wire(run(fallback))["structuredContent"]["approvalId"]
+    inst.cli("approve", approval_id)
+    peer.routes["reprice"].amount = "300000"
+    token = run(lambda: fallback({"com.purser/approval": approval_id}))
+    assert error_code(token) == "approval_invalid", wire(token)
+    assert paid_requests(peer, "/h/reprice") == 0
+    assert peer.transfers_from(inst.address) == []
     inst.verify()
 
 
