@@ -9,7 +9,7 @@ recorded is read through the end user's commands (`purser session list`, `report
 from __future__ import annotations
 
 import json
-import subprocess
+import sqlite3
 import time
 from decimal import Decimal
 from typing import Any
@@ -84,6 +84,11 @@ def paid_requests(peer: Peer, route: str) -> int:
     return sum(1 for seen in peer.seen(route) if seen.paid)
 
 
+def audit_payloads(inst: Installation) -> list[str]:
+    with sqlite3.connect(f"file:{inst.home / 'ledger.sqlite'}?mode=ro", uri=True) as db:
+        return [row[0] for row in db.execute("SELECT payload FROM audit ORDER BY seq")]
+
+
 def text_of(result: Any) -> str:
     return " ".join(block.text for block in result.content if getattr(block, "text", None))
 
@@ -141,6 +146,10 @@ def test_paid_call_carries_settlement_and_receipt(inst, peer, mode):
     assert [(r["key"].lower(), r["amountAtomic"]) for r in report["byPayee"]] == [(PAY_TO.lower(), 10000)]
     assert report["inDoubt"] == []
     inst.verify()
+    # The trace holds the digest and never the raw arguments (read straight from the ledger, read-only).
+    payloads = audit_payloads(inst)
+    assert any(receipt["argumentsDigest"] in payload for payload in payloads)
+    assert not any("Berlin" in payload for payload in payloads)
 
 
 def test_x402_v1_upstream_is_paid_with_a_receipt(inst, peer):
