@@ -1,9 +1,9 @@
-/// Lower-case hex helpers shared by the module (no `0x` handling unless stated).
-enum Hex {
+/// Lower-case hex helpers (no `0x` handling unless stated).
+public enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Lower-case hex of `bytes`, without prefix.
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
         for byte in bytes {

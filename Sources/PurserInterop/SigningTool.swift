@@ -116,6 +116,6 @@ struct SigningTool: InteropTool {
     }
 
     private static func hex(_ data: [UInt8]) -> String {
-        data.map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Array(data))
     }
 }

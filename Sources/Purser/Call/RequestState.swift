@@ -33,7 +33,7 @@ struct ApprovalRequestState: Sendable, Hashable {
     func encode(key: [UInt8]) -> String {
         let body = payload.serializedBytes(sortedKeys: true)
         let mac = HMACSHA256.authenticationCode(key: key, message: body)
-        return Base64.encode(body) + "." + mac.map { String(format: "%02x", $0) }.joined()
+        return Base64.encode(body) + "." + Hex.encode(mac)
     }
 
     /// Decodes and authenticates a state; nil when it was not made with `key` or is malformed.
@@ -42,7 +42,7 @@ struct ApprovalRequestState: Sendable, Hashable {
         guard parts.count == 2, let body = try? Base64.decode(String(parts[0])) else { return nil }
         let expected = HMACSHA256.authenticationCode(key: key, message: body)
         let given = Array(String(parts[1]).utf8)
-        let expectedHex = Array(expected.map { String(format: "%02x", $0) }.joined().utf8)
+        let expectedHex = Array(Hex.encode(expected).utf8)
         // Compare every byte: no early exit on the first difference.
         guard given.count == expectedHex.count else { return nil }
         var difference: UInt8 = 0

@@ -306,14 +306,12 @@ public final class ToolCallPipeline: Sendable {
     /// The digest recorded instead of raw arguments: SHA-256 of the canonical (sorted-key) JSON.
     static func digest(_ arguments: JSONObject) -> String {
         "sha256:"
-            + SHA256.hash(JSONValue.object(arguments).serializedBytes(sortedKeys: true)).map {
-                String(format: "%02x", $0)
-            }.joined()
+            + Hex.encode(SHA256.hash(JSONValue.object(arguments).serializedBytes(sortedKeys: true)))
     }
 
     /// Ledger names allow a restricted alphabet; keys are hashed so any key text is accepted.
     static func ledgerName(_ key: String) -> String {
-        "k" + SHA256.hash(Array(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        "k" + Hex.encode(Array(SHA256.hash(Array(key.utf8)).prefix(16)))
     }
 
     static let ledgerMessage = "The spending ledger is unavailable; nothing was paid. Ask the user to check Purser."
