@@ -58,9 +58,36 @@ struct GovernedBenchmark: Benchmark {
         let base = String(decoding: peer.receive(), as: UTF8.self)
         guard base.hasPrefix("http://127.0.0.1:") else { throw BenchmarkError("the x402 peer did not start") }
 
-        let world = try await GovernedWorld(base: base, calls: count + warmups)
-        defer { world.remove() }
+        // Pass 1: the transport `purser serve` builds for a tool (Runtime). Pass 2: the same pipeline over
+        // a blocking loopback socket, to separate FoundationNetworking's own cost from governance.
+        let production = try await measure(
+            base: base, count: count, label: "URLSession",
+            transport: { manifest in
+                LazyURLSessionTransport(
+                    configuration: URLSessionTransport.Configuration(
+                        maximumResponseBytes: manifest.upstream.maxResponseBytes,
+                        timeout: .seconds(manifest.upstream.timeoutSeconds)))
+            })
+        let socket = try await measure(
+            base: base, count: count, label: "socket", transport: { _ in BlockingSocketTransport() })
 
+        // The official Python client against the same server, in the same run.
+        let pythonClient = try ChildProcess([python, peerScript, "client", base + "/weather", String(count)])
+        let pythonData = pythonClient.receive()
+        pythonClient.finish()
+        let pythonStats = (try? JSONSerialization.jsonObject(with: Data(pythonData)) as? [String: Any]) ?? [:]
+
+        let report = Report(passes: [production, socket], python: pythonStats, count: count, command: command)
+        FileHandle.standardOutput.write(Data((report.lines.joined(separator: "\n") + "\n").utf8))
+        return 0
+    }
+
+    /// Warms up, then runs `count` governed paid calls in a fresh world, each followed by its replays.
+    private static func measure(
+        base: String, count: Int, label: String, transport: @escaping (ToolManifest) -> any HTTPTransport
+    ) async throws -> Pass {
+        let world = try await GovernedWorld(base: base, calls: count + warmups, label: label, transport: transport)
+        defer { world.remove() }
         for call in 0..<warmups {
             _ = try await world.paidCall(call)
             _ = try await world.replayLedgerSteps(call)
@@ -79,21 +106,12 @@ struct GovernedBenchmark: Benchmark {
             sample.policy = await world.replayPolicySteps()
             samples.append(sample)
         }
-        let cpuPerCall = (processCPUMilliseconds() - cpuBefore) / Double(count)
-        let wallPerCall = milliseconds(ContinuousClock.now - wallBefore) / Double(count)
-        let serverMs = try await serverMilliseconds(base) / Double(count)
-
-        // The official Python client against the same server, in the same run.
-        let pythonClient = try ChildProcess([python, peerScript, "client", base + "/weather", String(count)])
-        let pythonData = pythonClient.receive()
-        pythonClient.finish()
-        let pythonStats = (try? JSONSerialization.jsonObject(with: Data(pythonData)) as? [String: Any]) ?? [:]
-
-        let report = Report(
-            samples: samples, serverMs: serverMs, cpuPerCall: cpuPerCall, wallPerCall: wallPerCall, python: pythonStats,
-            count: count, command: command)
-        FileHandle.standardOutput.write(Data((report.lines.joined(separator: "\n") + "\n").utf8))
-        return 0
+        let cpu = processCPUMilliseconds() - cpuBefore
+        let wall = milliseconds(ContinuousClock.now - wallBefore)
+        let server = try await serverMilliseconds(base)
+        return Pass(
+            label: label, samples: samples, serverMs: server / Double(count), cpuPerCall: cpu / Double(count),
+            wallPerCall: wall / Double(count))
     }
 
     private static func fetch(_ url: String) async throws -> HTTPResponse {
@@ -141,9 +159,11 @@ final class GovernedWorld: Sendable {
     let limits: LimitsConfiguration
     let manifest: ToolManifest
 
-    init(base: String, calls: Int) async throws {
+    init(
+        base: String, calls: Int, label: String, transport makeTransport: (ToolManifest) -> any HTTPTransport
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "purser-bench-governed-\(getpid())")
+            "purser-bench-governed-\(getpid())-\(label)")
         try? FileManager.default.removeItem(at: directory)
         let policies = directory.appendingPathComponent("policies")
         let home = directory.appendingPathComponent("home")
@@ -198,12 +218,7 @@ final class GovernedWorld: Sendable {
             agent: agent, asset: "USDC", decimals: 6, cap: cap, ttlMilliseconds: 3_600_000)
         replayPolicies = PolicyStore(directory: policies.path)
 
-        // The transport `purser serve` builds for a tool (Runtime), inside a stopwatch.
-        let upstream = manifest.upstream
-        transport = StopwatchTransport(
-            LazyURLSessionTransport(
-                configuration: URLSessionTransport.Configuration(
-                    maximumResponseBytes: upstream.maxResponseBytes, timeout: .seconds(upstream.timeoutSeconds))))
+        transport = StopwatchTransport(makeTransport(manifest))
         let payments = PaymentEnvironment(
             ledger: ledger, limits: limits, signer: signer, approvalKey: Array(repeating: 7, count: 32))
         let transport = self.transport
@@ -227,6 +242,7 @@ final class GovernedWorld: Sendable {
             var code = "not complete"
             if case .complete(let result) = outcome {
                 code = result.structuredContent?["error"]?.stringValue ?? "no receipt"
+                code += " (" + (result.content.first?["text"]?.stringValue ?? "") + ")"
             }
             throw BenchmarkError("governed call \(call) did not pay: \(code)")
         }
@@ -335,61 +351,206 @@ final class StopwatchSigner: Signer {
     }
 }
 
-/// The printed report.
-private struct Report {
+/// One measured pass: the samples and what was measured around them.
+struct Pass {
+    let label: String
     let samples: [CallSample]
+    /// The peer's handler time per call (both requests), ms.
     let serverMs: Double
+    /// This process's CPU time per call (all threads, replays included), ms.
     let cpuPerCall: Double
     let wallPerCall: Double
+}
+
+/// A minimal HTTP/1.1 client over a blocking loopback socket (one connection per request, on its own
+/// thread). Benchmark-only: it shows the governed call without FoundationNetworking's cost, and is no
+/// product transport (no TLS, no redirects, no size cap, no deadline, 127.0.0.1 only).
+final class BlockingSocketTransport: HTTPTransport {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await withCheckedThrowingContinuation { continuation in
+            // A blocking read must not hold one of the cooperative pool's two threads.
+            Thread { continuation.resume(with: Result { try Self.exchange(request) }) }.start()
+        }
+    }
+
+    private static func exchange(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard request.url.host == "127.0.0.1", let port = request.url.port,
+            let parts = URLComponents(url: request.url, resolvingAgainstBaseURL: false)
+        else { throw HTTPTransportError(.invalidRequest, "loopback http://127.0.0.1:PORT only") }
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw HTTPTransportError(.cannotConnect, "socket failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw HTTPTransportError(.cannotConnect, "connect failed") }
+        var noDelay: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+
+        var target = parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath
+        if let query = parts.percentEncodedQuery { target += "?" + query }
+        var head = "\(request.method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for field in request.headers { head += "\(field.name): \(field.value)\r\n" }
+        if !request.body.isEmpty { head += "Content-Length: \(request.body.count)\r\n" }
+        let outgoing = Array((head + "\r\n").utf8) + request.body
+        var offset = 0
+        while offset < outgoing.count {
+            let sent = outgoing[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard sent > 0 else { throw HTTPTransportError(.connectionLost, "write failed") }
+            offset += sent
+        }
+        var incoming: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { break }
+            guard count > 0 else { throw HTTPTransportError(.connectionLost, "read failed") }
+            incoming += chunk[..<count]
+            // Stop at the end of the message, as a client does, rather than waiting for the close.
+            if isComplete(incoming) { break }
+        }
+        return try parse(incoming)
+    }
+
+    private static func isComplete(_ bytes: [UInt8]) -> Bool {
+        guard let end = headEnd(bytes) else { return false }
+        let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
+        let bodyCount = bytes.count - end - 4
+        if head.contains("transfer-encoding: chunked") { return bytes.suffix(5).elementsEqual(Array("0\r\n\r\n".utf8)) }
+        guard let range = head.range(of: "content-length:") else { return false }
+        let digits = head[range.upperBound...].prefix { $0 != "\r" }.trimmingCharacters(in: .whitespaces)
+        return Int(digits).map { bodyCount >= $0 } ?? false
+    }
+
+    private static func headEnd(_ bytes: [UInt8]) -> Int? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        return bytes.indices.first { bytes[$0...].starts(with: separator) }
+    }
+
+    private static func parse(_ bytes: [UInt8]) throws -> HTTPResponse {
+        guard let end = headEnd(bytes) else {
+            throw HTTPTransportError(.connectionLost, "no complete response head")
+        }
+        let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        let statusWords = lines[0].split(separator: " ")
+        guard statusWords.count >= 2, let status = Int(statusWords[1]) else {
+            throw HTTPTransportError(.other, "bad status line")
+        }
+        var headers = HTTPHeaders()
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.add(
+                name: String(line[..<colon]),
+                value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+        }
+        var body = Array(bytes[(end + 4)...])
+        if headers["Transfer-Encoding"]?.lowercased() == "chunked" {
+            body = try dechunk(body)
+        } else if let length = headers["Content-Length"].flatMap({ Int($0) }), length <= body.count {
+            body = Array(body.prefix(length))
+        }
+        return HTTPResponse(status: status, headers: headers, body: body)
+    }
+
+    /// The body of a chunked transfer: hex size line, data, CRLF, until the zero chunk.
+    private static func dechunk(_ bytes: [UInt8]) throws -> [UInt8] {
+        var body: [UInt8] = []
+        var index = 0
+        while true {
+            guard let lineEnd = bytes[index...].firstIndex(of: 10) else {
+                throw HTTPTransportError(.connectionLost, "truncated chunk")
+            }
+            let sizeText =
+                String(decoding: bytes[index..<lineEnd], as: UTF8.self)
+                .split(separator: ";").first?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard let size = Int(sizeText, radix: 16), size >= 0 else {
+                throw HTTPTransportError(.other, "bad chunk size")
+            }
+            if size == 0 { return body }
+            let start = lineEnd + 1
+            guard start + size <= bytes.count else { throw HTTPTransportError(.connectionLost, "truncated chunk") }
+            body += bytes[start..<(start + size)]
+            index = start + size + 2
+            guard index <= bytes.count else { throw HTTPTransportError(.connectionLost, "truncated chunk") }
+        }
+    }
+}
+
+/// The printed report.
+private struct Report {
+    let passes: [Pass]
     let python: [String: Any]
     let count: Int
     let command: String
 
     var lines: [String] {
-        let totals = samples.map { $0.total }
         var lines = [
-            "Governed paid call, \(count) sequential calls through ToolCallPipeline.call (release) against the",
-            "official x402 SDK server on 127.0.0.1 (Flask middleware + x402FacilitatorSync + fake chain; every",
+            "Governed paid call: \(count) sequential calls per pass through ToolCallPipeline.call (release) against",
+            "the official x402 SDK server on 127.0.0.1 (Flask middleware + x402FacilitatorSync + fake chain; every",
             "payment verified and settled). Each call: input check, Cedar call policy, 402, selection, Cedar pay",
             "policy, budget gates, durable reserve, sign + self-check, mark in doubt, paid retry, commit, receipt,",
-            "audit record.",
-            "",
-            "                                             median      p99     mean   (ms)",
-            row("total per governed paid call", totals),
-            row("  upstream (inside the transport)", samples.map { $0.upstream }),
-            row("  signing (sign + self-check)", samples.map { $0.signing }),
-            row("    of which the self-check", samples.map { $0.check }),
-            row("  governance overhead", samples.map { $0.overhead }),
-            row("  overhead, self-check counted in it", samples.map { $0.overheadWithSelfCheck }),
-            row("ledger steps replayed (7 calls, 4 durable)", samples.map { $0.ledger }),
-            row("Cedar call + pay decisions replayed", samples.map { $0.policy }),
-            "server handler time (both requests)          mean \(f(serverMs))",
-            "Purser share of the total, total − server    mean \(f(mean(totals) - serverMs))",
-            "purser-bench CPU time per call (user + sys)  \(f(cpuPerCall)) of \(f(wallPerCall)) wall (replays included)",
+            "audit record. Overhead = total − time inside the transport − signing (sign + self-check).",
         ]
-        if let pythonMean = python["mean_ms"] as? Double, let pythonServer = python["server_mean_ms"] as? Double {
-            let pythonMedian = python["p50_ms"] as? Double ?? 0
+        for pass in passes {
+            let samples = pass.samples
+            let totals = samples.map { $0.total }
+            let title =
+                pass.label == "URLSession"
+                ? "Pass 1, the product transport (LazyURLSessionTransport, FoundationNetworking):"
+                : "Pass 2, the same pipeline over a blocking loopback socket (benchmark-only transport):"
             lines += [
                 "",
-                "Official Python client (x402_requests + x402ClientSync + EthAccountSigner), ungoverned, same server, same run:",
-                "  total per paid call                        median \(f(pythonMedian))  mean \(f(pythonMean))",
-                "  server handler time                        mean \(f(pythonServer))",
-                "  client share, total − server               mean \(f(pythonMean - pythonServer))",
-                "",
-                "targets:",
-                "  governance overhead median < 1 ms:                  \(verdict(percentile(samples.map { $0.overhead }, 50) < 1))",
-                "  governed call median < Python client median:        \(verdict(percentile(totals, 50) < pythonMedian))",
-                "  Purser share < Python client share (total − server): \(verdict(mean(totals) - serverMs < pythonMean - pythonServer))",
+                title,
+                "                                              median      p99     mean   (ms)",
+                row("  total per governed paid call", totals),
+                row("    upstream (inside the transport)", samples.map { $0.upstream }),
+                row("    signing (sign + self-check)", samples.map { $0.signing }),
+                row("      of which the self-check", samples.map { $0.check }),
+                row("    governance overhead", samples.map { $0.overhead }),
+                row("    overhead with the self-check in it", samples.map { $0.overheadWithSelfCheck }),
+                row("  ledger steps replayed (7 calls, 4 durable)", samples.map { $0.ledger }),
+                row("  Cedar call + pay decisions replayed", samples.map { $0.policy }),
+                "  server handler time per call (both requests)    mean \(f(pass.serverMs))",
+                "  Purser's share, total − server                  mean \(f(mean(totals) - pass.serverMs))",
+                "  this process's CPU per call (all threads)       \(f(pass.cpuPerCall)) of \(f(pass.wallPerCall)) wall",
             ]
-        } else {
-            lines += ["", "Official Python client: failed to run (is the venv's x402 SDK installed?)"]
         }
-        lines += ["", "reproduce: \(command)"]
-        return lines
+        guard let pythonMean = python["mean_ms"] as? Double, let pythonServer = python["server_mean_ms"] as? Double,
+            let pythonMedian = python["p50_ms"] as? Double
+        else {
+            return lines + ["", "Official Python client: failed to run (is the x402 SDK in that venv?)", "", command]
+        }
+        lines += [
+            "",
+            "Official Python client (x402_requests + x402ClientSync + EthAccountSigner), ungoverned, same server:",
+            "  total per paid call                             median \(f(pythonMedian))  mean \(f(pythonMean))",
+            "  server handler time per call                    mean \(f(pythonServer))",
+            "  client's share, total − server                  mean \(f(pythonMean - pythonServer))",
+            "",
+            "targets (median overhead < 1 ms; governed call faster than the Python client's bare payment):",
+        ]
+        for pass in passes {
+            let totals = pass.samples.map { $0.total }
+            let overhead = percentile(pass.samples.map { $0.overhead }, 50)
+            lines += [
+                "  \(pass.label.padding(toLength: 10, withPad: " ", startingAt: 0)) overhead median \(f(overhead)) ms: "
+                    + verdict(overhead < 1) + "; total median \(f(percentile(totals, 50))) vs \(f(pythonMedian)) ms: "
+                    + verdict(percentile(totals, 50) < pythonMedian) + "; share \(f(mean(totals) - pass.serverMs)) vs "
+                    + "\(f(pythonMean - pythonServer)) ms: "
+                    + verdict(mean(totals) - pass.serverMs < pythonMean - pythonServer)
+            ]
+        }
+        return lines + ["", "reproduce: \(command)"]
     }
 
     private func row(_ label: String, _ values: [Double]) -> String {
-        label.padding(toLength: 44, withPad: " ", startingAt: 0) + " "
+        label.padding(toLength: 46, withPad: " ", startingAt: 0) + " "
             + [percentile(values, 50), percentile(values, 99), mean(values)].map {
                 f($0).leftPadded(to: 8)
             }.joined(separator: " ")
