@@ -27,6 +27,7 @@ struct PurserBenchmarks {
         SigningBenchmark.self,
         LedgerBenchmark.self,
         CedarBenchmark.self,
+        GovernedBenchmark.self,
     ]
 
     static func main() async {
