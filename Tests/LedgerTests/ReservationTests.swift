@@ -27,6 +27,29 @@ struct ReservationTests {
         try #require(try await ledger.sessions().first { $0.session.id == session.id }).remaining
     }
 
+    @Test("a reservation held in doubt from the start stays held until holdUntil, then frees the budget")
+    func reserveInDoubt() async throws {
+        defer { directory.remove() }
+        let ledger = try open()
+        let session = try await grant(ledger, cap: 300_000)
+        let holdUntil = clock.now / 1000 + 600
+        let held = try #require(
+            try await ledger.reserve(
+                Fixtures.request(session: session.id, amount: 200_000), limits: limits, holdUntil: holdUntil
+            ).reservation)
+        #expect(held.state == .inDoubt && held.validBefore == holdUntil)
+        // Recovery does not free it: it may have been signed.
+        _ = try await ledger.recover()
+        #expect(try await ledger.reservation(id: held.id)?.state == .inDoubt)
+        #expect(try await remaining(ledger, session) == 100_000)
+        // Past holdUntil and the grace period, the next reservation finds the budget free again.
+        clock.advance(600_000 + 30_001)
+        #expect(
+            try await ledger.reserve(Fixtures.request(session: session.id, amount: 250_000), limits: limits).reservation
+                != nil)
+        #expect(try await ledger.reservation(id: held.id)?.state == .released)
+    }
+
     @Test("commit records the settlement once; repeats are recognised; conflicting ones refused")
     func commit() async throws {
         defer { directory.remove() }

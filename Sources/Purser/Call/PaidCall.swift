@@ -187,48 +187,57 @@ extension ToolCallPipeline {
         case .refused(let refusal):
             return .complete(trace.refuse(refusal))
         }
-        let evaluation: GateEvaluation
-        do {
-            evaluation = try await ledger.evaluateGates(request, limits: limits)
-        } catch {
-            return .complete(trace.refuse(ToolRefusal(code: .ledgerUnavailable, message: Self.ledgerMessage)))
-        }
-        switch evaluation.outcome {
-        case .refused:
-            return .complete(trace.refuse(budgetRefusal(evaluation, display: display)))
-        case .approvalRequired where request.approvalID == nil,
-            .allowed where policyWantsApproval && request.approvalID == nil:
-            switch await askForApproval(
-                binding: binding, display: display, offer: offer, manifest: manifest, caller: caller, ledger: ledger,
-                payments: payments)
-            {
-            case .approved(let id):
-                request.approvalID = id
-                trace.approval = id
-            case .pending(let outcome, let id):
-                trace.outcome = "approval_pending"
-                trace.approval = id
-                return outcome
-            case .refused(let refusal):
-                return .complete(trace.refuse(refusal))
+        // 7–9. Budget gates, approval, reserve. `reserve` checks every gate and holds the amount in one
+        //      durable, cross-process transaction; the hold is recorded in doubt until the latest validBefore
+        //      the authorization can carry, so a crash at any point never frees money a late settlement could
+        //      still take. When the gates say "approval required" (or a policy does), the human is asked and
+        //      the reservation is tried once more with the redeemed approval.
+        let holdUntil = payments.clock() + min(offer.maxTimeoutSeconds, X402Client.Configuration().validityCap) + 2
+        var reservation: Reservation?
+        var evaluation: GateEvaluation?
+        var needsApproval = policyWantsApproval && request.approvalID == nil
+        for _ in 0..<2 where reservation == nil {
+            if needsApproval {
+                switch await askForApproval(
+                    binding: binding, display: display, offer: offer, manifest: manifest, caller: caller,
+                    ledger: ledger, payments: payments)
+                {
+                case .approved(let id):
+                    request.approvalID = id
+                    trace.approval = id
+                case .pending(let outcome, let id):
+                    trace.outcome = "approval_pending"
+                    trace.approval = id
+                    return outcome
+                case .refused(let refusal):
+                    return .complete(trace.refuse(refusal))
+                }
             }
-        case .approvalRequired, .allowed:
-            break
-        }
-        // 9. Reserve (durable, atomic across processes), sign, mark in doubt, send.
-        let reservation: Reservation
-        do {
-            switch try await ledger.reserve(request, limits: limits) {
-            case .reserved(let held, _): reservation = held
-            case .refused(let evaluation): return .complete(trace.refuse(budgetRefusal(evaluation, display: display)))
-            case .approvalRequired:
-                return .complete(
-                    trace.refuse(
-                        ToolRefusal(code: .approvalRequired, message: "This payment needs approval. Nothing was paid."))
-                )
+            do {
+                switch try await ledger.reserve(request, limits: limits, holdUntil: holdUntil) {
+                case .reserved(let held, let gates):
+                    reservation = held
+                    evaluation = gates
+                case .refused(let gates):
+                    return .complete(trace.refuse(budgetRefusal(gates, display: display)))
+                case .approvalRequired:
+                    guard request.approvalID == nil else {
+                        return .complete(
+                            trace.refuse(
+                                ToolRefusal(
+                                    code: .approvalInvalid, message: "The approval was not accepted. Nothing was paid.")
+                            ))
+                    }
+                    needsApproval = true
+                }
+            } catch {
+                return .complete(trace.refuse(ToolRefusal(code: .ledgerUnavailable, message: Self.ledgerMessage)))
             }
-        } catch {
-            return .complete(trace.refuse(ToolRefusal(code: .ledgerUnavailable, message: Self.ledgerMessage)))
+        }
+        guard let reservation else {
+            return .complete(
+                trace.refuse(
+                    ToolRefusal(code: .approvalRequired, message: "This payment needs approval. Nothing was paid.")))
         }
         trace.reservation = reservation.id
         await caller.progress(3, 3, "paying \(display)")
@@ -243,30 +252,38 @@ extension ToolCallPipeline {
                         code: .paymentFailed,
                         message: "The wallet could not sign the payment (\(error.code)). Nothing was paid.")))
         }
-        // The signature is a bearer instrument until validBefore: hold the amount in doubt before it leaves.
         let validBefore = Int64(signed.authorization.validBefore)
-        do {
-            _ = try await ledger.markInDoubt(reservation.id, validBefore: validBefore)
-        } catch {
+        guard validBefore <= holdUntil else {
+            // Never release a signature that could settle after the hold ends; it has not left this process.
             _ = try? await ledger.release(reservation.id, reason: "not_sent")
-            return .complete(trace.refuse(ToolRefusal(code: .ledgerUnavailable, message: Self.ledgerMessage)))
+            return .complete(
+                trace.refuse(
+                    ToolRefusal(
+                        code: .paymentFailed,
+                        message: "The payment window moved while signing. Nothing was paid; retry.")))
         }
         let outcome = await client.retry(signed)
         // 10. Settle.
         switch outcome {
         case .paid(let settlement, let response, let record):
-            _ = try? await ledger.commit(
-                reservation.id, settledAmount: amount, transaction: settlement.transaction,
-                payer: settlement.payer ?? record.payer)
             trace.paid = true
             trace.outcome = "paid"
+            // The settlement and the call's trace go to disk in one transaction (step 12 rides along).
+            trace.latencyMicroseconds = Int64((DispatchTime.now().uptimeNanoseconds - trace.started) / 1000)
+            let committed = try? await ledger.commit(
+                reservation.id, settledAmount: amount, transaction: settlement.transaction,
+                payer: settlement.payer ?? record.payer, alsoRecord: ("call", trace.payload(agent: caller.agent)))
+            trace.recorded = committed?.record != nil
             var result = UpstreamCall.mapResponse(manifest: manifest, response: response)
             var meta = result.meta ?? JSONObject()
             meta["x402/payment-response"] = [
                 "success": true, "transaction": .string(settlement.transaction), "network": .string(settlement.network),
                 "payer": .string(settlement.payer ?? record.payer),
             ]
-            let remaining = (try? await ledger.sessions().first { $0.session.id == session.id }?.remaining) ?? nil
+            // What the session has left after this payment, from the numbers the gates compared.
+            let remaining = evaluation?.checks.first { $0.gate == .sessionRemaining }.map {
+                max(0, $0.limit - $0.used - $0.requested)
+            }
             var receipt: JSONObject = [
                 "receiptId": .string("rcp_" + reservation.id),
                 "amount": .string(AssetAmount.format(amount, decimals: asset.decimals)),
@@ -276,6 +293,7 @@ extension ToolCallPipeline {
                 "sessionId": .string(session.id), "purpose": .string(manifest.purpose),
                 "argumentsDigest": .string(trace.argumentsDigest),
             ]
+            if let sequence = committed?.record?.sequence { receipt["traceId"] = .string("trc_\(sequence)") }
             if let remaining {
                 receipt["sessionRemaining"] = .string(AssetAmount.format(remaining, decimals: asset.decimals))
             }
