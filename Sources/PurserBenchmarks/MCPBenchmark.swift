@@ -73,14 +73,17 @@ struct MCPBenchmark: Benchmark {
         let peakKiB = server.peakResidentKiB()
         server.finish()
 
-        print(
+        var lines: [String] = []
+        lines.append(
             "purser-bench mcp (release; \(iterations) sequential requests per row; command: swift build -c release --product purser && swift run -c release purser-bench mcp \(iterations))"
         )
-        print(row("cold start to first tools/list (ms), 20 launches", coldStarts))
-        print(row("ping round trip (µs)", ping))
-        print(row("tools/call refused at the input check, no upstream (µs)", refused))
-        print(row("tools/call with loopback upstream + outputSchema (µs)", upstreamCalls))
-        print("peak resident memory of purser serve: \(String(format: "%.1f", Double(peakKiB) / 1024)) MiB (VmHWM)")
+        lines.append(row("cold start to first tools/list (ms), 20 launches", coldStarts))
+        lines.append(row("ping round trip (µs)", ping))
+        lines.append(row("tools/call refused at the input check, no upstream (µs)", refused))
+        lines.append(row("tools/call with loopback upstream + outputSchema (µs)", upstreamCalls))
+        lines.append(
+            "peak resident memory of purser serve: \(String(format: "%.1f", Double(peakKiB) / 1024)) MiB (VmHWM)")
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         return 0
     }
 
@@ -209,7 +212,7 @@ final class LoopbackUpstream {
                     self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
             http.server.ThreadingHTTPServer.request_queue_size = 128
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-            print(server.server_address[1], flush=True)
+            sys.stdout.write(f"{server.server_address[1]}\n"); sys.stdout.flush()
             server.serve_forever()
             """
         let child = try ChildProcess(["python3", "-c", script])
