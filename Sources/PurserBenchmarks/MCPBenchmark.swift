@@ -212,7 +212,7 @@ final class LoopbackUpstream {
                     self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
             http.server.ThreadingHTTPServer.request_queue_size = 128
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-            sys.stdout.write(f"{server.server_address[1]}\n"); sys.stdout.flush()
+            sys.stdout.write(str(server.server_address[1]) + chr(10)); sys.stdout.flush()
             server.serve_forever()
             """
         let child = try ChildProcess(["python3", "-c", script])
