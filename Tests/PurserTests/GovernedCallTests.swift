@@ -151,6 +151,17 @@ struct GovernedCallTests {
         #expect(try errorCode(await world.call(city: "Rome", meta: meta)) == "idempotency_conflict")
     }
 
+    @Test("a failed settlement keeps the amount held and the key bound: a retry signs nothing new")
+    func failedSettlementKeepsKey() async throws {
+        let world = try await World(seller: FakeSeller(afterPayment: .settlementFailed))
+        let meta: JSONObject = ["com.purser/idempotency-key": "purchase-2"]
+        #expect(try errorCode(await world.call(meta: meta)) == "payment_failed")
+        #expect(try await world.reservationStates() == [.inDoubt])
+        let again = try result(await world.call(meta: meta))
+        #expect(again.meta?["com.purser/replayed"] == true)
+        #expect(world.seller.paidRequests.count == 1)
+    }
+
     @Test("a second 402 after payment is never paid again")
     func secondChallenge() async throws {
         let world = try await World(seller: FakeSeller(afterPayment: .secondPaymentRequired))

@@ -311,7 +311,9 @@ extension ToolCallPipeline {
                             "The paid request could not be delivered (\(failure.message)). Nothing was paid; you may retry."
                     )))
         case .failedAfterSigning(let failure, _):
-            // The upstream holds a valid authorization until validBefore: keep the amount held until then.
+            // The upstream holds a valid authorization until validBefore: keep the amount held until then,
+            // and keep the idempotency key bound to this outcome so a retry cannot sign a second payment.
+            trace.inDoubt = true
             return .complete(
                 trace.refuse(
                     ToolRefusal(

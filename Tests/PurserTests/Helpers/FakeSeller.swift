@@ -10,6 +10,7 @@ final class FakeSeller: HTTPTransport {
         case settle
         case timeout
         case secondPaymentRequired
+        case settlementFailed
     }
 
     static let payee = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
@@ -71,6 +72,14 @@ final class FakeSeller: HTTPTransport {
             throw HTTPTransportError(.timeout, "deadline passed")
         case .secondPaymentRequired:
             return challenge
+        case .settlementFailed:
+            let failure: JSONValue = [
+                "success": false, "errorReason": "invalid_exact_evm_insufficient_balance", "transaction": "",
+                "network": "eip155:84532",
+            ]
+            return HTTPResponse(
+                status: 402, headers: ["PAYMENT-RESPONSE": Base64.encode(failure.serializedBytes())],
+                body: Array("{}".utf8))
         }
     }
 }
