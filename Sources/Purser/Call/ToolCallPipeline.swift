@@ -75,6 +75,8 @@ public final class ToolCallPipeline: Sendable {
     let secrets: any SecretSource
     let authorizer: (any CallAuthorizer)?
     let payments: PaymentEnvironment?
+    /// What selection may accept, derived once from the limits (they do not change for a pipeline).
+    let selectionPolicy: SelectionPolicy?
 
     /// Creates a pipeline.
     /// - Parameters:
@@ -96,6 +98,9 @@ public final class ToolCallPipeline: Sendable {
         self.secrets = secrets
         self.authorizer = authorizer
         self.payments = payments
+        self.selectionPolicy = payments.flatMap { payments in
+            payments.limits.map { payments.selectionPolicy(limits: $0) }
+        }
     }
 
     /// The tools `agent` may see.
