@@ -18,17 +18,19 @@ struct PipelineBenchmark: Benchmark {
     static func run(_ arguments: [String]) async throws -> Int32 {
         var count = 2000
         var warmups = 20
+        var delay = 0
         var index = 0
         while index < arguments.count {
             let value = index + 1 < arguments.count ? Int(arguments[index + 1]) : nil
             switch (arguments[index], value) {
             case ("--count", let value?) where value > 0 && value <= 1_000_000: count = value
             case ("--warmup", let value?) where value >= 0 && value <= 1_000_000: warmups = value
-            default: throw BenchmarkError("usage: purser-bench pipeline [--count N] [--warmup N]")
+            case ("--delay-us", let value?) where value >= 0 && value <= 10_000_000: delay = value
+            default: throw BenchmarkError("usage: purser-bench pipeline [--count N] [--warmup N] [--delay-us N]")
             }
             index += 2
         }
-        let seller = CannedSeller()
+        let seller = CannedSeller(delay: .microseconds(delay))
         let world = try await GovernedWorld(
             base: "http://127.0.0.1:9", calls: count + warmups, label: "pipeline", transport: { _ in seller })
         defer { world.remove() }
@@ -53,13 +55,13 @@ struct PipelineBenchmark: Benchmark {
         func format(_ value: Double) -> String { String(format: "%.3f", value) }
         let wallMs = Double(wall.components.seconds) * 1000 + Double(wall.components.attoseconds) / 1e15
         let lines = [
-            "purser-bench pipeline: \(count) governed paid calls, in-process fake seller, ledger in \(world.directory.path)",
+            "purser-bench pipeline: \(count) governed paid calls, in-process fake seller (\(delay) µs per answer), ledger in \(world.directory.path)",
             "  total, median / p99:               \(format(median(samples.map(\.total)))) / \(format(percentile(samples.map(\.total), 0.99))) ms",
             "  fake seller (transport), median:   \(format(median(samples.map(\.upstream)))) ms",
             "  signing + self-check, median:      \(format(median(samples.map(\.signing)))) ms",
             "  overhead, median / p99:            \(format(median(samples.map(\.overhead)))) / \(format(percentile(samples.map(\.overhead), 0.99))) ms",
             "  CPU per call / wall per call:      \(format(cpu / Double(count))) / \(format(wallMs / Double(count))) ms",
-            "command: swift build -c release --product purser-bench && TMPDIR=\(world.directory.deletingLastPathComponent().path) .build/release/purser-bench pipeline --count \(count) --warmup \(warmups)",
+            "command: swift build -c release --product purser-bench && TMPDIR=\(world.directory.deletingLastPathComponent().path) .build/release/purser-bench pipeline --count \(count) --warmup \(warmups) --delay-us \(delay)",
         ]
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         return 0
@@ -76,6 +78,10 @@ struct PipelineBenchmark: Benchmark {
 final class CannedSeller: HTTPTransport, @unchecked Sendable {
     // Set once before the first call, read only afterwards.
     var payer = "0x0000000000000000000000000000000000000000"
+    /// How long each answer waits, like an upstream would (the pipeline's threads go idle meanwhile).
+    let delay: Duration
+
+    init(delay: Duration = .zero) { self.delay = delay }
 
     private static let challenge: HTTPResponse = {
         let required: JSONValue = [
@@ -102,6 +108,7 @@ final class CannedSeller: HTTPTransport, @unchecked Sendable {
     }()
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        if delay > .zero { try await Task.sleep(for: delay) }
         guard request.headers["PAYMENT-SIGNATURE"] != nil else { return Self.challenge }
         let settlement: JSONValue = [
             "success": true, "transaction": .string("0x" + String(repeating: "ab", count: 32)),
