@@ -173,6 +173,7 @@ public struct JSONParser {
     private mutating func parseObject(pointer: String, depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
         var members: [(key: String, value: JSONValue)] = []
+        // Keys compare by UTF-8 bytes (the same as by scalars); small objects need no hash set.
         var seen = Set<[UInt8]>()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -184,9 +185,14 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                 throw error("expected a string key")
             }
-            let keyLocation = location
+            let keyStart = (index: index, line: line, lineStart: lineStart)
             let key = try parseString()
-            guard seen.insert(Array(key.utf8)).inserted else {
+            if Self.isDuplicate(key, in: members, seen: &seen) {
+                // The location is computed only for the error: it scans the line, which is costly per key.
+                let (here, hereLine, hereLineStart) = (index, line, lineStart)
+                (index, line, lineStart) = keyStart
+                let keyLocation = location
+                (index, line, lineStart) = (here, hereLine, hereLineStart)
                 throw JSONParseError(location: keyLocation, message: "duplicate key \"\(key)\"")
             }
             skipWhitespace()
@@ -195,7 +201,8 @@ public struct JSONParser {
             }
             index += 1
             skipWhitespace()
-            let value = try parseValue(pointer: pointer + "/" + JSONLocations.escape(key), depth: depth + 1)
+            let value = try parseValue(
+                pointer: recordLocations ? pointer + "/" + JSONLocations.escape(key) : "", depth: depth + 1)
             members.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an object") }
@@ -205,9 +212,7 @@ public struct JSONParser {
             }
             if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                var object = JSONObject()
-                for member in members { object[member.key] = member.value }
-                return .object(object)
+                return .object(JSONObject(uniqueMembers: members))
             }
             throw error("expected ',' or '}' in an object")
         }
@@ -223,7 +228,8 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(pointer: pointer + "/\(elements.count)", depth: depth + 1))
+            elements.append(
+                try parseValue(pointer: recordLocations ? pointer + "/\(elements.count)" : "", depth: depth + 1))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an array") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -268,6 +274,18 @@ public struct JSONParser {
         return JSONNumber(validatedLexeme: String(decoding: bytes[start..<index], as: UTF8.self))
     }
 
+    /// True when `key` is already a member (byte comparison); a linear scan for small objects, then a set.
+    private static func isDuplicate(
+        _ key: String, in members: [(key: String, value: JSONValue)], seen: inout Set<[UInt8]>
+    ) -> Bool {
+        if members.count < 16 {
+            let count = key.utf8.count
+            return members.contains { $0.key.utf8.count == count && $0.key.utf8.elementsEqual(key.utf8) }
+        }
+        if seen.isEmpty { for member in members { seen.insert(Array(member.key.utf8)) } }
+        return !seen.insert(Array(key.utf8)).inserted
+    }
+
     private func hexByte(_ byte: UInt8) -> String {
         let text = String(byte, radix: 16, uppercase: true)
         return "0x" + (text.count == 1 ? "0" + text : text)
@@ -279,20 +297,20 @@ public struct JSONParser {
 
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1
-        var scalars = String.UnicodeScalarView()
+        var text = ""
         var runStart = index
         while true {
             guard index < bytes.count else { throw error("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                try appendRun(from: runStart, to: index, into: &scalars)
+                try appendRun(from: runStart, to: index, into: &text)
                 index += 1
-                return String(scalars)
+                return text
             }
             if byte == UInt8(ascii: "\\") {
-                try appendRun(from: runStart, to: index, into: &scalars)
+                try appendRun(from: runStart, to: index, into: &text)
                 index += 1
-                scalars.append(try parseEscape())
+                text.unicodeScalars.append(try parseEscape())
                 runStart = index
                 continue
             }
@@ -303,19 +321,13 @@ public struct JSONParser {
         }
     }
 
-    private func appendRun(from start: Int, to end: Int, into scalars: inout String.UnicodeScalarView)
-        throws(JSONParseError)
-    {
+    private func appendRun(from start: Int, to end: Int, into text: inout String) throws(JSONParseError) {
         guard start < end else { return }
-        var iterator = bytes[start..<end].makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): scalars.append(scalar)
-            case .emptyInput: return
-            case .error: throw error("invalid UTF-8 in a string")
-            }
+        // Validated as a whole run (the same rules as decoding it scalar by scalar), appended at once.
+        guard let run = String(validating: bytes[start..<end], as: UTF8.self) else {
+            throw error("invalid UTF-8 in a string")
         }
+        if text.isEmpty { text = run } else { text += run }
     }
 
     private mutating func parseEscape() throws(JSONParseError) -> Unicode.Scalar {

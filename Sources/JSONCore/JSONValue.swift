@@ -162,6 +162,11 @@ public struct JSONObject: Sendable, Sequence {
         for (key, value) in members { self[key] = value }
     }
 
+    /// Members whose keys are known to be distinct (the parser checked them byte by byte).
+    init(uniqueMembers: [(key: String, value: JSONValue)]) {
+        self.members = uniqueMembers
+    }
+
     /// The keys in order.
     public var keys: [String] { members.map(\.key) }
 
@@ -174,13 +179,13 @@ public struct JSONObject: Sendable, Sequence {
     /// Looks a member up by key (Unicode-scalar comparison); setting nil removes it.
     public subscript(key: String) -> JSONValue? {
         get {
-            for member in members where member.key.unicodeScalars.elementsEqual(key.unicodeScalars) {
+            for member in members where Self.sameKey(member.key, key) {
                 return member.value
             }
             return nil
         }
         set {
-            let index = members.firstIndex { $0.key.unicodeScalars.elementsEqual(key.unicodeScalars) }
+            let index = members.firstIndex { Self.sameKey($0.key, key) }
             switch (index, newValue) {
             case (let index?, let value?): members[index].value = value
             case (let index?, nil): members.remove(at: index)
@@ -188,6 +193,11 @@ public struct JSONObject: Sendable, Sequence {
             case (nil, nil): break
             }
         }
+    }
+
+    /// Equal Unicode scalars, compared as UTF-8 bytes (the same relation, without decoding scalars).
+    static func sameKey(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.count == rhs.utf8.count && lhs.utf8.elementsEqual(rhs.utf8)
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {

@@ -28,6 +28,7 @@ struct PurserBenchmarks {
         LedgerBenchmark.self,
         CedarBenchmark.self,
         GovernedBenchmark.self,
+        PipelineBenchmark.self,
     ]
 
     static func main() async {

@@ -55,10 +55,12 @@ public enum Base64 {
         var index = 0
         while index < input.count {
             let isLast = index + 4 == input.count
-            var values: [UInt32] = [0, 0, 0, 0]
+            // Four 6-bit values, accumulated in one word (no per-group array).
+            var group: UInt32 = 0
             var padding = 0
             for offset in 0..<4 {
                 let byte = input[index + offset]
+                group <<= 6
                 if byte == UInt8(ascii: "=") {
                     // Padding only at the end of the last group, in positions 3 and 4.
                     guard isLast, offset >= 2 else {
@@ -75,9 +77,8 @@ public enum Base64 {
                     throw X402Error(
                         .invalidBase64, "character outside the standard alphabet at offset \(index + offset)")
                 }
-                values[offset] = UInt32(value)
+                group |= UInt32(value)
             }
-            let group = values[0] << 18 | values[1] << 12 | values[2] << 6 | values[3]
             output.append(UInt8(group >> 16 & 0xFF))
             if padding < 2 { output.append(UInt8(group >> 8 & 0xFF)) }
             if padding < 1 { output.append(UInt8(group & 0xFF)) }

@@ -1,4 +1,5 @@
 import EVMSigning
+import Synchronization
 
 /// The cryptography this module needs, in one place, on top of EVMSigning.
 public enum EIP3009Crypto {
@@ -31,12 +32,29 @@ public enum EIP3009Crypto {
 
     /// The EIP-55 checksummed form of 20 address bytes.
     public static func checksummed(_ bytes: [UInt8]) -> String {
-        EthereumAddress(bytes: bytes)?.checksummed ?? HexBytes.prefixed(bytes)
+        if let known = checksums.withLock({ $0[bytes] }) { return known }
+        let text = EthereumAddress(bytes: bytes)?.checksummed ?? HexBytes.prefixed(bytes)
+        checksums.withLock { Self.remember(text, for: bytes, in: &$0) }
+        return text
     }
 
     /// True when the address is all-lower, all-upper, or exactly its EIP-55 mixed-case form.
     @Sendable public static func hasValidChecksum(_ address: EVMAddressText) -> Bool {
-        EthereumAddress(hex: address.text) != nil
+        if let known = checksumChecks.withLock({ $0[address.text] }) { return known }
+        let valid = EthereumAddress(hex: address.text) != nil
+        checksumChecks.withLock { Self.remember(valid, for: address.text, in: &$0) }
+        return valid
+    }
+
+    // Each EIP-55 computation is a Keccak hash; a paid call checks the same few addresses (payee, asset,
+    // wallet) every time. Pure functions, so a small bounded memo changes no result.
+    private static let checksums = Mutex<[[UInt8]: String]>([:])
+    private static let checksumChecks = Mutex<[String: Bool]>([:])
+    private static let memoLimit = 256
+
+    private static func remember<Key: Hashable, Value>(_ value: Value, for key: Key, in memo: inout [Key: Value]) {
+        if memo.count >= memoLimit { memo.removeAll(keepingCapacity: true) }
+        memo[key] = value
     }
 
     /// Bytes from the system CSPRNG (`getentropy`, falling back to `/dev/urandom`).

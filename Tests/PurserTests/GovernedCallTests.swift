@@ -103,6 +103,17 @@ struct GovernedCallTests {
         #expect(try await world.ledger.verify().isValid)
     }
 
+    @Test("a paid call leaves exactly one call trace, the one its receipt names")
+    func paidCallTracedOnce() async throws {
+        let world = try await World()
+        let paid = try result(await world.call())
+        let traces = try await world.ledger.auditRecords().filter { $0.kind == "call" }
+        #expect(traces.count == 1)
+        let receipt = try #require(paid.meta?["com.purser/receipt"])
+        #expect(receipt["traceId"]?.stringValue == traces.first.map { "trc_\($0.sequence)" })
+        #expect(traces.first?.payloadJSON?["outcome"] == "paid")
+    }
+
     @Test("a call policy denial contacts nothing upstream")
     func policyDenied() async throws {
         let world = try await World()

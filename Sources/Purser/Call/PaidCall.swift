@@ -98,7 +98,7 @@ extension ToolCallPipeline {
                     )))
         }
         // 5. Selection: keep what the wallet and the rules can serve; cheapest first.
-        let selection = challenge.select(payments.selectionPolicy(limits: limits))
+        let selection = challenge.select(selectionPolicy ?? payments.selectionPolicy(limits: limits))
         trace.rejectedOffers = selection.rejections.count
         // Limits, policies and the ledger name networks in CAIP-2, whatever the x402 version called them.
         var reasons = selection.rejections.prefix(5).map(\.description)

@@ -75,6 +75,8 @@ public final class ToolCallPipeline: Sendable {
     let secrets: any SecretSource
     let authorizer: (any CallAuthorizer)?
     let payments: PaymentEnvironment?
+    /// What selection may accept, derived once from the limits (they do not change for a pipeline).
+    let selectionPolicy: SelectionPolicy?
 
     /// Creates a pipeline.
     /// - Parameters:
@@ -96,6 +98,9 @@ public final class ToolCallPipeline: Sendable {
         self.secrets = secrets
         self.authorizer = authorizer
         self.payments = payments
+        self.selectionPolicy = payments.flatMap { payments in
+            payments.limits.map { payments.selectionPolicy(limits: $0) }
+        }
     }
 
     /// The tools `agent` may see.
@@ -148,11 +153,13 @@ public final class ToolCallPipeline: Sendable {
         trace.started = started
         let outcome = await run(
             manifest: manifest, arguments: arguments, key: idempotencyKey, caller: caller, trace: &trace)
-        return trace.recorded ? outcome : await record(outcome, trace: &trace, agent: caller.agent)
+        return await record(outcome, trace: &trace, agent: caller.agent)
     }
 
     /// Step 12: appends the call's trace to the audit chain and names it in the receipt.
     private func record(_ outcome: ToolCallOutcome, trace: inout CallTrace, agent: String) async -> ToolCallOutcome {
+        // A paid call's trace was written in the commit's transaction already; never write it twice.
+        guard !trace.recorded else { return outcome }
         trace.recorded = true
         trace.latencyMicroseconds = Int64((DispatchTime.now().uptimeNanoseconds - trace.started) / 1000)
         guard let ledger = payments?.ledger, trace.shouldRecord,

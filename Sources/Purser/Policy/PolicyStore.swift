@@ -152,6 +152,8 @@ public actor PolicyStore: CallAuthorizer {
     private var problem: Diagnostic?
     private var lastCheck: ContinuousClock.Instant?
     private var toolStores: [ToolFacts: Entities] = [:]
+    /// Display names and `@approval("required")` permits of the loaded set (per policy generation).
+    private var decisionFacts: (names: [String: String], approval: Set<String>)?
 
     /// Loads the directory now; a problem is kept for `status()` and everything is denied until fixed.
     public init(configuration: Configuration) {
@@ -186,6 +188,7 @@ public actor PolicyStore: CallAuthorizer {
         do {
             files = try PolicyFiles.load(directory: configuration.directory)
             toolStores = [:]
+            decisionFacts = nil
             problem = nil
         } catch {
             problem = error.diagnostic
@@ -300,11 +303,9 @@ public actor PolicyStore: CallAuthorizer {
             resource: EntityUID(type: "Tool", id: tool.name), context: context)
         let response = Authorizer().isAuthorized(
             request, policies: files.policySet, entities: entities(for: tool, files))
-        let names = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0.displayID) })
-        let marked = Set(
-            files.policySet.policies.filter { policy in
-                policy.annotations.contains { $0.key == "approval" && $0.value == "required" }
-            }.map { $0.id })
+        let facts = decisionFacts ?? Self.decisionFacts(files)
+        decisionFacts = facts
+        let (names, marked) = facts
         var decision = PolicyDecision(
             allowed: response.decision == .allow, deciding: response.reasons.map { names[$0] ?? $0 },
             errors: response.errors.map {
@@ -312,6 +313,15 @@ public actor PolicyStore: CallAuthorizer {
             }, refusal: nil)
         decision.requiresApproval = decision.allowed && response.reasons.contains { marked.contains($0) }
         return decision
+    }
+
+    private static func decisionFacts(_ files: PolicyFiles) -> (names: [String: String], approval: Set<String>) {
+        let names = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0.displayID) })
+        let marked = Set(
+            files.policySet.policies.filter { policy in
+                policy.annotations.contains { $0.key == "approval" && $0.value == "required" }
+            }.map { $0.id })
+        return (names, marked)
     }
 
     /// The store with the tool's entity merged in (cached per tool and policy generation).
