@@ -97,16 +97,25 @@ public struct URLTemplate: Sendable, Hashable {
         return .success(URLTemplate(origin: origin, pathPieces: pieces, fixedQuery: fixedQuery))
     }
 
-    /// Characters left unescaped in an argument: RFC 3986 unreserved only.
-    static let unreserved: CharacterSet = {
-        var set = CharacterSet()
-        set.insert(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        return set
-    }()
-
-    /// Percent-encodes a value for a path segment or a query component.
+    /// Percent-encodes a value for a path segment or a query component: everything except RFC 3986
+    /// unreserved characters (`A-Z a-z 0-9 - . _ ~`) is escaped, byte by byte of its UTF-8.
     public static func encode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                out.append(byte)
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The text form of a scalar argument; nil for arrays, objects and null, which have no URL form.
