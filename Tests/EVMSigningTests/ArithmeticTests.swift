@@ -68,9 +68,19 @@ struct ArithmeticTests {
         #expect(Scalar.zero.inverseVariableTime() == .zero)
     }
 
-    @Test("the masked k·G agrees with the variable-time public tables for 50 scalars, including 1 and n − 1")
+    @Test(
+        "the masked k·G agrees with the variable-time public tables for 57 scalars, including 1, n − 1, n/2 and carry runs"
+    )
     func generatorMultiplication() {
-        var scalars = [Scalar.one, -Scalar.one, Scalar(l0: 16, l1: 0, l2: 0, l3: 0)]
+        let half = Scalar(exactly: Scalar.halfOrder)!
+        let eights: UInt64 = 0x8888_8888_8888_8888
+        let nines: UInt64 = 0x9999_9999_9999_9999
+        // Around n/2 (where k·G switches to n − k) and long runs of signed-digit carries.
+        var scalars = [
+            Scalar.one, -Scalar.one, Scalar(l0: 16, l1: 0, l2: 0, l3: 0), half, half + .one, -half,
+            Scalar(l0: eights, l1: eights, l2: eights, l3: eights), Scalar(l0: nines, l1: nines, l2: nines, l3: nines),
+            Scalar(l0: 8, l1: 0, l2: 0, l3: 0), Scalar(l0: 9, l1: 0, l2: 0, l3: 0),
+        ]
         for index in 0..<47 { scalars.append(Scalar(reducing: Self.sample(index + 5000))) }
         for k in scalars {
             let secret = ScalarMultiplication.generatorSecret(k).affine
