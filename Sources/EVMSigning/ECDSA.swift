@@ -10,7 +10,8 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
 
     /// Wraps 32 big-endian bytes k with 0 < k < n.
     ///
-    /// Besides the public key this precomputes a table of its multiples (about 0.3 MB, a millisecond or two)
+    /// Besides the public key this precomputes a table of its multiples (8-bit signed windows, about 0.3 MB, a
+    /// millisecond or two)
     /// that makes the self-check of every signature cheap.
     public init(bytes: [UInt8]) throws(SigningError) {
         guard bytes.count == 32, let value = UInt256(bigEndianBytes: bytes), let scalar = Scalar(exactly: value),
@@ -24,7 +25,7 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         }
         self.secret = scalar
         self.publicKey = point
-        self.publicKeyTable = PublicTable(base: point, width: 7)
+        self.publicKeyTable = PublicTable(base: point, width: 8)
         self.address = EthereumAddress(publicKey: point)
     }
 
