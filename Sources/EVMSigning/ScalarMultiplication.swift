@@ -1,13 +1,14 @@
-/// Precomputed multiples of the generator for signed 4-bit digits: for every window i (0..<64) and digit
-/// magnitude d (1...8), the affine point d·16^i·G. With it, k·G is 64 mixed additions and no doublings, and
-/// each window scans 8 entries instead of 15.
+/// Precomputed multiples of the generator for signed 5-bit digits: for every window i (0..<52) and digit
+/// magnitude d (1...16), the affine point d·32^i·G (53 KB). With it, k·G is 52 mixed additions and no
+/// doublings, each after a 16-entry table scan.
 ///
-/// Built once on first use (about 600 point operations and a single field inversion).
+/// Built once on first use (about 900 point operations and 53 field inversions).
 enum GeneratorTable {
-    static let windows = 64
-    static let digits = 8
+    static let width = 5
+    static let windows = 52
+    static let digits = 16
 
-    /// Flat limbs: entry (i, d) starts at ((i·8) + d − 1)·8 and holds x.l0…x.l3, y.l0…y.l3.
+    /// Flat limbs: entry (i, d) starts at ((i·16) + d − 1)·8 and holds x.l0…x.l3, y.l0…y.l3.
     static let limbs: [UInt64] = {
         var points: [JacobianPoint] = []
         points.reserveCapacity(windows * digits)
@@ -21,7 +22,7 @@ enum GeneratorTable {
                 multiple = multiple.adding(base)
                 points.append(multiple)
             }
-            // 16·base = 2·(8·base); never infinity since 16^i·G ≠ O for i < 64.
+            // 32·base = 2·(16·base); never infinity since 32^i·G ≠ O for i ≤ 52.
             base = multiple.doubled().affine!
         }
         var flat: [UInt64] = []
@@ -71,15 +72,16 @@ extension Scalar {
 enum ScalarMultiplication {
     /// k·G for a secret k in 1..<n, with a data-independent sequence of operations and memory accesses.
     ///
-    /// k is replaced by k' = min(k, n − k) (masked; the result's y is negated back at the end), so k' < 2^255
-    /// and its top nibble is at most 7. k' is recoded into 64 signed digits in −7…8 (a nibble above 8 becomes
-    /// nibble − 16 with a carry into the next), so the last digit absorbs the last carry. Every window reads
-    /// all 8 table entries and keeps one by masking, negates y by masking, performs one addition, and
-    /// discards it by masking when the digit is zero.
+    /// k is replaced by k' = min(k, n − k) (masked; the result's y is negated back at the end), so k' < 2^255.
+    /// k' is recoded into 52 signed 5-bit digits in −15…16 (a window value above 16 becomes value − 32 with a
+    /// carry into the next); bits 255…259 of k' are zero, so the last digit is 0 or 1 and absorbs the last
+    /// carry. Every window reads all 16 table entries and keeps one by masking, negates y by masking,
+    /// performs one addition, and discards it by masking when the digit is zero.
     ///
     /// The unchecked addition never meets its exceptional cases: after window i the accumulator is s·G with
-    /// |s| ≤ 8·(16^i − 1)/15 < 16^i, the entry is ±d·16^i·G with 1 ≤ d ≤ 8, so s ∓ d·16^i is non-zero and
-    /// below 9·16^i ≤ 9·2^252 < n in absolute value; s = 0 (all digits zero so far) is the masked infinity case.
+    /// |s| ≤ 16·(32^i − 1)/31 < 32^i, the entry is ±d·32^i·G with 1 ≤ d ≤ 16, so s ∓ d·32^i is non-zero and
+    /// below 17·32^i ≤ 17·2^250 < n in absolute value for i ≤ 50; in the last window d = 1 and
+    /// |s ∓ 2^255| < 2^255·47/31 < n. s = 0 (all digits zero so far) is the masked infinity case.
     static func generatorSecret(_ k: Scalar) -> JacobianPoint {
         let high = k.highMask
         let scalar = Scalar.select(high, -k, k)
@@ -88,11 +90,11 @@ enum ScalarMultiplication {
             var accumulatorIsInfinity = UInt64.max
             var carry: UInt64 = 0
             for window in 0..<GeneratorTable.windows {
-                let value = scalar.nibble(window) &+ carry  // 0…16
-                // 1 when value > 8, i.e. the digit is value − 16 (negative) and carries into the next window.
-                carry = (8 &- value) >> 63
+                let value = scalar.bits(at: window * GeneratorTable.width, count: GeneratorTable.width) &+ carry
+                // value is 0…32. 1 when value > 16: the digit is value − 32 (negative), carrying into the next window.
+                carry = (16 &- value) >> 63
                 let negative = maskFromBit(carry)
-                let magnitude = (value & ~negative) | ((16 &- value) & negative)  // 0…8
+                let magnitude = (value & ~negative) | ((32 &- value) & negative)  // 0…16
                 var x0: UInt64 = 0
                 var x1: UInt64 = 0
                 var x2: UInt64 = 0
