@@ -66,6 +66,15 @@ struct ArithmeticTests {
             #expect(a.squared() == a * a)
         }
         #expect(Scalar.zero.inverseVariableTime() == .zero)
+        // Runs of trailing zero bits longer than a limb, and the extremes.
+        let edges = [
+            Scalar.one, Scalar(l0: 2, l1: 0, l2: 0, l3: 0), -Scalar.one, Scalar(l0: 0, l1: 0, l2: 0, l3: 1 << 63),
+            Scalar(l0: 0, l1: 1, l2: 0, l3: 0), Scalar(l0: 0, l1: 0, l2: 0, l3: 0x8000_0000_0000_0001),
+        ]
+        for a in edges {
+            #expect(a * a.inverseVariableTime() == .one)
+            #expect(a.inverse() == a.inverseVariableTime())
+        }
     }
 
     @Test(
