@@ -100,6 +100,25 @@ struct ArithmeticTests {
         }
     }
 
+    @Test("signed-digit public tables of widths 4, 7, 8 and 9 agree with the doubling ladder, carries included")
+    func publicTableWidths() throws {
+        let base = try #require(ScalarMultiplication.generatorSecret(Scalar(reducing: Self.sample(7000))).affine)
+        let ones = UInt64.max
+        // n − 1 and all-ones-ish values make every window carry, up to the top one.
+        var scalars = [
+            Scalar.one, -Scalar.one, Scalar(l0: 0x80, l1: 0, l2: 0, l3: 0), Scalar(l0: 0xFF, l1: 0, l2: 0, l3: 0),
+            Scalar(l0: ones, l1: ones, l2: ones, l3: 0x7FFF_FFFF_FFFF_FFFF), Scalar(l0: 0, l1: 0, l2: 0, l3: 1 << 63),
+        ]
+        for index in 0..<10 { scalars.append(Scalar(reducing: Self.sample(index + 7100))) }
+        for width in [4, 7, 8, 9] {
+            let table = PublicTable(base: base, width: width)
+            for k in scalars {
+                let expected = ScalarMultiplication.linearCombinationPublic(.zero, k, base).affine
+                #expect(table.multiply(k, adding: .infinity).affine == expected, "width \(width)")
+            }
+        }
+    }
+
     @Test("the self-check rejects a signature that does not recover to the key")
     func selfCheckCanFail() throws {
         let key = try PrivateKey(bytes: SHA256.hash(Array("self-check".utf8)))
