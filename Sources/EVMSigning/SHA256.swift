@@ -58,7 +58,7 @@ public struct SHA256: Sendable {
             compressBuffer()
         }
         while bytes.count - offset >= 64 {
-            compress { bytes[offset + $0] }
+            compress(UnsafeRawPointer(bytes.baseAddress! + offset))
             offset += 64
         }
         while offset < bytes.count {
@@ -128,61 +128,78 @@ public struct SHA256: Sendable {
     }
 
     private mutating func compressBuffer() {
-        let block = buffer
-        compress { block[$0] }
+        var block = buffer
+        withUnsafeBytes(of: &block) { raw in compress(raw.baseAddress!) }
         buffered = 0
     }
 
+    /// One compression of the 64 bytes at `block`. The schedule lives in a stack buffer read without bounds
+    /// checks, and the rounds are unrolled by eight with rotated variable roles instead of shuffling a…h.
     @inline(__always)
-    private mutating func compress(_ byte: (Int) -> UInt8) {
-        var words = InlineArray<64, UInt32>(repeating: 0)
-        for index in 0..<16 {
-            let base = index * 4
-            words[index] =
-                UInt32(byte(base)) << 24 | UInt32(byte(base + 1)) << 16 | UInt32(byte(base + 2)) << 8
-                | UInt32(byte(base + 3))
-        }
-        for index in 16..<64 {
-            let w15 = words[index - 15]
-            let w2 = words[index - 2]
-            let s0 = rotateRight(w15, 7) ^ rotateRight(w15, 18) ^ (w15 >> 3)
-            let s1 = rotateRight(w2, 17) ^ rotateRight(w2, 19) ^ (w2 >> 10)
-            words[index] = words[index - 16] &+ s0 &+ words[index - 7] &+ s1
-        }
-        var a = h0
-        var b = h1
-        var c = h2
-        var d = h3
-        var e = h4
-        var f = h5
-        var g = h6
-        var h = h7
-        Self.roundConstants.withUnsafeBufferPointer { constants in
-            for index in 0..<64 {
-                let sum1 = rotateRight(e, 6) ^ rotateRight(e, 11) ^ rotateRight(e, 25)
-                let choice = (e & f) ^ (~e & g)
-                let temp1 = h &+ sum1 &+ choice &+ constants[index] &+ words[index]
-                let sum0 = rotateRight(a, 2) ^ rotateRight(a, 13) ^ rotateRight(a, 22)
-                let majority = (a & b) ^ (a & c) ^ (b & c)
-                let temp2 = sum0 &+ majority
-                h = g
-                g = f
-                f = e
-                e = d &+ temp1
-                d = c
-                c = b
-                b = a
-                a = temp1 &+ temp2
+    private mutating func compress(_ block: UnsafeRawPointer) {
+        let state = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { words in
+            for index in 0..<16 {
+                words[index] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
             }
+            for index in 16..<64 {
+                let w15 = words[index - 15]
+                let w2 = words[index - 2]
+                let s0 = rotateRight(w15, 7) ^ rotateRight(w15, 18) ^ (w15 >> 3)
+                let s1 = rotateRight(w2, 17) ^ rotateRight(w2, 19) ^ (w2 >> 10)
+                words[index] = words[index - 16] &+ s0 &+ words[index - 7] &+ s1
+            }
+            var a = h0
+            var b = h1
+            var c = h2
+            var d = h3
+            var e = h4
+            var f = h5
+            var g = h6
+            var h = h7
+            Self.roundConstants.withUnsafeBufferPointer { constants in
+                var index = 0
+                while index < 64 {
+                    Self.round(a, b, c, &d, e, f, g, &h, constants[index] &+ words[index])
+                    Self.round(h, a, b, &c, d, e, f, &g, constants[index + 1] &+ words[index + 1])
+                    Self.round(g, h, a, &b, c, d, e, &f, constants[index + 2] &+ words[index + 2])
+                    Self.round(f, g, h, &a, b, c, d, &e, constants[index + 3] &+ words[index + 3])
+                    Self.round(e, f, g, &h, a, b, c, &d, constants[index + 4] &+ words[index + 4])
+                    Self.round(d, e, f, &g, h, a, b, &c, constants[index + 5] &+ words[index + 5])
+                    Self.round(c, d, e, &f, g, h, a, &b, constants[index + 6] &+ words[index + 6])
+                    Self.round(b, c, d, &e, f, g, h, &a, constants[index + 7] &+ words[index + 7])
+                    index += 8
+                }
+            }
+            return (a, b, c, d, e, f, g, h)
         }
-        h0 &+= a
-        h1 &+= b
-        h2 &+= c
-        h3 &+= d
-        h4 &+= e
-        h5 &+= f
-        h6 &+= g
-        h7 &+= h
+        h0 &+= state.0
+        h1 &+= state.1
+        h2 &+= state.2
+        h3 &+= state.3
+        h4 &+= state.4
+        h5 &+= state.5
+        h6 &+= state.6
+        h7 &+= state.7
+    }
+
+    /// One SHA-256 round on roles (a … h); the caller rotates the roles instead of moving the values.
+    @inline(__always)
+    private static func round(
+        _ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: inout UInt32,
+        _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: inout UInt32, _ constantPlusWord: UInt32
+    ) {
+        let sum1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
+        let choice = (e & f) ^ (~e & g)
+        let temp1 = h &+ sum1 &+ choice &+ constantPlusWord
+        let sum0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
+        let majority = (a & b) ^ (a & c) ^ (b & c)
+        d &+= temp1
+        h = temp1 &+ sum0 &+ majority
+    }
+
+    @inline(__always)
+    private static func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 {
+        (value >> count) | (value << (32 - count))
     }
 
     @inline(__always)

@@ -207,6 +207,10 @@ struct Accumulator {
 extension Scalar {
     /// The inverse by the binary extended Euclidean algorithm: fast but **variable time**, so callers pass
     /// only public or blinded values (see ``blindedInverse(blinding:)``). Returns zero for zero.
+    ///
+    /// Each step strips all trailing zero bits of u (or v) at once and divides the matching coefficient by
+    /// the same power of two in one go (Montgomery-style: add the multiple of n that clears those bits, then
+    /// shift), instead of one bit per iteration.
     func inverseVariableTime() -> Scalar {
         if isZero { return .zero }
         let order = Scalar.order
@@ -217,12 +221,14 @@ extension Scalar {
         var x2 = Scalar.zero
         while !Scalar.isOne(u) && !Scalar.isOne(v) {
             while u.0 & 1 == 0 {
-                u = Scalar.halved(u)
-                x1 = x1.halvedModOrder()
+                let shift = min(u.0.trailingZeroBitCount, 63)
+                u = Scalar.shiftedRight(u, by: shift)
+                x1 = x1.dividedByPowerOfTwo(shift)
             }
             while v.0 & 1 == 0 {
-                v = Scalar.halved(v)
-                x2 = x2.halvedModOrder()
+                let shift = min(v.0.trailingZeroBitCount, 63)
+                v = Scalar.shiftedRight(v, by: shift)
+                x2 = x2.dividedByPowerOfTwo(shift)
             }
             if Scalar.lessThan(u, v) {
                 v = Scalar.subtracting(v, u)
@@ -233,6 +239,32 @@ extension Scalar {
             }
         }
         return Scalar.isOne(u) ? x1 : x2
+    }
+
+    /// −n⁻¹ mod 2^64 (n is odd), by Newton's iteration: each step doubles the number of correct low bits.
+    private static let negatedOrderInverse: UInt64 = {
+        let n0 = order.w0
+        var inverse = n0  // correct to 3 bits, since n0·n0 ≡ 1 (mod 8) for odd n0
+        for _ in 0..<5 { inverse = inverse &* (2 &- n0 &* inverse) }
+        return 0 &- inverse
+    }()
+
+    /// self / 2^shift mod n for 1 ≤ shift ≤ 63: self + m·n with m = −self·n⁻¹ mod 2^shift is divisible by
+    /// 2^shift, and (self + m·n) / 2^shift < (n + (2^shift − 1)·n) / 2^shift = n, so it is fully reduced.
+    private func dividedByPowerOfTwo(_ shift: Int) -> Scalar {
+        let m = (l0 &* Scalar.negatedOrderInverse) & ((1 << UInt64(shift)) &- 1)
+        let order = Scalar.order
+        var carry: UInt64 = 0
+        let s0 = mac(m, order.w0, l0, &carry)
+        let s1 = mac(m, order.w1, l1, &carry)
+        let s2 = mac(m, order.w2, l2, &carry)
+        let s3 = mac(m, order.w3, l3, &carry)
+        let s4 = carry
+        let right = UInt64(shift)
+        let left = UInt64(64 - shift)
+        return Scalar(
+            l0: s0 >> right | s1 << left, l1: s1 >> right | s2 << left, l2: s2 >> right | s3 << left,
+            l3: s3 >> right | s4 << left)
     }
 
     /// A uniformly random scalar in 1..<n from the operating system (for blinding; never a nonce).
@@ -255,8 +287,11 @@ extension Scalar {
 
     private static func isOne(_ a: Limbs) -> Bool { a.0 == 1 && (a.1 | a.2 | a.3) == 0 }
 
-    private static func halved(_ a: Limbs) -> Limbs {
-        (a.0 >> 1 | a.1 << 63, a.1 >> 1 | a.2 << 63, a.2 >> 1 | a.3 << 63, a.3 >> 1)
+    /// a >> shift for 1 ≤ shift ≤ 63.
+    private static func shiftedRight(_ a: Limbs, by shift: Int) -> Limbs {
+        let right = UInt64(shift)
+        let left = UInt64(64 - shift)
+        return (a.0 >> right | a.1 << left, a.1 >> right | a.2 << left, a.2 >> right | a.3 << left, a.3 >> right)
     }
 
     private static func lessThan(_ a: Limbs, _ b: Limbs) -> Bool {
@@ -273,17 +308,5 @@ extension Scalar {
         let d2 = sbb(a.2, b.2, &borrow)
         let d3 = sbb(a.3, b.3, &borrow)
         return (d0, d1, d2, d3)
-    }
-
-    /// self/2 mod n: self/2 when even, (self + n)/2 when odd (n is odd; the sum may need 257 bits).
-    private func halvedModOrder() -> Scalar {
-        let mask = maskFromBit(l0 & 1)
-        let order = Scalar.order
-        var carry: UInt64 = 0
-        let s0 = adc(l0, order.w0 & mask, &carry)
-        let s1 = adc(l1, order.w1 & mask, &carry)
-        let s2 = adc(l2, order.w2 & mask, &carry)
-        let s3 = adc(l3, order.w3 & mask, &carry)
-        return Scalar(l0: s0 >> 1 | s1 << 63, l1: s1 >> 1 | s2 << 63, l2: s2 >> 1 | s3 << 63, l3: s3 >> 1 | carry << 63)
     }
 }

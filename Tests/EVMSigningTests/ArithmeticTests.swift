@@ -66,11 +66,30 @@ struct ArithmeticTests {
             #expect(a.squared() == a * a)
         }
         #expect(Scalar.zero.inverseVariableTime() == .zero)
+        // Runs of trailing zero bits longer than a limb, and the extremes.
+        let edges = [
+            Scalar.one, Scalar(l0: 2, l1: 0, l2: 0, l3: 0), -Scalar.one, Scalar(l0: 0, l1: 0, l2: 0, l3: 1 << 63),
+            Scalar(l0: 0, l1: 1, l2: 0, l3: 0), Scalar(l0: 0, l1: 0, l2: 0, l3: 0x8000_0000_0000_0001),
+        ]
+        for a in edges {
+            #expect(a * a.inverseVariableTime() == .one)
+            #expect(a.inverse() == a.inverseVariableTime())
+        }
     }
 
-    @Test("the masked k·G agrees with the variable-time public tables for 50 scalars, including 1 and n − 1")
+    @Test(
+        "the masked k·G agrees with the variable-time public tables for 57 scalars, including 1, n − 1, n/2 and carry runs"
+    )
     func generatorMultiplication() {
-        var scalars = [Scalar.one, -Scalar.one, Scalar(l0: 16, l1: 0, l2: 0, l3: 0)]
+        let half = Scalar(exactly: Scalar.halfOrder)!
+        let eights: UInt64 = 0x8888_8888_8888_8888
+        let nines: UInt64 = 0x9999_9999_9999_9999
+        // Around n/2 (where k·G switches to n − k) and long runs of signed-digit carries.
+        var scalars = [
+            Scalar.one, -Scalar.one, Scalar(l0: 16, l1: 0, l2: 0, l3: 0), half, half + .one, -half,
+            Scalar(l0: eights, l1: eights, l2: eights, l3: eights), Scalar(l0: nines, l1: nines, l2: nines, l3: nines),
+            Scalar(l0: 8, l1: 0, l2: 0, l3: 0), Scalar(l0: 9, l1: 0, l2: 0, l3: 0),
+        ]
         for index in 0..<47 { scalars.append(Scalar(reducing: Self.sample(index + 5000))) }
         for k in scalars {
             let secret = ScalarMultiplication.generatorSecret(k).affine
@@ -78,6 +97,25 @@ struct ArithmeticTests {
             #expect(secret == publicPath)
             let viaRecoveryPath = ScalarMultiplication.linearCombinationPublic(.zero, k, .generator).affine
             #expect(secret == viaRecoveryPath)
+        }
+    }
+
+    @Test("signed-digit public tables of widths 4, 7, 8 and 9 agree with the doubling ladder, carries included")
+    func publicTableWidths() throws {
+        let base = try #require(ScalarMultiplication.generatorSecret(Scalar(reducing: Self.sample(7000))).affine)
+        let ones = UInt64.max
+        // n − 1 and all-ones-ish values make every window carry, up to the top one.
+        var scalars = [
+            Scalar.one, -Scalar.one, Scalar(l0: 0x80, l1: 0, l2: 0, l3: 0), Scalar(l0: 0xFF, l1: 0, l2: 0, l3: 0),
+            Scalar(l0: ones, l1: ones, l2: ones, l3: 0x7FFF_FFFF_FFFF_FFFF), Scalar(l0: 0, l1: 0, l2: 0, l3: 1 << 63),
+        ]
+        for index in 0..<10 { scalars.append(Scalar(reducing: Self.sample(index + 7100))) }
+        for width in [4, 7, 8, 9] {
+            let table = PublicTable(base: base, width: width)
+            for k in scalars {
+                let expected = ScalarMultiplication.linearCombinationPublic(.zero, k, base).affine
+                #expect(table.multiply(k, adding: .infinity).affine == expected, "width \(width)")
+            }
         }
     }
 
