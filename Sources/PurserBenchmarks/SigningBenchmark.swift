@@ -73,7 +73,7 @@ struct SigningBenchmark: Benchmark {
             row("recoverAddress", recovery),
             row("EIP-712 digest (domain separator + TransferWithAuthorization)", eip712),
             row("Keccak-256 of 500 bytes", keccak),
-            row("PrivateKey(bytes:): public key + 7-bit self-check table (50 keys)", keyCreation),
+            row("PrivateKey(bytes:): public key + 8-bit signed self-check table (50 keys)", keyCreation),
             "",
             "recovered correctly: \(recovered)/\(count)  (sink \(sink))",
         ]
