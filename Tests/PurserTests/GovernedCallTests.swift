@@ -3,6 +3,7 @@ import JSONCore
 import Ledger
 import MCP
 import Purser
+import Synchronization
 import Testing
 import X402
 
@@ -16,6 +17,7 @@ private final class World: Sendable {
 
     init(
         seller: FakeSeller = FakeSeller(), budget: Int64 = 1_000_000, approvalAbove: String? = nil,
+        clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
         policy: String = "permit (principal == Agent::\"alice\", action, resource);"
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -49,7 +51,7 @@ private final class World: Sendable {
         let payments = PaymentEnvironment(
             ledger: ledger,
             limits: try LimitsConfiguration.load(path: policies.appendingPathComponent("limits.json").path),
-            signer: try KeyFileSigner(path: keyPath), approvalKey: Array(repeating: 7, count: 32))
+            signer: try KeyFileSigner(path: keyPath), approvalKey: Array(repeating: 7, count: 32), clock: clock)
         pipeline = ToolCallPipeline(
             catalog: ToolCatalog([manifest]), transport: { _ in seller }, secrets: EnvironmentSecrets(),
             authorizer: PolicyStore(directory: policies.path), payments: payments)
@@ -243,6 +245,22 @@ struct GovernedCallTests {
             try errorCode(await world.call(channel: .inputRequired, requestState: state, inputResponses: accept))
                 == "approval_invalid")
         #expect(world.seller.paidRequests.count == 1)
+    }
+
+    @Test("an MRTR approval state is refused once it has expired (5 minutes)")
+    func mrtrExpiry() async throws {
+        let now = Mutex<Int64>(Int64(Date().timeIntervalSince1970))
+        let world = try await World(approvalAbove: "0.005", clock: { now.withLock { $0 } })
+        guard case .inputRequired(_, let state) = try await world.call(channel: .inputRequired) else {
+            Issue.record("expected input_required")
+            return
+        }
+        now.withLock { $0 += 301 }
+        let accept: JSONObject = ["approval": ["action": "accept", "content": ["approve": true]]]
+        #expect(
+            try errorCode(await world.call(channel: .inputRequired, requestState: state, inputResponses: accept))
+                == "approval_invalid")
+        #expect(world.seller.paidRequests.isEmpty)
     }
 
     @Test("legacy elicitation: a decline pays nothing, an accept pays once")
