@@ -43,6 +43,11 @@ public actor Ledger {
     /// The newest schema this build knows.
     public static let schemaVersion: Int64 = 2
 
+    /// The ledger database's path inside a state home (`$PURSER_HOME`).
+    public static func path(inHome home: String) -> String {
+        home.hasSuffix("/") ? home + "ledger.sqlite" : home + "/ledger.sqlite"
+    }
+
     let database: SQLiteDatabase
     let clock: LedgerClock
     private let configuration: Configuration

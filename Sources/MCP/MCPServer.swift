@@ -63,7 +63,6 @@ public final class MCPServer: Sendable {
     private let writer: LineWriter
     private let reader: LineReader
     private let state = Mutex(State())
-    private let diagnostics: @Sendable (String) -> Void
 
     /// Creates a server.
     /// - Parameters:
@@ -71,16 +70,11 @@ public final class MCPServer: Sendable {
     ///   - provider: the tools.
     ///   - input: descriptor to read messages from (0 for stdin).
     ///   - output: descriptor to write messages to (1 for stdout); nothing else is ever written there.
-    ///   - diagnostics: where operational messages go (stderr in the product).
-    public init(
-        configuration: Configuration, provider: any ToolProvider, input: Int32 = 0, output: Int32 = 1,
-        diagnostics: @escaping @Sendable (String) -> Void = { _ in }
-    ) {
+    public init(configuration: Configuration, provider: any ToolProvider, input: Int32 = 0, output: Int32 = 1) {
         self.configuration = configuration
         self.provider = provider
         self.reader = LineReader(fileDescriptor: input)
         self.writer = LineWriter(fileDescriptor: output)
-        self.diagnostics = diagnostics
     }
 
     /// Serves until end of input, then waits for in-flight requests and returns.

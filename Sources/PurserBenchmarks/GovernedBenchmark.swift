@@ -210,7 +210,7 @@ final class GovernedWorld: Sendable {
         signer = StopwatchSigner(try KeyFileSigner(path: keyPath))
         // The ledger's cap covers every call of the run twice over; the fake chain funds every address.
         let cap = Int64(calls + 100) * 20_000
-        let ledger = try Ledger.open(path: home.appendingPathComponent("ledger.sqlite").path)
+        let ledger = try Ledger.open(path: Ledger.path(inHome: home.path))
         _ = try await ledger.grantSession(
             agent: agent, asset: "USDC", decimals: 6, cap: cap, ttlMilliseconds: 3_600_000)
         replayLedger = try Ledger.open(path: home.appendingPathComponent("replay.sqlite").path)

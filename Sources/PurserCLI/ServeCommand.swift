@@ -36,8 +36,7 @@ struct ServeCommand: Subcommand {
                 instructions:
                     "Purser runs paid API tools under the user's spending rules. Refusals explain which rule applied; do not retry a refused payment with a new idempotency key.",
                 pageSize: pageSize),
-            provider: PurserToolProvider(pipeline: runtime.pipeline, agent: configuration.agent),
-            diagnostics: { printError($0) })
+            provider: PurserToolProvider(pipeline: runtime.pipeline, agent: configuration.agent))
         await server.run()
         return 0
     }

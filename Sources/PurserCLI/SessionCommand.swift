@@ -16,7 +16,7 @@ enum LedgerHome {
     }
 
     /// The ledger database inside a home.
-    static func databasePath(home: String) -> String { home + "/ledger.sqlite" }
+    static func databasePath(home: String) -> String { Ledger.path(inHome: home) }
 
     /// Opens the ledger, creating the home (mode 0700) when `create` is set; otherwise a missing ledger is
     /// an error rather than a new empty file.

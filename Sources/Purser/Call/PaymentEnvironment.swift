@@ -38,7 +38,7 @@ public struct PaymentEnvironment: Sendable {
     public static func load(home: String, policiesDirectory: String) async -> PaymentEnvironment {
         var problems: [String] = []
         var ledger: Ledger?
-        let ledgerPath = (home as NSString).appendingPathComponent("ledger.sqlite")
+        let ledgerPath = Ledger.path(inHome: home)
         if FileManager.default.fileExists(atPath: ledgerPath) {
             do {
                 let opened = try Ledger.open(path: ledgerPath)

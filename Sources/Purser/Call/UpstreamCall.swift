@@ -117,8 +117,6 @@ public struct ToolRefusal: Error, Sendable, Hashable {
         public static let upstreamFailed = Code("upstream_failed")
         /// The upstream redirected to another origin; not followed.
         public static let crossOriginRedirect = Code("cross_origin_redirect")
-        /// The upstream asked for payment and this call cannot pay.
-        public static let paymentUnavailable = Code("payment_unavailable")
         /// A policy denied the call.
         public static let policyDenied = Code("policy_denied")
         public var description: String { name }

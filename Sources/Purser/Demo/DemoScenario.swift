@@ -24,7 +24,7 @@ public enum DemoScenario {
         try FileManager.default.createDirectory(
             atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let payer = try KeyFile.create(at: (home as NSString).appendingPathComponent("wallet.key"))
-        let ledger = try Ledger.open(path: (home as NSString).appendingPathComponent("ledger.sqlite"))
+        let ledger = try Ledger.open(path: Ledger.path(inHome: home))
         let session = try await ledger.grantSession(
             agent: "alice", asset: "USDC", decimals: 6, cap: 600_000, ttlMilliseconds: 3_600_000)
         let runtime = await Runtime.load(configuration, secrets: DemoSecrets())

@@ -22,7 +22,6 @@ by hand on the same facilitator and SDK models, and each one's behaviour is swit
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import threading
@@ -35,7 +34,7 @@ from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "x402"))
-from x402_peer import NETWORK, PAY_TO, USDC, FakeChain, _Handler  # noqa: E402
+from x402_peer import NETWORK, PAY_TO, USDC, FakeChain, _Handler, v1_exchange  # noqa: E402
 
 from x402 import x402FacilitatorSync, x402ResourceServerSync  # noqa: E402
 from x402.http import PaymentOption  # noqa: E402
@@ -49,7 +48,6 @@ from x402.http.utils import (  # noqa: E402
 from x402.mechanisms.evm.exact import ExactEvmServerScheme  # noqa: E402
 from x402.mechanisms.evm.exact.register import register_exact_evm_facilitator  # noqa: E402
 from x402.schemas import PaymentRequired, PaymentRequirements, ResourceInfo  # noqa: E402
-from x402.schemas.v1 import PaymentPayloadV1, PaymentRequirementsV1  # noqa: E402
 
 # A payee that is on no allowlist (a fixed, throwaway address).
 OTHER_PAYEE = "0x1111111111111111111111111111111111111111"
@@ -173,40 +171,7 @@ class Peer:
 
         @app.get("/v1/cheap")
         def cheap_v1() -> Response:
-            """x402 v1 (the SDK's HTTP server is v2 only, so by hand on the same facilitator)."""
-            requirements = PaymentRequirementsV1(
-                scheme="exact",
-                network="base-sepolia",
-                max_amount_required="10000",
-                resource=self.url + "/v1/cheap",
-                description="Weather report",
-                mime_type="application/json",
-                pay_to=PAY_TO,
-                max_timeout_seconds=60,
-                asset=USDC,
-                extra={"name": "USDC", "version": "2"},
-            )
-
-            def required(error: str) -> Response:
-                body = {"x402Version": 1, "error": error, "accepts": [requirements.model_dump(by_alias=True, exclude_none=True)]}
-                return Response(json.dumps(body), status=402, mimetype="application/json")
-
-            header = request.headers.get("X-PAYMENT")
-            if not header:
-                return required("X-PAYMENT header is required")
-            try:
-                payload = PaymentPayloadV1.model_validate_json(base64.b64decode(header, validate=True))
-            except Exception:
-                return required("invalid_payload")
-            verified = facilitator.verify(payload, requirements)
-            if not verified.is_valid:
-                return required(verified.invalid_reason or "invalid_payload")
-            settled = facilitator.settle(payload, requirements)
-            settlement = base64.b64encode(json.dumps(settled.model_dump(by_alias=True, exclude_none=True)).encode()).decode()
-            status = 200 if settled.success else 402
-            response = Response(json.dumps(REPORT) if settled.success else "{}", status=status, mimetype="application/json")
-            response.headers["X-PAYMENT-RESPONSE"] = settlement
-            return response
+            return v1_exchange(facilitator, self.url + "/v1/cheap", REPORT)
 
         @app.get("/h/<name>")
         def hostile(name: str) -> Response:

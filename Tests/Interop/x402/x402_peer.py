@@ -220,6 +220,50 @@ def _b64(obj: Any) -> str:
     return base64.b64encode(json.dumps(obj).encode("utf-8")).decode("ascii")
 
 
+def v1_exchange(facilitator: Any, resource: str, report: Any) -> Response:
+    """One x402 v1 exchange (0.01 USDC on base-sepolia) on `facilitator`, written by hand: the SDK's HTTP
+    server is v2 only. 402 with the JSON body, then verify and settle `X-PAYMENT`, answering with
+    `X-PAYMENT-RESPONSE`."""
+    requirements = PaymentRequirementsV1(
+        scheme="exact",
+        network="base-sepolia",
+        max_amount_required="10000",
+        resource=resource,
+        description="Weather report",
+        mime_type="application/json",
+        pay_to=PAY_TO,
+        max_timeout_seconds=60,
+        asset=USDC,
+        extra={"name": "USDC", "version": "2"},
+    )
+
+    def required(error: str) -> Response:
+        body = {
+            "x402Version": 1,
+            "error": error,
+            "accepts": [requirements.model_dump(by_alias=True, exclude_none=True)],
+        }
+        return Response(json.dumps(body), status=402, mimetype="application/json")
+
+    header = request.headers.get("X-PAYMENT")
+    if not header:
+        return required("X-PAYMENT header is required")
+    try:
+        payload = PaymentPayloadV1.model_validate_json(base64.b64decode(header, validate=True))
+    except Exception:
+        return required("invalid_payload")
+    verified = facilitator.verify(payload, requirements)
+    if not verified.is_valid:
+        return required(verified.invalid_reason or "invalid_payload")
+    settled = facilitator.settle(payload, requirements)
+    if settled.success:
+        response = Response(json.dumps(report), mimetype="application/json")
+    else:
+        response = Response("{}", status=402, mimetype="application/json")
+    response.headers["X-PAYMENT-RESPONSE"] = _b64(settled.model_dump(by_alias=True, exclude_none=True))
+    return response
+
+
 def make_app(chain: FakeChain, base_url_holder: dict[str, str]) -> Flask:
     facilitator = x402FacilitatorSync()
     register_exact_evm_facilitator(facilitator, chain, networks=NETWORK)
@@ -246,45 +290,7 @@ def make_app(chain: FakeChain, base_url_holder: dict[str, str]) -> Flask:
 
     @app.get("/v1/weather")
     def weather_v1() -> Response:
-        requirements = PaymentRequirementsV1(
-            scheme="exact",
-            network="base-sepolia",
-            max_amount_required="10000",
-            resource=base_url_holder["url"] + "/v1/weather",
-            description="Weather report",
-            mime_type="application/json",
-            pay_to=PAY_TO,
-            max_timeout_seconds=60,
-            asset=USDC,
-            extra={"name": "USDC", "version": "2"},
-        )
-
-        def required(error: str) -> Response:
-            body = {
-                "x402Version": 1,
-                "error": error,
-                "accepts": [requirements.model_dump(by_alias=True, exclude_none=True)],
-            }
-            return Response(json.dumps(body), status=402, mimetype="application/json")
-
-        header = request.headers.get("X-PAYMENT")
-        if not header:
-            return required("X-PAYMENT header is required")
-        try:
-            payload = PaymentPayloadV1.model_validate_json(base64.b64decode(header, validate=True))
-        except Exception:
-            return required("invalid_payload")
-        verified = facilitator.verify(payload, requirements)
-        if not verified.is_valid:
-            return required(verified.invalid_reason or "invalid_payload")
-        settled = facilitator.settle(payload, requirements)
-        settlement = settled.model_dump(by_alias=True, exclude_none=True)
-        if not settled.success:
-            response = Response("{}", status=402, mimetype="application/json")
-        else:
-            response = Response(json.dumps({"report": {"weather": "sunny", "temperature": 70}}), mimetype="application/json")
-        response.headers["X-PAYMENT-RESPONSE"] = _b64(settlement)
-        return response
+        return v1_exchange(facilitator, base_url_holder["url"] + "/v1/weather", {"report": {"weather": "sunny", "temperature": 70}})
 
     return app
 
