@@ -70,7 +70,9 @@ final class LoopbackServer: @unchecked Sendable {
 
     private let stopped = Mutex(false)
 
-    /// Closes the listener once (a second close could hit a descriptor reused by someone else).
+    /// Stops accepting. Only `shutdown` here: the accept loop closes the descriptor when it exits, so the
+    /// number cannot be reused by another test's socket while that loop may still call `accept` on it
+    /// (which once made this server answer a parallel test's request).
     func stop() {
         let first = stopped.withLock { stopped in
             defer { stopped = true }
@@ -78,16 +80,20 @@ final class LoopbackServer: @unchecked Sendable {
         }
         guard first else { return }
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     deinit { stop() }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let connection = accept(listener, nil, nil)
             if connection < 0 {
                 if errno == EINTR { continue }
+                return
+            }
+            if stopped.withLock({ $0 }) {
+                close(connection)
                 return
             }
             let thread = Thread { [self] in serve(connection) }
