@@ -9,7 +9,7 @@ public import X402
 /// refuses with the reason, and free calls still work. Nothing here is ever shown to the agent.
 public struct PaymentEnvironment: Sendable {
     /// The durable ledger, when one exists in the state home.
-    public var ledger: Ledger?
+    public var ledger: (any PaymentLedger)?
     /// `policies/limits.json`, when it loaded without errors.
     public var limits: LimitsConfiguration?
     /// The wallet, when configured (`purser wallet new`).
@@ -23,7 +23,7 @@ public struct PaymentEnvironment: Sendable {
 
     /// Creates an environment from parts (tests and embedders).
     public init(
-        ledger: Ledger?, limits: LimitsConfiguration?, signer: (any Signer)?, approvalKey: [UInt8]?,
+        ledger: (any PaymentLedger)?, limits: LimitsConfiguration?, signer: (any Signer)?, approvalKey: [UInt8]?,
         problems: [String] = [], clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.ledger = ledger
@@ -65,13 +65,30 @@ public struct PaymentEnvironment: Sendable {
         } catch {
             problems.append("no wallet is configured (purser wallet new)")
         }
+        let approvalKey = ApprovalKey.loadOrCreate(home: home)
+        if approvalKey == nil { problems.append("the approval key could not be created in \(home)") }
         return PaymentEnvironment(
-            ledger: ledger, limits: limits, signer: signer, approvalKey: ApprovalKey.loadOrCreate(home: home),
-            problems: problems)
+            ledger: ledger, limits: limits, signer: signer, approvalKey: approvalKey, problems: problems)
+    }
+
+    /// Paying enabled when every piece is present, else disabled with the reasons.
+    public var payments: Payments {
+        guard let ledger, let limits, let signer, let approvalKey else {
+            var reasons = problems
+            if reasons.isEmpty {
+                if ledger == nil { reasons.append("no ledger") }
+                if limits == nil { reasons.append("no limits") }
+                if signer == nil { reasons.append("no wallet") }
+                if approvalKey == nil { reasons.append("no approval key") }
+            }
+            return .disabled(reasons: reasons, ledger: ledger)
+        }
+        return .enabled(
+            PaymentRail(ledger: ledger, limits: limits, signer: signer, approvalKey: approvalKey, clock: clock))
     }
 
     /// What the selection step may accept: assets on allowed networks, below the per-call cap.
-    func selectionPolicy(limits: LimitsConfiguration) -> SelectionPolicy {
+    static func selectionPolicy(limits: LimitsConfiguration) -> SelectionPolicy {
         var allowed = Set<AllowedAsset>()
         for (symbol, asset) in limits.assets where limits.allowedAssets.isEmpty || limits.allowedAssets.contains(symbol)
         {
