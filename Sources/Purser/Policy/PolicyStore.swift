@@ -97,6 +97,18 @@ public struct PolicyDecision: Sendable, Hashable {
     /// whatever the amount.
     public var requiresApproval = false
 
+    /// Creates a decision (for authorizers other than the Cedar store).
+    public init(
+        allowed: Bool, deciding: [String], errors: [PolicyError] = [], refusal: String? = nil,
+        requiresApproval: Bool = false
+    ) {
+        self.allowed = allowed
+        self.deciding = deciding
+        self.errors = errors
+        self.refusal = refusal
+        self.requiresApproval = requiresApproval
+    }
+
     /// A one-line explanation for refusals and traces (no argument values).
     public var summary: String {
         if let refusal { return "denied: \(refusal)" }
