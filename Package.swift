@@ -27,9 +27,12 @@ let package = Package(
 
         // Executables: thin wiring only.
         .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar"]),
-        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
+        .executableTarget(
+            name: "PurserBenchmarks",
+            dependencies: ["Purser", "Cedar", "EVMSigning", "JSONCore", "Ledger", "MCP", "X402"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
-        .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
+        .executableTarget(
+            name: "PurserInterop", dependencies: ["Purser", "EVMSigning", "JSONCore", "Ledger", "X402"]),
 
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
@@ -38,7 +41,7 @@ let package = Package(
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
-        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore"]),
+        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402"]),
     ]
 )
 
