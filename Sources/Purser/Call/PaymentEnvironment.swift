@@ -5,8 +5,9 @@ public import X402
 
 /// What paying needs: the ledger, the limits, the wallet, and the key that protects approval states.
 ///
-/// Each piece may be missing (no session granted yet, no wallet, no limits file); a paid call then
-/// refuses with the reason, and free calls still work. Nothing here is ever shown to the agent.
+/// Each piece may be missing (no session granted yet, no wallet, no limits file) when loaded; `payments`
+/// turns the pieces into `Payments.enabled` (all present) or `.disabled` with the reasons, so a paid call
+/// refuses with the reason and free calls still work. Nothing here is ever shown to the agent.
 public struct PaymentEnvironment: Sendable {
     /// The durable ledger, when one exists in the state home.
     public var ledger: (any PaymentLedger)?
