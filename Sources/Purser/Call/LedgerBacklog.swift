@@ -1,6 +1,7 @@
 import Foundation
 import JSONCore
 import Ledger
+import Synchronization
 
 /// Ledger writes that failed on the money path, kept until the ledger accepts writes again.
 ///
@@ -20,6 +21,8 @@ actor LedgerBacklog {
 
     private(set) var entries: [Entry] = []
     private let log: @Sendable (String) -> Void
+    /// Entries waiting, readable without a hop onto the actor: every call checks it, almost always 0.
+    nonisolated let waiting = Atomic<Int>(0)
 
     init(log: @escaping @Sendable (String) -> Void) {
         self.log = log
@@ -34,6 +37,7 @@ actor LedgerBacklog {
             .audit(
                 kind: "ledger_write_failed", payload: ["operation": .string(operation), "error": .string(code)]))
         entries.append(contentsOf: new)
+        waiting.store(entries.count, ordering: .releasing)
     }
 
     /// Replays the queue in order; stops at the first failure (the rest waits for the next call).
@@ -51,6 +55,7 @@ actor LedgerBacklog {
                 return
             }
             entries.removeFirst()
+            waiting.store(entries.count, ordering: .releasing)
         }
     }
 

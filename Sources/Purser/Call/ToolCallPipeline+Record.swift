@@ -2,6 +2,7 @@ import Foundation
 import JSONCore
 import Ledger
 import MCP
+import Synchronization
 import X402
 
 extension ToolCallPipeline {
@@ -11,7 +12,9 @@ extension ToolCallPipeline {
     func record(_ end: CallEnd, state: inout CallState) async -> ToolCallOutcome {
         state.trace.latencyMicroseconds = Int64((DispatchTime.now().uptimeNanoseconds - state.trace.started) / 1000)
         let ledger = environment.payments.ledger
-        if let ledger { await environment.backlog.flush(into: ledger) }
+        if let ledger, environment.backlog.waiting.load(ordering: .acquiring) > 0 {
+            await environment.backlog.flush(into: ledger)
+        }
         var end = end
         switch end {
         case .paid(let result): end = await commit(result, state: &state)
