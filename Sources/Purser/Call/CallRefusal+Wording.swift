@@ -18,7 +18,27 @@ extension CallRefusal {
     public var result: ToolResult { rendered.result }
 
     /// What happened and what the model may do next (without the "Nothing was paid." that `money` adds).
+    ///
+    /// Exhaustive over the cases, so a new refusal cannot compile without its words.
     var sentence: String {
+        switch self {
+        case .invalidArguments, .idempotencyKeyNotString, .idempotencyKeyLength, .idempotencyWithoutLedger,
+            .invalidURLArgument, .callPolicyDenied, .idempotencyInProgress, .idempotencyConflict, .secretMissing,
+            .noTransport, .upstreamUnreachable, .crossOriginRedirect:
+            return callSentence
+        case .unreadableChallenge, .paymentsDisabled, .noServiceableOffer, .payPolicyDenied, .noSession,
+            .budgetExceeded, .ledgerUnavailable:
+            return paymentSentence
+        case .approvalRequested, .approvalNotGranted, .approvalStillRequired, .approvalStateInvalid,
+            .approvalUnusable, .approvalNotAccepted, .approvalNotRecorded, .approvalDeclined, .approvalRequestFailed:
+            return approvalSentence
+        case .signingFailed, .paymentWindowMoved, .notDelivered, .refusedAfterSigning, .outcomeUnknown,
+            .unexpectedPaymentOutcome, .unrecordedPayment, .stepOrder:
+            return settlementSentence
+        }
+    }
+
+    private var callSentence: String {
         switch self {
         case .invalidArguments(let tool, let problems):
             return "Invalid arguments for \(tool): " + problems.map(\.message).joined(separator: "; ")
@@ -45,7 +65,7 @@ extension CallRefusal {
         case .crossOriginRedirect:
             return
                 "The upstream API redirected to another host; Purser does not follow it, so no credentials or payment travel there."
-        default: return paymentSentence
+        default: return "The call was refused."
         }
     }
 
@@ -68,7 +88,7 @@ extension CallRefusal {
         case .budgetExceeded(let evaluation, let payment):
             return "The spending limits do not allow paying \(payment.display): \(evaluation.explanation())."
         case .ledgerUnavailable: return "The spending ledger is unavailable. Ask the user to check Purser."
-        default: return approvalSentence
+        default: return "The call was refused."
         }
     }
 
@@ -88,7 +108,7 @@ extension CallRefusal {
         case .approvalDeclined(let payment?): return "The user declined paying \(payment.display)."
         case .approvalDeclined(nil): return "The payment was not approved."
         case .approvalRequestFailed(let message): return "The approval request failed (\(message))."
-        default: return settlementSentence
+        default: return "The call was refused."
         }
     }
 
