@@ -1,5 +1,6 @@
 import JSONCore
 import Ledger
+import Purser
 
 /// `purser report`: spend by agent, tool, payee and session, refusals by reason, in-doubt amounts and
 /// latency percentiles, as a terminal table or JSON.
@@ -10,9 +11,9 @@ struct ReportCommand: Subcommand {
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         let json = try arguments.flag("json")
-        let home = try LedgerHome.directory(&arguments)
+        let configuration = try LedgerHome.configuration(&arguments)
         try arguments.finish()
-        let report = try await LedgerHome.open(home: home, create: false).report()
+        let report = try await LedgerHome.open(configuration, create: false).report()
         printOut(json ? Self.json(report).serialized() : Self.text(report))
         return 0
     }

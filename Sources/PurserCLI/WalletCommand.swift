@@ -103,11 +103,9 @@ struct WalletCommand: Subcommand {
     }
 
     static func homeDirectory(_ arguments: inout Arguments) throws -> URL {
-        if let home = try arguments.option("home") { return URL(fileURLWithPath: home) }
-        if let home = ProcessInfo.processInfo.environment["PURSER_HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home)
-        }
-        return URL(fileURLWithPath: ".purser")
+        let configuration = try RuntimeConfiguration.resolve(
+            agent: nil, tools: nil, policies: nil, home: try arguments.option("home"))
+        return URL(fileURLWithPath: configuration.homeDirectory)
     }
 
     private static func ensureHome(_ home: URL) throws {
