@@ -91,7 +91,8 @@ public struct AgentCapabilities: Sendable {
                 text += known.isEmpty ? ")" : "; the agents there are \(known.joined(separator: ", ")))"
             }
         }
-        return text + "; add a permit for it (see docs/policies.md) or run `purser init --agent \(agent)`"
+        return text
+            + "; to let it call every tool, add `permit (principal == Agent::\"\(agent)\", action == Action::\"call_tool\", resource);` to a .cedar file in \(directory) (docs/policies.md)"
     }
 
     private static func payProblems(

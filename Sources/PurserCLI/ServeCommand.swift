@@ -74,9 +74,11 @@ struct CheckCommand: Subcommand {
         if agent != nil {
             let capabilities = await StartupCheck.capabilities(runtime)
             printOut(capabilities.summary)
+            let width = capabilities.tools.map(\.name.count).max() ?? 0
             for tool in capabilities.tools {
                 let state = tool.callable ? "may call" : "hidden  "
-                printOut("  \(state)  \(tool.name)  \(tool.price.map { "up to \($0) per call" } ?? "free")")
+                let name = tool.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                printOut("  \(state)  \(name)  \(tool.price.map { "up to \($0) per call" } ?? "free")")
             }
             for warning in capabilities.warnings { printOut("warning: \(warning)") }
             warnings += capabilities.warnings.count
