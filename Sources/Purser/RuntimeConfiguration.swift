@@ -143,24 +143,31 @@ public struct RuntimeConfiguration: Sendable {
         }
     }
 
-    /// How a user changes a setting, for the end of an error message, e.g.
-    /// `the policies folder is ./policies (the default in the current directory); pass --policies DIR or set PURSER_POLICIES, or run purser init`.
+    /// How a user changes a setting, for the end of an error message, e.g. `The policies folder is ./policies,
+    /// the default in the current directory; pass --policies DIR or set PURSER_POLICIES, …`.
     public func hint(for setting: Setting) -> String {
         let path = path(of: setting)
-        let shown = path.hasPrefix("/") ? path : "\(path) (in \(FileManager.default.currentDirectoryPath))"
+        let shown = path.hasPrefix("/") || path.hasPrefix("./") ? path : "./" + path
         let source = sources[setting] ?? .currentDirectory
-        var text = "the \(setting.noun) is \(shown), \(source); pass \(setting.flag) DIR or set \(setting.variable)"
-        if setting != .home {
-            text += ", or set $PURSER_HOME to a home made by `purser init` (its \(Self.configFileName) names it)"
-        } else {
+        var text = "The \(setting.noun) is \(shown), \(source); pass \(setting.flag) DIR or set \(setting.variable)"
+        if setting == .home {
             text += " (`purser init` prints it)"
+        } else if source == .currentDirectory {
+            text += ", set PURSER_HOME to a home made by `purser init` (its \(Self.configFileName) names the folder), or run `purser init --agent NAME` here"
         }
         return text
     }
 
-    /// "cannot read PATH: WHY. HINT" for a file inside a setting's folder.
+    /// "cannot read /abs/path: WHY. HINT." for a path inside (or of) a setting's folder.
     public func cannotRead(_ path: String, in setting: Setting, why: String = "no such file") -> String {
-        "cannot read \(path): \(why). \(hint(for: setting).prefix(1).uppercased() + hint(for: setting).dropFirst())."
+        "cannot read \(Self.absolute(path)): \(why). \(hint(for: setting))."
+    }
+
+    /// `path` made absolute against the current directory, for messages.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString)
+            .standardizingPath
     }
 
     /// The limits file: `<policies>/limits.json`.
