@@ -81,7 +81,8 @@ public struct RuntimeConfiguration: Sendable {
         self.sources = [
             .tools: tools == nil ? .currentDirectory : .explicit,
             .policies: policies == nil ? .currentDirectory : .explicit,
-            .home: home == nil ? (variable("PURSER_HOME") == nil ? .currentDirectory : .environment("PURSER_HOME")) : .explicit,
+            .home: home == nil
+                ? (variable("PURSER_HOME") == nil ? .currentDirectory : .environment("PURSER_HOME")) : .explicit,
         ]
     }
 
@@ -153,7 +154,8 @@ public struct RuntimeConfiguration: Sendable {
         if setting == .home {
             text += " (`purser init` prints it)"
         } else if source == .currentDirectory {
-            text += ", set PURSER_HOME to a home made by `purser init` (its \(Self.configFileName) names the folder), or run `purser init --agent NAME` here"
+            text +=
+                ", set PURSER_HOME to a home made by `purser init` (its \(Self.configFileName) names the folder), or run `purser init --agent NAME` here"
         }
         return text
     }
@@ -198,7 +200,8 @@ struct HomeConfigFile: Sendable {
     static func read(path: String) throws(ConfigurationError) -> HomeConfigFile? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(code: "config_file", message: "\(path):1:1: cannot read the file (check its permissions)")
+            throw ConfigurationError(
+                code: "config_file", message: "\(path):1:1: cannot read the file (check its permissions)")
         }
         let value: JSONValue
         do {
@@ -208,7 +211,9 @@ struct HomeConfigFile: Sendable {
         }
         guard let object = value.objectValue else {
             throw ConfigurationError(
-                code: "config_file", message: "\(path):1:1: must be an object like {\"tools\": \"/abs/tools\", \"policies\": \"/abs/policies\"}")
+                code: "config_file",
+                message:
+                    "\(path):1:1: must be an object like {\"tools\": \"/abs/tools\", \"policies\": \"/abs/policies\"}")
         }
         var file = HomeConfigFile()
         for (key, member) in object.members {

@@ -18,7 +18,8 @@ struct InitCommand: Subcommand {
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         guard let agent = try arguments.option("agent") else {
-            throw UsageError(description: "--agent is required: the name your MCP client will act as, e.g. --agent claude")
+            throw UsageError(
+                description: "--agent is required: the name your MCP client will act as, e.g. --agent claude")
         }
         let seller = try arguments.option("seller") ?? StarterConfiguration.defaultSellerURL
         let homeOption = try arguments.option("home")
@@ -47,13 +48,16 @@ struct InitCommand: Subcommand {
         }
 
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for folder in [tools, policies] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) }
+        for folder in [tools, policies] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        }
         for file in files {
             try writeNew((directory as NSString).appendingPathComponent(file.path), file.content, mode: 0o644)
         }
         try FileManager.default.createDirectory(
             atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let payer = try KeyFile.create(at: (home as NSString).appendingPathComponent(SignerConfiguration.defaultKeyFile))
+        let payer = try KeyFile.create(
+            at: (home as NSString).appendingPathComponent(SignerConfiguration.defaultKeyFile))
         let config: JSONValue = ["tools": .string(tools), "policies": .string(policies)]
         try writeNew(
             (home as NSString).appendingPathComponent(RuntimeConfiguration.configFileName), config.serialized() + "\n",
@@ -71,10 +75,15 @@ struct InitCommand: Subcommand {
         let show = { (atomic: Int64) in LedgerHome.display(atomic, decimals: asset.decimals, asset: defaults.asset) }
         var lines = ["Created in \(directory):"]
         let width = files.map(\.path.count).max() ?? 0
-        for file in files { lines.append("  " + file.path.padding(toLength: width + 2, withPad: " ", startingAt: 0) + file.summary) }
-        lines.append("  " + "\(relative(home, to: directory))/".padding(toLength: width + 2, withPad: " ", startingAt: 0) + "the state home (0700): wallet.key, ledger.sqlite, config.json")
+        for file in files {
+            lines.append("  " + file.path.padding(toLength: width + 2, withPad: " ", startingAt: 0) + file.summary)
+        }
+        lines.append(
+            "  " + "\(relative(home, to: directory))/".padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                + "the state home (0700): wallet.key, ledger.sqlite, config.json")
         lines.append("  wallet \(payer.text) (a new key; only its address is ever shown)")
-        var sessionLine = "  session \(session.id): \(agent) may spend \(show(budget)) until \(LedgerHome.time(session.expiresAt))"
+        var sessionLine =
+            "  session \(session.id): \(agent) may spend \(show(budget)) until \(LedgerHome.time(session.expiresAt))"
         if let perCall = defaults.perCall { sessionLine += ", at most \(show(perCall)) a call" }
         lines.append(sessionLine)
         lines.append("")
@@ -83,13 +92,16 @@ struct InitCommand: Subcommand {
         lines.append("       \(shellQuote(binary)) seller\(sellerPortFlag(sellerURL))")
         lines.append("  2. Add Purser to your MCP client (below) and restart the client.")
         lines.append("  3. Ask it: \"What is the weather in Lisbon?\" (a 0.01 USDC paid call, with a receipt), then")
-        lines.append("     \"Get a premium report on ACME\" (0.50 USDC, above \(StarterConfiguration.approvalThreshold): you approve it).")
+        lines.append(
+            "     \"Get a premium report on ACME\" (0.50 USDC, above \(StarterConfiguration.approvalThreshold): you approve it)."
+        )
         lines.append("  4. Every other command finds this setup through the home:")
         lines.append("       export PURSER_HOME=\(shellQuote(home))")
         lines.append("       \(shellQuote(binary)) check --agent \(agent)")
         lines.append("       \(shellQuote(binary)) report --html report.html")
         lines.append("")
-        lines.append(contentsOf: ClientSnippets(binary: binary, agent: agent, tools: tools, policies: policies, home: home).text)
+        lines.append(
+            contentsOf: ClientSnippets(binary: binary, agent: agent, tools: tools, policies: policies, home: home).text)
         printOut(lines.joined(separator: "\n"))
         return 0
     }
@@ -100,7 +112,9 @@ struct InitCommand: Subcommand {
     }
 
     static func absolute(_ path: String) -> String {
-        let joined = path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+        let joined =
+            path.hasPrefix("/")
+            ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
         return (joined as NSString).standardizingPath
     }
 
@@ -110,14 +124,18 @@ struct InitCommand: Subcommand {
 
     /// The running binary's absolute path, for the client configuration.
     static func executablePath() -> String {
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return resolved
+        }
         return absolute(CommandLine.arguments[0])
     }
 
     /// Creates `path` with `content`, refusing to replace an existing file (O_EXCL).
     private static func writeNew(_ path: String, _ content: String, mode: mode_t) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw LedgerHomeError(description: "\(path): cannot create the file (errno \(errno))") }
+        guard descriptor >= 0 else {
+            throw LedgerHomeError(description: "\(path): cannot create the file (errno \(errno))")
+        }
         defer { close(descriptor) }
         let bytes = Array(content.utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }

@@ -23,10 +23,16 @@ struct ReportCommand: Subcommand {
             return 0
         }
         let sessions = Dictionary(
-            try await ledger.sessions().map { ($0.session.id, $0.session.decimals) }, uniquingKeysWith: { first, _ in first })
+            try await ledger.sessions().map { ($0.session.id, $0.session.decimals) },
+            uniquingKeysWith: { first, _ in first })
         let payments = try await ledger.reservations()
             .filter { $0.state == .committed }
-            .map { (time: $0.updatedAt, asset: $0.asset, decimals: sessions[$0.sessionID] ?? 6, amount: $0.settledAmount ?? $0.amount) }
+            .map {
+                (
+                    time: $0.updatedAt, asset: $0.asset, decimals: sessions[$0.sessionID] ?? 6,
+                    amount: $0.settledAmount ?? $0.amount
+                )
+            }
             .sorted { $0.time < $1.time }
         let page = ReportPage(
             report: report, payments: payments, generatedAt: LedgerClock.system.now(),

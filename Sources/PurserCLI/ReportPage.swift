@@ -29,19 +29,29 @@ struct ReportPage {
     func render() -> String {
         var body: [String] = []
         let totals = Dictionary(grouping: report.byAgent, by: \.asset).map { asset, rows in
-            (asset, rows.reduce(Int64(0)) { $0 + $1.amount }, rows.first?.decimals ?? 6, rows.reduce(Int64(0)) { $0 + $1.payments })
+            (
+                asset, rows.reduce(Int64(0)) { $0 + $1.amount }, rows.first?.decimals ?? 6,
+                rows.reduce(Int64(0)) { $0 + $1.payments }
+            )
         }.sorted { $0.0 < $1.0 }
         let refused = report.refusals.reduce(Int64(0)) { $0 + $1.count }
         var cards: [String] = []
         for (asset, amount, decimals, count) in totals {
-            cards.append(card("Spent", "\(AssetAmount.format(amount, decimals: decimals)) \(asset)", "\(count) payment(s)", data: "total-\(asset)"))
+            cards.append(
+                card(
+                    "Spent", "\(AssetAmount.format(amount, decimals: decimals)) \(asset)", "\(count) payment(s)",
+                    data: "total-\(asset)"))
         }
         if totals.isEmpty { cards.append(card("Spent", "0", "no settled payments", data: "total")) }
         cards.append(card("Refused", "\(refused)", "call(s) refused", data: "refused"))
         let held = report.inDoubt.map { "\(AssetAmount.format($0.amount, decimals: $0.decimals)) \($0.asset)" }
-        cards.append(card("In doubt", held.isEmpty ? "0" : held.joined(separator: ", "), "held until the authorization expires", data: "in-doubt"))
+        cards.append(
+            card(
+                "In doubt", held.isEmpty ? "0" : held.joined(separator: ", "), "held until the authorization expires",
+                data: "in-doubt"))
         if let latency = report.latency {
-            cards.append(card("Median latency", Self.milliseconds(latency.p50), "over \(latency.count) call(s)", data: "p50"))
+            cards.append(
+                card("Median latency", Self.milliseconds(latency.p50), "over \(latency.count) call(s)", data: "p50"))
         }
         body.append("<section class=\"cards\">\(cards.joined())</section>")
 
@@ -53,19 +63,26 @@ struct ReportPage {
             let bars = rows.map { row in
                 let amount = AssetAmount.format(row.amount, decimals: row.decimals)
                 return Bar(
-                    label: row.key, value: Double(row.amount), text: "\(amount) \(row.asset) · \(row.payments) payment(s)",
+                    label: row.key, value: Double(row.amount),
+                    text: "\(amount) \(row.asset) · \(row.payments) payment(s)",
                     data: [("key", row.key), ("asset", row.asset), ("amount", amount), ("payments", "\(row.payments)")])
             }
             body.append(section(title, barChart(id: id, title: title, bars: bars, empty: "No settled payments yet.")))
         }
         let refusalBars = report.refusals.map {
-            Bar(label: $0.reason, value: Double($0.count), text: "\($0.count)", data: [("key", $0.reason), ("count", "\($0.count)")])
+            Bar(
+                label: $0.reason, value: Double($0.count), text: "\($0.count)",
+                data: [("key", $0.reason), ("count", "\($0.count)")])
         }
-        body.append(section("Refusals by reason", barChart(id: "refusals", title: "Refusals by reason", bars: refusalBars, empty: "No refusals.")))
+        body.append(
+            section(
+                "Refusals by reason",
+                barChart(id: "refusals", title: "Refusals by reason", bars: refusalBars, empty: "No refusals.")))
         let doubtBars = report.inDoubt.map { row in
             let amount = AssetAmount.format(row.amount, decimals: row.decimals)
             return Bar(
-                label: row.asset, value: Double(row.amount), text: "\(amount) \(row.asset) · \(row.reservations) reservation(s)",
+                label: row.asset, value: Double(row.amount),
+                text: "\(amount) \(row.asset) · \(row.reservations) reservation(s)",
                 data: [("key", row.asset), ("amount", amount), ("reservations", "\(row.reservations)")])
         }
         body.append(
@@ -74,15 +91,20 @@ struct ReportPage {
                 barChart(id: "in-doubt", title: "In-doubt amounts", bars: doubtBars, empty: "Nothing in doubt.")))
         var latencyBars: [Bar] = []
         if let latency = report.latency {
-            for (key, micros) in [("p50", latency.p50), ("p90", latency.p90), ("p99", latency.p99), ("max", latency.max)] {
+            for (key, micros) in [
+                ("p50", latency.p50), ("p90", latency.p90), ("p99", latency.p99), ("max", latency.max),
+            ] {
                 latencyBars.append(
-                    Bar(label: key, value: Double(micros), text: Self.milliseconds(micros), data: [("key", key), ("micros", "\(micros)")]))
+                    Bar(
+                        label: key, value: Double(micros), text: Self.milliseconds(micros),
+                        data: [("key", key), ("micros", "\(micros)")]))
             }
         }
         body.append(
             section(
                 "Call latency\(report.latency.map { " (\($0.count) calls)" } ?? "")",
-                barChart(id: "latency", title: "Call latency percentiles", bars: latencyBars, empty: "No calls recorded.")))
+                barChart(
+                    id: "latency", title: "Call latency percentiles", bars: latencyBars, empty: "No calls recorded.")))
         return """
             <!DOCTYPE html>
             <html lang="en">
@@ -136,14 +158,16 @@ struct ReportPage {
             let y = 4 + Double(index) * rowHeight
             let length = max(2, barSpace * bar.value / maximum)
             let color = Self.palette[index % Self.palette.count]
-            let label = bar.label.count > 26 ? String(bar.label.prefix(10)) + "…" + String(bar.label.suffix(8)) : bar.label
+            let label =
+                bar.label.count > 26 ? String(bar.label.prefix(10)) + "…" + String(bar.label.suffix(8)) : bar.label
             let attributes = bar.data.map { " data-\($0.0)=\"\(Self.escape($0.1))\"" }.joined()
             let spoken = "\(bar.label): \(bar.text)"
             parts.append(
                 "<g class=\"bar\" role=\"img\" aria-label=\"\(Self.escape(spoken))\"\(attributes)><title>\(Self.escape(spoken))</title>"
                     + "<text x=\"\(Int(labelWidth - 8))\" y=\"\(Int(y + 19))\" text-anchor=\"end\">\(Self.escape(label))</text>"
                     + "<rect x=\"\(Int(labelWidth))\" y=\"\(Int(y + 4))\" width=\"\(String(format: "%.1f", length))\" height=\"\(Int(rowHeight - 8))\" rx=\"3\" fill=\"\(color)\"/>"
-                    + "<text class=\"value\" x=\"\(Int(labelWidth + length + 8))\" y=\"\(Int(y + 19))\">\(Self.escape(bar.text))</text></g>")
+                    + "<text class=\"value\" x=\"\(Int(labelWidth + length + 8))\" y=\"\(Int(y + 19))\">\(Self.escape(bar.text))</text></g>"
+            )
         }
         parts.append("</svg>")
         return parts.joined()
@@ -192,14 +216,17 @@ struct ReportPage {
                 )
             }
             parts.append(
-                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>")
+                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>"
+            )
             parts.append(contentsOf: dots)
             let total = AssetAmount.format(running, decimals: decimals)
             parts.append(
                 "<text class=\"axis\" x=\"\(Int(left - 6))\" y=\"\(Int(y(running) + 4))\" text-anchor=\"end\" data-asset=\"\(Self.escape(asset))\" data-total=\"\(total)\">\(total) \(Self.escape(asset))</text>"
             )
         }
-        parts.append("<text class=\"axis\" x=\"\(Int(left - 6))\" y=\"\(Int(height - bottom + 4))\" text-anchor=\"end\">0</text>")
+        parts.append(
+            "<text class=\"axis\" x=\"\(Int(left - 6))\" y=\"\(Int(height - bottom + 4))\" text-anchor=\"end\">0</text>"
+        )
         parts.append("</svg>")
         return parts.joined()
     }

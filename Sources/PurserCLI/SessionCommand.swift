@@ -31,7 +31,9 @@ enum LedgerHome {
                 throw LedgerHomeError(
                     description: configuration.cannotRead(
                         path, in: .home,
-                        why: "no ledger there yet (`purser session grant --agent NAME` creates it; `purser init` does both)"))
+                        why:
+                            "no ledger there yet (`purser session grant --agent NAME` creates it; `purser init` does both)"
+                    ))
             }
             try FileManager.default.createDirectory(
                 atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -28,7 +28,8 @@ struct ToolCommand: Subcommand {
             home: try arguments.option("home"))
         let urlText = try arguments.positional("the URL of the paid endpoint")
         try arguments.finish()
-        guard let url = URL(string: urlText), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        guard let url = URL(string: urlText), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
             url.host != nil
         else { throw UsageError(description: "the URL must be http(s)://host/path") }
         if let methodOption, methodOption != "GET", methodOption != "POST" {
@@ -202,7 +203,8 @@ struct ToolCommand: Subcommand {
             ("name", .string(name)), ("description", .string(description)), ("inputSchema", schema),
             ("upstream", .object(upstream)), ("price", price), ("tags", ["paid"]), ("purpose", "data.paid"),
         ]
-        return "{\n" + members.map { "  \(JSONValue.string($0.0).serialized()): \($0.1.serialized())" }.joined(separator: ",\n")
+        return "{\n"
+            + members.map { "  \(JSONValue.string($0.0).serialized()): \($0.1.serialized())" }.joined(separator: ",\n")
             + "\n}\n"
     }
 }
