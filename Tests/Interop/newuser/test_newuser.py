@@ -227,6 +227,11 @@ def test_readme_path_from_an_empty_directory_to_a_paid_call_and_a_report(purser_
     settled = [line for line in seller.output().splitlines() if line.startswith("settled ")]
     assert [line.split()[1] for line in settled] == ["0.01", "0.50", "0.50"], seller.output()
 
+    # An agent the policies do not name is refused (counted in the report's refusals).
+    bob = purser(purser_bin, "call", "weather", "--agent", "bob", "--args", '{"city": "Paris"}', cwd=elsewhere,
+                 env=user_env, check=False)
+    assert json.loads(bob.stdout)["structuredContent"]["error"] == "policy_denied", bob.stdout
+
     # 3. purser report --html, from anywhere, through PURSER_HOME; rendered by headless Chromium.
     page = tmp_path / "report.html"
     purser(purser_bin, "report", "--html", str(page), cwd=elsewhere, env=user_env)
@@ -250,9 +255,9 @@ def test_readme_path_from_an_empty_directory_to_a_paid_call_and_a_report(purser_
     # The documented prices: 0.01 weather, two 0.50 reports, all to the demo payee.
     by_tool = {bar["key"]: bar["amount"] for bar in charts["by-tool"]}
     assert by_tool == {"weather": "0.01", "premium_report": "1.00"}
-    assert {bar["key"]: bar["count"] for bar in charts["refusals"]} == {
-        r["reason"]: str(r["count"]) for r in ledger["refusals"]
-    }
+    refusals = {bar["key"]: bar["count"] for bar in charts["refusals"]}
+    assert refusals == {r["reason"]: str(r["count"]) for r in ledger["refusals"]}
+    assert refusals == {"policy_denied": "1"}
     assert {bar["key"]: int(bar["micros"]) for bar in charts["latency"]} == {
         "p50": ledger["latency"]["p50Micros"],
         "p90": ledger["latency"]["p90Micros"],
