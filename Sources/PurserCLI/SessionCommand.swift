@@ -93,7 +93,7 @@ struct SessionCommand: Subcommand {
         let configuration = try LedgerHome.configuration(&arguments, policies: action == "grant")
         switch action {
         case "grant": return try await grant(&arguments, configuration: configuration)
-        case "list": return try await list(&arguments, home: configuration.homeDirectory)
+        case "list": return try await list(&arguments, configuration: configuration)
         case "revoke":
             let id = try arguments.positional("session id")
             try arguments.finish()
@@ -169,12 +169,16 @@ struct SessionCommand: Subcommand {
         return 0
     }
 
-    private static func list(_ arguments: inout Arguments, home: String) async throws -> Int32 {
+    private static func list(_ arguments: inout Arguments, configuration: RuntimeConfiguration) async throws -> Int32 {
         let json = try arguments.flag("json")
         try arguments.finish()
-        let path = LedgerHome.databasePath(home: home)
+        let path = LedgerHome.databasePath(home: configuration.homeDirectory)
         guard FileManager.default.fileExists(atPath: path) else {
-            printOut(json ? "[]" : "no sessions (no ledger at \(path))")
+            if json {
+                printOut("[]")
+            } else {
+                printOut("no sessions: \(configuration.cannotRead(path, in: .home, why: "no ledger there"))")
+            }
             return 0
         }
         let ledger = try Ledger.open(path: path)

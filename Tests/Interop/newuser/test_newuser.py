@@ -279,6 +279,10 @@ def test_errors_on_the_new_user_path_name_the_fix(purser_bin, outside, tmp_path)
     assert report.returncode != 0
     for part in ("ledger.sqlite", "--home", "PURSER_HOME", "session grant"):
         assert part in report.stderr, report.stderr
+    wallet = purser(purser_bin, "wallet", "address", cwd=outside, check=False)
+    assert wallet.returncode == 1 and "purser wallet new" in wallet.stderr and "PURSER_HOME" in wallet.stderr
+    sessions = purser(purser_bin, "session", "list", cwd=outside)
+    assert str(outside / ".purser" / "ledger.sqlite") in sessions.stdout and "--home" in sessions.stdout
     check = purser(purser_bin, "check", "--agent", AGENT, cwd=outside, check=False)
     assert check.returncode != 0 and "--tools" in check.stdout and "PURSER_TOOLS" in check.stdout, check.stdout
 
