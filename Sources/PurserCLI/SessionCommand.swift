@@ -18,6 +18,17 @@ enum LedgerHome {
         return try RuntimeConfiguration.resolve(agent: nil, tools: nil, policies: policiesOption, home: home)
     }
 
+    /// The state home alone, resolved like everything else (for commands that need nothing more).
+    static func directory(_ arguments: inout Arguments) throws -> String {
+        try configuration(&arguments).homeDirectory
+    }
+
+    /// Opens the ledger in `home` (see `open(_:create:)`; the error's hint treats `home` as resolved here).
+    static func open(home: String, create: Bool) throws -> Ledger {
+        let configuration = try RuntimeConfiguration.resolve(agent: nil, tools: nil, policies: nil, home: home)
+        return try open(configuration, create: create)
+    }
+
     /// The ledger database inside a home.
     static func databasePath(home: String) -> String { Ledger.path(inHome: home) }
 
