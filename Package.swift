@@ -24,9 +24,12 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
         .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
+        // The local x402 seller and the scripted demo: for trying Purser, never on a production path.
+        .target(name: "PurserDemo", dependencies: ["Purser", "JSONCore", "MCP", "EVMSigning", "X402", "Ledger"]),
 
         // Executables: thin wiring only.
-        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar"]),
+        .executableTarget(
+            name: "PurserCLI", dependencies: ["Purser", "PurserDemo", "MCP", "JSONCore", "Cedar", "Ledger", "X402"]),
         .executableTarget(
             name: "PurserBenchmarks",
             dependencies: ["Purser", "Cedar", "EVMSigning", "JSONCore", "Ledger", "MCP", "X402"]),
@@ -42,6 +45,8 @@ let package = Package(
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
         .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402"]),
+        .testTarget(
+            name: "PurserDemoTests", dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402"]),
     ]
 )
 

@@ -18,7 +18,9 @@ struct WalletCommand: Subcommand {
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
-        let home = try homeDirectory(&arguments)
+        let resolved = try RuntimeConfiguration.resolve(
+            agent: nil, tools: nil, policies: nil, home: try arguments.option("home"))
+        let home = URL(fileURLWithPath: resolved.homeDirectory)
         let action = try arguments.positional("an action (new, address, signer)")
         switch action {
         case "new":
@@ -30,8 +32,17 @@ struct WalletCommand: Subcommand {
             return 0
         case "address":
             try arguments.finish()
-            let configuration = try SignerConfiguration.load(home: home)
-            let signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+            let signer: any Signer
+            do {
+                let configuration = try SignerConfiguration.load(home: home)
+                signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+            } catch {
+                // Name the fix: the wallet is made by `wallet new` or `init`, in the home resolved as everywhere.
+                printError(
+                    "purser wallet: \(error) — create one with `purser wallet new` (or `purser init`). \(resolved.hint(for: .home))."
+                )
+                return 1
+            }
             printOut(EIP3009Crypto.checksummed(signer.address.bytes))
             return 0
         case "signer":
@@ -100,14 +111,6 @@ struct WalletCommand: Subcommand {
             throw UsageError(description: "--address must be 0x + 40 hex digits (valid EIP-55 if mixed case)")
         }
         return address
-    }
-
-    static func homeDirectory(_ arguments: inout Arguments) throws -> URL {
-        if let home = try arguments.option("home") { return URL(fileURLWithPath: home) }
-        if let home = ProcessInfo.processInfo.environment["PURSER_HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home)
-        }
-        return URL(fileURLWithPath: ".purser")
     }
 
     private static func ensureHome(_ home: URL) throws {

@@ -2,6 +2,7 @@ import Foundation
 import JSONCore
 import Ledger
 import MCP
+import Purser
 import X402
 
 /// `purser demo`: the whole product on loopback, with no accounts and no network.

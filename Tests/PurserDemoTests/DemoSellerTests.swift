@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import JSONCore
 import Purser
+import PurserDemo
 import Synchronization
 import Testing
 import X402

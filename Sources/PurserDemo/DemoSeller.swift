@@ -52,15 +52,22 @@ public final class DemoSeller: Sendable {
         self.core = core
     }
 
-    /// Starts the seller on an ephemeral loopback port.
+    /// The port `purser seller` listens on and `purser init` points its sample tools at.
+    public static let defaultPort: UInt16 = 8402
+
+    /// Starts the seller on a loopback port.
     ///
-    /// - Parameter now: the seller's clock in unix seconds, for the authorization time window.
-    /// - Throws: `DemoServerError` when no loopback socket can be bound.
-    public static func start(now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) throws
-        -> DemoSeller
-    {
+    /// - Parameters:
+    ///   - port: the port on 127.0.0.1; 0 (the default) asks for an ephemeral one.
+    ///   - now: the seller's clock in unix seconds, for the authorization time window.
+    /// - Throws: `DemoServerError` when no loopback socket can be bound (e.g. the port is taken).
+    public static func start(
+        port: UInt16 = 0, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) throws -> DemoSeller {
         let core = DemoSellerCore(now: now)
-        let server = try LoopbackHTTPServer { request in core.handle(request) }
+        let server = try LoopbackHTTPServer(configuration: LoopbackHTTPServer.Configuration(port: port)) { request in
+            core.handle(request)
+        }
         core.setOrigin("http://127.0.0.1:\(server.port)")
         return DemoSeller(server: server, core: core)
     }
