@@ -22,23 +22,28 @@ let package = Package(
         .target(name: "EVMSigning"),
         .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // The HTTP/1.1 client behind X402's `HTTPTransport` seam; TLS through the system libssl.
+        .target(name: "HTTPClient", dependencies: ["COpenSSL", "X402"]),
         .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
-        .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
+        .target(
+            name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "HTTPClient"]),
 
         // Executables: thin wiring only.
-        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar"]),
-        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
+        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar", "X402", "HTTPClient"]),
+        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser", "X402", "HTTPClient"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
-        .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
+        .executableTarget(name: "PurserInterop", dependencies: ["Purser", "X402", "HTTPClient"]),
 
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
-        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
+        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient"]),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
-        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore"]),
+        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "HTTPClient", "X402"]),
     ]
 )
 

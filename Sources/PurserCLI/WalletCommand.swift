@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import Glibc
 import Purser
 import X402
@@ -31,7 +32,7 @@ struct WalletCommand: Subcommand {
         case "address":
             try arguments.finish()
             let configuration = try SignerConfiguration.load(home: home)
-            let signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+            let signer = try configuration.makeSigner(home: home, transport: HTTPClient())
             printOut(EIP3009Crypto.checksummed(signer.address.bytes))
             return 0
         case "signer":
@@ -76,7 +77,7 @@ struct WalletCommand: Subcommand {
             if let addressText {
                 address = try parseAddress(addressText)
             } else {
-                let accounts = try await RemoteSigner.accounts(url: url, transport: URLSessionTransport())
+                let accounts = try await RemoteSigner.accounts(url: url, transport: HTTPClient())
                 guard accounts.count == 1 else {
                     throw UsageError(
                         description: "the endpoint has \(accounts.count) accounts; choose one with --address")
@@ -89,7 +90,7 @@ struct WalletCommand: Subcommand {
         }
         try ensureHome(home)
         // Loading the signer proves the configuration usable (a key file must exist and be owner-only).
-        let signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+        let signer = try configuration.makeSigner(home: home, transport: HTTPClient())
         try writeConfiguration(configuration, home: home)
         printOut(EIP3009Crypto.checksummed(signer.address.bytes))
         return 0
