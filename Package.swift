@@ -30,7 +30,8 @@ let package = Package(
             name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "HTTPClient"]),
 
         // Executables: thin wiring only.
-        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar", "X402", "HTTPClient"]),
+        .executableTarget(
+            name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar", "X402", "HTTPClient"]),
         .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser", "X402", "HTTPClient"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(name: "PurserInterop", dependencies: ["Purser", "X402", "HTTPClient"]),

@@ -1,6 +1,6 @@
-import X402
 import Glibc
 import Synchronization
+import X402
 
 /// A pipe that `Task` cancellation writes to, so a request thread blocked in `poll` wakes at once.
 ///

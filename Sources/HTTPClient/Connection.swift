@@ -1,6 +1,6 @@
-import X402
 import COpenSSL
 import Glibc
+import X402
 
 /// One TCP connection (IPv4 or IPv6), plain or TLS, with non-blocking I/O that waits in `poll`.
 ///
@@ -96,7 +96,9 @@ final class Connection: @unchecked Sendable {
     }
 
     private static func connect(_ address: Address, wait: Wait) -> Result<Connection, HTTPFailure> {
-        let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let descriptor = socket(
+            address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0)
         guard descriptor >= 0 else {
             return .failure(HTTPFailure(.cannotConnect, "socket: \(describe(errno))"))
         }
@@ -225,10 +227,13 @@ final class Connection: @unchecked Sendable {
                 case SSL_ERROR_WANT_READ: try self.wait(for: Int16(POLLIN), wait)
                 case SSL_ERROR_WANT_WRITE: try self.wait(for: Int16(POLLOUT), wait)
                 default:
-                    throw HTTPFailure(.connectionLost, "the TLS connection broke while sending: \(TLSContext.lastError())")
+                    throw HTTPFailure(
+                        .connectionLost, "the TLS connection broke while sending: \(TLSContext.lastError())")
                 }
             } else {
-                let result = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress! + written, count, Int32(MSG_NOSIGNAL)) }
+                let result = bytes.withUnsafeBytes {
+                    send(descriptor, $0.baseAddress! + written, count, Int32(MSG_NOSIGNAL))
+                }
                 if result >= 0 {
                     written += result
                     continue
@@ -236,7 +241,8 @@ final class Connection: @unchecked Sendable {
                 switch errno {
                 case EINTR: continue
                 case EAGAIN, EWOULDBLOCK: try self.wait(for: Int16(POLLOUT), wait)
-                default: throw HTTPFailure(.connectionLost, "the connection broke while sending: \(Self.describe(errno))")
+                default:
+                    throw HTTPFailure(.connectionLost, "the connection broke while sending: \(Self.describe(errno))")
                 }
             }
         }
@@ -260,7 +266,8 @@ final class Connection: @unchecked Sendable {
                 case SSL_ERROR_ZERO_RETURN: return 0
                 default:
                     // Includes an end of stream without close_notify (a possible truncation).
-                    throw HTTPFailure(.connectionLost, "the TLS connection broke while receiving: \(TLSContext.lastError())")
+                    throw HTTPFailure(
+                        .connectionLost, "the TLS connection broke while receiving: \(TLSContext.lastError())")
                 }
             } else {
                 let result = scratch.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
@@ -272,7 +279,8 @@ final class Connection: @unchecked Sendable {
                 switch errno {
                 case EINTR: continue
                 case EAGAIN, EWOULDBLOCK: try self.wait(for: Int16(POLLIN), wait)
-                default: throw HTTPFailure(.connectionLost, "the connection broke while receiving: \(Self.describe(errno))")
+                default:
+                    throw HTTPFailure(.connectionLost, "the connection broke while receiving: \(Self.describe(errno))")
                 }
             }
         }

@@ -1,5 +1,5 @@
-import X402
 import Synchronization
+import X402
 
 /// Idle keep-alive connections by origin (`scheme://host:port` and trust store), with a bound per origin.
 ///

@@ -1,5 +1,5 @@
-import X402
 import Glibc
+import X402
 
 /// A point on the monotonic clock, in milliseconds, that a wait must not pass.
 ///

@@ -112,7 +112,8 @@ public final class HTTPClient: HTTPTransport {
 
     // MARK: On the request thread
 
-    private func perform(_ prepared: PreparedRequest, _ cancellation: Cancellation) -> Result<HTTPResponse, HTTPFailure> {
+    private func perform(_ prepared: PreparedRequest, _ cancellation: Cancellation) -> Result<HTTPResponse, HTTPFailure>
+    {
         do throws(HTTPFailure) {
             return .success(try exchange(prepared, cancellation))
         } catch {
@@ -120,7 +121,8 @@ public final class HTTPClient: HTTPTransport {
         }
     }
 
-    private func exchange(_ prepared: PreparedRequest, _ cancellation: Cancellation) throws(HTTPFailure) -> HTTPResponse {
+    private func exchange(_ prepared: PreparedRequest, _ cancellation: Cancellation) throws(HTTPFailure) -> HTTPResponse
+    {
         let started = Deadline.now()
         let timeout = configuration.timeout
         let total = Wait(

@@ -1,5 +1,5 @@
-import X402
 import Glibc
+import X402
 
 /// Runs a closure on a new detached POSIX thread with a small stack.
 ///

@@ -79,7 +79,8 @@ struct ResponseReader {
         }
         // Bytes after the response that nobody asked for: do not trust this connection again.
         if start != buffer.count { reusable = false }
-        return Outcome(response: HTTPResponse(status: head.status, headers: head.headers, body: body), reusable: reusable)
+        return Outcome(
+            response: HTTPResponse(status: head.status, headers: head.headers, body: body), reusable: reusable)
     }
 
     // MARK: Head
@@ -98,7 +99,8 @@ struct ResponseReader {
             if try more() == 0 {
                 throw HTTPFailure(
                     .connectionLost,
-                    receivedAny ? "the connection closed inside the response head" : "the connection closed before a response")
+                    receivedAny
+                        ? "the connection closed inside the response head" : "the connection closed before a response")
             }
         }
     }
@@ -130,7 +132,9 @@ struct ResponseReader {
             guard let first = line.first, first != 0x20, first != 0x09 else {
                 throw malformed("an obsolete folded header line")
             }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw malformed("a header line without a colon") }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+                throw malformed("a header line without a colon")
+            }
             let name = line[line.startIndex..<colon]
             guard !name.isEmpty, name.allSatisfy(isTokenByte) else { throw malformed("a bad header name") }
             let value = line[(colon + 1)...]
@@ -193,7 +197,8 @@ struct ResponseReader {
         while true {
             let line = try readLine(limit: 4096)
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }.trimmingOWSBytes()
-            guard !sizeText.isEmpty, sizeText.count <= 15, let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16),
+            guard !sizeText.isEmpty, sizeText.count <= 15,
+                let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16),
                 size >= 0
             else { throw Self.malformed("a bad chunk size") }
             if size == 0 { break }

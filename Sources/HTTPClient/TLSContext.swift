@@ -1,6 +1,6 @@
-import X402
 import COpenSSL
 import Synchronization
+import X402
 
 /// An OpenSSL client context: TLS 1.2 or newer, peer verification against one trust store.
 ///

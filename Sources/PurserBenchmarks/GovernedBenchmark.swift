@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import JSONCore
 import Ledger
 import MCP
@@ -58,9 +59,17 @@ struct GovernedBenchmark: Benchmark {
         let base = String(decoding: peer.receive(), as: UTF8.self)
         guard base.hasPrefix("http://127.0.0.1:") else { throw BenchmarkError("the x402 peer did not start") }
 
-        // Pass 1: the transport `purser serve` builds for a tool (Runtime). Pass 2: the same pipeline over
-        // a blocking loopback socket, to separate FoundationNetworking's own cost from governance.
+        // Pass 1: the transport `purser serve` builds for a tool (Runtime). Pass 2: the URLSession transport
+        // the product used before, in the same run. Pass 3: a blocking loopback socket, a floor for transports.
         let production = try await measure(
+            base: base, count: count, label: "HTTPClient",
+            transport: { manifest in
+                HTTPClient(
+                    configuration: HTTPClient.Configuration(
+                        maximumResponseBytes: manifest.upstream.maxResponseBytes,
+                        timeout: .seconds(manifest.upstream.timeoutSeconds)))
+            })
+        let previous = try await measure(
             base: base, count: count, label: "URLSession",
             transport: { manifest in
                 LazyURLSessionTransport(
@@ -77,7 +86,8 @@ struct GovernedBenchmark: Benchmark {
         pythonClient.finish()
         let pythonStats = (try? JSONSerialization.jsonObject(with: Data(pythonData)) as? [String: Any]) ?? [:]
 
-        let report = Report(passes: [production, socket], python: pythonStats, count: count, command: command)
+        let report = Report(
+            passes: [production, previous, socket], python: pythonStats, count: count, command: command)
         FileHandle.standardOutput.write(Data((report.lines.joined(separator: "\n") + "\n").utf8))
         return 0
     }
@@ -501,9 +511,11 @@ private struct Report {
             let samples = pass.samples
             let totals = samples.map { $0.total }
             let title =
-                pass.label == "URLSession"
-                ? "Pass 1, the product transport (LazyURLSessionTransport, FoundationNetworking):"
-                : "Pass 2, the same pipeline over a blocking loopback socket (benchmark-only transport):"
+                switch pass.label {
+                case "HTTPClient": "Pass 1, the product transport (HTTPClient: POSIX sockets, poll, OpenSSL):"
+                case "URLSession": "Pass 2, the transport it replaced (LazyURLSessionTransport, FoundationNetworking):"
+                default: "Pass 3, the same pipeline over a blocking loopback socket (benchmark-only transport):"
+                }
             lines += [
                 "",
                 title,

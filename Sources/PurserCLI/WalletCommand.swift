@@ -1,6 +1,6 @@
 import Foundation
-import HTTPClient
 import Glibc
+import HTTPClient
 import Purser
 import X402
 

@@ -67,7 +67,8 @@ struct HTTPTool: InteropTool {
                 line["definitely_not_sent"] = error.code.definitelyNotSent
             }
             let elapsed = ContinuousClock.now - started
-            line["elapsed_ms"] = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            line["elapsed_ms"] = Int(
+                elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
             line["idle_connections"] = client.idleConnections(to: url)
             try emit(line)
         }
