@@ -129,7 +129,9 @@ final class Connection: @unchecked Sendable {
         return .success(connection)
     }
 
-    private func handshake(context: TLSContext, host: String, wait: Wait) throws(HTTPFailure) {
+    private func handshake(context: TLSContext, host: String, wait connectWait: Wait) throws(HTTPFailure) {
+        var wait = connectWait
+        wait.onTimeout = HTTPFailure(.cannotConnect, "TLS handshake with \(host) did not finish in time")
         ERR_clear_error()
         guard let tls = SSL_new(context.context) else {
             throw HTTPFailure(.cannotConnect, "could not create a TLS session: \(TLSContext.lastError())")

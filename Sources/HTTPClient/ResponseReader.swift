@@ -239,10 +239,14 @@ struct ResponseReader {
     }
 
     private mutating func readToEnd() throws(HTTPFailure) -> [UInt8] {
-        while try more() > 0 {
+        // Checked before every read: the head's last read may already have brought the whole body.
+        repeat {
             guard buffer.count - start <= maximumBodyBytes else {
                 throw HTTPFailure(.tooLarge, "the response body exceeds \(maximumBodyBytes) bytes")
             }
+        } while try more() > 0
+        guard buffer.count - start <= maximumBodyBytes else {
+            throw HTTPFailure(.tooLarge, "the response body exceeds \(maximumBodyBytes) bytes")
         }
         let body = Array(buffer[start...])
         start = buffer.count

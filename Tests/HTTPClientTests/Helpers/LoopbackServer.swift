@@ -26,6 +26,10 @@ final class LoopbackServer: @unchecked Sendable {
         var delay: Double = 0
         /// Bytes of body to stream in chunks (for size caps), instead of `body`.
         var streamedBytes: Int = 0
+        /// Bytes sent verbatim instead of a generated response (for framing tests).
+        var raw: [UInt8]? = nil
+        /// Keep the connection open and answer the next request on it (no `Connection: close`).
+        var keepAlive = false
     }
 
     let host: String
@@ -33,6 +37,10 @@ final class LoopbackServer: @unchecked Sendable {
     private let listener: Int32
     private let handler: @Sendable (Request) -> Reply
     private let log = Mutex<[Request]>([])
+    private let connectionCount = Mutex(0)
+
+    /// How many connections the server has accepted.
+    var connections: Int { connectionCount.withLock { $0 } }
 
     var requests: [Request] { log.withLock { $0 } }
     var baseURL: URL { URL(string: "http://\(host):\(port)")! }
@@ -96,6 +104,7 @@ final class LoopbackServer: @unchecked Sendable {
                 close(connection)
                 return
             }
+            connectionCount.withLock { $0 += 1 }
             let thread = Thread { [self] in serve(connection) }
             thread.start()
         }
@@ -103,26 +112,35 @@ final class LoopbackServer: @unchecked Sendable {
 
     private func serve(_ connection: Int32) {
         defer { close(connection) }
-        guard let request = readRequest(connection) else { return }
+        while answer(connection) {}
+    }
+
+    /// Answers one request; true when the connection stays open for another.
+    private func answer(_ connection: Int32) -> Bool {
+        guard let request = readRequest(connection) else { return false }
         log.withLock { $0.append(request) }
         let reply = handler(request)
         if reply.delay > 0 { Thread.sleep(forTimeInterval: reply.delay) }
-        var head = "HTTP/1.1 \(reply.status) X\r\nConnection: close\r\n"
+        if let raw = reply.raw {
+            return writeAll(connection, raw) && reply.keepAlive
+        }
+        var head = "HTTP/1.1 \(reply.status) X\r\n" + (reply.keepAlive ? "" : "Connection: close\r\n")
         for (name, value) in reply.headers { head += "\(name): \(value)\r\n" }
         let length = reply.streamedBytes > 0 ? reply.streamedBytes : reply.body.count
         head += "Content-Length: \(length)\r\n\r\n"
-        guard writeAll(connection, Array(head.utf8)) else { return }
+        guard writeAll(connection, Array(head.utf8)) else { return false }
         if reply.streamedBytes > 0 {
             let chunk = [UInt8](repeating: 0x61, count: 16 * 1024)
             var sent = 0
             while sent < reply.streamedBytes {
                 let size = min(chunk.count, reply.streamedBytes - sent)
-                guard writeAll(connection, Array(chunk[0..<size])) else { return }
+                guard writeAll(connection, Array(chunk[0..<size])) else { return false }
                 sent += size
             }
         } else {
-            _ = writeAll(connection, reply.body)
+            guard writeAll(connection, reply.body) else { return false }
         }
+        return reply.keepAlive
     }
 
     private func writeAll(_ connection: Int32, _ bytes: [UInt8]) -> Bool {
