@@ -12,24 +12,25 @@ struct WaitBenchmark: Benchmark {
         let upstream = try LoopbackUpstream.start()
         defer { upstream.stop() }
         guard let url = URL(string: "http://127.0.0.1:\(upstream.port)/slow") else { throw BenchmarkError("bad URL") }
-        let client = HTTPClient()
-        let session = URLSessionTransport()
-        // Warm both (thread pools, URLSession's curl handles) on a fast path first.
-        let fast = URL(string: "http://127.0.0.1:\(upstream.port)/fast")!
-        _ = try await client.send(HTTPRequest(url: fast))
-        _ = try await session.send(HTTPRequest(url: fast))
-
         var lines = [
             "purser-bench wait (release): process CPU (user + system, all threads, getrusage) while calls wait",
-            "3 s for a Python http.server upstream on 127.0.0.1 (a separate process, not counted)",
+            "3 s for a Python http.server upstream on 127.0.0.1 (a separate process, not counted). \"new\": a",
+            "transport made for the call (as `purser call` does); \"warm\": one that already made a request.",
             "",
             "                                   wall (s)   user (s)   system (s)   CPU total (s)",
         ]
-        for (label, transport) in [("HTTPClient", client as any HTTPTransport), ("URLSession", session)] {
-            for concurrency in [1, 8] {
+        let fast = URL(string: "http://127.0.0.1:\(upstream.port)/fast")!
+        let makers: [(String, @Sendable () -> any HTTPTransport)] = [
+            ("HTTPClient", { HTTPClient() }), ("URLSession", { URLSessionTransport() }),
+        ]
+        for (label, make) in makers {
+            let warm = make()
+            _ = try await warm.send(HTTPRequest(url: fast))
+            for (kind, concurrency) in [("new", 1), ("warm", 1), ("new", 8), ("warm", 8)] {
+                let transport = kind == "new" ? make() : warm
                 let sample = try await measure(transport, url: url, concurrency: concurrency)
                 lines.append(
-                    "\(label) \(concurrency) in flight".padding(toLength: 34, withPad: " ", startingAt: 0)
+                    "\(label) \(kind), \(concurrency) in flight".padding(toLength: 34, withPad: " ", startingAt: 0)
                         + [sample.wall, sample.user, sample.system, sample.user + sample.system].map {
                             String(format: "%8.3f", $0)
                         }.joined(separator: "   "))
