@@ -268,6 +268,9 @@ struct PreparedRequest: Sendable {
             }
             head += "\(field.name): \(field.value)\r\n"
         }
+        // Some APIs refuse requests without these (GitHub's needs a User-Agent); libcurl sent both before.
+        if request.headers["User-Agent"] == nil { head += "User-Agent: purser\r\n" }
+        if request.headers["Accept"] == nil { head += "Accept: */*\r\n" }
         if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) {
             head += "Content-Length: \(request.body.count)\r\n"
         }

@@ -1,4 +1,4 @@
-public import X402
+import X402
 
 /// Reads one HTTP/1.1 response from a connection: head, then a body framed by Content-Length, chunked
 /// coding or the end of the stream, never holding more than the configured caps.

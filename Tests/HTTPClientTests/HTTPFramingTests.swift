@@ -184,6 +184,23 @@ struct HTTPFramingTests {
         #expect(client.idleConnections(to: server.baseURL) == 2)
     }
 
+    @Test("User-Agent and Accept are sent by default, and the caller's own values win")
+    func defaultFields() async throws {
+        let server = try LoopbackServer { _ in .init(status: 200, keepAlive: true) }
+        defer { server.stop() }
+        let client = HTTPClient()
+        _ = try await client.send(HTTPRequest(url: server.baseURL))
+        _ = try await client.send(
+            HTTPRequest(url: server.baseURL, headers: ["user-agent": "agent/2", "Accept": "a/b"]))
+        let requests = server.requests
+        try #require(requests.count == 2)
+        #expect(requests[0].header("User-Agent") == "purser")
+        #expect(requests[0].header("Accept") == "*/*")
+        #expect(requests[0].header("Host") == "127.0.0.1:\(server.port)")
+        #expect(requests[1].headers.filter { $0.name.lowercased() == "user-agent" }.map { $0.value } == ["agent/2"])
+        #expect(requests[1].headers.filter { $0.name.lowercased() == "accept" }.map { $0.value } == ["a/b"])
+    }
+
     @Test("fields the client frames itself cannot be set by the caller")
     func managedFields() async throws {
         let client = HTTPClient()

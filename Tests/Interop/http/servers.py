@@ -237,7 +237,8 @@ pid {directory}/nginx.pid;
 error_log {directory}/logs/error.log warn;
 events {{ worker_connections 64; }}
 http {{
-    access_log {directory}/logs/access.log;
+    log_format conn '$connection $connection_requests $ssl_protocol $request';
+    access_log {directory}/logs/access.log conn;
     client_body_temp_path {directory}/body;
     proxy_temp_path {directory}/proxy;
     fastcgi_temp_path {directory}/fastcgi;
@@ -260,6 +261,7 @@ http {{
 }}
 """
         )
+        self.access_log = directory / "logs" / "access.log"
         self.process = subprocess.Popen(
             [binary, "-c", str(config), "-p", str(directory)],
             stdout=subprocess.DEVNULL,

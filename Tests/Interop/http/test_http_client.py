@@ -5,6 +5,7 @@ Python's http.server and ssl module, an h11 server and nginx from Debian; a test
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -244,6 +245,12 @@ def test_nginx_tls_keep_alive(interop_bin, pki, nginx):
     assert lines[0]["body_prefix"] == "served by nginx\n"
     assert lines[0]["headers"]["server"].startswith("nginx")
     assert lines[-1]["idle_connections"] == 1
+    time.sleep(0.2)  # nginx writes its access log line after the response
+    entries = [line.split(" ", 3) for line in nginx.access_log.read_text().splitlines()]
+    # One connection number for all three requests, counting 1, 2, 3 on it: the TLS connection was reused.
+    assert len({entry[0] for entry in entries}) == 1
+    assert [entry[1] for entry in entries] == ["1", "2", "3"]
+    assert entries[0][2] in ("TLSv1.2", "TLSv1.3")
 
 
 def test_nginx_certificate_from_an_untrusted_ca_is_refused(interop_bin, pki, nginx, tmp_path):
