@@ -140,7 +140,8 @@ public final class HTTPClient: HTTPTransport {
         var attempt = 0
         while true {
             attempt += 1
-            let pooled = pool.checkOut(origin)
+            // The retry always opens a new connection: another pooled one may be as stale as the first.
+            let pooled = attempt == 1 ? pool.checkOut(origin) : nil
             let connection: Connection
             if let pooled {
                 connection = pooled
