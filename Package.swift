@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Purser takes no third-party packages: Foundation, the toolchain and the system libsqlite3 only.
+// Purser takes no third-party packages: Foundation, the toolchain, the system libsqlite3 and OpenSSL only.
 
 let package = Package(
     name: "Purser",
