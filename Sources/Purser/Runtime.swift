@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import Ledger
 import X402
 
@@ -51,8 +52,8 @@ public struct Runtime: Sendable {
         let pipeline = ToolCallPipeline(
             catalog: catalog,
             transport: { manifest in
-                LazyURLSessionTransport(
-                    configuration: URLSessionTransport.Configuration(
+                HTTPClient(
+                    configuration: HTTPClient.Configuration(
                         maximumResponseBytes: manifest.upstream.maxResponseBytes,
                         timeout: .seconds(manifest.upstream.timeoutSeconds)))
             }, secrets: secrets, authorizer: policies, payments: payments)

@@ -1,5 +1,6 @@
 import Cedar
 import Foundation
+import HTTPClient
 import JSONCore
 import Ledger
 import MCP
@@ -154,8 +155,8 @@ struct ToolCommand: Subcommand {
             request.headers.set(name: "Content-Type", value: "application/json")
             request.body = Array("{}".utf8)
         }
-        let transport = URLSessionTransport(
-            configuration: URLSessionTransport.Configuration(maximumResponseBytes: 1 << 20, timeout: .seconds(15)))
+        let transport = HTTPClient(
+            configuration: HTTPClient.Configuration(maximumResponseBytes: 1 << 20, timeout: .seconds(15)))
         do {
             return try await transport.send(request)
         } catch {

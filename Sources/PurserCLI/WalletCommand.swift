@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HTTPClient
 import Purser
 import X402
 
@@ -35,7 +36,7 @@ struct WalletCommand: Subcommand {
             let signer: any Signer
             do {
                 let configuration = try SignerConfiguration.load(home: home)
-                signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+                signer = try configuration.makeSigner(home: home, transport: HTTPClient())
             } catch {
                 // Name the fix: the wallet is made by `wallet new` or `init`, in the home resolved as everywhere.
                 printError(
@@ -87,7 +88,7 @@ struct WalletCommand: Subcommand {
             if let addressText {
                 address = try parseAddress(addressText)
             } else {
-                let accounts = try await RemoteSigner.accounts(url: url, transport: URLSessionTransport())
+                let accounts = try await RemoteSigner.accounts(url: url, transport: HTTPClient())
                 guard accounts.count == 1 else {
                     throw UsageError(
                         description: "the endpoint has \(accounts.count) accounts; choose one with --address")
@@ -100,7 +101,7 @@ struct WalletCommand: Subcommand {
         }
         try ensureHome(home)
         // Loading the signer proves the configuration usable (a key file must exist and be owner-only).
-        let signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+        let signer = try configuration.makeSigner(home: home, transport: HTTPClient())
         try writeConfiguration(configuration, home: home)
         printOut(EIP3009Crypto.checksummed(signer.address.bytes))
         return 0

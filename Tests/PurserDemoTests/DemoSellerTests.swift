@@ -1,6 +1,7 @@
 import EVMSigning
 import Foundation
 import Glibc
+import HTTPClient
 import JSONCore
 import Purser
 import PurserDemo
@@ -29,7 +30,7 @@ private func send(
     _ seller: DemoSeller, _ path: String, method: String = "GET", headers: HTTPHeaders = [:], body: String = ""
 ) async throws -> HTTPResponse {
     let url = try #require(URL(string: seller.baseURL + path))
-    return try await URLSessionTransport().send(
+    return try await HTTPClient().send(
         HTTPRequest(method: method, url: url, headers: headers, body: Array(body.utf8)))
 }
 
@@ -87,7 +88,7 @@ private struct HandPayment {
 
 /// Records every request it forwards, so a test can replay the exact paid request.
 private final class RecordingTransport: HTTPTransport {
-    let inner = URLSessionTransport()
+    let inner = HTTPClient()
     private let log = Mutex<[HTTPRequest]>([])
     var requests: [HTTPRequest] { log.withLock { $0 } }
 
@@ -197,7 +198,7 @@ struct DemoSellerTests {
                     transaction: expectedTransaction)
             ])
 
-        let replay = try await URLSessionTransport().send(paid)
+        let replay = try await HTTPClient().send(paid)
         #expect(try required(replay).error == "invalid_exact_evm_nonce_already_used")
         #expect(replay.headers["PAYMENT-RESPONSE"] == nil)
         #expect(seller.settled.count == 1)
@@ -208,7 +209,7 @@ struct DemoSellerTests {
         let seller = try DemoSeller.start(now: { fixedNow })
         defer { seller.stop() }
         let client = makeClient(
-            URLSessionTransport(), signer: try KeyFileSigner(privateKey: try #require(HexBytes.decodePrefixed(keyA))))
+            HTTPClient(), signer: try KeyFileSigner(privateKey: try #require(HexBytes.decodePrefixed(keyA))))
         let base = seller.baseURL
         let weather = await client.pay(
             HTTPRequest(url: try #require(URL(string: base + "/weather/Oslo"))), policy: policy)

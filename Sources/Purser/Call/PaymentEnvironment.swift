@@ -1,5 +1,6 @@
 import EVMSigning
 import Foundation
+import HTTPClient
 public import Ledger
 public import X402
 
@@ -62,7 +63,7 @@ public struct PaymentEnvironment: Sendable {
         let homeURL = URL(fileURLWithPath: home)
         do {
             let configuration = try SignerConfiguration.load(home: homeURL)
-            signer = try configuration.makeSigner(home: homeURL, transport: LazyURLSessionTransport())
+            signer = try configuration.makeSigner(home: homeURL, transport: HTTPClient())
         } catch {
             problems.append("no wallet is configured (purser wallet new)")
         }

@@ -1,10 +1,10 @@
 import Foundation
-import Purser
+import HTTPClient
 import Testing
 import X402
 
-@Suite("URLSessionTransport against loopback listeners", .serialized)
-struct URLSessionTransportTests {
+@Suite("HTTPClient against loopback listeners", .serialized)
+struct HTTPClientTests {
     init() { signal(SIGPIPE, SIG_IGN) }
 
     @Test("returns a 402 with its headers and body, looked up in any case")
@@ -13,7 +13,7 @@ struct URLSessionTransportTests {
             .init(status: 402, headers: [("Payment-Required", "abc")], body: Array("{}".utf8))
         }
         defer { server.stop() }
-        let transport = URLSessionTransport()
+        let transport = HTTPClient()
         let request = HTTPRequest(
             method: "POST", url: server.baseURL.appendingPathComponent("x"), headers: ["X-Custom": "1"],
             body: Array("hello".utf8))
@@ -35,7 +35,7 @@ struct URLSessionTransportTests {
         let location = target.baseURL.appendingPathComponent("steal").absoluteString
         let origin = try LoopbackServer { _ in .init(status: 302, headers: [("Location", location)]) }
         defer { origin.stop() }
-        let transport = URLSessionTransport()
+        let transport = HTTPClient()
         let request = HTTPRequest(url: origin.baseURL, headers: ["PAYMENT-SIGNATURE": "c2lnbmVk"])
         let response = try await transport.send(request)
         #expect(response.status == 302)
@@ -49,7 +49,7 @@ struct URLSessionTransportTests {
     func bodyCap() async throws {
         let server = try LoopbackServer { _ in .init(status: 200, streamedBytes: 4 * 1024 * 1024) }
         defer { server.stop() }
-        let transport = URLSessionTransport(configuration: .init(maximumResponseBytes: 64 * 1024))
+        let transport = HTTPClient(configuration: .init(maximumResponseBytes: 64 * 1024))
         await #expect(throws: HTTPTransportError.self) {
             _ = try await transport.send(HTTPRequest(url: server.baseURL))
         }
@@ -66,7 +66,7 @@ struct URLSessionTransportTests {
     func bodyAtCap() async throws {
         let server = try LoopbackServer { _ in .init(status: 200, streamedBytes: 64 * 1024) }
         defer { server.stop() }
-        let transport = URLSessionTransport(configuration: .init(maximumResponseBytes: 64 * 1024))
+        let transport = HTTPClient(configuration: .init(maximumResponseBytes: 64 * 1024))
         let response = try await transport.send(HTTPRequest(url: server.baseURL))
         #expect(response.body.count == 64 * 1024)
     }
@@ -75,7 +75,7 @@ struct URLSessionTransportTests {
     func deadline() async throws {
         let server = try LoopbackServer { _ in .init(status: 200, delay: 2) }
         defer { server.stop() }
-        let transport = URLSessionTransport(configuration: .init(timeout: .milliseconds(300)))
+        let transport = HTTPClient(configuration: .init(timeout: .milliseconds(300)))
         let started = ContinuousClock.now
         do {
             _ = try await transport.send(HTTPRequest(url: server.baseURL))
@@ -93,7 +93,7 @@ struct URLSessionTransportTests {
         let server = try LoopbackServer { _ in .init(status: 200) }
         let url = server.baseURL
         server.stop()
-        let transport = URLSessionTransport()
+        let transport = HTTPClient()
         do {
             _ = try await transport.send(HTTPRequest(url: url))
             Issue.record("expected cannotConnect")
@@ -105,7 +105,7 @@ struct URLSessionTransportTests {
 
     @Test("refuses non-HTTP schemes and header injection without sending anything")
     func invalidRequests() async throws {
-        let transport = URLSessionTransport()
+        let transport = HTTPClient()
         for request in [
             HTTPRequest(url: URL(string: "file:///etc/passwd")!),
             HTTPRequest(url: URL(string: "http://127.0.0.1:9/")!, headers: ["X-A": "1\r\nX-B: 2"]),
@@ -123,7 +123,7 @@ struct URLSessionTransportTests {
     func cancellation() async throws {
         let server = try LoopbackServer { _ in .init(status: 200, delay: 2) }
         defer { server.stop() }
-        let transport = URLSessionTransport()
+        let transport = HTTPClient()
         let task = Task { try await transport.send(HTTPRequest(url: server.baseURL)) }
         try await Task.sleep(for: .milliseconds(100))
         task.cancel()

@@ -1,9 +1,10 @@
 import Foundation
 import FoundationNetworking
 import Synchronization
-public import X402
+import X402
 
-/// The product's one HTTP client, for every upstream call (free and paid), built on FoundationNetworking.
+/// The transport the product used before `HTTPClient`, kept only so benchmarks can compare the two in
+/// one run. `purser-bench` is not the product: it may link FoundationNetworking, `purser` must not.
 ///
 /// Guarantees that the payment code relies on:
 /// - **No redirects are followed.** A session-level delegate refuses them (per-task delegates are ignored on
@@ -15,18 +16,18 @@ public import X402
 /// - **No state between calls.** Ephemeral configuration, no cookies, no cache.
 /// - **Classified failures.** `HTTPTransportError.Code.definitelyNotSent` separates "never left this
 ///   machine" (safe to forget a payment) from "may have arrived" (a payment is in doubt).
-public final class URLSessionTransport: HTTPTransport {
+final class URLSessionTransport: HTTPTransport {
     /// Limits and pool settings.
-    public struct Configuration: Sendable {
+    struct Configuration: Sendable {
         /// The longest response body accepted, in bytes.
-        public var maximumResponseBytes: Int
+        var maximumResponseBytes: Int
         /// The deadline for a whole exchange (connect, send, receive).
-        public var timeout: Duration
+        var timeout: Duration
         /// Parallel connections per host (URLSession's default of 6 serialises concurrent tool calls).
-        public var maximumConnectionsPerHost: Int
+        var maximumConnectionsPerHost: Int
 
         /// Creates a configuration.
-        public init(
+        init(
             maximumResponseBytes: Int = 10 * 1024 * 1024, timeout: Duration = .seconds(30),
             maximumConnectionsPerHost: Int = 32
         ) {
@@ -37,12 +38,12 @@ public final class URLSessionTransport: HTTPTransport {
     }
 
     /// The settings in use.
-    public let configuration: Configuration
+    let configuration: Configuration
     private let session: URLSession
     private let delegate: SessionDelegate
 
     /// Creates a transport with its own URLSession.
-    public init(configuration: Configuration = Configuration()) {
+    init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         let sessionConfiguration = URLSessionConfiguration.ephemeral
         sessionConfiguration.httpMaximumConnectionsPerHost = configuration.maximumConnectionsPerHost
@@ -68,7 +69,7 @@ public final class URLSessionTransport: HTTPTransport {
     ///
     /// - Throws: `HTTPTransportError` (`invalidRequest`, `cannotConnect`, `timeout`, `tooLarge`,
     ///   `connectionLost`, `cancelled`, `other`).
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let urlRequest = try makeURLRequest(request)
         let task = session.dataTask(with: urlRequest)
         let exchange = Exchange(limit: configuration.maximumResponseBytes)
@@ -302,16 +303,16 @@ private final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecke
 /// FoundationNetworking costs about 14 MiB of resident memory once a `URLSession` exists (measured here:
 /// a trivial binary peaks at 16 MiB with Foundation and 30 MiB with one ephemeral session), so a server that
 /// only lists tools, or only calls a few, should not pay it up front for every tool.
-public final class LazyURLSessionTransport: HTTPTransport {
+final class LazyURLSessionTransport: HTTPTransport {
     private let configuration: URLSessionTransport.Configuration
     private let transport: Mutex<URLSessionTransport?> = Mutex(nil)
 
     /// Creates the wrapper; nothing is allocated until the first request.
-    public init(configuration: URLSessionTransport.Configuration = URLSessionTransport.Configuration()) {
+    init(configuration: URLSessionTransport.Configuration = URLSessionTransport.Configuration()) {
         self.configuration = configuration
     }
 
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let transport = self.transport.withLock { current in
             if let current { return current }
             let created = URLSessionTransport(configuration: configuration)
