@@ -47,25 +47,41 @@ public struct Entities: Sendable {
             }
             direct[entity.uid] = entity
         }
+        // Depth-first with an explicit stack, so a parent chain of any length cannot exhaust the call stack.
         var closure: [EntityUID: Set<EntityUID>] = [:]
-        var visiting = Set<EntityUID>()
-        func ancestors(of uid: EntityUID) throws(CedarDataError) -> Set<EntityUID> {
-            if let known = closure[uid] { return known }
-            guard let entity = direct[uid] else { return [] }
-            guard visiting.insert(uid).inserted else {
-                throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(uid)`")
+        func ancestors(of root: EntityUID) throws(CedarDataError) -> Set<EntityUID> {
+            if let known = closure[root] { return known }
+            var onPath = Set<EntityUID>()
+            var stack: [(uid: EntityUID, parents: [EntityUID], next: Int)] = []
+            func push(_ uid: EntityUID) {
+                onPath.insert(uid)
+                stack.append((uid, direct[uid].map { Array($0.parents) } ?? [], 0))
             }
-            var result = Set<EntityUID>()
-            for parent in entity.parents {
-                result.insert(parent)
-                result.formUnion(try ancestors(of: parent))
+            push(root)
+            while let top = stack.last {
+                if top.next < top.parents.count {
+                    let parent = top.parents[top.next]
+                    stack[stack.count - 1].next += 1
+                    if closure[parent] != nil || direct[parent] == nil { continue }
+                    guard !onPath.contains(parent) else {
+                        throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(parent)`")
+                    }
+                    push(parent)
+                    continue
+                }
+                stack.removeLast()
+                onPath.remove(top.uid)
+                var result = Set<EntityUID>()
+                for parent in top.parents {
+                    result.insert(parent)
+                    if let further = closure[parent] { result.formUnion(further) }
+                }
+                if result.contains(top.uid) {
+                    throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(top.uid)`")
+                }
+                closure[top.uid] = result
             }
-            visiting.remove(uid)
-            if result.contains(uid) {
-                throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(uid)`")
-            }
-            closure[uid] = result
-            return result
+            return closure[root] ?? []
         }
         for uid in direct.keys {
             let found = try ancestors(of: uid)
