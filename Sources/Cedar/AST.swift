@@ -54,12 +54,44 @@ enum BinaryOperator: String, Sendable {
     case getTag
 }
 
-enum ExtensionFunction: String, Sendable {
+/// Cedar's extension functions (`decimal`, `ipaddr`, `datetime`); constructors are called as functions, the
+/// rest as methods on their first argument.
+enum ExtensionFunction: String, Sendable, CaseIterable {
     case decimal
     case lessThan
     case lessThanOrEqual
     case greaterThan
     case greaterThanOrEqual
+    case ip
+    case isIpv4
+    case isIpv6
+    case isLoopback
+    case isMulticast
+    case isInRange
+    case datetime
+    case duration
+    case offset
+    case durationSince
+    case toDate
+    case toTime
+    case toMilliseconds
+    case toSeconds
+    case toMinutes
+    case toHours
+    case toDays
+
+    /// Constructors, called as `name(…)`.
+    static let functionStyle: Set<ExtensionFunction> = [.decimal, .ip, .datetime, .duration]
+
+    /// How many arguments it takes, counting a method's receiver.
+    var arity: Int {
+        switch self {
+        case .lessThan, .lessThanOrEqual, .greaterThan, .greaterThanOrEqual, .isInRange, .offset, .durationSince:
+            return 2
+        default:
+            return 1
+        }
+    }
 }
 
 /// One step of a postfix chain: `.name`, `["name"]`, or a method call `.m(args)`.

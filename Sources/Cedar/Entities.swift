@@ -196,33 +196,33 @@ public enum CedarData {
         }
     }
 
+    /// `{"fn": name, "arg": x}` or `{"fn": name, "args": [x, …]}`: an extension call on restricted arguments
+    /// (strings, or nested `__extn` values such as `offset(datetime(…), duration(…))`).
     private static func extensionValue(_ json: CedarJSON) throws(CedarDataError) -> CedarValue {
-        guard case .object(let members) = json, case .string(let function)? = json["fn"] else {
+        guard case .object(let members) = json, case .string(let name)? = json["fn"] else {
             throw CedarDataError(.invalid, "`__extn` needs a `fn` string")
-        }
-        var argument: CedarJSON?
-        if let single = json["arg"] {
-            argument = single
-        } else if case .array(let list)? = json["args"], list.count == 1 {
-            argument = list[0]
         }
         for (key, _) in members where !["fn", "arg", "args"].contains(key) {
             throw CedarDataError(.invalid, "unknown field `\(key)` in `__extn`")
         }
-        switch function {
-        case "decimal":
-            guard case .string(let text)? = argument else {
-                throw CedarDataError(.invalid, "`decimal` needs one string argument")
-            }
-            guard let value = CedarDecimal(parsing: text) else {
-                throw CedarDataError(.invalid, "`\(text)` is not a valid decimal")
-            }
-            return .decimal(value)
-        case "ip", "ipaddr", "datetime", "duration", "offset", "toDate", "toTime", "durationSince":
-            let feature = function == "ipaddr" ? "ext:ip" : "ext:\(function)"
-            throw CedarDataError(.unsupported, "extension `\(function)` is not supported", feature: feature)
-        default:
-            throw CedarDataError(.invalid, "unknown extension function `\(function)`")
+        var arguments: [CedarJSON]
+        if let single = json["arg"] {
+            guard json["args"] == nil else { throw CedarDataError(.invalid, "`__extn` has both `arg` and `args`") }
+            arguments = [single]
+        } else if case .array(let list)? = json["args"] {
+            arguments = list
+        } else {
+            throw CedarDataError(.invalid, "`__extn` needs `arg` or an `args` array")
+        }
+        guard let function = ExtensionFunction(rawValue: name) else {
+            throw CedarDataError(.invalid, "unknown extension function `\(name)`")
+        }
+        var values: [CedarValue] = []
+        for argument in arguments { values.append(try value(argument)) }
+        do {
+            return try ExtensionCall.apply(function, values)
+        } catch {
+            throw CedarDataError(.invalid, "invalid `\(name)` value: \(error.message)")
         }
     }
 

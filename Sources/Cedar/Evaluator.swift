@@ -179,8 +179,19 @@ struct Evaluator {
         case .notEqual:
             return .bool(left != right)
         case .less, .lessOrEqual, .greater, .greaterOrEqual:
-            guard case .long(let a) = left else { throw .type(expected: "long", got: left) }
-            guard case .long(let b) = right else { throw .type(expected: "long", got: right) }
+            // Longs, and (overloaded) two datetimes or two durations; anything else, decimals included, is a
+            // type error.
+            let a: Int64
+            let b: Int64
+            switch (left, right) {
+            case (.long(let x), .long(let y)): (a, b) = (x, y)
+            case (.datetime(let x), .datetime(let y)): (a, b) = (x.milliseconds, y.milliseconds)
+            case (.duration(let x), .duration(let y)): (a, b) = (x.milliseconds, y.milliseconds)
+            case (.long, _), (.datetime, _), (.duration, _):
+                throw .type(expected: "one of [long, datetime, duration]", got: right)
+            default:
+                throw .type(expected: "one of [long, datetime, duration]", got: left)
+            }
             switch op {
             case .less: return .bool(a < b)
             case .lessOrEqual: return .bool(a <= b)
@@ -247,37 +258,7 @@ struct Evaluator {
     }
 
     private func call(_ function: ExtensionFunction, _ arguments: [CedarValue]) throws(EvaluationError) -> CedarValue {
-        if function == .decimal {
-            guard arguments.count == 1 else {
-                throw EvaluationError(
-                    code: .wrongNumberOfArguments,
-                    message:
-                        "wrong number of arguments provided to extension function decimal: expected 1, got \(arguments.count)"
-                )
-            }
-            guard case .string(let text) = arguments[0] else { throw .type(expected: "string", got: arguments[0]) }
-            guard let value = CedarDecimal(parsing: text.value) else {
-                throw EvaluationError(
-                    code: .extensionFailure,
-                    message: "error while evaluating `decimal` extension function: "
-                        + "the argument is not a decimal (-?digits.digits, at most 4 fractional digits)")
-            }
-            return .decimal(value)
-        }
-        guard arguments.count == 2 else {
-            throw EvaluationError(
-                code: .wrongNumberOfArguments,
-                message: "wrong number of arguments provided to extension function \(function.rawValue): "
-                    + "expected 2, got \(arguments.count)")
-        }
-        guard case .decimal(let a) = arguments[0] else { throw .type(expected: "decimal", got: arguments[0]) }
-        guard case .decimal(let b) = arguments[1] else { throw .type(expected: "decimal", got: arguments[1]) }
-        switch function {
-        case .lessThan: return .bool(a < b)
-        case .lessThanOrEqual: return .bool(a <= b)
-        case .greaterThan: return .bool(a > b)
-        default: return .bool(a >= b)
-        }
+        try ExtensionCall.apply(function, arguments)
     }
 }
 

@@ -23,15 +23,13 @@ struct Parser {
     static let builtinMethods: [String: Int] = [
         "contains": 1, "containsAll": 1, "containsAny": 1, "isEmpty": 0, "hasTag": 1, "getTag": 1,
     ]
-    static let decimalMethods: Set<String> = ["lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual"]
-    static let unsupportedMethods: [String: String] = [
-        "isIpv4": "ext:isIpv4", "isIpv6": "ext:isIpv6", "isLoopback": "ext:isLoopback",
-        "isMulticast": "ext:isMulticast", "isInRange": "ext:isInRange", "offset": "ext:offset",
-        "durationSince": "ext:durationSince", "toDate": "ext:toDate", "toTime": "ext:toTime",
-        "toMilliseconds": "ext:toMilliseconds", "toSeconds": "ext:toSeconds", "toMinutes": "ext:toMinutes",
-        "toHours": "ext:toHours", "toDays": "ext:toDays",
-    ]
-    static let unsupportedFunctions: Set<String> = ["ip", "datetime", "duration"]
+    /// Extension methods (`ip("…").isLoopback()`, `d.offset(duration("1h"))`, …).
+    static let extensionMethods: [String: ExtensionFunction] = Dictionary(
+        uniqueKeysWithValues: ExtensionFunction.allCases.filter { !ExtensionFunction.functionStyle.contains($0) }
+            .map { ($0.rawValue, $0) })
+    /// Extension constructors (`decimal`, `ip`, `datetime`, `duration`).
+    static let extensionFunctions: [String: ExtensionFunction] = Dictionary(
+        uniqueKeysWithValues: ExtensionFunction.functionStyle.map { ($0.rawValue, $0) })
 
     private var file: String?
 
@@ -526,18 +524,13 @@ struct Parser {
     private mutating func parseAccessors(_ base: Expr) throws(CedarParseError) -> Expr {
         // The whole chain becomes one node: its length never deepens the tree.
         var accessors: [Accessor] = []
-        var replaced: Expr?
         while true {
             if isPunct(".") {
                 _ = advance()
                 let (name, token) = try identifier("an attribute or method name")
                 if isPunct("(") {
                     let arguments = try parseArguments()
-                    if let accessor = try methodCall(name, arguments, at: token) {
-                        accessors.append(accessor)
-                    } else {
-                        replaced = .literal(.bool(false))
-                    }
+                    accessors.append(try methodCall(name, arguments, at: token))
                 } else {
                     try checkNotReserved(name, at: token)
                     accessors.append(.attribute(CedarString(name)))
@@ -552,7 +545,6 @@ struct Parser {
             } else if isPunct("(") {
                 throw fail("function calls must be of the form `<name>(arg1, arg2, ...)`")
             } else {
-                if let replaced { return replaced }
                 return accessors.isEmpty ? base : .access(base, accessors)
             }
         }
@@ -570,9 +562,9 @@ struct Parser {
         return arguments
     }
 
-    /// The accessor for a method call; nil when the method is outside what this implementation evaluates.
-    private mutating func methodCall(_ name: String, _ arguments: [Expr], at token: Token)
-        throws(CedarParseError) -> Accessor?
+    /// The accessor for a method call.
+    private func methodCall(_ name: String, _ arguments: [Expr], at token: Token)
+        throws(CedarParseError) -> Accessor
     {
         if let arity = Parser.builtinMethods[name] {
             guard arguments.count == arity else {
@@ -591,21 +583,16 @@ struct Parser {
             default: return .isEmpty
             }
         }
-        if Parser.decimalMethods.contains(name), let function = ExtensionFunction(rawValue: name) {
+        if let function = Parser.extensionMethods[name] {
             return .call(function, arguments)
         }
-        if let feature = Parser.unsupportedMethods[name] {
-            markUnsupported(feature, at: token)
-            return nil
-        }
-        if name == "decimal" || Parser.unsupportedFunctions.contains(name) {
+        if Parser.extensionFunctions[name] != nil {
             throw fail("`\(name)` is a function, not a method", at: token)
         }
         throw fail("`\(name)` is not a valid method\(suggestion(name, among: Parser.allMethods))", at: token)
     }
 
-    static let allMethods: [String] =
-        Array(builtinMethods.keys) + Array(decimalMethods) + Array(unsupportedMethods.keys)
+    static let allMethods: [String] = Array(builtinMethods.keys) + Array(extensionMethods.keys)
 
     private func suggestion(_ name: String, among candidates: [String]) -> String {
         let lowered = name.lowercased()
@@ -706,12 +693,8 @@ struct Parser {
             if isPunct("(") {
                 let arguments = try parseArguments()
                 if segments.count == 1 {
-                    if first == "decimal" { return .call(.decimal, arguments) }
-                    if Parser.unsupportedFunctions.contains(first) {
-                        markUnsupported("ext:\(first)", at: token)
-                        return .literal(.bool(false))
-                    }
-                    if Parser.decimalMethods.contains(first) || Parser.unsupportedMethods[first] != nil {
+                    if let function = Parser.extensionFunctions[first] { return .call(function, arguments) }
+                    if Parser.extensionMethods[first] != nil {
                         throw fail("`\(first)` is a method, not a function", at: token)
                     }
                 }
