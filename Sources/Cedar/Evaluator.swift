@@ -130,7 +130,9 @@ struct Evaluator {
             guard case .set(let elements) = value else { throw .type(expected: "set", got: value) }
             return .bool(elements.isEmpty)
         case .call(let function, let arguments):
-            var values = [value]
+            var values: [CedarValue] = []
+            values.reserveCapacity(arguments.count + 1)
+            values.append(value)
             for argument in arguments { values.append(try evaluate(argument)) }
             return try call(function, values)
         }
