@@ -37,12 +37,12 @@ package enum ConstantTimeAudit {
         }
     }
 
-    /// s⁻¹ mod n for 32 big-endian bytes, by the constant-time Fermat inverse that signing uses, or (with
+    /// s⁻¹ mod n for 32 big-endian bytes, by the constant-time divsteps inverse that signing uses, or (with
     /// `variableTime`) by the binary extended Euclid that only recovery may use. The check runs both on a
     /// secret input: the first must pass, the second must be reported (it proves the check can fail).
     package static func inverse(of bytes: [UInt8], variableTime: Bool) -> [UInt8] {
         guard let value = UInt256(bigEndianBytes: bytes) else { return [] }
         let scalar = Scalar(reducing: value)
-        return (variableTime ? scalar.inverseVariableTime() : scalar.inverse()).bigEndianBytes
+        return (variableTime ? scalar.inverseVariableTime() : scalar.inverseDivsteps()).bigEndianBytes
     }
 }

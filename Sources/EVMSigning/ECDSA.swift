@@ -96,7 +96,7 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
             // s = k⁻¹·e and s⁻¹ = k·e⁻¹ from a single constant-time inversion of k·e (zero when e = 0, which
             // makes s zero and is skipped below).
             let e = z + r * secret
-            let inverse = (k * e).inverse()
+            let inverse = (k * e).inverseDivsteps()
             let rawS = e * e * inverse
             let rawSInverse = k * k * inverse
             // Low s by masking: when s > n/2 take n − s, and negate s⁻¹ and R's y with it. The recovery id is

@@ -77,7 +77,7 @@ struct ArithmeticTests {
         #expect((FieldElement.zero - .one).squareRoot() == nil)
     }
 
-    @Test("scalar: Fermat (constant-time chain) and binary-GCD inverses agree, ring laws on 200 values")
+    @Test("scalar: Fermat, divsteps (both constant-time) and binary-GCD inverses agree, ring laws on 200 values")
     func scalarLaws() throws {
         for index in 0..<200 {
             let a = Scalar(reducing: Self.sample(index))
@@ -85,12 +85,14 @@ struct ArithmeticTests {
             let c = Scalar(reducing: Self.sample(index + 2000))
             #expect(a * a.inverse() == .one)
             #expect(a.inverse() == a.inverseVariableTime())
+            #expect(a.inverseDivsteps() == a.inverseVariableTime())
             #expect(a * (b + c) == a * b + a * c)
             #expect(a + -a == .zero)
             #expect(a.squared() == a * a)
         }
         #expect(Scalar.zero.inverseVariableTime() == .zero)
         #expect(Scalar.zero.inverse() == .zero)
+        #expect(Scalar.zero.inverseDivsteps() == .zero)
         // Runs of trailing zero bits longer than a limb, and the extremes.
         let edges = [
             Scalar.one, Scalar(l0: 2, l1: 0, l2: 0, l3: 0), -Scalar.one, Scalar(l0: 0, l1: 0, l2: 0, l3: 1 << 63),
@@ -99,6 +101,7 @@ struct ArithmeticTests {
         for a in edges {
             #expect(a * a.inverseVariableTime() == .one)
             #expect(a.inverse() == a.inverseVariableTime())
+            #expect(a.inverseDivsteps() == a.inverseVariableTime())
         }
     }
 
