@@ -28,8 +28,8 @@ extension Scalar {
             let nextG = SignedWide.combine(matrix.q, f, matrix.r, g)
             f = nextF
             g = nextG
-            let nextD = Scalar.times(matrix.u, d, barrier: barrier) + Scalar.times(matrix.v, e, barrier: barrier)
-            let nextE = Scalar.times(matrix.q, d, barrier: barrier) + Scalar.times(matrix.r, e, barrier: barrier)
+            let nextD = Scalar.combine(matrix.u, d, matrix.v, e)
+            let nextE = Scalar.combine(matrix.q, d, matrix.r, e)
             d = nextD
             e = nextE
         }
@@ -94,14 +94,42 @@ extension Scalar {
             u: Int64(bitPattern: u), v: Int64(bitPattern: v), q: Int64(bitPattern: q), r: Int64(bitPattern: r))
     }
 
-    /// a·x mod n for a signed a with |a| ≤ 2^62: |a|·x, negated by masking when a < 0.
+    /// (a·x + b·y) mod n for |a| + |b| ≤ 2^62. The signed sum is formed in 320 bits with 2^62·n added, which
+    /// makes it positive (|a·x + b·y| < 2^62·n) and below 2^319; its top word t4 < 2^63 is folded once with
+    /// 2^256 ≡ c (mod n), leaving a value below 2^256 + 2^192 < 2n for the masked final subtraction.
+    /// Column sums stay below 2^127 in absolute value, so the signed 128-bit accumulator cannot overflow.
     @inline(__always)
-    static func times(_ a: Int64, _ x: Scalar, barrier: UInt64) -> Scalar {
-        let sign = UInt64(bitPattern: a >> 63) ^ barrier
-        let magnitude = (UInt64(bitPattern: a) ^ sign) &- sign
-        let product = Scalar(l0: magnitude, l1: 0, l2: 0, l3: 0) * x
-        return Scalar.select(sign, -product, product)
+    static func combine(_ a: Int64, _ x: Scalar, _ b: Int64, _ y: Scalar) -> Scalar {
+        let a128 = Int128(a)
+        let b128 = Int128(b)
+        let offset = Scalar.orderTimes2to62
+        var accumulator = a128 &* Int128(x.l0) &+ b128 &* Int128(y.l0) &+ Int128(offset.0)
+        let t0 = UInt64(truncatingIfNeeded: accumulator)
+        accumulator >>= 64
+        accumulator = accumulator &+ a128 &* Int128(x.l1) &+ b128 &* Int128(y.l1) &+ Int128(offset.1)
+        let t1 = UInt64(truncatingIfNeeded: accumulator)
+        accumulator >>= 64
+        accumulator = accumulator &+ a128 &* Int128(x.l2) &+ b128 &* Int128(y.l2) &+ Int128(offset.2)
+        let t2 = UInt64(truncatingIfNeeded: accumulator)
+        accumulator >>= 64
+        accumulator = accumulator &+ a128 &* Int128(x.l3) &+ b128 &* Int128(y.l3) &+ Int128(offset.3)
+        let t3 = UInt64(truncatingIfNeeded: accumulator)
+        accumulator >>= 64
+        let t4 = UInt64(truncatingIfNeeded: accumulator &+ Int128(offset.4))
+        // t4·2^256 ≡ t4·(c0 + c1·2^64 + 2^128).
+        var carry: UInt64 = 0
+        let s0 = mac(t4, c0, t0, &carry)
+        let s1 = mac(t4, c1, t1, &carry)
+        let s2 = adc(t2, t4, &carry)
+        let s3 = adc(t3, 0, &carry)
+        return canonical(s0, s1, s2, s3, carry: carry)
     }
+
+    /// 2^62·n in five 64-bit limbs (318 bits).
+    static let orderTimes2to62: (UInt64, UInt64, UInt64, UInt64, UInt64) = {
+        let n = Scalar.order
+        return (n.w0 << 62, n.w1 << 62 | n.w0 >> 2, n.w2 << 62 | n.w1 >> 2, n.w3 << 62 | n.w2 >> 2, n.w3 >> 2)
+    }()
 }
 
 /// A signed integer of 320 bits in two's complement (limbs little-endian, l4 signed), for f and g of the

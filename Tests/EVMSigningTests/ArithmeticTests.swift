@@ -47,6 +47,35 @@ struct ArithmeticTests {
         }
     }
 
+    @Test("divsteps coefficient update: (a·x + b·y) mod n for |a| + |b| ≤ 2^62, extremes included")
+    func divstepsCombine() {
+        // The reference: |a|·x by a full scalar product, negated when a < 0.
+        func times(_ a: Int64, _ x: Scalar) -> Scalar {
+            let product = Scalar(l0: a.magnitude, l1: 0, l2: 0, l3: 0) * x
+            return a < 0 ? -product : product
+        }
+        let top: Int64 = 1 << 62
+        let pairs: [(Int64, Int64)] = [
+            (top, 0), (-top, 0), (0, top), (0, -top), (top / 2, -top / 2), (-top / 2, -top / 2), (1, -1), (0, 0),
+            (top - 1, 1), (-(top - 1), -1), (12_345, -678_910_111_213),
+        ]
+        let extremes: [Scalar] = [.zero, .one, -Scalar.one, Scalar(reducing: Self.sample(9000))]
+        for (a, b) in pairs {
+            for x in extremes {
+                for y in extremes {
+                    #expect(Scalar.combine(a, x, b, y) == times(a, x) + times(b, y), "\(a) \(b)")
+                }
+            }
+        }
+        for index in 0..<100 {
+            let x = Scalar(reducing: Self.sample(index + 3000))
+            let y = Scalar(reducing: Self.sample(index + 4000))
+            let a = Int64(bitPattern: x.l1) >> 2
+            let b = (a < 0 ? -top - a : top - a) / 2
+            #expect(Scalar.combine(a, x, b, y) == times(a, x) + times(b, y))
+        }
+    }
+
     @Test("(p − 1)² = 1 mod p and (n − 1)² = 1 mod n; −1 + 1 = 0")
     func minusOne() throws {
         let pMinusOne = FieldElement.zero - .one
