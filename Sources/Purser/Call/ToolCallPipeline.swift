@@ -92,7 +92,10 @@ public final class ToolCallPipeline: Sendable {
         self.catalog = catalog
         var transports: [String: any HTTPTransport] = [:]
         for manifest in catalog.manifests {
-            transports[manifest.name] = SameOriginRedirects(base: transport(manifest), manifest: manifest)
+            // Scrubbing wraps everything: no upstream byte reaches a result, trace or record unscrubbed.
+            transports[manifest.name] = SecretScrubbingTransport(
+                base: SameOriginRedirects(base: transport(manifest), manifest: manifest),
+                secretHeaders: manifest.upstream.secretHeaders)
         }
         self.transports = transports
         self.secrets = secrets
@@ -202,7 +205,8 @@ public final class ToolCallPipeline: Sendable {
             let begin: IdempotencyBegin
             do {
                 begin = try await ledger.beginIdempotent(
-                    agent: caller.agent, key: Self.ledgerName(key), argumentsDigest: trace.argumentsDigest)
+                    agent: caller.agent, key: Self.ledgerName(key), tool: manifest.name,
+                    argumentsDigest: trace.argumentsDigest)
             } catch {
                 return .complete(trace.refuse(ToolRefusal(code: .ledgerUnavailable, message: Self.ledgerMessage)))
             }
@@ -226,7 +230,7 @@ public final class ToolCallPipeline: Sendable {
                         ToolRefusal(
                             code: .idempotencyConflict,
                             message:
-                                "This idempotency key was already used with different arguments. Use a new key for a new purchase."
+                                "This idempotency key was already used with another tool or different arguments. Use a new key for a new purchase."
                         )))
             }
         }
