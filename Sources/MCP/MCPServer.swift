@@ -24,12 +24,19 @@ public final class MCPServer: Sendable {
         public var legacyVersions: [String]
         /// Stateless versions.
         public var statelessVersions: [String]
+        /// The longest message line accepted; longer lines are dropped unread and answered with an error.
+        public var maximumLineLength: Int
+        /// How many lines are read ahead of the dispatcher before reading pauses (back-pressure).
+        public var maximumQueuedLines: Int
+        /// How many requests may run at once; more are answered with `serverBusy` at once.
+        public var maximumConcurrentRequests: Int
 
         /// Creates a configuration with the defaults.
         public init(
             name: String, version: String, instructions: String? = nil, pageSize: Int = 100,
             listTTLMilliseconds: Int = 30_000, legacyVersions: [String] = ["2025-11-25", "2025-06-18"],
-            statelessVersions: [String] = ["2026-07-28"]
+            statelessVersions: [String] = ["2026-07-28"], maximumLineLength: Int = LineReader.defaultMaximumLineLength,
+            maximumQueuedLines: Int = LineReader.defaultMaximumQueuedLines, maximumConcurrentRequests: Int = 16
         ) {
             self.name = name
             self.version = version
@@ -38,6 +45,9 @@ public final class MCPServer: Sendable {
             self.listTTLMilliseconds = listTTLMilliseconds
             self.legacyVersions = legacyVersions
             self.statelessVersions = statelessVersions
+            self.maximumLineLength = max(1, maximumLineLength)
+            self.maximumQueuedLines = max(1, maximumQueuedLines)
+            self.maximumConcurrentRequests = max(1, maximumConcurrentRequests)
         }
     }
 
@@ -73,7 +83,9 @@ public final class MCPServer: Sendable {
     public init(configuration: Configuration, provider: any ToolProvider, input: Int32 = 0, output: Int32 = 1) {
         self.configuration = configuration
         self.provider = provider
-        self.reader = LineReader(fileDescriptor: input)
+        self.reader = LineReader(
+            fileDescriptor: input, maximumLineLength: configuration.maximumLineLength,
+            maximumQueuedLines: configuration.maximumQueuedLines)
         self.writer = LineWriter(fileDescriptor: output)
     }
 
@@ -83,8 +95,7 @@ public final class MCPServer: Sendable {
             switch item {
             case .oversized:
                 await writer.writeLine(
-                    MessageEncoding.error(
-                        id: nil, error: .invalidRequest("message longer than \(LineReader.maximumLineLength) bytes")))
+                    MessageEncoding.error(id: nil, error: .messageTooLong(limit: reader.maximumLineLength)))
             case .line(let bytes):
                 await handleLine(bytes)
             }
@@ -112,18 +123,22 @@ public final class MCPServer: Sendable {
             let continuation = state.withLock { $0.pendingClientRequests.removeValue(forKey: id) }
             continuation?.resume(returning: result.map { $0.objectValue ?? JSONObject() })
         case .success(.request(let id, let method, let params)):
-            let duplicate = state.withLock { state -> Bool in
-                if state.inFlight[id] != nil { return true }
+            let limit = configuration.maximumConcurrentRequests
+            let refusal = state.withLock { state -> (RequestID?, MCPError)? in
+                // A duplicate is answered with a null id: an answer carrying the running request's id could be
+                // taken for that request's outcome (which may be a payment). The running request still
+                // gets its own answer.
+                if state.inFlight[id] != nil { return (nil, .duplicateRequestID(id)) }
+                if state.inFlight.count >= limit { return (id, .serverBusy(limit: limit)) }
                 state.cancelled.remove(id)
                 state.inFlight[id] = Task {
                     await self.serve(id: id, method: method, params: params)
                     _ = self.state.withLock { $0.inFlight.removeValue(forKey: id) }
                 }
-                return false
+                return nil
             }
-            if duplicate {
-                await writer.writeLine(
-                    MessageEncoding.error(id: id, error: .invalidRequest("request id \(id) is already in use")))
+            if let (answerID, error) = refusal {
+                await writer.writeLine(MessageEncoding.error(id: answerID, error: error))
             }
         }
     }
