@@ -63,7 +63,7 @@ public struct PaymentEnvironment: Sendable {
             let configuration = try SignerConfiguration.load(home: homeURL)
             signer = try configuration.makeSigner(home: homeURL, transport: LazyURLSessionTransport())
         } catch {
-            problems.append("no wallet is configured (purser wallet new)")
+            problems.append("no usable wallet (\(error)); see purser wallet new")
         }
         return PaymentEnvironment(
             ledger: ledger, limits: limits, signer: signer, approvalKey: ApprovalKey.loadOrCreate(home: home),
