@@ -7,6 +7,8 @@ import subprocess
 import threading
 import time
 
+from canary import CAPTURED
+
 
 def write_tools(directory: pathlib.Path, port: int, fillers: int = 0) -> None:
     """Writes the manifests the MCP suites use, pointing at the loopback upstream on `port`."""
@@ -55,6 +57,19 @@ def write_tools(directory: pathlib.Path, port: int, fillers: int = 0) -> None:
             "inputSchema": {"type": "object", "additionalProperties": False},
             "upstream": {"url": f"{base}/redirect-away", "secretHeaders": {"Authorization": {"secret": "INTEROP_TOKEN", "prefix": "Bearer "}}},
         },
+        # Upstreams that give the secret back: a 401 quoting the key, a 200 echoing the request headers.
+        "quote_key": {
+            "name": "quote_key",
+            "description": "Upstream refuses and quotes the key.",
+            "inputSchema": {"type": "object", "additionalProperties": False},
+            "upstream": {"url": f"{base}/quote-key", "secretHeaders": {"Authorization": {"secret": "INTEROP_TOKEN", "prefix": "Bearer "}}},
+        },
+        "echo_headers": {
+            "name": "echo_headers",
+            "description": "Upstream echoes the request headers.",
+            "inputSchema": {"type": "object", "additionalProperties": False},
+            "upstream": {"url": f"{base}/echo-headers", "secretHeaders": {"X-Api-Key": {"secret": "INTEROP_TOKEN", "prefix": ""}}},
+        },
         "slow": {
             "name": "slow",
             "description": "Takes a while.",
@@ -97,10 +112,15 @@ class RawServer:
         self.lines: "queue.Queue[dict | None]" = queue.Queue()
         self.raw: list[bytes] = []
         threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            CAPTURED.append(line)
 
     def _read(self):
         for line in self.proc.stdout:
+            CAPTURED.append(line)
             self.raw.append(line)
             self.lines.put(json.loads(line))  # a non-JSON line fails here, and the test with it
         self.lines.put(None)
