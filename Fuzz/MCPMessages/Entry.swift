@@ -1,4 +1,5 @@
 import JSONCore
+
 @testable import MCP
 
 /// libFuzzer entry: each input line through the JSON-RPC message decoder, as the server reads it. A

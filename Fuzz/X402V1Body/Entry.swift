@@ -15,7 +15,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         _ = PaymentSelector.select(required, policy: policy)
     }
     for value in [String(decoding: bytes, as: UTF8.self), Base64.encode(bytes)] {
-        _ = try? Settlement.decode(from: HTTPResponse(status: 200, headers: ["X-PAYMENT-RESPONSE": value]), version: .v1)
+        _ = try? Settlement.decode(
+            from: HTTPResponse(status: 200, headers: ["X-PAYMENT-RESPONSE": value]), version: .v1)
     }
     return 0
 }
