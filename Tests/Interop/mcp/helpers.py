@@ -57,19 +57,6 @@ def write_tools(directory: pathlib.Path, port: int, fillers: int = 0) -> None:
             "inputSchema": {"type": "object", "additionalProperties": False},
             "upstream": {"url": f"{base}/redirect-away", "secretHeaders": {"Authorization": {"secret": "INTEROP_TOKEN", "prefix": "Bearer "}}},
         },
-        # Upstreams that give the secret back: a 401 quoting the key, a 200 echoing the request headers.
-        "quote_key": {
-            "name": "quote_key",
-            "description": "Upstream refuses and quotes the key.",
-            "inputSchema": {"type": "object", "additionalProperties": False},
-            "upstream": {"url": f"{base}/quote-key", "secretHeaders": {"Authorization": {"secret": "INTEROP_TOKEN", "prefix": "Bearer "}}},
-        },
-        "echo_headers": {
-            "name": "echo_headers",
-            "description": "Upstream echoes the request headers.",
-            "inputSchema": {"type": "object", "additionalProperties": False},
-            "upstream": {"url": f"{base}/echo-headers", "secretHeaders": {"X-Api-Key": {"secret": "INTEROP_TOKEN", "prefix": ""}}},
-        },
         "slow": {
             "name": "slow",
             "description": "Takes a while.",

@@ -2,6 +2,7 @@
 headers. The upstream must receive the canary secret, and nothing `purser serve` writes may contain it;
 conftest.py then searches every other output of the run for it too."""
 import base64
+import json
 import urllib.parse
 
 import pytest
@@ -21,6 +22,25 @@ def upstream():
 def tools_dir(tmp_path_factory, upstream):
     directory = tmp_path_factory.mktemp("tools")
     write_tools(directory, upstream.port)
+    base = f"http://127.0.0.1:{upstream.port}"
+    tools = {
+        "quote_key": {
+            "name": "quote_key",
+            "description": "Upstream refuses and quotes the key.",
+            "inputSchema": {"type": "object", "additionalProperties": False},
+            "upstream": {"url": f"{base}/quote-key",
+                         "secretHeaders": {"Authorization": {"secret": "INTEROP_TOKEN", "prefix": "Bearer "}}},
+        },
+        "echo_headers": {
+            "name": "echo_headers",
+            "description": "Upstream echoes the request headers.",
+            "inputSchema": {"type": "object", "additionalProperties": False},
+            "upstream": {"url": f"{base}/echo-headers",
+                         "secretHeaders": {"X-Api-Key": {"secret": "INTEROP_TOKEN", "prefix": ""}}},
+        },
+    }
+    for name, manifest in tools.items():
+        (directory / f"{name}.json").write_text(json.dumps(manifest))
     return directory
 
 
