@@ -92,7 +92,7 @@ public struct MCPError: Error, Sendable, Hashable, CustomStringConvertible {
         MCPError(
             code: -32000,
             message:
-                "Server busy: \(limit) requests are already running on this connection; this request was not processed, retry after one finishes",
+                "Server busy: \(limit) requests are running on this connection and none finished in time; this request was not processed, retry after one finishes",
             data: ["reason": "too_many_requests", "limit": .number(JSONNumber(limit))])
     }
 

@@ -28,15 +28,20 @@ public final class MCPServer: Sendable {
         public var maximumLineLength: Int
         /// How many lines are read ahead of the dispatcher before reading pauses (back-pressure).
         public var maximumQueuedLines: Int
-        /// How many requests may run at once; more are answered with `serverBusy` at once.
+        /// How many requests may run at once. At the limit, reading pauses until one finishes
+        /// (back-pressure), for at most `maximumAdmissionWait`; then, or at once when a running request waits
+        /// for the client's answer (pausing could deadlock), the request is answered with `serverBusy`.
         public var maximumConcurrentRequests: Int
+        /// How long a request may wait for a free slot before it is refused.
+        public var maximumAdmissionWait: Duration
 
         /// Creates a configuration with the defaults.
         public init(
             name: String, version: String, instructions: String? = nil, pageSize: Int = 100,
             listTTLMilliseconds: Int = 30_000, legacyVersions: [String] = ["2025-11-25", "2025-06-18"],
             statelessVersions: [String] = ["2026-07-28"], maximumLineLength: Int = LineReader.defaultMaximumLineLength,
-            maximumQueuedLines: Int = LineReader.defaultMaximumQueuedLines, maximumConcurrentRequests: Int = 16
+            maximumQueuedLines: Int = LineReader.defaultMaximumQueuedLines, maximumConcurrentRequests: Int = 16,
+            maximumAdmissionWait: Duration = .seconds(5)
         ) {
             self.name = name
             self.version = version
@@ -48,6 +53,7 @@ public final class MCPServer: Sendable {
             self.maximumLineLength = max(1, maximumLineLength)
             self.maximumQueuedLines = max(1, maximumQueuedLines)
             self.maximumConcurrentRequests = max(1, maximumConcurrentRequests)
+            self.maximumAdmissionWait = maximumAdmissionWait
         }
     }
 
@@ -73,6 +79,9 @@ public final class MCPServer: Sendable {
     private let writer: LineWriter
     private let reader: LineReader
     private let state = Mutex(State())
+    /// Signalled when a request finishes or starts waiting for the client: a waiting admission re-checks.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
 
     /// Creates a server.
     /// - Parameters:
@@ -87,17 +96,19 @@ public final class MCPServer: Sendable {
             fileDescriptor: input, maximumLineLength: configuration.maximumLineLength,
             maximumQueuedLines: configuration.maximumQueuedLines)
         self.writer = LineWriter(fileDescriptor: output)
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Serves until end of input, then waits for in-flight requests and returns.
     public func run() async {
+        var wakeups = self.wakeups.makeAsyncIterator()
         for await item in reader.lines() {
             switch item {
             case .oversized:
                 await writer.writeLine(
                     MessageEncoding.error(id: nil, error: .messageTooLong(limit: reader.maximumLineLength)))
             case .line(let bytes):
-                await handleLine(bytes)
+                await handleLine(bytes, wakeups: &wakeups)
             }
         }
         let (running, pending) = state.withLock { state in
@@ -113,7 +124,7 @@ public final class MCPServer: Sendable {
         for task in running { await task.value }
     }
 
-    private func handleLine(_ bytes: [UInt8]) async {
+    private func handleLine(_ bytes: [UInt8], wakeups: inout AsyncStream<Void>.Iterator) async {
         switch MessageDecoding.decode(bytes) {
         case .failure(let failure):
             await writer.writeLine(MessageEncoding.error(id: failure.id, error: failure.error))
@@ -123,22 +134,60 @@ public final class MCPServer: Sendable {
             let continuation = state.withLock { $0.pendingClientRequests.removeValue(forKey: id) }
             continuation?.resume(returning: result.map { $0.objectValue ?? JSONObject() })
         case .success(.request(let id, let method, let params)):
-            let limit = configuration.maximumConcurrentRequests
-            let refusal = state.withLock { state -> (RequestID?, MCPError)? in
+            await admit(id: id, method: method, params: params, wakeups: &wakeups)
+        }
+    }
+
+    private enum Admission {
+        case started
+        case refused(answerID: RequestID?, MCPError)
+        case wait
+    }
+
+    /// Starts the request, or waits for a free slot (input is not read meanwhile: back-pressure), or
+    /// refuses it.
+    private func admit(
+        id: RequestID, method: String, params: JSONObject, wakeups: inout AsyncStream<Void>.Iterator
+    ) async {
+        let limit = configuration.maximumConcurrentRequests
+        let deadline = ContinuousClock.now + configuration.maximumAdmissionWait
+        var timer: Task<Void, Never>?
+        defer { timer?.cancel() }
+        while true {
+            let admission = state.withLock { state -> Admission in
                 // A duplicate is answered with a null id: an answer carrying the running request's id could be
                 // taken for that request's outcome (which may be a payment). The running request still
                 // gets its own answer.
-                if state.inFlight[id] != nil { return (nil, .duplicateRequestID(id)) }
-                if state.inFlight.count >= limit { return (id, .serverBusy(limit: limit)) }
-                state.cancelled.remove(id)
-                state.inFlight[id] = Task {
-                    await self.serve(id: id, method: method, params: params)
-                    _ = self.state.withLock { $0.inFlight.removeValue(forKey: id) }
+                if state.inFlight[id] != nil { return .refused(answerID: nil, .duplicateRequestID(id)) }
+                if state.inFlight.count < limit {
+                    state.cancelled.remove(id)
+                    state.inFlight[id] = Task {
+                        await self.serve(id: id, method: method, params: params)
+                        _ = self.state.withLock { $0.inFlight.removeValue(forKey: id) }
+                        self.wake.yield()
+                    }
+                    return .started
                 }
-                return nil
+                // Waiting while a running request needs the client's answer could deadlock: refuse.
+                if !state.pendingClientRequests.isEmpty || ContinuousClock.now >= deadline {
+                    return .refused(answerID: id, .serverBusy(limit: limit))
+                }
+                return .wait
             }
-            if let (answerID, error) = refusal {
+            switch admission {
+            case .started:
+                return
+            case .refused(let answerID, let error):
                 await writer.writeLine(MessageEncoding.error(id: answerID, error: error))
+                return
+            case .wait:
+                if timer == nil {
+                    timer = Task { [wake] in
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                        wake.yield()
+                    }
+                }
+                _ = await wakeups.next()
             }
         }
     }
@@ -378,6 +427,8 @@ public final class MCPServer: Sendable {
                 state.pendingClientRequests[id] = continuation
                 return id
             }
+            // A request waiting for a slot must not wait for this one, which now waits for the client.
+            wake.yield()
             guard let id else {
                 continuation.resume(
                     returning: .failure(MCPError(code: -32603, message: "the client closed the connection")))

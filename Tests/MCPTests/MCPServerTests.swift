@@ -61,11 +61,14 @@ private final class Harness: Sendable {
     let fromServer = Pipe()
     let done: Task<Void, Never>
 
-    init(pageSize: Int = 2, maximumLineLength: Int = 1024 * 1024, maximumConcurrentRequests: Int = 16) {
+    init(
+        pageSize: Int = 2, maximumLineLength: Int = 1024 * 1024, maximumConcurrentRequests: Int = 16,
+        maximumAdmissionWait: Duration = .seconds(5)
+    ) {
         let server = MCPServer(
             configuration: MCPServer.Configuration(
                 name: "t", version: "1", pageSize: pageSize, maximumLineLength: maximumLineLength,
-                maximumConcurrentRequests: maximumConcurrentRequests),
+                maximumConcurrentRequests: maximumConcurrentRequests, maximumAdmissionWait: maximumAdmissionWait),
             provider: ScriptedProvider(), input: toServer.fileHandleForReading.fileDescriptor,
             output: fromServer.fileHandleForWriting.fileDescriptor)
         done = Task { await server.run() }
@@ -228,10 +231,11 @@ struct MCPServerTests {
         await harness.finish()
     }
 
-    @Test("requests beyond the concurrency limit are refused at once with their own id (issue 16)")
+    @Test(
+        "a request beyond the concurrency limit that finds no free slot in time is refused with its own id (issue 16)")
     func concurrencyLimit() async throws {
         await Gate.shared.reset()
-        let harness = Harness(maximumConcurrentRequests: 2)
+        let harness = Harness(maximumConcurrentRequests: 2, maximumAdmissionWait: .milliseconds(200))
         harness.send(Self.call(1, "block"))
         harness.send(Self.call(2, "block"))
         try await Self.waitForBlocked(2)
@@ -246,6 +250,45 @@ struct MCPServerTests {
         #expect(answered == [1, 2])
         harness.send(#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#)
         #expect(try await harness.receive()["id"] == 4)
+        await harness.finish()
+    }
+
+    @Test("at the concurrency limit input pauses and the request runs once a slot frees (issue 16)")
+    func waitsForSlot() async throws {
+        await Gate.shared.reset()
+        let harness = Harness(maximumConcurrentRequests: 1, maximumAdmissionWait: .seconds(30))
+        harness.send(Self.call(1, "block"))
+        try await Self.waitForBlocked(1)
+        harness.send(Self.call(2, "echo"))
+        try await Task.sleep(for: .milliseconds(100))
+        await Gate.shared.release()
+        let first = try await harness.receive()
+        #expect(first["id"] == 1 && first["error"] == nil)
+        let second = try await harness.receive()
+        #expect(second["id"] == 2)
+        #expect(second["error"] == nil)
+        #expect(second["result"]?["content"]?.arrayValue?.first?["text"] == "{}")
+        await harness.finish()
+    }
+
+    @Test("at the limit, a request is refused at once while a running one waits for the client (no deadlock)")
+    func noDeadlockWithElicitation() async throws {
+        let harness = Harness(maximumConcurrentRequests: 1, maximumAdmissionWait: .seconds(30))
+        harness.send(
+            #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"form":{}}},"clientInfo":{"name":"c","version":"1"}}}"#
+        )
+        #expect(try await harness.receive()["id"] == 0)
+        harness.send(Self.call(5, "confirm"))
+        let ask = try await harness.receive()
+        #expect(ask["method"] == "elicitation/create")
+        harness.send(#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#)
+        let busy = try await harness.receive()
+        #expect(busy["id"] == 6 && busy["error"]?["data"]?["reason"] == "too_many_requests")
+        let askID = try #require(ask["id"])
+        harness.send(#"{"jsonrpc":"2.0","id":\#(askID.serialized()),"result":{"action":"accept","content":{}}}"#)
+        let answer = try await harness.receive()
+        #expect(answer["id"] == 5)
+        #expect(answer["result"]?["content"]?.arrayValue?.first?["text"] == "answer: accept")
         await harness.finish()
     }
 }
