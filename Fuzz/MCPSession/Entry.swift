@@ -29,7 +29,7 @@ private struct EchoProvider: ToolProvider {
 /// Small limits, so the fuzzer reaches the over-long line and concurrency paths.
 private let configuration = MCPServer.Configuration(
     name: "fuzz", version: "1", pageSize: 1, maximumLineLength: 2048, maximumQueuedLines: 4,
-    maximumConcurrentRequests: 4)
+    maximumConcurrentRequests: 4, maximumAdmissionWait: .milliseconds(50))
 
 /// libFuzzer entry: a whole stdio session. The input is the client's byte stream (framing included);
 /// the server must finish at end of input, and every line it writes must be one JSON-RPC message.
