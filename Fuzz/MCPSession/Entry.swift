@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Glibc
 import JSONCore
 import MCP
 
@@ -46,17 +47,37 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         await server.run()
         finished.signal()
     }
-    // The client side writes and reads on their own threads so neither pipe can fill up and block.
-    let output = OutputCollector(handle: fromServer.fileHandleForReading)
-    let writer = Thread {
-        toServer.fileHandleForWriting.write(Data(input))
-        try? toServer.fileHandleForWriting.close()
+    // The client side writes and reads on their own threads so neither pipe can fill up and block. Plain
+    // pthreads, joined before returning: nothing of this input outlives it (Foundation's Thread keeps
+    // per-thread state that leak checking would report).
+    let writeHandle = toServer.fileHandleForWriting
+    let writeEnd = writeHandle.fileDescriptor
+    let readEnd = fromServer.fileHandleForReading.fileDescriptor
+    let writer = spawn {
+        var offset = 0
+        while offset < input.count {
+            let written = input[offset...].withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
+            if written <= 0 { break }
+            offset += written
+        }
+        // Through the handle, so it is not closed a second time (by then perhaps another file's number).
+        try? writeHandle.close()
+        return []
     }
-    writer.start()
-    output.start()
+    let reader = spawn {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        return bytes
+    }
     guard finished.wait(timeout: .now() + 20) == .success else { fatalError("the server did not finish at EOF") }
     try? fromServer.fileHandleForWriting.close()
-    let lines = output.wait()
+    _ = join(writer)
+    let lines = join(reader)
     try? toServer.fileHandleForReading.close()
     try? fromServer.fileHandleForReading.close()
     for line in lines.split(separator: 0x0A) {
@@ -67,24 +88,30 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// Reads a pipe to EOF on a thread.
-private final class OutputCollector: @unchecked Sendable {
-    private let handle: FileHandle
-    private let done = DispatchSemaphore(value: 0)
-    // Written by the reading thread before `done` is signalled, read after.
-    private var bytes: [UInt8] = []
+/// A joinable thread running `body`; `join` returns what it returned.
+private final class ThreadResult: @unchecked Sendable {
+    // Written by the thread before it exits, read after `pthread_join`.
+    var value: [UInt8] = []
+    let body: () -> [UInt8]
+    init(body: @escaping () -> [UInt8]) { self.body = body }
+}
 
-    init(handle: FileHandle) { self.handle = handle }
+private func spawn(_ body: @escaping () -> [UInt8]) -> (pthread_t, ThreadResult) {
+    let result = ThreadResult(body: body)
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(result).toOpaque()
+    let created = pthread_create(
+        &thread, nil,
+        { raw in
+            let result = Unmanaged<ThreadResult>.fromOpaque(raw!).takeRetainedValue()
+            result.value = result.body()
+            return nil
+        }, context)
+    guard created == 0 else { fatalError("pthread_create failed") }
+    return (thread, result)
+}
 
-    func start() {
-        Thread {
-            self.bytes = Array(self.handle.readDataToEndOfFile())
-            self.done.signal()
-        }.start()
-    }
-
-    func wait() -> [UInt8] {
-        done.wait()
-        return bytes
-    }
+private func join(_ spawned: (pthread_t, ThreadResult)) -> [UInt8] {
+    pthread_join(spawned.0, nil)
+    return spawned.1.value
 }
