@@ -39,13 +39,8 @@ private func pipeline(
 ) -> ToolCallPipeline {
     ToolCallPipeline(
         catalog: ToolCatalog(manifests), transport: { _ in EchoingUpstream(answer: answer) },
-        secrets: FixedSecrets(values: ["API_TOKEN": token]), authorizer: nil,
+        secrets: FixedSecrets(values: ["API_TOKEN": token]), authorizer: PayDenyingAuthorizer(),
         payments: ledger.map { PaymentEnvironment(ledger: $0, limits: nil, signer: nil, approvalKey: nil) })
-}
-
-private func result(_ outcome: ToolCallOutcome) throws -> ToolResult {
-    guard case .complete(let result) = outcome else { throw CocoaError(.featureUnsupported) }
-    return result
 }
 
 /// Everything a result carries, as text, for a search.
