@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
-        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore"]),
+        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "CSQLite"]),
     ]
 )
 

@@ -25,7 +25,7 @@ extension ToolRefusal.Code {
     static let approvalDeclined = Self("approval_declined")
     /// An approval was replayed, tampered with, expired, or is for another payment.
     static let approvalInvalid = Self("approval_invalid")
-    /// The payment failed; the amount stays held until the authorization expires if it could still settle.
+    /// The payment failed; a signed amount stays held until evidence (chain or user) decides it.
     static let paymentFailed = Self("payment_failed")
     /// The payment may have gone through; the outcome is unknown.
     static let outcomeUnknown = Self("outcome_unknown")
@@ -46,6 +46,10 @@ struct CallTrace {
     var approval: String?
     var paid = false
     var inDoubt = false
+    /// The caller's idempotency key (never recorded; it derives the x402 payment identifier).
+    var idempotencyKey: String?
+    /// How the settlement was established: `claimed`, `contradicted`, `unrecorded`.
+    var settlement: String?
     var latencyMicroseconds: Int64 = 0
     var started: UInt64 = 0
     var recorded = false
@@ -77,6 +81,7 @@ struct CallTrace {
         if rejectedOffers > 0 { payload["rejected_offers"] = .number(JSONNumber(rejectedOffers)) }
         if let reservation { payload["reservation"] = .string(reservation) }
         if let approval { payload["approval"] = .string(approval) }
+        if let settlement { payload["settlement"] = .string(settlement) }
         return payload
     }
 }
@@ -193,6 +198,16 @@ extension ToolCallPipeline {
         //      still take. When the gates say "approval required" (or a policy does), the human is asked and
         //      the reservation is tried once more with the redeemed approval.
         let holdUntil = payments.clock() + min(offer.maxTimeoutSeconds, X402Client.Configuration().validityCap) + 2
+        // The nonce is chosen here and stored with the hold, so reconciliation can find this payment on chain
+        // whatever happens after signing; the payment identifier is stable per (agent, idempotency key).
+        var generator = SystemRandomNumberGenerator()
+        let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let paymentID = PaymentIdentifier.make(
+            agent: caller.agent, idempotencyKey: trace.idempotencyKey,
+            randomBytes: { (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) } })
+        let signedFacts = SignedAuthorization(
+            nonce: HexBytes.prefixed(nonce), authorizer: client.payer.text, token: offer.asset.text,
+            paymentID: paymentID)
         var reservation: Reservation?
         var evaluation: GateEvaluation?
         var needsApproval = policyWantsApproval && request.approvalID == nil
@@ -214,7 +229,9 @@ extension ToolCallPipeline {
                 }
             }
             do {
-                switch try await ledger.reserve(request, limits: limits, holdUntil: holdUntil) {
+                switch try await ledger.reserve(
+                    request, limits: limits, holdUntil: holdUntil, authorization: signedFacts)
+                {
                 case .reserved(let held, let gates):
                     reservation = held
                     evaluation = gates
@@ -243,7 +260,7 @@ extension ToolCallPipeline {
         await caller.progress(3, 3, "paying \(display)")
         let signed: SignedPayment
         do {
-            signed = try await client.authorize(offer, for: challenge)
+            signed = try await client.authorize(offer, for: challenge, nonce: nonce, paymentID: paymentID)
         } catch {
             _ = try? await ledger.release(reservation.id, reason: "not_signed")
             return .complete(
@@ -266,40 +283,10 @@ extension ToolCallPipeline {
         // 10. Settle.
         switch outcome {
         case .paid(let settlement, let response, let record):
-            trace.paid = true
-            trace.outcome = "paid"
-            // The settlement and the call's trace go to disk in one transaction (step 12 rides along).
-            trace.latencyMicroseconds = Int64((DispatchTime.now().uptimeNanoseconds - trace.started) / 1000)
-            let committed = try? await ledger.commit(
-                reservation.id, settledAmount: amount, transaction: settlement.transaction,
-                payer: settlement.payer ?? record.payer, alsoRecord: ("call", trace.payload(agent: caller.agent)))
-            trace.recorded = committed?.record != nil
-            var result = UpstreamCall.mapResponse(manifest: manifest, response: response)
-            var meta = result.meta ?? JSONObject()
-            meta["x402/payment-response"] = [
-                "success": true, "transaction": .string(settlement.transaction), "network": .string(settlement.network),
-                "payer": .string(settlement.payer ?? record.payer),
-            ]
-            // What the session has left after this payment, from the numbers the gates compared.
-            let remaining = evaluation?.checks.first { $0.gate == .sessionRemaining }.map {
-                max(0, $0.limit - $0.used - $0.requested)
-            }
-            var receipt: JSONObject = [
-                "receiptId": .string("rcp_" + reservation.id),
-                "amount": .string(AssetAmount.format(amount, decimals: asset.decimals)),
-                "amountAtomic": .string(String(amount)), "asset": .string(asset.symbol),
-                "network": .string(offer.network.caip2),
-                "payee": .string(offer.payTo.text), "transaction": .string(settlement.transaction),
-                "sessionId": .string(session.id), "purpose": .string(manifest.purpose),
-                "argumentsDigest": .string(trace.argumentsDigest),
-            ]
-            if let sequence = committed?.record?.sequence { receipt["traceId"] = .string("trc_\(sequence)") }
-            if let remaining {
-                receipt["sessionRemaining"] = .string(AssetAmount.format(remaining, decimals: asset.decimals))
-            }
-            meta["com.purser/receipt"] = .object(receipt)
-            result.meta = meta
-            return .complete(result)
+            return await settle(
+                settlement, response: response, record: record, reservation: reservation, ledger: ledger,
+                amount: amount, asset: asset, offer: offer, session: session, manifest: manifest,
+                evaluation: evaluation, caller: caller, trace: &trace)
         case .failedAfterSigning(let failure, _) where failure.code == .notDelivered:
             // Provably never left this machine: the authorization cannot be settled by anyone.
             _ = try? await ledger.release(reservation.id, reason: "not_delivered")
@@ -319,7 +306,7 @@ extension ToolCallPipeline {
                     ToolRefusal(
                         code: .paymentFailed,
                         message:
-                            "The upstream API refused the payment (\(failure.reason ?? failure.code.name)). \(display) stays reserved until the authorization expires in case it settles late; it is then released. Do not retry with a new idempotency key.",
+                            "The upstream API refused the payment (\(failure.reason ?? failure.code.name)). \(display) stays held until the chain or the user settles whether it was paid (purser ledger reconcile). Do not retry with a new idempotency key.",
                         detail: [
                             "reason": .string(failure.reason ?? failure.code.name),
                             "heldUntil": .number(JSONNumber(validBefore)),
@@ -331,7 +318,7 @@ extension ToolCallPipeline {
                     ToolRefusal(
                         code: .outcomeUnknown,
                         message:
-                            "The payment of \(display) may have gone through: the outcome is unknown (\(failure.code.name)). Do not retry with a new idempotency key; retrying with the same key reports what is known. The amount stays reserved until the authorization expires.",
+                            "The payment of \(display) may have gone through: the outcome is unknown (\(failure.code.name)). Do not retry with a new idempotency key; retrying with the same key reports what is known. The amount stays held until the chain or the user settles it (purser ledger reconcile).",
                         detail: ["heldUntil": .number(JSONNumber(validBefore)), "reservation": .string(reservation.id)])
                 ))
         case .noPaymentRequired, .refusedBeforeSigning:

@@ -150,6 +150,7 @@ public final class ToolCallPipeline: Sendable {
             idempotencyKey = idempotencyKey ?? key
         }
         trace.argumentsDigest = Self.digest(arguments)
+        trace.idempotencyKey = idempotencyKey
         trace.started = started
         let outcome = await run(
             manifest: manifest, arguments: arguments, key: idempotencyKey, caller: caller, trace: &trace)
