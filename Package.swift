@@ -23,7 +23,10 @@ let package = Package(
         .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
-        .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
+        // Settlement evidence from an Ethereum node (JSON-RPC over the X402 module's HTTPTransport).
+        .target(name: "Chain", dependencies: ["X402", "EVMSigning", "JSONCore"]),
+        .target(
+            name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "Chain"]),
 
         // Executables: thin wiring only.
         .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar"]),
@@ -38,6 +41,7 @@ let package = Package(
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore"]),
         .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "CSQLite"]),
     ]
 )
