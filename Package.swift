@@ -29,7 +29,7 @@ let package = Package(
             name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "Chain"]),
 
         // Executables: thin wiring only.
-        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar"]),
+        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar", "Ledger", "Chain"]),
         .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
@@ -42,7 +42,8 @@ let package = Package(
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore"]),
-        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "CSQLite"]),
+        .testTarget(
+            name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "CSQLite", "Chain"]),
     ]
 )
 

@@ -22,10 +22,23 @@ public struct NodeConfiguration: Sendable {
         public var endpoint: EthereumRPC.Endpoint
         /// Where log searches start.
         public var fromBlock: UInt64
+
+        /// Creates a node entry.
+        public init(network: String, chainID: UInt64, endpoint: EthereumRPC.Endpoint, fromBlock: UInt64) {
+            self.network = network
+            self.chainID = chainID
+            self.endpoint = endpoint
+            self.fromBlock = fromBlock
+        }
     }
 
     /// Nodes by CAIP-2 network.
     public var nodes: [String: Node]
+
+    /// Creates a configuration from entries.
+    public init(nodes: [String: Node]) {
+        self.nodes = nodes
+    }
 
     /// The file's name inside a state home.
     public static func path(inHome home: String) -> String {

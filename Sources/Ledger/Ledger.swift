@@ -437,7 +437,11 @@ public actor Ledger {
             guard let current = try loadReservation(reservationID) else { return (.unknownReservation, nil) }
             switch current.state {
             case .committed:
-                guard current.settledAmount == settledAmount && current.transaction == transaction else {
+                // The chain overrides a seller's claim (another transaction, or another amount); nothing else
+                // changes a recorded settlement.
+                guard current.settledAmount == settledAmount && current.transaction == transaction
+                    || (current.evidence == .claimed && evidence == .verified)
+                else {
                     return (.notAllowed(current, reason: "already committed with a different settlement"), nil)
                 }
                 // Stronger evidence for the same settlement upgrades a seller's claim; anything else is a repeat.
@@ -468,6 +472,7 @@ public actor Ledger {
             payload["from"] = .string(current.state.rawValue)
             payload["evidence"] = .string(evidence.rawValue)
             if let note { payload["note"] = .string(note) }
+            if let previous = current.transaction, previous != transaction { payload["replaces"] = .string(previous) }
             payload["settled"] = .number(JSONNumber(settledAmount))
             payload["transaction"] = .string(transaction)
             payload["payer"] = .string(payer)
