@@ -439,8 +439,9 @@ public actor Ledger {
             case .committed:
                 // The chain overrides a seller's claim (another transaction, or another amount); nothing else
                 // changes a recorded settlement.
-                guard current.settledAmount == settledAmount && current.transaction == transaction
-                    || (current.evidence == .claimed && evidence == .verified)
+                guard
+                    current.settledAmount == settledAmount && current.transaction == transaction
+                        || (current.evidence == .claimed && evidence == .verified)
                 else {
                     return (.notAllowed(current, reason: "already committed with a different settlement"), nil)
                 }
