@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,15 @@ class Node:
         with self.lock:
             return self.w3.eth.get_block("latest")["timestamp"]
 
-    def travel(self, seconds: int) -> None:
-        """Moves the chain's clock forward and mines a block there."""
+    def wait_past(self, unix_seconds: int) -> None:
+        """Waits in real time (Purser signs with the system clock) until `unix_seconds`, then makes sure the
+        latest block is at least that late. The chain never runs ahead of the wall clock by more than the
+        one second per block eth-tester adds, so authorizations signed afterwards are still valid on it."""
+        while time.time() < unix_seconds:
+            time.sleep(0.2)
         with self.lock:
-            self.tester.time_travel(self.now() + seconds)
-            self.tester.mine_blocks(1)
+            if self.now() < unix_seconds:
+                self.tester.time_travel(unix_seconds)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -28,6 +28,8 @@ from evm_node import Node
 
 PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
 PRICE = "10000"  # 0.01 USDC
+# Short validity windows (the facilitator wants a few seconds of margin), so a test can wait past validBefore in real time.
+VALIDITY_SECONDS = 20
 REPORT = {"report": {"weather": "sunny"}}
 
 
@@ -61,7 +63,7 @@ class Seller:
                 asset=self.node.token.address,
                 amount=PRICE,
                 pay_to=PAY_TO,
-                max_timeout_seconds=60,
+                max_timeout_seconds=VALIDITY_SECONDS,
                 extra={"name": "USDC", "version": "2"},
             )
             header = request.headers.get("PAYMENT-SIGNATURE")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ pytest.importorskip("vyper")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evm_node import Node  # noqa: E402
-from evm_seller import PAY_TO, PRICE, Seller  # noqa: E402
+from evm_seller import PAY_TO, PRICE, VALIDITY_SECONDS, Seller  # noqa: E402
 
 AGENT = "agent-evm"
 BUDGET = "0.03"  # three payments of 0.01
@@ -109,6 +110,12 @@ class Install:
         return held, spent
 
 
+def past_valid_before(node: Node) -> None:
+    """Until the chain is past the validBefore of every authorization signed so far (Purser's hold is
+    validBefore + 2 s)."""
+    node.wait_past(int(time.time()) + VALIDITY_SECONDS + 3)
+
+
 def paid_to_seller(node: Node, seller: Seller, install: Install) -> int:
     """What left this wallet for the payee on chain (the wallet was minted 1.000000)."""
     return 1_000_000 - node.balance(install.address)
@@ -138,7 +145,7 @@ def test_settle_then_fail_over_three_windows_takes_at_most_the_budget(
     for _ in range(3):
         for _ in range(3):
             install.call()
-        node.travel(700)  # past every authorization's validBefore, on chain
+        past_valid_before(node)  # past every authorization's validBefore, on chain
         install.reconcile(check=False)
         assert paid_to_seller(node, seller, install) <= 30_000
     held, spent = install.held_and_spent()
@@ -157,7 +164,7 @@ def test_never_settled_is_void_after_valid_before(tmp_path: Path, purser_bin: st
     install.call()
     assert install.reconcile()["pending"]  # it could still settle
     assert install.held_and_spent() == (10_000, 0)
-    node.travel(700)
+    past_valid_before(node)
     assert len(install.reconcile()["voided"]) == 1
     assert install.held_and_spent() == (0, 0)
     assert paid_to_seller(node, seller, install) == 0
@@ -182,7 +189,7 @@ def test_lying_receipt_is_contradicted_then_the_chain_decides(
     install2 = Install(tmp_path / "second", purser_bin, node, seller)
     install2.call()
     assert install2.states() == [("contradicted", None)]
-    node.travel(700)
+    past_valid_before(node)
     assert len(install2.reconcile()["voided"]) == 1
     assert paid_to_seller(node, seller, install2) == 0 and install2.held_and_spent() == (0, 0)
 
@@ -191,7 +198,7 @@ def test_unreachable_node_keeps_the_amount_held(tmp_path: Path, purser_bin: str,
     seller.mode = "settle_then_fail"
     install = Install(tmp_path, purser_bin, node, seller)
     install.call()
-    node.travel(700)
+    past_valid_before(node)
     node.unreachable = True
     try:
         completed = install.cli("ledger", "reconcile", check=False)
