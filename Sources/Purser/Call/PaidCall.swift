@@ -200,11 +200,19 @@ extension ToolCallPipeline {
         let holdUntil = payments.clock() + min(offer.maxTimeoutSeconds, X402Client.Configuration().validityCap) + 2
         // The nonce is chosen here and stored with the hold, so reconciliation can find this payment on chain
         // whatever happens after signing; the payment identifier is stable per (agent, idempotency key).
-        var generator = SystemRandomNumberGenerator()
-        let nonce = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        // One getrandom call for the nonce and a key-less payment id.
+        let random: [UInt8]
+        do {
+            random = try EIP3009Crypto.systemRandomBytes(48)
+        } catch {
+            return .complete(
+                trace.refuse(
+                    ToolRefusal(
+                        code: .paymentFailed, message: "The system random source failed. Nothing was paid.")))
+        }
+        let nonce = Array(random[0..<32])
         let paymentID = PaymentIdentifier.make(
-            agent: caller.agent, idempotencyKey: trace.idempotencyKey,
-            randomBytes: { (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) } })
+            agent: caller.agent, idempotencyKey: trace.idempotencyKey, randomBytes: { Array(random[32..<48]) })
         let signedFacts = SignedAuthorization(
             nonce: HexBytes.prefixed(nonce), authorizer: client.payer.text, token: offer.asset.text,
             paymentID: paymentID)
