@@ -140,6 +140,23 @@ extension Ledger {
         }
     }
 
+    /// `reserve` without an authorization record (the shape the pipeline's `PaymentLedger` protocol names).
+    public func reserve(_ request: ReservationRequest, limits: LimitsConfiguration, holdUntil: Int64?)
+        throws(LedgerError) -> ReserveOutcome
+    {
+        try reserve(request, limits: limits, holdUntil: holdUntil, authorization: nil)
+    }
+
+    /// `commit` of a seller's claim (`claimed` evidence) with an extra audit record.
+    public func commit(
+        _ reservationID: String, settledAmount: Int64, transaction: String, payer: String,
+        alsoRecord: (kind: String, payload: JSONObject)?
+    ) throws(LedgerError) -> (outcome: TransitionOutcome, record: AuditRecord?) {
+        try commit(
+            reservationID, settledAmount: settledAmount, transaction: transaction, payer: payer, evidence: .claimed,
+            note: nil, alsoRecord: alsoRecord)
+    }
+
     /// Payments evidence has not decided yet, oldest first: in doubt, contradicted, or committed on the
     /// seller's claim only. `reconcile` walks these.
     public func unsettled(limit: Int = 10_000) throws(LedgerError) -> [Reservation] {

@@ -426,7 +426,7 @@ public actor Ledger {
     /// is applied; its sequence number is returned.
     public func commit(
         _ reservationID: String, settledAmount: Int64, transaction: String, payer: String,
-        evidence: SettlementEvidence = .claimed, note: String? = nil, alsoRecord: (kind: String, payload: JSONObject)?
+        evidence: SettlementEvidence, note: String? = nil, alsoRecord: (kind: String, payload: JSONObject)?
     ) throws(LedgerError) -> (outcome: TransitionOutcome, record: AuditRecord?) {
         guard settledAmount >= 0 else { throw LedgerError(.invalidArgument, "the settled amount must not be negative") }
         try checkName(transaction, "transaction")

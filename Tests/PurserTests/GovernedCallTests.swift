@@ -1,4 +1,3 @@
-import CSQLite
 import Foundation
 import JSONCore
 import Ledger
@@ -9,18 +8,33 @@ import Testing
 import X402
 
 /// A temporary Purser world: policies, limits, a ledger with a session, a wallet, and one paid tool.
-private final class World: Sendable {
+final class World: Sendable {
     let directory: URL
     let ledger: Ledger
     let pipeline: ToolCallPipeline
     let seller: FakeSeller
     let session: PaymentSession
+    /// What the pipeline reported on its stderr sink (failed ledger writes).
+    let logged = LineLog()
+    /// The manifest of the one tool, `weather`, whose upstream is `http://seller.test/weather/{city}`.
+    static let weatherManifest = """
+        {"name": "weather", "description": "Paid weather.", "purpose": "data.weather",
+         "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                         "additionalProperties": false},
+         "upstream": {"url": "http://seller.test/weather/{city}"}, "price": {"amount": "0.01", "asset": "USDC"}}
+        """
 
+    /// - Parameters:
+    ///   - transport: replaces the seller as the tool's transport (the seller then sees nothing).
+    ///   - ledger: wraps the ledger the pipeline uses (fault injection); `self.ledger` stays the real one.
+    ///   - authorizer: replaces the Cedar policy store built from `policy`.
     init(
         seller: FakeSeller = FakeSeller(), budget: Int64 = 1_000_000, approvalAbove: String? = nil,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
-        ledgerClock: LedgerClock = .system, ledgerSetup: (String) throws -> Void = { _ in },
-        policy: String = "permit (principal == Agent::\"alice\", action, resource);"
+        policy: String = "permit (principal == Agent::\"alice\", action, resource);",
+        manifestText: String = World.weatherManifest, transport: (any HTTPTransport)? = nil,
+        ledger wrap: (Ledger) -> any PaymentLedger = { $0 }, authorizer: (any CallAuthorizer)? = nil,
+        signer wrapSigner: (any Signer) -> any Signer = { $0 }, ledgerClock: LedgerClock = .system
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "purser-governed-\(UUID().uuidString)")
@@ -39,34 +53,29 @@ private final class World: Sendable {
         let keyPath = home.appendingPathComponent("wallet.key").path
         _ = try KeyFile.create(at: keyPath)
         ledger = try Ledger.open(path: home.appendingPathComponent("ledger.sqlite").path, clock: ledgerClock)
-        try ledgerSetup(home.appendingPathComponent("ledger.sqlite").path)
         session = try await ledger.grantSession(
             agent: "alice", asset: "USDC", decimals: 6, cap: budget, ttlMilliseconds: 3_600_000)
-        let manifestText = """
-            {"name": "weather", "description": "Paid weather.", "purpose": "data.weather",
-             "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
-                             "additionalProperties": false},
-             "upstream": {"url": "http://seller.test/weather/{city}"}, "price": {"amount": "0.01", "asset": "USDC"}}
-            """
         let (manifest, problems) = ToolManifestLoader.load(bytes: Array(manifestText.utf8), file: "weather.json")
         guard let manifest, problems.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
         self.seller = seller
         let payments = PaymentEnvironment(
-            ledger: ledger,
+            ledger: wrap(ledger),
             limits: try LimitsConfiguration.load(path: policies.appendingPathComponent("limits.json").path),
-            signer: try KeyFileSigner(path: keyPath), approvalKey: Array(repeating: 7, count: 32), clock: clock)
+            signer: wrapSigner(try KeyFileSigner(path: keyPath)), approvalKey: Array(repeating: 7, count: 32),
+            clock: clock)
         pipeline = ToolCallPipeline(
-            catalog: ToolCatalog([manifest]), transport: { _ in seller }, secrets: EnvironmentSecrets(),
-            authorizer: PolicyStore(directory: policies.path), payments: payments)
+            catalog: ToolCatalog([manifest]), transport: { _ in transport ?? seller }, secrets: EnvironmentSecrets(),
+            authorizer: authorizer ?? PolicyStore(directory: policies.path), payments: payments
+        ) { [logged] line in logged.append(line) }
     }
 
     func call(
         agent: String = "alice", city: String = "Paris", meta: JSONObject = [:],
         channel: CallerContext.ApprovalChannel = .fallbackToken, requestState: String? = nil,
-        inputResponses: JSONObject? = nil
+        inputResponses: JSONObject? = nil, arguments: JSONObject? = nil
     ) async throws -> ToolCallOutcome {
         try await pipeline.call(
-            name: "weather", arguments: ["city": .string(city)],
+            name: "weather", arguments: arguments ?? ["city": .string(city)],
             caller: CallerContext(
                 agent: agent, meta: meta, requestState: requestState, inputResponses: inputResponses,
                 approvalChannel: channel))
@@ -81,12 +90,12 @@ private final class World: Sendable {
     }
 }
 
-private func result(_ outcome: ToolCallOutcome) throws -> ToolResult {
+func result(_ outcome: ToolCallOutcome) throws -> ToolResult {
     guard case .complete(let result) = outcome else { throw CocoaError(.featureUnsupported) }
     return result
 }
 
-private func errorCode(_ outcome: ToolCallOutcome) throws -> String? {
+func errorCode(_ outcome: ToolCallOutcome) throws -> String? {
     try result(outcome).structuredContent?["error"]?.stringValue
 }
 
@@ -283,89 +292,5 @@ struct GovernedCallTests {
         }
         #expect(try !result(await world.call(channel: accept)).isError)
         #expect(world.seller.paidRequests.count == 1)
-    }
-}
-
-/// Runs SQL on the ledger file from outside, as a failing disk or another tool would.
-private func execute(_ sql: String, on path: String) throws {
-    var handle: OpaquePointer?
-    guard sqlite3_open(path, &handle) == SQLITE_OK else { throw CocoaError(.fileReadUnknown) }
-    defer { sqlite3_close(handle) }
-    guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw CocoaError(.fileWriteUnknown) }
-}
-
-/// A clock both the x402 client (seconds) and the ledger (milliseconds) read; the test moves it.
-private final class SharedClock: Sendable {
-    private let seconds = Mutex<Int64>(Int64(Date().timeIntervalSince1970))
-    var now: Int64 { seconds.withLock { $0 } }
-    func advance(_ delta: Int64) { seconds.withLock { $0 += delta } }
-    var ledgerClock: LedgerClock { LedgerClock { [self] in self.now * 1000 } }
-}
-
-@Suite("Governed call: settlement claims are checked; only evidence frees money", .serialized)
-struct SettlementEvidenceCallTests {
-    @Test("an honest claim is committed as 'claimed', with the signed nonce and payment id on record")
-    func honestClaim() async throws {
-        let world = try await World(seller: FakeSeller(declaresPaymentIdentifier: true))
-        let paid = try result(await world.call(meta: ["com.purser/idempotency-key": "purchase-7"]))
-        let receipt = try #require(paid.meta?["com.purser/receipt"])
-        #expect(receipt["settlement"] == "claimed")
-        let reservation = try #require(try await world.ledger.reservations().first)
-        #expect(reservation.state == .committed && reservation.evidence == .claimed)
-        let payment = try #require(world.seller.payments.first)
-        #expect(payment["payload"]?["authorization"]?["nonce"]?.stringValue == reservation.authorization?.nonce)
-        let expected = PaymentIdentifier.make(agent: "alice", idempotencyKey: "purchase-7", randomBytes: { [] })
-        #expect(payment["extensions"]?["payment-identifier"]?["info"]?["id"]?.stringValue == expected)
-        #expect(receipt["paymentId"]?.stringValue == expected)
-    }
-
-    @Test("regression: a lying settlement (other payer, other network, transaction 0x) is never shown as paid")
-    func lyingSeller() async throws {
-        let world = try await World(seller: FakeSeller(afterPayment: .lie))
-        let outcome = try result(await world.call())
-        #expect(outcome.isError)
-        #expect(outcome.structuredContent?["error"] == "settlement_contradicted")
-        #expect(outcome.meta?["x402/payment-response"] == nil)
-        #expect(outcome.meta?["com.purser/receipt"] == nil)
-        #expect(try await world.reservationStates() == [.contradicted])
-        #expect(try await world.ledger.sessions().first?.inFlight == 10_000)
-    }
-
-    @Test("regression: a failed ledger write after a paid response keeps the amount held and says so")
-    func commitFailureHeld() async throws {
-        // The commit fails inside the ledger, as a full disk would make it.
-        let world = try await World(ledgerSetup: { path in
-            try execute(
-                """
-                CREATE TRIGGER fail_commit BEFORE UPDATE OF state ON reservations WHEN NEW.state = 'committed'
-                BEGIN SELECT RAISE(ABORT, 'disk full'); END;
-                """, on: path)
-        })
-        let paid = try result(await world.call())
-        #expect(paid.meta?["com.purser/receipt"]?["settlement"] == "unrecorded")
-        #expect(try await world.reservationStates() == [.inDoubt])
-        #expect(try await world.ledger.sessions().first?.inFlight == 10_000)
-        _ = try await world.ledger.recover()
-        #expect(try await world.reservationStates() == [.inDoubt])
-    }
-
-    @Test("regression: a settle-then-fail seller over three validity windows takes at most the budget (no node)")
-    func settleThenFailAcrossWindows() async throws {
-        let clock = SharedClock()
-        let world = try await World(
-            seller: FakeSeller(afterPayment: .settleThenFail), budget: 30_000, clock: { clock.now },
-            ledgerClock: clock.ledgerClock)
-        for _ in 0..<3 {
-            for _ in 0..<3 { _ = try await world.call() }
-            // Past every authorization's validBefore (300 s) and any grace the old ledger allowed.
-            clock.advance(400)
-            _ = try await world.ledger.recover()
-        }
-        // The seller settled every payment it received: it must not have received more than the budget.
-        let taken = world.seller.payments.compactMap { $0["payload"]?["authorization"]?["value"]?.stringValue }
-            .compactMap { Int64($0) }.reduce(0, +)
-        #expect(taken <= 30_000)
-        #expect(world.seller.paidRequests.count == 3)
-        #expect(try await world.reservationStates() == [.inDoubt, .inDoubt, .inDoubt])
     }
 }

@@ -1,5 +1,6 @@
 public import Chain
 import Foundation
+import HTTPClient
 public import Ledger
 public import X402
 
@@ -111,8 +112,7 @@ public struct SettlementReconciler: Sendable {
 extension SettlementReconciler {
     /// The product's HTTP client for nodes: bounded answers (4 MiB) and time (10 s per request).
     public static func defaultTransport() -> any HTTPTransport {
-        LazyURLSessionTransport(
-            configuration: URLSessionTransport.Configuration(maximumResponseBytes: 4 << 20, timeout: .seconds(10)))
+        HTTPClient(configuration: HTTPClient.Configuration(maximumResponseBytes: 4 << 20, timeout: .seconds(10)))
     }
 
     /// Reconciles at once, then every `interval`, until the task is cancelled (for `purser serve`; runs

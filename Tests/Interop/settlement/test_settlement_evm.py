@@ -221,7 +221,9 @@ def test_failed_ledger_write_after_a_paid_response_is_held(
             "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
         )
     result = install.call()
-    assert result["_meta"]["com.purser/receipt"]["settlement"] == "unrecorded"
+    # Paid but not recorded: reported as an unknown outcome (never as a plain paid result), amount held.
+    assert result.get("isError") is True
+    assert result["structuredContent"]["error"] == "outcome_unknown"
     assert install.states() == [("in_doubt", None)]
     assert install.held_and_spent() == (10_000, 0)
     assert paid_to_seller(node, seller, install) == 10_000
