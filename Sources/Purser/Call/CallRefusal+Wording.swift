@@ -120,10 +120,10 @@ extension CallRefusal {
             return "The paid request could not be delivered (\(message)); you may retry."
         case .refusedAfterSigning(let reason, let payment, _):
             return
-                "The upstream API refused the payment (\(reason)). \(payment.display) stays reserved until the authorization expires in case it settles late; it is then released. Do not retry with a new idempotency key."
+                "The upstream API refused the payment (\(reason)). \(payment.display) stays held until the chain or the user settles whether it was paid (purser ledger reconcile / resolve). Do not retry with a new idempotency key."
         case .outcomeUnknown(let failure, let payment, _, _):
             return
-                "The payment of \(payment.display) may have gone through: the outcome is unknown (\(failure)). Do not retry with a new idempotency key; retrying with the same key reports what is known. The amount stays reserved until the authorization expires."
+                "The payment of \(payment.display) may have gone through: the outcome is unknown (\(failure)). Do not retry with a new idempotency key; retrying with the same key reports what is known. The amount stays held until the chain or the user settles it (purser ledger reconcile / resolve)."
         case .unexpectedPaymentOutcome:
             return "The payment outcome is unknown: it may have gone through. The amount stays reserved."
         case .unrecordedPayment(let payment, let transaction, _):
