@@ -121,7 +121,6 @@ struct LedgerWorkerTool: InteropTool {
         let recovery = try await ledger.recover()
         emit([
             "op": "recovered", "releasedUnsigned": .number(JSONNumber(recovery.releasedUnsigned.count)),
-            "releasedExpired": .number(JSONNumber(recovery.releasedExpired.count)),
         ])
         for payment in 0..<payments {
             // Per-payment randomness depends only on the seed and the payment, so a restart repeats choices.
