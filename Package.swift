@@ -24,10 +24,16 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
         .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
+        // The owner's signed authority (passphrase-derived key, signed requests, used nonces).
+        .target(name: "OwnerSigning", dependencies: ["EVMSigning", "JSONCore"]),
+        // The vault process and its socket protocol; `purser serve --vault` is its thin MCP front.
+        .target(name: "PurserVault", dependencies: ["JSONCore", "MCP", "Ledger", "OwnerSigning", "EVMSigning"]),
 
         // Executables: thin wiring only.
-        .executableTarget(name: "PurserCLI", dependencies: ["Purser", "MCP", "JSONCore", "Cedar"]),
-        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
+        .executableTarget(
+            name: "PurserCLI",
+            dependencies: ["Purser", "MCP", "JSONCore", "Cedar", "Ledger", "EVMSigning", "OwnerSigning", "PurserVault"]),
+        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser", "PurserVault", "MCP", "JSONCore"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
 
@@ -39,6 +45,9 @@ let package = Package(
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
         .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore"]),
+        .testTarget(
+            name: "VaultTests",
+            dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger"]),
     ]
 )
 

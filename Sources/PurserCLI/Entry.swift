@@ -26,6 +26,8 @@ struct PurserCommand {
         ReportCommand.self,
         PolicyCommand.self,
         ApproveCommand.self,
+        VaultCommand.self,
+        OwnerCommand.self,
         DemoCommand.self,
     ]
 

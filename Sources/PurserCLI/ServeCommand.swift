@@ -7,9 +7,13 @@ import Purser
 struct ServeCommand: Subcommand {
     static let name = "serve"
     static let summary = "run the MCP server on stdin/stdout"
-    static let usage = "purser serve [--agent ID] [--tools DIR] [--policies DIR] [--home DIR] [--page-size N]"
+    static let usage =
+        "purser serve [--agent ID] [--tools DIR] [--policies DIR] [--home DIR] [--page-size N] | purser serve --vault SOCKET [--agent ID] [--page-size N]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
+        if let socket = try arguments.option("vault") {
+            return try await serveFront(&arguments, socket: socket)
+        }
         let configuration = RuntimeConfiguration(
             agent: try arguments.option("agent"), tools: try arguments.option("tools"),
             policies: try arguments.option("policies"), home: try arguments.option("home"))
@@ -21,6 +25,7 @@ struct ServeCommand: Subcommand {
             pageSize = value
         }
         try arguments.finish()
+        printError(SingleUserMode.warning(home: configuration.homeDirectory))
         let runtime = await Runtime.load(configuration)
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
         for problem in runtime.payments?.problems ?? [] { printError("purser: payments: \(problem)") }
@@ -31,14 +36,18 @@ struct ServeCommand: Subcommand {
             "purser: serving \(runtime.catalog.manifests.count) tool(s) from \(configuration.toolsDirectory) for agent \"\(configuration.agent)\""
         )
         let server = MCPServer(
-            configuration: MCPServer.Configuration(
-                name: "purser", version: PurserVersion.current,
-                instructions:
-                    "Purser runs paid API tools under the user's spending rules. Refusals explain which rule applied; do not retry a refused payment with a new idempotency key.",
-                pageSize: pageSize),
+            configuration: serverConfiguration(pageSize: pageSize),
             provider: PurserToolProvider(pipeline: runtime.pipeline, agent: configuration.agent))
         await server.run()
         return 0
+    }
+
+    static func serverConfiguration(pageSize: Int) -> MCPServer.Configuration {
+        MCPServer.Configuration(
+            name: "purser", version: PurserVersion.current,
+            instructions:
+                "Purser runs paid API tools under the user's spending rules. Refusals explain which rule applied; do not retry a refused payment with a new idempotency key.",
+            pageSize: pageSize)
     }
 }
 
@@ -52,6 +61,7 @@ struct CheckCommand: Subcommand {
         let configuration = RuntimeConfiguration(
             agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"), home: nil)
         try arguments.finish()
+        printError(SingleUserMode.warning(home: configuration.homeDirectory))
         let runtime = await Runtime.load(configuration, enablePayments: false)
         var diagnostics = runtime.checkAll()
         diagnostics.sort {
