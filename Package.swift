@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "PurserCLI",
             dependencies: ["Purser", "MCP", "JSONCore", "Cedar", "Ledger", "EVMSigning", "OwnerSigning", "PurserVault"]),
-        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser", "PurserVault", "MCP", "JSONCore"]),
+        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
 
