@@ -1,5 +1,5 @@
 import Foundation
-public import JSONCore
+import JSONCore
 
 #if canImport(Glibc)
     import Glibc

@@ -54,9 +54,11 @@ def users():
 def vault(users, purser_bin, peer):
     installation = Vault(users, purser_bin, peer.url)
     yield installation
+    installation.stop()
+    # The wallet key never reached the vault's own log (its stderr) either.
+    key = (installation.home / "wallet.key").read_text().strip().removeprefix("0x").lower()
+    assert len(key) == 64 and key not in installation.log.read_text(errors="replace").lower()
     installation.close()
-    # The key never reached the vault's own log either.
-    key = ""
 
 
 def grant(vault: Vault, budget: str) -> dict[str, Any]:

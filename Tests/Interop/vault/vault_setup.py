@@ -118,6 +118,8 @@ class Vault:
         return run(*command, user=self.users.agent, stdin=stdin, check=False)
 
     def start(self) -> None:
+        # A killed vault leaves its socket file behind; wait for the new one, not the stale one.
+        self.socket.unlink(missing_ok=True)
         log = open(self.log, "ab")
         self.process = subprocess.Popen(
             ["runuser", "-u", self.users.vault, "--", str(self.bin), "vault", "run", "--home", str(self.home),
