@@ -14,11 +14,12 @@ import Testing
 
     @Test func agentsFileErrorsNameTheLocation() {
         let cases: [(String, String)] = [
-            ("{\"version\":1,\n \"users\":{},\n \"admin\":true}", "agents.json:3:2"),
-            ("{\"version\":1,\"users\":{\"claude\":[]}}", "agents.json:1:34"),
-            ("{\"version\":1,\"users\":{\"claude\":[\"a b\"]}}", "agents.json:1:35"),
+            // Locations point at the offending value: `true` is line 3 column 10, `[` of the empty list column 32.
+            ("{\"version\":1,\n \"users\":{},\n \"admin\":true}", "agents.json:3:10"),
+            ("{\"version\":1,\"users\":{\"claude\":[]}}", "agents.json:1:32"),
+            ("{\"version\":1,\"users\":{\"claude\":[\"a b\"]}}", "agents.json:1:33"),
             ("{\"version\":2,\"users\":{}}", "agents.json:1:12"),
-            ("{\"version\":1,\"users\":{\"root;x\":[\"a\"]}}", "agents.json:1:33"),
+            ("{\"version\":1,\"users\":{\"root;x\":[\"a\"]}}", "agents.json:1:32"),
             ("{\"version\":1,", "agents.json:1:"),
         ]
         for (text, location) in cases {

@@ -67,8 +67,9 @@ private struct AskingProvider: ToolProvider {
                 asked.withLock { $0.append(request) }
                 return ["action": "accept", "content": ["approve": true]]
             })
-        guard case .complete(let result) = try await provider.callTool(
-            name: "ask", arguments: ["who": "alice"], context: context)
+        guard
+            case .complete(let result) = try await provider.callTool(
+                name: "ask", arguments: ["who": "alice"], context: context)
         else {
             Issue.record("expected a complete result")
             return
@@ -78,8 +79,9 @@ private struct AskingProvider: ToolProvider {
         #expect(asked.withLock { $0 } == [["message": "approve?"]])
         #expect(progress.withLock { $0 } == ["1/2 asking"])
 
-        guard case .inputRequired(let requests, let state) = try await provider.callTool(
-            name: "mrtr", arguments: [:], context: context)
+        guard
+            case .inputRequired(let requests, let state) = try await provider.callTool(
+                name: "mrtr", arguments: [:], context: context)
         else {
             Issue.record("expected input_required")
             return
