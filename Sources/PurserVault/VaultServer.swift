@@ -73,6 +73,10 @@ public final class VaultServer: Sendable {
                     break
                 }
                 _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                // A front that stops reading must not pin the vault's threads in write(2): after 10 s the
+                // write fails and that connection is closed.
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                _ = setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                 continuation.yield(client)
             }
             continuation.finish()
