@@ -84,8 +84,10 @@ struct VaultBenchmark: Benchmark {
             results["single upstream", default: []] += measure(single, upstreamCall, count: block)
             results["vault upstream", default: []] += measure(front, upstreamCall, count: block)
         }
-        single.finish()
+        // The front was spawned after `single` and inherited its stdin pipe (ChildProcess does not mark pipes
+        // close-on-exec): only once the front has exited does `single` see end of input.
         front.finish()
+        single.finish()
 
         func median(_ samples: [Double]) -> Double { samples.sorted()[samples.count / 2] }
         var lines = [
