@@ -346,9 +346,12 @@ public final class VaultServer: Sendable {
         connection: Connection
     ) -> ToolCallContext {
         let idValue = JSONValue.number(JSONNumber(id))
+        // The front drops progress for a request without a token; not sending it saves a frame per step.
+        let wantsProgress = meta["progressToken"].map { !$0.isNull } ?? false
         return ToolCallContext(
             era: era, client: client, meta: meta, params: params,
             reportProgress: { progress, total, message in
+                guard wantsProgress else { return }
                 var frame: JSONObject = ["type": "progress", "id": idValue, "progress": .number(JSONNumber(progress))]
                 if let total { frame["total"] = .number(JSONNumber(total)) }
                 if let message { frame["message"] = .string(message) }

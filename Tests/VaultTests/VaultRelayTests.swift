@@ -59,7 +59,7 @@ private struct AskingProvider: ToolProvider {
         let progress = Mutex<[String]>([])
         let asked = Mutex<[JSONObject]>([])
         let context = ToolCallContext(
-            era: .legacy(version: "2025-11-25"), client: client, meta: [:], params: [:],
+            era: .legacy(version: "2025-11-25"), client: client, meta: ["progressToken": "t1"], params: [:],
             reportProgress: { step, total, message in
                 progress.withLock { $0.append("\(step)/\(total ?? 0) \(message ?? "")") }
             }, log: { _, _ in },

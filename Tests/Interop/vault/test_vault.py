@@ -267,3 +267,42 @@ def test_in_band_approval_round_trips_through_the_vault(vault, peer, mode):
     assert data["_meta"]["com.purser/receipt"]["amountAtomic"] == "200000"
     assert [t["value"] for t in peer.transfers_from(vault.address)] == [200000]
     vault.verify()
+
+
+def test_fallback_approval_needs_the_owners_signature(vault, peer):
+    """A client without elicitation: the payment waits for `purser owner approve`, which the agent cannot sign."""
+    grant(vault, "1.00")
+
+    async def first_call():
+        async with front(vault, "legacy") as client:
+            return await client.call_tool("weather_expensive", {"city": "Rome"})
+
+    required = run_client(first_call).model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert required["structuredContent"]["error"] == "approval_required", required
+    approval_id = required["structuredContent"]["approvalId"]
+
+    # The agent's user: no terminal, and a guessed passphrase signs with another key.
+    completed = vault.as_agent("owner", "approve", approval_id, "--vault", str(vault.socket))
+    assert completed.returncode == 1 and "no terminal" in completed.stderr, completed.stderr
+    wrong = owner_key(vault.owner_record(), "a guess at the owner's passphrase")
+    answer = owner_send(vault, signed_request(wrong, "approve", {"id": approval_id}))
+    assert not answer["accepted"] and answer["code"] == "bad_signature", answer
+
+    async def retry():
+        async with front(vault, "legacy") as client:
+            return await client.call_tool("weather_expensive", {"city": "Rome"}, meta={"com.purser/approval": approval_id})
+
+    still = run_client(retry).model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert still.get("isError"), still
+    assert peer.transfers_from(vault.address) == []
+
+    # The owner approves (the command line, passphrase on the test-only stdin override): the retry pays once.
+    approved = run(
+        str(vault.bin), "owner", "approve", approval_id, "--vault", str(vault.socket), "--insecure-passphrase-stdin",
+        stdin=PASSPHRASE + "\n",
+    )
+    assert approval_id in approved.stdout
+    paid = run_client(retry)
+    assert not paid.is_error, paid
+    assert [t["value"] for t in peer.transfers_from(vault.address)] == [200000]
+    vault.verify()
