@@ -48,7 +48,8 @@ struct VaultBenchmark: Benchmark {
         }
 
         let single = try ChildProcess([
-            purser, "serve", "--tools", tools.path, "--policies", policies.path, "--home", home.path + "-single",
+            // The same home (and so the same ledger) as the vault: the two differ by the socket hop only.
+            purser, "serve", "--tools", tools.path, "--policies", policies.path, "--home", home.path,
         ])
         let front = try ChildProcess([purser, "serve", "--vault", socket])
         let initialize =
@@ -57,21 +58,32 @@ struct VaultBenchmark: Benchmark {
             server.send(initialize)
             _ = server.receive()
         }
+        var nextID = 100
         func measure(_ server: ChildProcess, _ line: String, count: Int) -> [Double] {
             var samples: [Double] = []
             samples.reserveCapacity(count)
             for _ in 0..<count {
+                // A fresh id per request: reusing one can race the server's bookkeeping of the previous request
+                // ("request id … is already in use"), which would time an error instead of the call.
+                nextID += 1
+                let request = line.replacingOccurrences(of: "\"id\":0,", with: "\"id\":\(nextID),")
                 let started = DispatchTime.now().uptimeNanoseconds
-                server.send(line)
-                _ = server.receive()
+                server.send(request)
+                let response = String(decoding: server.receive(), as: UTF8.self)
+                // Time only what was meant: a refused call must be an isError result, an upstream call a success.
+                let refusedCall = line.contains("\"q\":\"\"")
+                if refusedCall != response.contains("\"isError\":true") || response.contains("\"error\":{") {
+                    FileHandle.standardError.write(Data("purser-bench vault: unexpected response: \(response)\n".utf8))
+                    exit(1)
+                }
                 samples.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1000)
             }
             return samples
         }
         let refused =
-            #"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"lookup","arguments":{"q":""}}}"#
+            #"{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"lookup","arguments":{"q":""}}}"#
         let upstreamCall =
-            #"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"lookup","arguments":{"q":"x"}}}"#
+            #"{"jsonrpc":"2.0","id":0,"method":"tools/call","params":{"name":"lookup","arguments":{"q":"x"}}}"#
         for server in [single, front] {
             _ = measure(server, upstreamCall, count: 200)
         }

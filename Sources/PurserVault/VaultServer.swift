@@ -101,7 +101,7 @@ public final class VaultServer: Sendable {
 
     // MARK: - One connection
 
-    private enum Role {
+    private enum Role: Sendable {
         case none
         case agent(String, any ToolProvider)
         case owner(OwnerDesk)
@@ -115,6 +115,7 @@ public final class VaultServer: Sendable {
             var asks: [Int64: CheckedContinuation<Result<JSONObject, MCPError>, Never>] = [:]
             var nextAsk: Int64 = 0
             var closed = false
+            var role = Role.none
         }
         init(channel: FrameChannel) { self.channel = channel }
     }
@@ -130,53 +131,15 @@ public final class VaultServer: Sendable {
             channel.close()
             return
         }
-        var role = Role.none
-        for await item in channel.frames() {
-            switch item {
-            case .violation(let message):
-                violation(connection, message, peer: peer)
-            case .frame(let frame):
-                if case .none = role {
-                    guard let chosen = hello(frame, connection: connection, peer: peer) else {
-                        channel.close()
-                        continue
-                    }
-                    role = chosen
-                    continue
+        // Frames are dispatched on the reader thread (no hop through a stream and a task on the hot path);
+        // anything that awaits runs in its own task.
+        await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+            channel.startReading { item in
+                guard let item else {
+                    finished.resume()
+                    return
                 }
-                guard let type = frame["type"]?.stringValue else {
-                    violation(connection, "a frame needs a string \"type\"", peer: peer)
-                    continue
-                }
-                switch (role, type) {
-                case (.agent(_, let provider), "list"), (.agent(_, let provider), "call"):
-                    startCall(frame, type: type, provider: provider, connection: connection, peer: peer)
-                case (.agent, "cancel"):
-                    guard let id = frame["id"]?.int64Value else {
-                        violation(connection, "\"cancel\" needs an integer \"id\"", peer: peer)
-                        continue
-                    }
-                    connection.state.withLock { $0.calls[id] }?.cancel()
-                case (.agent, "elicitResult"):
-                    answerAsk(frame, connection: connection, peer: peer)
-                case (.owner(let desk), "owner"):
-                    guard let id = frame["id"]?.int64Value, let request = frame["request"] else {
-                        violation(connection, "\"owner\" needs an integer \"id\" and a \"request\"", peer: peer)
-                        continue
-                    }
-                    let outcome = await desk.handle(request)
-                    var reply: JSONObject = [
-                        "type": "ownerResult", "id": .number(JSONNumber(id)), "accepted": .bool(outcome.accepted),
-                        "message": .string(outcome.message),
-                    ]
-                    if let code = outcome.code { reply["code"] = .string(code) }
-                    diagnostics(
-                        "purser vault: owner request from uid \(peer.uid): "
-                            + (outcome.accepted ? "accepted" : "refused (\(outcome.code ?? "?"))"))
-                    channel.send(reply)
-                default:
-                    violation(connection, "unexpected frame type \"\(type)\"", peer: peer)
-                }
+                self.dispatch(item, connection: connection, peer: peer)
             }
         }
         // The front is gone: pending questions to it fail; running calls finish on their own.
@@ -191,6 +154,64 @@ public final class VaultServer: Sendable {
         }
         for call in calls { await call.value }
         channel.close()
+    }
+
+    private func dispatch(_ item: FrameChannel.Item, connection: Connection, peer: PeerCredentials) {
+        let channel = connection.channel
+        switch item {
+        case .violation(let message):
+            violation(connection, message, peer: peer)
+        case .frame(let frame):
+            let current = connection.state.withLock { $0.role }
+            if case .none = current {
+                guard let chosen = hello(frame, connection: connection, peer: peer) else {
+                    channel.close()
+                    return
+                }
+                connection.state.withLock { $0.role = chosen }
+                return
+            }
+            guard let type = frame["type"]?.stringValue else {
+                violation(connection, "a frame needs a string \"type\"", peer: peer)
+                return
+            }
+            switch (current, type) {
+            case (.agent(_, let provider), "list"), (.agent(_, let provider), "call"):
+                startCall(frame, type: type, provider: provider, connection: connection, peer: peer)
+            case (.agent, "cancel"):
+                guard let id = frame["id"]?.int64Value else {
+                    violation(connection, "\"cancel\" needs an integer \"id\"", peer: peer)
+                    return
+                }
+                connection.state.withLock { $0.calls[id] }?.cancel()
+            case (.agent, "elicitResult"):
+                answerAsk(frame, connection: connection, peer: peer)
+            case (.owner(let desk), "owner"):
+                guard let id = frame["id"]?.int64Value, let request = frame["request"] else {
+                    violation(connection, "\"owner\" needs an integer \"id\" and a \"request\"", peer: peer)
+                    return
+                }
+                let diagnostics = self.diagnostics
+                // Owner requests run one at a time per connection, in order: the reader waits for each.
+                let done = DispatchSemaphore(value: 0)
+                Task {
+                    let outcome = await desk.handle(request)
+                    var reply: JSONObject = [
+                        "type": "ownerResult", "id": .number(JSONNumber(id)), "accepted": .bool(outcome.accepted),
+                        "message": .string(outcome.message),
+                    ]
+                    if let code = outcome.code { reply["code"] = .string(code) }
+                    diagnostics(
+                        "purser vault: owner request from uid \(peer.uid): "
+                            + (outcome.accepted ? "accepted" : "refused (\(outcome.code ?? "?"))"))
+                    channel.send(reply)
+                    done.signal()
+                }
+                done.wait()
+            default:
+                violation(connection, "unexpected frame type \"\(type)\"", peer: peer)
+            }
+        }
     }
 
     private func violation(_ connection: Connection, _ message: String, peer: PeerCredentials) {

@@ -18,6 +18,7 @@ final class VaultConnection: Sendable {
         var nextID: Int64 = 0
         var closed = false
         var welcome: CheckedContinuation<JSONObject, Never>?
+        var closeReason = "the vault closed the connection"
     }
 
     private let channel: FrameChannel
@@ -31,10 +32,9 @@ final class VaultConnection: Sendable {
     static func open(socketPath: String, hello: JSONObject) async throws(VaultError) -> (VaultConnection, JSONObject) {
         let descriptor = try UnixSocket.connect(socketPath)
         let connection = VaultConnection(channel: FrameChannel(descriptor: descriptor))
-        let frames = connection.channel.frames()
         let answer = await withCheckedContinuation { (continuation: CheckedContinuation<JSONObject, Never>) in
             connection.state.withLock { $0.welcome = continuation }
-            Task { await connection.readLoop(frames) }
+            connection.channel.startReading { connection.receive($0) }
             var frame = hello
             frame["type"] = "hello"
             frame["v"] = .number(JSONNumber(FrameChannel.protocolVersion))
@@ -57,47 +57,47 @@ final class VaultConnection: Sendable {
         }
     }
 
-    private func readLoop(_ frames: AsyncStream<FrameChannel.Item>) async {
-        var reason = "the vault closed the connection"
-        loop: for await item in frames {
-            switch item {
-            case .violation(let message):
-                reason = "the vault broke the protocol: \(message)"
-                break loop
-            case .frame(let frame):
-                if let welcome = state.withLock({ state -> CheckedContinuation<JSONObject, Never>? in
-                    defer { state.welcome = nil }
-                    return state.welcome
-                }) {
-                    welcome.resume(returning: frame)
-                    continue
-                }
-                guard let id = frame["id"]?.int64Value else {
-                    if frame["type"]?.stringValue == "violation" {
-                        reason = "the vault reported a protocol violation: \(frame["message"]?.stringValue ?? "")"
-                    }
-                    continue
-                }
-                switch frame["type"]?.stringValue {
-                case "progress", "log", "elicit":
-                    state.withLock { $0.pending[id]?.onEvent }?(frame)
-                default:
-                    state.withLock { $0.pending.removeValue(forKey: id) }?.continuation.resume(returning: frame)
-                }
+    /// Runs on the reader thread: matches each frame to its request and resumes it right there.
+    private func receive(_ item: FrameChannel.Item?) {
+        switch item {
+        case .violation(let message):
+            state.withLock { $0.closeReason = "the vault broke the protocol: \(message)" }
+            channel.close()
+        case .frame(let frame):
+            if let welcome = state.withLock({ state -> CheckedContinuation<JSONObject, Never>? in
+                defer { state.welcome = nil }
+                return state.welcome
+            }) {
+                welcome.resume(returning: frame)
+                return
             }
-        }
-        let (pending, welcome) = state.withLock { state in
-            state.closed = true
-            defer {
-                state.pending = [:]
-                state.welcome = nil
+            guard let id = frame["id"]?.int64Value else {
+                if frame["type"]?.stringValue == "violation" {
+                    let message = frame["message"]?.stringValue ?? ""
+                    state.withLock { $0.closeReason = "the vault reported a protocol violation: \(message)" }
+                }
+                return
             }
-            return (state.pending, state.welcome)
+            switch frame["type"]?.stringValue {
+            case "progress", "log", "elicit":
+                state.withLock { $0.pending[id]?.onEvent }?(frame)
+            default:
+                state.withLock { $0.pending.removeValue(forKey: id) }?.continuation.resume(returning: frame)
+            }
+        case nil:
+            let (pending, welcome, reason) = state.withLock { state in
+                state.closed = true
+                defer {
+                    state.pending = [:]
+                    state.welcome = nil
+                }
+                return (state.pending, state.welcome, state.closeReason)
+            }
+            let closed: JSONObject = ["type": "closed", "message": .string(reason)]
+            welcome?.resume(returning: closed)
+            for entry in pending.values { entry.continuation.resume(returning: closed) }
+            channel.close()
         }
-        let closed: JSONObject = ["type": "closed", "message": .string(reason)]
-        welcome?.resume(returning: closed)
-        for entry in pending.values { entry.continuation.resume(returning: closed) }
-        channel.close()
     }
 
     /// Sends `frame` with a fresh id and waits for its final answer (`closed` when the connection drops).
