@@ -8,19 +8,25 @@ import JSONCore
 /// Which OS users may act as which agents: `agents.json` in the vault's home, written by the owner.
 ///
 /// ```json
-/// {"version": 1, "users": {"claude": ["alice"], "uid:1002": ["bob", "carol"]}}
+/// {"version": 1, "users": {"claude": ["alice"], "uid:1002": ["bob", "carol"]}, "approvals": "owner"}
 /// ```
 /// A key is a user name or `uid:N`. A user not listed may act as no agent: its connection is refused.
+/// `approvals` is `"in-band"` (the default: the MCP client asks the human through elicitation or
+/// `input_required`) or `"owner"`: approvals only through `purser owner approve`, signed with the owner key,
+/// for agents whose shell could answer the vault's approval questions itself.
 public struct AgentAccess: Sendable, Hashable {
     /// The file's name inside the vault's home.
     public static let fileName = "agents.json"
 
     /// User name or `uid:N` → the agents that user may act as.
     public var users: [String: [String]]
+    /// True when approvals must come from the owner's signed `approve`, never through the MCP client.
+    public var ownerApprovalsOnly: Bool
 
     /// Creates a mapping.
-    public init(users: [String: [String]]) {
+    public init(users: [String: [String]], ownerApprovalsOnly: Bool = false) {
         self.users = users
+        self.ownerApprovalsOnly = ownerApprovalsOnly
     }
 
     /// The agents the caller with `uid` (named `name`, when it has one) may act as, name entries first.
@@ -51,8 +57,16 @@ public struct AgentAccess: Sendable, Hashable {
             VaultError(.home, "\(file):\(locations.location(of: pointer)): \(message)")
         }
         guard let object = value.objectValue else { throw bad("", "the file must be a JSON object") }
-        for key in object.keys where key != "version" && key != "users" {
-            throw bad("/" + JSONLocations.escape(key), "unknown field \"\(key)\" (expected version, users)")
+        for key in object.keys where !["version", "users", "approvals"].contains(key) {
+            throw bad("/" + JSONLocations.escape(key), "unknown field \"\(key)\" (expected version, users, approvals)")
+        }
+        var ownerApprovalsOnly = false
+        if let raw = object["approvals"] {
+            switch raw.stringValue {
+            case "in-band": ownerApprovalsOnly = false
+            case "owner": ownerApprovalsOnly = true
+            default: throw bad("/approvals", "\"approvals\" must be \"in-band\" or \"owner\"")
+            }
         }
         guard object["version"]?.int64Value == 1 else { throw bad("/version", "\"version\" must be 1") }
         guard let users = object["users"]?.objectValue else { throw bad("/users", "\"users\" must be an object") }
@@ -74,7 +88,7 @@ public struct AgentAccess: Sendable, Hashable {
             }
             mapping[user] = agents
         }
-        return AgentAccess(users: mapping)
+        return AgentAccess(users: mapping, ownerApprovalsOnly: ownerApprovalsOnly)
     }
 
     static func isValidAgent(_ text: String) -> Bool {

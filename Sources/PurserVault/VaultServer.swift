@@ -103,7 +103,7 @@ public final class VaultServer: Sendable {
 
     private enum Role: Sendable {
         case none
-        case agent(String, any ToolProvider)
+        case agent(String, any ToolProvider, ownerApprovalsOnly: Bool)
         case owner(OwnerDesk)
     }
 
@@ -176,8 +176,10 @@ public final class VaultServer: Sendable {
                 return
             }
             switch (current, type) {
-            case (.agent(_, let provider), "list"), (.agent(_, let provider), "call"):
-                startCall(frame, type: type, provider: provider, connection: connection, peer: peer)
+            case (.agent(_, let provider, let ownerOnly), "list"), (.agent(_, let provider, let ownerOnly), "call"):
+                startCall(
+                    frame, type: type, provider: provider, ownerApprovalsOnly: ownerOnly, connection: connection,
+                    peer: peer)
             case (.agent, "cancel"):
                 guard let id = frame["id"]?.int64Value else {
                     violation(connection, "\"cancel\" needs an integer \"id\"", peer: peer)
@@ -275,7 +277,7 @@ public final class VaultServer: Sendable {
                 return refuse(connection, "OS user \(user) may not act as agent \"\(agent)\"", peer: peer)
             }
             connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent)])
-            return .agent(agent, makeProvider(agent))
+            return .agent(agent, makeProvider(agent), ownerApprovalsOnly: mapping.ownerApprovalsOnly)
         default:
             return refuse(connection, "\"role\" must be \"agent\" or \"owner\"", peer: peer)
         }
@@ -302,7 +304,8 @@ public final class VaultServer: Sendable {
     }
 
     private func startCall(
-        _ frame: JSONObject, type: String, provider: any ToolProvider, connection: Connection, peer: PeerCredentials
+        _ frame: JSONObject, type: String, provider: any ToolProvider, ownerApprovalsOnly: Bool,
+        connection: Connection, peer: PeerCredentials
     ) {
         guard let id = frame["id"]?.int64Value else {
             violation(connection, "\"\(type)\" needs an integer \"id\"", peer: peer)
@@ -310,7 +313,12 @@ public final class VaultServer: Sendable {
         }
         let parsed: (name: String, arguments: JSONObject, context: ToolCallContext?, client: ClientDescription)
         do throws(VaultWire.Malformed) {
-            let client = try VaultWire.client(frame["client"])
+            var client = try VaultWire.client(frame["client"])
+            if ownerApprovalsOnly {
+                // Without the capability the governed call never asks in band: it answers approval_required
+                // and waits for the owner's signed `approve`. An agent's own script cannot approve then.
+                client.capabilities["elicitation"] = nil
+            }
             if type == "list" {
                 parsed = ("", JSONObject(), nil, client)
             } else {

@@ -12,6 +12,21 @@ import Testing
         #expect(access.agents(uid: 7, name: "mallory").isEmpty)
     }
 
+    @Test func approvalsAreInBandUnlessTheOwnerSaysOtherwise() throws {
+        func parse(_ text: String) throws(VaultError) -> AgentAccess {
+            try AgentAccess.parse(Array(text.utf8), file: "agents.json")
+        }
+        #expect(try parse(#"{"version":1,"users":{}}"#).ownerApprovalsOnly == false)
+        #expect(try parse(#"{"version":1,"users":{},"approvals":"in-band"}"#).ownerApprovalsOnly == false)
+        #expect(try parse(#"{"version":1,"users":{},"approvals":"owner"}"#).ownerApprovalsOnly == true)
+        do {
+            _ = try parse(#"{"version":1,"users":{},"approvals":"agent"}"#)
+            Issue.record("an unknown approvals mode was accepted")
+        } catch {
+            #expect(error.message.hasPrefix("agents.json:1:37"))
+        }
+    }
+
     @Test func agentsFileErrorsNameTheLocation() {
         let cases: [(String, String)] = [
             // Locations point at the offending value: `true` is line 3 column 10, `[` of the empty list column 32.

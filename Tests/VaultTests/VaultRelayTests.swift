@@ -22,6 +22,8 @@ private struct AskingProvider: ToolProvider {
                 .text(
                     "answer \(answer["action"]?.stringValue ?? "-") era \(context.era.version)",
                     meta: ["agentSeen": .string(arguments["who"]?.stringValue ?? "")]))
+        case "caps":
+            return .complete(.text("elicitation \(context.client.supportsFormElicitation)"))
         case "mrtr":
             return .inputRequired(inputRequests: ["a": ["method": "elicitation/create"]], requestState: "state-1")
         default:
@@ -92,6 +94,28 @@ private struct AskingProvider: ToolProvider {
             Issue.record("an unknown tool succeeded")
         } catch {
             #expect(error.code == -32602)
+        }
+    }
+
+    @Test func ownerOnlyApprovalsHideTheClientsElicitationFromTheGovernedCall() async throws {
+        for (mode, expected) in [("in-band", "elicitation true"), ("owner", "elicitation false")] {
+            let (server, socket, task) = try await start(
+                users: #"{"version":1,"users":{"uid:\#(getuid())":["alice"]},"approvals":"\#(mode)"}"#)
+            let provider = try await VaultToolProvider.connect(socketPath: socket, agent: nil)
+            let context = ToolCallContext(
+                era: .legacy(version: "2025-11-25"),
+                client: ClientDescription(info: nil, capabilities: ["elicitation": [:]]), meta: [:], params: [:],
+                reportProgress: { _, _, _ in }, log: { _, _ in },
+                elicit: { (_: JSONObject) async throws(MCPError) -> JSONObject in ["action": "accept"] })
+            let outcome = try await provider.callTool(name: "caps", arguments: [:], context: context)
+            guard case .complete(let result) = outcome else {
+                Issue.record("expected a complete result")
+                continue
+            }
+            #expect(result.content.first?.objectValue?["text"]?.stringValue == expected, "approvals \(mode)")
+            provider.close()
+            server.stop()
+            task.cancel()
         }
     }
 

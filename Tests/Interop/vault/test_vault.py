@@ -306,3 +306,24 @@ def test_fallback_approval_needs_the_owners_signature(vault, peer):
     assert not paid.is_error, paid
     assert [t["value"] for t in peer.transfers_from(vault.address)] == [200000]
     vault.verify()
+
+
+def test_owner_only_approvals_ignore_an_accept_from_the_agents_side(vault, peer):
+    """With "approvals": "owner", an accept answered by the agent's own client (or script) approves nothing."""
+    grant(vault, "1.00")
+    agents = json.dumps({"version": 1, "users": {vault.users.agent: ["alice"]}, "approvals": "owner"})
+    vault.as_vault("sh", "-c", f"umask 077; cat > {vault.home}/agents.json", stdin=agents, raw=True)
+    asked: list[Any] = []
+
+    async def approver(context: Any, params: Any) -> Any:
+        asked.append(params)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    for mode in ("legacy", "auto"):
+        async def scenario():
+            async with front(vault, mode, elicitation=approver) as client:
+                return await client.call_tool("weather_expensive", {"city": "Oslo"})
+
+        result = run_client(scenario).model_dump(by_alias=True, mode="json", exclude_none=True)
+        assert result["structuredContent"]["error"] == "approval_required", result
+    assert asked == [] and peer.transfers_from(vault.address) == []
