@@ -22,6 +22,10 @@ private struct AskingProvider: ToolProvider {
                 .text(
                     "answer \(answer["action"]?.stringValue ?? "-") era \(context.era.version)",
                     meta: ["agentSeen": .string(arguments["who"]?.stringValue ?? "")]))
+        case "wait":
+            // Ends early only when the cancellation crosses the socket.
+            try? await Task.sleep(for: .seconds(30))
+            return .complete(.text("cancelled \(Task.isCancelled)"))
         case "caps":
             return .complete(.text("elicitation \(context.client.supportsFormElicitation)"))
         case "mrtr":
@@ -117,6 +121,28 @@ private struct AskingProvider: ToolProvider {
             server.stop()
             task.cancel()
         }
+    }
+
+    @Test func cancellingTheCallOnTheFrontCancelsItInTheVault() async throws {
+        let (server, socket, task) = try await start(users: #"{"version":1,"users":{"uid:\#(getuid())":["alice"]}}"#)
+        defer {
+            server.stop()
+            task.cancel()
+        }
+        let provider = try await VaultToolProvider.connect(socketPath: socket, agent: nil)
+        defer { provider.close() }
+        let context = ToolCallContext(
+            era: .legacy(version: "2025-11-25"), client: ClientDescription(info: nil, capabilities: [:]), meta: [:],
+            params: [:], reportProgress: { _, _, _ in }, log: { _, _ in },
+            elicit: { (_: JSONObject) async throws(MCPError) -> JSONObject in [:] })
+        let call = Task { try await provider.callTool(name: "wait", arguments: [:], context: context) }
+        try await Task.sleep(for: .milliseconds(200))
+        call.cancel()
+        guard case .complete(let result) = try await call.value else {
+            Issue.record("expected a complete result")
+            return
+        }
+        #expect(result.content.first?.objectValue?["text"]?.stringValue == "cancelled true")
     }
 
     @Test func anUnmappedUserOrAgentIsRefused() async throws {
