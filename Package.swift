@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Purser takes no third-party packages: Foundation, the toolchain and the system libsqlite3 only.
+// Purser takes no third-party packages: Foundation, the toolchain, the system libsqlite3 and OpenSSL only.
 
 let package = Package(
     name: "Purser",
@@ -22,8 +22,14 @@ let package = Package(
         .target(name: "EVMSigning"),
         .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // The HTTP/1.1 client behind X402's `HTTPTransport` seam; TLS through the system libssl.
+        .target(name: "HTTPClient", dependencies: ["COpenSSL", "X402"]),
         .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
-        .target(name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger"]),
+        .target(
+            name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "HTTPClient"]),
+        // The local x402 seller and the scripted demo: for trying Purser, never on a production path.
+        .target(name: "PurserDemo", dependencies: ["Purser", "JSONCore", "MCP", "EVMSigning", "X402", "Ledger"]),
         // The owner's signed authority (passphrase-derived key, signed requests, used nonces).
         .target(name: "OwnerSigning", dependencies: ["EVMSigning", "JSONCore"]),
         // The vault process and its socket protocol; `purser serve --vault` is its thin MCP front.
@@ -32,19 +38,29 @@ let package = Package(
         // Executables: thin wiring only.
         .executableTarget(
             name: "PurserCLI",
-            dependencies: ["Purser", "MCP", "JSONCore", "Cedar", "Ledger", "EVMSigning", "OwnerSigning", "PurserVault"]),
-        .executableTarget(name: "PurserBenchmarks", dependencies: ["Purser"]),
+            dependencies: [
+                "Purser", "PurserDemo", "MCP", "JSONCore", "Cedar", "Ledger", "X402", "HTTPClient", "EVMSigning",
+                "OwnerSigning", "PurserVault",
+            ]),
+        .executableTarget(
+            name: "PurserBenchmarks",
+            dependencies: ["Purser", "Cedar", "EVMSigning", "JSONCore", "Ledger", "MCP", "X402", "HTTPClient"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
-        .executableTarget(name: "PurserInterop", dependencies: ["Purser"]),
+        .executableTarget(
+            name: "PurserInterop", dependencies: ["Purser", "EVMSigning", "JSONCore", "Ledger", "X402", "HTTPClient"]),
 
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
-        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser"]),
+        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient"]),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
-        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore"]),
+        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "HTTPClient"]),
+        .testTarget(
+            name: "PurserDemoTests",
+            dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient"]),
         .testTarget(
             name: "VaultTests",
             dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger"]),

@@ -54,32 +54,97 @@ enum BinaryOperator: String, Sendable {
     case getTag
 }
 
-enum ExtensionFunction: String, Sendable {
+/// Cedar's extension functions (`decimal`, `ipaddr`, `datetime`); constructors are called as functions, the
+/// rest as methods on their first argument.
+enum ExtensionFunction: String, Sendable, CaseIterable {
     case decimal
     case lessThan
     case lessThanOrEqual
     case greaterThan
     case greaterThanOrEqual
+    case ip
+    case isIpv4
+    case isIpv6
+    case isLoopback
+    case isMulticast
+    case isInRange
+    case datetime
+    case duration
+    case offset
+    case durationSince
+    case toDate
+    case toTime
+    case toMilliseconds
+    case toSeconds
+    case toMinutes
+    case toHours
+    case toDays
+
+    /// Constructors, called as `name(…)`.
+    static let functionStyle: Set<ExtensionFunction> = [.decimal, .ip, .datetime, .duration]
+
+    /// How many arguments it takes, counting a method's receiver.
+    var arity: Int {
+        switch self {
+        case .lessThan, .lessThanOrEqual, .greaterThan, .greaterThanOrEqual, .isInRange, .offset, .durationSince:
+            return 2
+        default:
+            return 1
+        }
+    }
 }
 
-/// A Cedar expression (the v1 subset).
+/// One step of a postfix chain: `.name`, `["name"]`, or a method call `.m(args)`.
+enum Accessor: Sendable {
+    case attribute(CedarString)
+    /// A built-in method (`contains`, `containsAll`, `containsAny`, `hasTag`, `getTag`): receiver and argument.
+    case method(BinaryOperator, Expr)
+    case isEmpty
+    /// An extension method: the receiver is the first argument.
+    case call(ExtensionFunction, [Expr])
+}
+
+/// A Cedar expression.
+///
+/// Left-associative chains (`a || b || …`, `a && b && …`, `a + b - …`, `a * b * …`, `e.a.b["c"].m()…`) are
+/// flattened into one node holding an array, so neither the tree's depth nor any recursion over it grows with a
+/// chain's length: only parenthesised nesting (bounded by `Parser.maximumNesting`) makes the tree deeper.
 indirect enum Expr: Sendable {
     case literal(CedarValue)
     case variable(Variable)
     case ifThenElse(Expr, Expr, Expr)
-    case and(Expr, Expr)
-    case or(Expr, Expr)
+    /// Two or more operands, evaluated left to right until one is false.
+    case and([Expr])
+    /// Two or more operands, evaluated left to right until one is true.
+    case or([Expr])
     case not(Expr)
     case negate(Expr)
     case binary(BinaryOperator, Expr, Expr)
-    case getAttribute(Expr, CedarString)
-    case hasAttribute(Expr, CedarString)
+    /// `first op₁ e₁ op₂ e₂ …` with `+`, `-` or `*`, evaluated left to right.
+    case arithmetic(Expr, [(BinaryOperator, Expr)])
+    /// `base` followed by one or more accessors, applied left to right.
+    case access(Expr, [Accessor])
+    /// `e has a.b.c`: `e has a && e.a has b && e.a.b has c`, evaluated in one pass.
+    case hasAttribute(Expr, [CedarString])
     case like(Expr, [Unescaper.PatternElement])
     case isType(Expr, CedarString)
-    case isEmpty(Expr)
     case setLiteral([Expr])
     case recordLiteral([(CedarString, Expr)])
     case call(ExtensionFunction, [Expr])
+
+    /// `base.name`, merged into `base`'s chain when it has one.
+    static func getAttribute(_ base: Expr, _ name: CedarString) -> Expr {
+        base.appending(.attribute(name))
+    }
+
+    /// `self` followed by `accessor`, extending an existing chain rather than nesting one.
+    func appending(_ accessor: Accessor) -> Expr {
+        if case .access(let base, var accessors) = self {
+            accessors.append(accessor)
+            return .access(base, accessors)
+        }
+        return .access(self, [accessor])
+    }
 }
 
 /// A parsed policy.

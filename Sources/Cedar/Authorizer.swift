@@ -324,12 +324,24 @@ extension Expr {
         case .literal: return false
         case .variable(let variable): return variable == .context
         case .ifThenElse(let a, let b, let c): return a.readsContext || b.readsContext || c.readsContext
-        case .and(let a, let b), .or(let a, let b), .binary(_, let a, let b): return a.readsContext || b.readsContext
-        case .not(let a), .negate(let a), .getAttribute(let a, _), .hasAttribute(let a, _), .like(let a, _),
-            .isType(let a, _), .isEmpty(let a):
+        case .and(let operands), .or(let operands), .setLiteral(let operands), .call(_, let operands):
+            return operands.contains { $0.readsContext }
+        case .binary(_, let a, let b): return a.readsContext || b.readsContext
+        case .arithmetic(let first, let steps): return first.readsContext || steps.contains { $0.1.readsContext }
+        case .access(let base, let accessors): return base.readsContext || accessors.contains { $0.readsContext }
+        case .not(let a), .negate(let a), .hasAttribute(let a, _), .like(let a, _), .isType(let a, _):
             return a.readsContext
-        case .setLiteral(let elements), .call(_, let elements): return elements.contains { $0.readsContext }
         case .recordLiteral(let fields): return fields.contains { $0.1.readsContext }
+        }
+    }
+}
+
+extension Accessor {
+    var readsContext: Bool {
+        switch self {
+        case .attribute, .isEmpty: return false
+        case .method(_, let argument): return argument.readsContext
+        case .call(_, let arguments): return arguments.contains { $0.readsContext }
         }
     }
 }

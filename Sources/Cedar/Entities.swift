@@ -47,25 +47,41 @@ public struct Entities: Sendable {
             }
             direct[entity.uid] = entity
         }
+        // Depth-first with an explicit stack, so a parent chain of any length cannot exhaust the call stack.
         var closure: [EntityUID: Set<EntityUID>] = [:]
-        var visiting = Set<EntityUID>()
-        func ancestors(of uid: EntityUID) throws(CedarDataError) -> Set<EntityUID> {
-            if let known = closure[uid] { return known }
-            guard let entity = direct[uid] else { return [] }
-            guard visiting.insert(uid).inserted else {
-                throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(uid)`")
+        func ancestors(of root: EntityUID) throws(CedarDataError) -> Set<EntityUID> {
+            if let known = closure[root] { return known }
+            var onPath = Set<EntityUID>()
+            var stack: [(uid: EntityUID, parents: [EntityUID], next: Int)] = []
+            func push(_ uid: EntityUID) {
+                onPath.insert(uid)
+                stack.append((uid, direct[uid].map { Array($0.parents) } ?? [], 0))
             }
-            var result = Set<EntityUID>()
-            for parent in entity.parents {
-                result.insert(parent)
-                result.formUnion(try ancestors(of: parent))
+            push(root)
+            while let top = stack.last {
+                if top.next < top.parents.count {
+                    let parent = top.parents[top.next]
+                    stack[stack.count - 1].next += 1
+                    if closure[parent] != nil || direct[parent] == nil { continue }
+                    guard !onPath.contains(parent) else {
+                        throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(parent)`")
+                    }
+                    push(parent)
+                    continue
+                }
+                stack.removeLast()
+                onPath.remove(top.uid)
+                var result = Set<EntityUID>()
+                for parent in top.parents {
+                    result.insert(parent)
+                    if let further = closure[parent] { result.formUnion(further) }
+                }
+                if result.contains(top.uid) {
+                    throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(top.uid)`")
+                }
+                closure[top.uid] = result
             }
-            visiting.remove(uid)
-            if result.contains(uid) {
-                throw CedarDataError(.invalid, "input graph has a cycle containing vertex `\(uid)`")
-            }
-            closure[uid] = result
-            return result
+            return closure[root] ?? []
         }
         for uid in direct.keys {
             let found = try ancestors(of: uid)
@@ -180,33 +196,33 @@ public enum CedarData {
         }
     }
 
+    /// `{"fn": name, "arg": x}` or `{"fn": name, "args": [x, …]}`: an extension call on restricted arguments
+    /// (strings, or nested `__extn` values such as `offset(datetime(…), duration(…))`).
     private static func extensionValue(_ json: CedarJSON) throws(CedarDataError) -> CedarValue {
-        guard case .object(let members) = json, case .string(let function)? = json["fn"] else {
+        guard case .object(let members) = json, case .string(let name)? = json["fn"] else {
             throw CedarDataError(.invalid, "`__extn` needs a `fn` string")
-        }
-        var argument: CedarJSON?
-        if let single = json["arg"] {
-            argument = single
-        } else if case .array(let list)? = json["args"], list.count == 1 {
-            argument = list[0]
         }
         for (key, _) in members where !["fn", "arg", "args"].contains(key) {
             throw CedarDataError(.invalid, "unknown field `\(key)` in `__extn`")
         }
-        switch function {
-        case "decimal":
-            guard case .string(let text)? = argument else {
-                throw CedarDataError(.invalid, "`decimal` needs one string argument")
-            }
-            guard let value = CedarDecimal(parsing: text) else {
-                throw CedarDataError(.invalid, "`\(text)` is not a valid decimal")
-            }
-            return .decimal(value)
-        case "ip", "ipaddr", "datetime", "duration", "offset", "toDate", "toTime", "durationSince":
-            let feature = function == "ipaddr" ? "ext:ip" : "ext:\(function)"
-            throw CedarDataError(.unsupported, "extension `\(function)` is not supported", feature: feature)
-        default:
-            throw CedarDataError(.invalid, "unknown extension function `\(function)`")
+        var arguments: [CedarJSON]
+        if let single = json["arg"] {
+            guard json["args"] == nil else { throw CedarDataError(.invalid, "`__extn` has both `arg` and `args`") }
+            arguments = [single]
+        } else if case .array(let list)? = json["args"] {
+            arguments = list
+        } else {
+            throw CedarDataError(.invalid, "`__extn` needs `arg` or an `args` array")
+        }
+        guard let function = ExtensionFunction(rawValue: name) else {
+            throw CedarDataError(.invalid, "unknown extension function `\(name)`")
+        }
+        var values: [CedarValue] = []
+        for argument in arguments { values.append(try value(argument)) }
+        do {
+            return try ExtensionCall.apply(function, values)
+        } catch {
+            throw CedarDataError(.invalid, "invalid `\(name)` value: \(error.message)")
         }
     }
 

@@ -57,12 +57,12 @@ struct Evaluator {
             }
         case .ifThenElse(let condition, let thenBranch, let elseBranch):
             return try evaluateBool(condition) ? try evaluate(thenBranch) : try evaluate(elseBranch)
-        case .and(let left, let right):
-            guard try evaluateBool(left) else { return .bool(false) }
-            return .bool(try evaluateBool(right))
-        case .or(let left, let right):
-            if try evaluateBool(left) { return .bool(true) }
-            return .bool(try evaluateBool(right))
+        case .and(let operands):
+            for operand in operands where !(try evaluateBool(operand)) { return .bool(false) }
+            return .bool(true)
+        case .or(let operands):
+            for operand in operands where try evaluateBool(operand) { return .bool(true) }
+            return .bool(false)
         case .not(let operand):
             return .bool(!(try evaluateBool(operand)))
         case .negate(let operand):
@@ -72,14 +72,28 @@ struct Evaluator {
             return .long(result)
         case .binary(let op, let left, let right):
             return try binary(op, try evaluate(left), try evaluate(right))
-        case .getAttribute(let base, let name):
-            return try attribute(of: try evaluate(base), name)
-        case .hasAttribute(let base, let name):
-            switch try evaluate(base) {
-            case .record(let fields): return .bool(fields[name] != nil)
-            case .entity(let uid): return .bool(environment.entities[uid]?.attributes[name] != nil)
-            case let other: throw .type(expected: "one of [record, (entity of any type)]", got: other)
+        case .arithmetic(let first, let steps):
+            var value = try evaluate(first)
+            for (op, operand) in steps { value = try binary(op, value, try evaluate(operand)) }
+            return value
+        case .access(let base, let accessors):
+            var value = try evaluate(base)
+            for accessor in accessors { value = try apply(accessor, to: value) }
+            return value
+        case .hasAttribute(let base, let path):
+            // `e has a.b` is `e has a && e.a has b`: stop (false) at the first missing step.
+            var value = try evaluate(base)
+            for (step, name) in path.enumerated() {
+                let found: CedarValue?
+                switch value {
+                case .record(let fields): found = fields[name]
+                case .entity(let uid): found = environment.entities[uid]?.attributes[name]
+                case let other: throw .type(expected: "one of [record, (entity of any type)]", got: other)
+                }
+                guard let found else { return .bool(false) }
+                if step + 1 < path.count { value = found }
             }
+            return .bool(true)
         case .like(let operand, let pattern):
             guard case .string(let text) = try evaluate(operand) else {
                 throw .type(expected: "string", got: try evaluate(operand))
@@ -91,10 +105,6 @@ struct Evaluator {
                 throw .type(expected: "(entity of any type)", got: value)
             }
             return .bool(uid.type == typeName)
-        case .isEmpty(let operand):
-            let value = try evaluate(operand)
-            guard case .set(let elements) = value else { throw .type(expected: "set", got: value) }
-            return .bool(elements.isEmpty)
         case .setLiteral(let elements):
             var result = Set<CedarValue>(minimumCapacity: elements.count)
             for element in elements { result.insert(try evaluate(element)) }
@@ -105,6 +115,24 @@ struct Evaluator {
             return .record(result)
         case .call(let function, let arguments):
             var values: [CedarValue] = []
+            for argument in arguments { values.append(try evaluate(argument)) }
+            return try call(function, values)
+        }
+    }
+
+    private func apply(_ accessor: Accessor, to value: CedarValue) throws(EvaluationError) -> CedarValue {
+        switch accessor {
+        case .attribute(let name):
+            return try attribute(of: value, name)
+        case .method(let op, let argument):
+            return try binary(op, value, try evaluate(argument))
+        case .isEmpty:
+            guard case .set(let elements) = value else { throw .type(expected: "set", got: value) }
+            return .bool(elements.isEmpty)
+        case .call(let function, let arguments):
+            var values: [CedarValue] = []
+            values.reserveCapacity(arguments.count + 1)
+            values.append(value)
             for argument in arguments { values.append(try evaluate(argument)) }
             return try call(function, values)
         }
@@ -153,8 +181,19 @@ struct Evaluator {
         case .notEqual:
             return .bool(left != right)
         case .less, .lessOrEqual, .greater, .greaterOrEqual:
-            guard case .long(let a) = left else { throw .type(expected: "long", got: left) }
-            guard case .long(let b) = right else { throw .type(expected: "long", got: right) }
+            // Longs, and (overloaded) two datetimes or two durations; anything else, decimals included, is a
+            // type error.
+            let a: Int64
+            let b: Int64
+            switch (left, right) {
+            case (.long(let x), .long(let y)): (a, b) = (x, y)
+            case (.datetime(let x), .datetime(let y)): (a, b) = (x.milliseconds, y.milliseconds)
+            case (.duration(let x), .duration(let y)): (a, b) = (x.milliseconds, y.milliseconds)
+            case (.long, _), (.datetime, _), (.duration, _):
+                throw .type(expected: "one of [long, datetime, duration]", got: right)
+            default:
+                throw .type(expected: "one of [long, datetime, duration]", got: left)
+            }
             switch op {
             case .less: return .bool(a < b)
             case .lessOrEqual: return .bool(a <= b)
@@ -221,37 +260,7 @@ struct Evaluator {
     }
 
     private func call(_ function: ExtensionFunction, _ arguments: [CedarValue]) throws(EvaluationError) -> CedarValue {
-        if function == .decimal {
-            guard arguments.count == 1 else {
-                throw EvaluationError(
-                    code: .wrongNumberOfArguments,
-                    message:
-                        "wrong number of arguments provided to extension function decimal: expected 1, got \(arguments.count)"
-                )
-            }
-            guard case .string(let text) = arguments[0] else { throw .type(expected: "string", got: arguments[0]) }
-            guard let value = CedarDecimal(parsing: text.value) else {
-                throw EvaluationError(
-                    code: .extensionFailure,
-                    message: "error while evaluating `decimal` extension function: "
-                        + "the argument is not a decimal (-?digits.digits, at most 4 fractional digits)")
-            }
-            return .decimal(value)
-        }
-        guard arguments.count == 2 else {
-            throw EvaluationError(
-                code: .wrongNumberOfArguments,
-                message: "wrong number of arguments provided to extension function \(function.rawValue): "
-                    + "expected 2, got \(arguments.count)")
-        }
-        guard case .decimal(let a) = arguments[0] else { throw .type(expected: "decimal", got: arguments[0]) }
-        guard case .decimal(let b) = arguments[1] else { throw .type(expected: "decimal", got: arguments[1]) }
-        switch function {
-        case .lessThan: return .bool(a < b)
-        case .lessThanOrEqual: return .bool(a <= b)
-        case .greaterThan: return .bool(a > b)
-        default: return .bool(a >= b)
-        }
+        try ExtensionCall.apply(function, arguments)
     }
 }
 

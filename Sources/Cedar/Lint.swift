@@ -50,11 +50,21 @@ public enum PolicyLint {
         return result
     }
 
+    /// Longer attribute paths are not tracked: building every prefix of a 100,000-step chain is quadratic.
+    static let maximumTrackedPath = 64
+
+    /// The dotted path an expression reads (`context.a.b`), when it is a plain attribute path.
     private static func key(_ expr: Expr) -> String? {
         switch expr {
         case .variable(let variable): return variable.rawValue
         case .literal(.entity(let uid)): return uid.description
-        case .getAttribute(let base, let name): return key(base).map { "\($0).\(name.value)" }
+        case .access(let base, let accessors):
+            guard accessors.count <= maximumTrackedPath, var path = key(base) else { return nil }
+            for accessor in accessors {
+                guard case .attribute(let name) = accessor else { return nil }
+                path += ".\(name.value)"
+            }
+            return path
         default: return nil
         }
     }
@@ -62,12 +72,23 @@ public enum PolicyLint {
     /// Paths known to exist when `expr` evaluates to true.
     private static func facts(_ expr: Expr) -> Set<String> {
         switch expr {
-        case .hasAttribute(let base, let name):
-            return key(base).map { ["\($0).\(name.value)"] } ?? []
-        case .binary(.hasTag, let base, .literal(.string(let tag))):
-            return key(base).map { ["\($0).getTag(\(quoteCedarString(tag.value)))"] } ?? []
-        case .and(let left, let right):
-            return facts(left).union(facts(right))
+        case .hasAttribute(let base, let path):
+            guard var prefix = key(base) else { return [] }
+            var result = Set<String>()
+            for name in path.prefix(maximumTrackedPath) {
+                prefix += ".\(name.value)"
+                result.insert(prefix)
+            }
+            return result
+        case .access(let base, let accessors):
+            guard case .method(.hasTag, .literal(.string(let tag))) = accessors.last,
+                let prefix = key(accessors.count == 1 ? base : .access(base, Array(accessors.dropLast())))
+            else { return [] }
+            return ["\(prefix).getTag(\(quoteCedarString(tag.value)))"]
+        case .and(let operands):
+            var result = Set<String>()
+            for operand in operands { result.formUnion(facts(operand)) }
+            return result
         case .not(let inner):
             return negativeFacts(inner)
         default:
@@ -79,7 +100,10 @@ public enum PolicyLint {
     private static func negativeFacts(_ expr: Expr) -> Set<String> {
         switch expr {
         case .not(let inner): return facts(inner)
-        case .or(let left, let right): return negativeFacts(left).union(negativeFacts(right))
+        case .or(let operands):
+            var result = Set<String>()
+            for operand in operands { result.formUnion(negativeFacts(operand)) }
+            return result
         default: return []
         }
     }
@@ -88,33 +112,57 @@ public enum PolicyLint {
         switch expr {
         case .literal, .variable:
             return
-        case .and(let left, let right):
-            unguarded(left, guarded: guarded, into: &found)
-            unguarded(right, guarded: guarded.union(facts(left)), into: &found)
-        case .or(let left, let right):
-            unguarded(left, guarded: guarded, into: &found)
-            unguarded(right, guarded: guarded.union(negativeFacts(left)), into: &found)
+        case .and(let operands):
+            // `a && b && c`: each operand is guarded by what the ones before it establish.
+            var known = guarded
+            for operand in operands {
+                unguarded(operand, guarded: known, into: &found)
+                known.formUnion(facts(operand))
+            }
+        case .or(let operands):
+            var known = guarded
+            for operand in operands {
+                unguarded(operand, guarded: known, into: &found)
+                known.formUnion(negativeFacts(operand))
+            }
         case .ifThenElse(let condition, let thenBranch, let elseBranch):
             unguarded(condition, guarded: guarded, into: &found)
             unguarded(thenBranch, guarded: guarded.union(facts(condition)), into: &found)
             unguarded(elseBranch, guarded: guarded.union(negativeFacts(condition)), into: &found)
-        case .getAttribute(let base, let name):
+        case .access(let base, let accessors):
             unguarded(base, guarded: guarded, into: &found)
-            if let path = key(base).map({ "\($0).\(name.value)" }), !guarded.contains(path) {
-                found.append(path)
-            }
-        case .binary(.getTag, let base, let tag):
-            unguarded(base, guarded: guarded, into: &found)
-            unguarded(tag, guarded: guarded, into: &found)
-            if case .literal(.string(let name)) = tag, let base = key(base) {
-                let path = "\(base).getTag(\(quoteCedarString(name.value)))"
-                if !guarded.contains(path) { found.append(path) }
+            var path = key(base)
+            for (step, accessor) in accessors.enumerated() {
+                if step == maximumTrackedPath { path = nil }
+                switch accessor {
+                case .attribute(let name):
+                    if let prefix = path {
+                        let full = "\(prefix).\(name.value)"
+                        if !guarded.contains(full) { found.append(full) }
+                        path = full
+                    }
+                case .method(let op, let argument):
+                    unguarded(argument, guarded: guarded, into: &found)
+                    if op == .getTag, case .literal(.string(let tag)) = argument, let prefix = path {
+                        let full = "\(prefix).getTag(\(quoteCedarString(tag.value)))"
+                        if !guarded.contains(full) { found.append(full) }
+                    }
+                    path = nil
+                case .isEmpty:
+                    path = nil
+                case .call(_, let arguments):
+                    for argument in arguments { unguarded(argument, guarded: guarded, into: &found) }
+                    path = nil
+                }
             }
         case .binary(_, let left, let right):
             unguarded(left, guarded: guarded, into: &found)
             unguarded(right, guarded: guarded, into: &found)
+        case .arithmetic(let first, let steps):
+            unguarded(first, guarded: guarded, into: &found)
+            for (_, operand) in steps { unguarded(operand, guarded: guarded, into: &found) }
         case .not(let inner), .negate(let inner), .hasAttribute(let inner, _), .like(let inner, _),
-            .isType(let inner, _), .isEmpty(let inner):
+            .isType(let inner, _):
             unguarded(inner, guarded: guarded, into: &found)
         case .setLiteral(let elements), .call(_, let elements):
             for element in elements { unguarded(element, guarded: guarded, into: &found) }
@@ -137,14 +185,23 @@ public enum PolicyLint {
         case .binary(let op, let left, let right):
             if op == .less || op == .lessOrEqual, isDecimal(left) || isDecimal(right) { return true }
             return comparesDecimals(left) || comparesDecimals(right)
-        case .and(let a, let b), .or(let a, let b):
-            return comparesDecimals(a) || comparesDecimals(b)
+        case .arithmetic(let first, let steps):
+            return comparesDecimals(first) || steps.contains { comparesDecimals($0.1) }
         case .ifThenElse(let a, let b, let c):
             return comparesDecimals(a) || comparesDecimals(b) || comparesDecimals(c)
-        case .not(let inner), .negate(let inner), .getAttribute(let inner, _), .hasAttribute(let inner, _),
-            .like(let inner, _), .isType(let inner, _), .isEmpty(let inner):
+        case .not(let inner), .negate(let inner), .hasAttribute(let inner, _), .like(let inner, _),
+            .isType(let inner, _):
             return comparesDecimals(inner)
-        case .setLiteral(let elements), .call(_, let elements):
+        case .access(let base, let accessors):
+            return comparesDecimals(base)
+                || accessors.contains {
+                    switch $0 {
+                    case .attribute, .isEmpty: return false
+                    case .method(_, let argument): return comparesDecimals(argument)
+                    case .call(_, let arguments): return arguments.contains { comparesDecimals($0) }
+                    }
+                }
+        case .and(let elements), .or(let elements), .setLiteral(let elements), .call(_, let elements):
             return elements.contains { comparesDecimals($0) }
         case .recordLiteral(let fields):
             return fields.contains { comparesDecimals($0.1) }

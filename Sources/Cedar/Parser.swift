@@ -23,15 +23,13 @@ struct Parser {
     static let builtinMethods: [String: Int] = [
         "contains": 1, "containsAll": 1, "containsAny": 1, "isEmpty": 0, "hasTag": 1, "getTag": 1,
     ]
-    static let decimalMethods: Set<String> = ["lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual"]
-    static let unsupportedMethods: [String: String] = [
-        "isIpv4": "ext:isIpv4", "isIpv6": "ext:isIpv6", "isLoopback": "ext:isLoopback",
-        "isMulticast": "ext:isMulticast", "isInRange": "ext:isInRange", "offset": "ext:offset",
-        "durationSince": "ext:durationSince", "toDate": "ext:toDate", "toTime": "ext:toTime",
-        "toMilliseconds": "ext:toMilliseconds", "toSeconds": "ext:toSeconds", "toMinutes": "ext:toMinutes",
-        "toHours": "ext:toHours", "toDays": "ext:toDays",
-    ]
-    static let unsupportedFunctions: Set<String> = ["ip", "datetime", "duration"]
+    /// Extension methods (`ip("…").isLoopback()`, `d.offset(duration("1h"))`, …).
+    static let extensionMethods: [String: ExtensionFunction] = Dictionary(
+        uniqueKeysWithValues: ExtensionFunction.allCases.filter { !ExtensionFunction.functionStyle.contains($0) }
+            .map { ($0.rawValue, $0) })
+    /// Extension constructors (`decimal`, `ip`, `datetime`, `duration`).
+    static let extensionFunctions: [String: ExtensionFunction] = Dictionary(
+        uniqueKeysWithValues: ExtensionFunction.functionStyle.map { ($0.rawValue, $0) })
 
     private var file: String?
 
@@ -338,21 +336,22 @@ struct Parser {
     }
 
     private mutating func parseOr() throws(CedarParseError) -> Expr {
-        var left = try parseAnd()
+        // Iterative and flat: a chain of any length neither recurses nor deepens the tree.
+        var operands = [try parseAnd()]
         while isPunct("||") {
             _ = advance()
-            left = .or(left, try parseAnd())
+            operands.append(try parseAnd())
         }
-        return left
+        return operands.count == 1 ? operands[0] : .or(operands)
     }
 
     private mutating func parseAnd() throws(CedarParseError) -> Expr {
-        var left = try parseRelation()
+        var operands = [try parseRelation()]
         while isPunct("&&") {
             _ = advance()
-            left = .and(left, try parseRelation())
+            operands.append(try parseRelation())
         }
-        return left
+        return operands.count == 1 ? operands[0] : .and(operands)
     }
 
     private func relationalOperator() -> BinaryOperator? {
@@ -390,7 +389,7 @@ struct Parser {
             _ = advance()
             if case .string(let raw) = current.kind {
                 let token = advance()
-                return .hasAttribute(left, CedarString(try unescapeString(raw, at: token)))
+                return .hasAttribute(left, [CedarString(try unescapeString(raw, at: token))])
             }
             guard case .identifier = current.kind else { throw fail("invalid RHS of a `has` operation") }
             var path: [String] = []
@@ -405,14 +404,8 @@ struct Parser {
                 guard isPunct(".") else { break }
                 _ = advance()
             }
-            // `e has a.b.c` means `e has a && e.a has b && e.a.b has c`.
-            var result = Expr.hasAttribute(left, CedarString(path[0]))
-            var base = left
-            for step in 1..<path.count {
-                base = .getAttribute(base, CedarString(path[step - 1]))
-                result = .and(result, .hasAttribute(base, CedarString(path[step])))
-            }
-            return result
+            // `e has a.b.c` means `e has a && e.a has b && e.a.b has c`; one node evaluates it in one pass.
+            return .hasAttribute(left, path.map { CedarString($0) })
         }
         if isKeyword("like") {
             _ = advance()
@@ -434,7 +427,7 @@ struct Parser {
             if isKeyword("in") {
                 _ = advance()
                 let target = try parseAdd()
-                return .and(.isType(left, typeName), .binary(.in, left, target))
+                return .and([.isType(left, typeName), .binary(.in, left, target)])
             }
             return .isType(left, typeName)
         }
@@ -442,23 +435,25 @@ struct Parser {
     }
 
     private mutating func parseAdd() throws(CedarParseError) -> Expr {
-        var left = try parseMultiply()
+        let first = try parseMultiply()
+        var steps: [(BinaryOperator, Expr)] = []
         while isPunct("+") || isPunct("-") {
             let op: BinaryOperator = advance().kind == .punct("+") ? .add : .subtract
-            left = .binary(op, left, try parseMultiply())
+            steps.append((op, try parseMultiply()))
         }
-        return left
+        return steps.isEmpty ? first : .arithmetic(first, steps)
     }
 
     private mutating func parseMultiply() throws(CedarParseError) -> Expr {
-        var left = try parseUnary()
+        let first = try parseUnary()
+        var steps: [(BinaryOperator, Expr)] = []
         while isPunct("*") || isPunct("/") || isPunct("%") {
             let token = advance()
             if token.kind == .punct("/") { throw fail("division is not supported", at: token) }
             if token.kind == .punct("%") { throw fail("remainder/modulo is not supported", at: token) }
-            left = .binary(.multiply, left, try parseUnary())
+            steps.append((.multiply, try parseUnary()))
         }
-        return left
+        return steps.isEmpty ? first : .arithmetic(first, steps)
     }
 
     private mutating func parseUnary() throws(CedarParseError) -> Expr {
@@ -527,17 +522,18 @@ struct Parser {
     }
 
     private mutating func parseAccessors(_ base: Expr) throws(CedarParseError) -> Expr {
-        var expr = base
+        // The whole chain becomes one node: its length never deepens the tree.
+        var accessors: [Accessor] = []
         while true {
             if isPunct(".") {
                 _ = advance()
                 let (name, token) = try identifier("an attribute or method name")
                 if isPunct("(") {
                     let arguments = try parseArguments()
-                    expr = try methodCall(expr, name, arguments, at: token)
+                    accessors.append(try methodCall(name, arguments, at: token))
                 } else {
                     try checkNotReserved(name, at: token)
-                    expr = .getAttribute(expr, CedarString(name))
+                    accessors.append(.attribute(CedarString(name)))
                 }
             } else if isPunct("[") {
                 _ = advance()
@@ -545,11 +541,11 @@ struct Parser {
                 let token = advance()
                 let key = try unescapeString(raw, at: token)
                 try expect("]")
-                expr = .getAttribute(expr, CedarString(key))
+                accessors.append(.attribute(CedarString(key)))
             } else if isPunct("(") {
                 throw fail("function calls must be of the form `<name>(arg1, arg2, ...)`")
             } else {
-                return expr
+                return accessors.isEmpty ? base : .access(base, accessors)
             }
         }
     }
@@ -566,8 +562,9 @@ struct Parser {
         return arguments
     }
 
-    private mutating func methodCall(_ receiver: Expr, _ name: String, _ arguments: [Expr], at token: Token)
-        throws(CedarParseError) -> Expr
+    /// The accessor for a method call.
+    private func methodCall(_ name: String, _ arguments: [Expr], at token: Token)
+        throws(CedarParseError) -> Accessor
     {
         if let arity = Parser.builtinMethods[name] {
             guard arguments.count == arity else {
@@ -578,29 +575,24 @@ struct Parser {
                     at: token)
             }
             switch name {
-            case "contains": return .binary(.contains, receiver, arguments[0])
-            case "containsAll": return .binary(.containsAll, receiver, arguments[0])
-            case "containsAny": return .binary(.containsAny, receiver, arguments[0])
-            case "hasTag": return .binary(.hasTag, receiver, arguments[0])
-            case "getTag": return .binary(.getTag, receiver, arguments[0])
-            default: return .isEmpty(receiver)
+            case "contains": return .method(.contains, arguments[0])
+            case "containsAll": return .method(.containsAll, arguments[0])
+            case "containsAny": return .method(.containsAny, arguments[0])
+            case "hasTag": return .method(.hasTag, arguments[0])
+            case "getTag": return .method(.getTag, arguments[0])
+            default: return .isEmpty
             }
         }
-        if Parser.decimalMethods.contains(name), let function = ExtensionFunction(rawValue: name) {
-            return .call(function, [receiver] + arguments)
+        if let function = Parser.extensionMethods[name] {
+            return .call(function, arguments)
         }
-        if let feature = Parser.unsupportedMethods[name] {
-            markUnsupported(feature, at: token)
-            return .literal(.bool(false))
-        }
-        if name == "decimal" || Parser.unsupportedFunctions.contains(name) {
+        if Parser.extensionFunctions[name] != nil {
             throw fail("`\(name)` is a function, not a method", at: token)
         }
         throw fail("`\(name)` is not a valid method\(suggestion(name, among: Parser.allMethods))", at: token)
     }
 
-    static let allMethods: [String] =
-        Array(builtinMethods.keys) + Array(decimalMethods) + Array(unsupportedMethods.keys)
+    static let allMethods: [String] = Array(builtinMethods.keys) + Array(extensionMethods.keys)
 
     private func suggestion(_ name: String, among candidates: [String]) -> String {
         let lowered = name.lowercased()
@@ -701,12 +693,8 @@ struct Parser {
             if isPunct("(") {
                 let arguments = try parseArguments()
                 if segments.count == 1 {
-                    if first == "decimal" { return .call(.decimal, arguments) }
-                    if Parser.unsupportedFunctions.contains(first) {
-                        markUnsupported("ext:\(first)", at: token)
-                        return .literal(.bool(false))
-                    }
-                    if Parser.decimalMethods.contains(first) || Parser.unsupportedMethods[first] != nil {
+                    if let function = Parser.extensionFunctions[first] { return .call(function, arguments) }
+                    if Parser.extensionMethods[first] != nil {
                         throw fail("`\(first)` is a method, not a function", at: token)
                     }
                 }

@@ -130,6 +130,9 @@ public enum CedarValue: Sendable, Hashable {
     case set(Set<CedarValue>)
     case record([CedarString: CedarValue])
     case decimal(CedarDecimal)
+    case ipaddr(CedarIPAddress)
+    case datetime(CedarDatetime)
+    case duration(CedarDuration)
 
     /// The Cedar type name used in error messages.
     public var typeName: String {
@@ -141,6 +144,9 @@ public enum CedarValue: Sendable, Hashable {
         case .set: return "set"
         case .record: return "record"
         case .decimal: return "decimal"
+        case .ipaddr: return "ipaddr"
+        case .datetime: return "datetime"
+        case .duration: return "duration"
         }
     }
 }
@@ -154,6 +160,9 @@ extension CedarValue: CustomStringConvertible {
         case .string(let value): return quoteCedarString(value.value)
         case .entity(let uid): return uid.description
         case .decimal(let value): return "decimal(\"\(value)\")"
+        case .ipaddr(let value): return "ip(\"\(value)\")"
+        case .datetime(let value): return value.description
+        case .duration(let value): return value.description
         case .set(let elements):
             return "[" + elements.map { $0.description }.sorted().joined(separator: ", ") + "]"
         case .record(let fields):

@@ -1,16 +1,22 @@
-/// Lower-case hex helpers (no `0x` handling unless stated).
+/// Lower-case hex helpers (no `0x` handling unless stated): the one hex encoder of the package
+/// (X402's `HexBytes` and the ledger's audit hashes forward here).
 public enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Lower-case hex of `bytes`, without prefix.
-    public static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
+        out.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0f)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `0x` + lower-case hex.
+    public static func prefixed<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        "0x" + encode(bytes)
     }
 
     /// The value of one ASCII hex digit, or nil.

@@ -91,14 +91,7 @@ public struct AuditVerification: Sendable, Hashable {
     public var isValid: Bool { problem == nil }
 }
 
-/// Lower-case hex of bytes.
+/// Lower-case hex of bytes (EVMSigning's encoder).
 func hexString(_ bytes: [UInt8]) -> String {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    var output: [UInt8] = []
-    output.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        output.append(digits[Int(byte >> 4)])
-        output.append(digits[Int(byte & 0x0F)])
-    }
-    return String(decoding: output, as: UTF8.self)
+    Hex.encode(bytes)
 }

@@ -1,27 +1,7 @@
 import Foundation
+import HTTPClient
 import Ledger
 import X402
-
-/// Where Purser finds its configuration and state, resolved from options and the environment.
-public struct RuntimeConfiguration: Sendable {
-    /// The agent identity this process serves (`--agent`, `$PURSER_AGENT`, else `default`).
-    public var agent: String
-    /// `tools/` (`--tools`, else `./tools`).
-    public var toolsDirectory: String
-    /// `policies/` (`--policies`, else `./policies`).
-    public var policiesDirectory: String
-    /// State home (`--home`, `$PURSER_HOME`, else `./.purser`).
-    public var homeDirectory: String
-
-    /// Resolves each setting: the explicit value, then the environment, then the default.
-    public init(agent: String?, tools: String?, policies: String?, home: String?) {
-        let environment = ProcessInfo.processInfo.environment
-        self.agent = agent ?? environment["PURSER_AGENT"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
-        self.toolsDirectory = tools ?? "tools"
-        self.policiesDirectory = policies ?? "policies"
-        self.homeDirectory = home ?? environment["PURSER_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ".purser"
-    }
-}
 
 /// The loaded product: tools and the call pipeline, plus every problem found while loading.
 public struct Runtime: Sendable {
@@ -72,8 +52,8 @@ public struct Runtime: Sendable {
         let pipeline = ToolCallPipeline(
             catalog: catalog,
             transport: { manifest in
-                LazyURLSessionTransport(
-                    configuration: URLSessionTransport.Configuration(
+                HTTPClient(
+                    configuration: HTTPClient.Configuration(
                         maximumResponseBytes: manifest.upstream.maxResponseBytes,
                         timeout: .seconds(manifest.upstream.timeoutSeconds)))
             }, secrets: secrets, authorizer: policies, payments: payments)

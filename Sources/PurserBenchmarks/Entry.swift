@@ -29,6 +29,7 @@ struct PurserBenchmarks {
         CedarBenchmark.self,
         GovernedBenchmark.self,
         PipelineBenchmark.self,
+        WaitBenchmark.self,
         VaultBenchmark.self,
     ]
 

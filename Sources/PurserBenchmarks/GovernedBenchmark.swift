@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import JSONCore
 import Ledger
 import MCP
@@ -28,6 +29,7 @@ struct GovernedBenchmark: Benchmark {
         var count = 200
         var python = (ProcessInfo.processInfo.environment["PURSER_VENV"] ?? ".venv") + "/bin/python"
         var peerScript = "Tests/Interop/x402/bench_peer.py"
+        var order = ["HTTPClient", "URLSession", "socket"]
         var index = 0
         while index < arguments.count {
             let value = index + 1 < arguments.count ? arguments[index + 1] : nil
@@ -39,7 +41,10 @@ struct GovernedBenchmark: Benchmark {
                 count = parsed
             case ("--python", let value?): python = value
             case ("--peer", let value?): peerScript = value
-            default: throw BenchmarkError("usage: purser-bench governed [--count N] [--python PATH] [--peer PATH]")
+            case ("--order", let value?): order = value.split(separator: ",").map(String.init)
+            default:
+                throw BenchmarkError(
+                    "usage: purser-bench governed [--count N] [--python PATH] [--peer PATH] [--order A,B,C]")
             }
             index += 2
         }
@@ -50,7 +55,7 @@ struct GovernedBenchmark: Benchmark {
             throw BenchmarkError("no peer script at \(peerScript) (run from the repository root or pass --peer)")
         }
         let command =
-            "swift build -c release --product purser-bench && .build/release/purser-bench governed --count \(count) --python \(python)"
+            "swift build -c release --product purser-bench && .build/release/purser-bench governed --count \(count) --python \(python) --order \(order.joined(separator: ","))"
 
         // The official SDK server (Flask middleware, real facilitator, fake chain) on 127.0.0.1.
         let peer = try ChildProcess([python, peerScript, "serve"])
@@ -58,18 +63,31 @@ struct GovernedBenchmark: Benchmark {
         let base = String(decoding: peer.receive(), as: UTF8.self)
         guard base.hasPrefix("http://127.0.0.1:") else { throw BenchmarkError("the x402 peer did not start") }
 
-        // Pass 1: the transport `purser serve` builds for a tool (Runtime). Pass 2: the same pipeline over
-        // a blocking loopback socket, to separate FoundationNetworking's own cost from governance.
-        let production = try await measure(
-            base: base, count: count, label: "URLSession",
-            transport: { manifest in
+        // The transport `purser serve` builds for a tool (Runtime), the URLSession transport the product used
+        // before, and a blocking loopback socket (a floor for transports). `--order` changes which runs
+        // first, to tell a transport's cost from a pass's position (the first pass has met slower fsyncs).
+        let transports: [String: (ToolManifest) -> any HTTPTransport] = [
+            "HTTPClient": { manifest in
+                HTTPClient(
+                    configuration: HTTPClient.Configuration(
+                        maximumResponseBytes: manifest.upstream.maxResponseBytes,
+                        timeout: .seconds(manifest.upstream.timeoutSeconds)))
+            },
+            "URLSession": { manifest in
                 LazyURLSessionTransport(
                     configuration: URLSessionTransport.Configuration(
                         maximumResponseBytes: manifest.upstream.maxResponseBytes,
                         timeout: .seconds(manifest.upstream.timeoutSeconds)))
-            })
-        let socket = try await measure(
-            base: base, count: count, label: "socket", transport: { _ in BlockingSocketTransport() })
+            },
+            "socket": { _ in BlockingSocketTransport() },
+        ]
+        var passes: [Pass] = []
+        for label in order {
+            guard let transport = transports[label] else {
+                throw BenchmarkError("--order takes HTTPClient, URLSession and socket, comma-separated")
+            }
+            passes.append(try await measure(base: base, count: count, label: label, transport: transport))
+        }
 
         // The official Python client against the same server, in the same run.
         let pythonClient = try ChildProcess([python, peerScript, "client", base + "/weather", String(count)])
@@ -77,7 +95,8 @@ struct GovernedBenchmark: Benchmark {
         pythonClient.finish()
         let pythonStats = (try? JSONSerialization.jsonObject(with: Data(pythonData)) as? [String: Any]) ?? [:]
 
-        let report = Report(passes: [production, socket], python: pythonStats, count: count, command: command)
+        let report = Report(
+            passes: passes, python: pythonStats, count: count, command: command)
         FileHandle.standardOutput.write(Data((report.lines.joined(separator: "\n") + "\n").utf8))
         return 0
     }
@@ -500,10 +519,14 @@ private struct Report {
         for pass in passes {
             let samples = pass.samples
             let totals = samples.map { $0.total }
+            let number = (passes.firstIndex { $0.label == pass.label } ?? 0) + 1
             let title =
-                pass.label == "URLSession"
-                ? "Pass 1, the product transport (LazyURLSessionTransport, FoundationNetworking):"
-                : "Pass 2, the same pipeline over a blocking loopback socket (benchmark-only transport):"
+                switch pass.label {
+                case "HTTPClient": "Pass \(number), the product transport (HTTPClient: POSIX sockets, poll, OpenSSL):"
+                case "URLSession":
+                    "Pass \(number), the transport it replaced (LazyURLSessionTransport, FoundationNetworking):"
+                default: "Pass \(number), the same pipeline over a blocking loopback socket (benchmark-only transport):"
+                }
             lines += [
                 "",
                 title,

@@ -7,6 +7,11 @@ struct MCPBenchmark: Benchmark {
 
     static func run(_ arguments: [String]) async throws -> Int32 {
         let iterations = arguments.first.flatMap(Int.init) ?? 2000
+        // `--baseline PATH`: another `purser` build (e.g. main before a change), measured in the same run.
+        var baseline: String?
+        if let flag = arguments.firstIndex(of: "--baseline"), flag + 1 < arguments.count {
+            baseline = arguments[flag + 1]
+        }
         let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let purser = binDirectory.appendingPathComponent("purser").path
         guard FileManager.default.isExecutableFile(atPath: purser) else {
@@ -28,6 +33,23 @@ struct MCPBenchmark: Benchmark {
         try "permit (principal, action, resource);\n".write(
             to: policies.appendingPathComponent("allow.cedar"), atomically: true, encoding: .utf8)
 
+        var lines: [String] = []
+        lines.append(
+            "purser-bench mcp (release; \(iterations) sequential requests per row; command: swift build -c release --product purser && swift run -c release purser-bench mcp \(iterations)\(baseline.map { " --baseline " + $0 } ?? ""))"
+        )
+        var binaries = [("this build", purser)]
+        if let baseline { binaries.append(("baseline \(baseline)", baseline)) }
+        // Alternate the binaries so machine load drifts hit both alike.
+        for (label, binary) in (baseline == nil ? binaries : binaries + binaries) {
+            lines.append("")
+            lines.append("\(label):")
+            lines += try measure(purser: binary, tools: tools, iterations: iterations)
+        }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        return 0
+    }
+
+    private static func measure(purser: String, tools: URL, iterations: Int) throws -> [String] {
         // Cold start: process launch to the first tools/list response.
         var coldStarts: [Double] = []
         for _ in 0..<20 {
@@ -74,17 +96,13 @@ struct MCPBenchmark: Benchmark {
         server.finish()
 
         var lines: [String] = []
-        lines.append(
-            "purser-bench mcp (release; \(iterations) sequential requests per row; command: swift build -c release --product purser && swift run -c release purser-bench mcp \(iterations))"
-        )
         lines.append(row("cold start to first tools/list (ms), 20 launches", coldStarts))
         lines.append(row("ping round trip (µs)", ping))
         lines.append(row("tools/call refused at the input check, no upstream (µs)", refused))
         lines.append(row("tools/call with loopback upstream + outputSchema (µs)", upstreamCalls))
         lines.append(
             "peak resident memory of purser serve: \(String(format: "%.1f", Double(peakKiB) / 1024)) MiB (VmHWM)")
-        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        return 0
+        return lines
     }
 
     static func row(_ label: String, _ samples: [Double]) -> String {
@@ -201,12 +219,13 @@ final class LoopbackUpstream {
 
     static func start() throws -> LoopbackUpstream {
         let script = """
-            import http.server, sys
+            import http.server, sys, time
             class H(http.server.BaseHTTPRequestHandler):
                 protocol_version = "HTTP/1.1"
                 disable_nagle_algorithm = True
                 def log_message(self, *a): pass
                 def do_GET(self):
+                    if self.path.startswith("/slow"): time.sleep(3)
                     body = b'{"ok": true}'
                     self.send_response(200); self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)

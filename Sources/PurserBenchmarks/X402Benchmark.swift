@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import Purser
 import Synchronization
 import X402
@@ -48,7 +49,7 @@ struct X402Benchmark: Benchmark {
 
         let key = [UInt8](repeating: 0x05, count: 32)
         let signer = try KeyFileSigner(privateKey: key)
-        let timing = TimingTransport(URLSessionTransport())
+        let timing = TimingTransport(HTTPClient())
         let client = X402Client(transport: timing, signer: signer)
         let policy = SelectionPolicy(
             allowedAssets: [AllowedAsset(chainId: 84532, address: "0x036CbD53842c5426634e7929541eC2318f3dCF7e")!],
@@ -102,7 +103,7 @@ struct X402Benchmark: Benchmark {
             "x402 pay round trip, \(count) sequential paid GETs against the official x402 SDK server on 127.0.0.1",
             "(Flask middleware + x402FacilitatorSync + fake chain; every payment verified and settled)",
             "",
-            "Purser X402Client (release, URLSessionTransport, pure-Swift secp256k1):",
+            "Purser X402Client (release, HTTPClient, pure-Swift secp256k1):",
             "  total per paid call      mean \(f(mean)) ms  p50 \(f(percentile(totals, 50))) ms  p99 \(f(percentile(totals, 99))) ms",
             "  server handler time      mean \(f(serverMs)) ms (both requests of the call)",
             "  client share (total − server)     \(f(mean - serverMs)) ms",
@@ -134,7 +135,7 @@ struct X402Benchmark: Benchmark {
     }
 
     private static func fetch(_ url: URL) async throws -> HTTPResponse {
-        try await URLSessionTransport().send(HTTPRequest(url: url))
+        try await HTTPClient().send(HTTPRequest(url: url))
     }
 
     private static func serverMean(_ base: String, _ count: Int) async throws -> Double {

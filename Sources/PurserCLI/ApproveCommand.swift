@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import Purser
 
 /// `purser approve ID`: the end user's approval of one pending payment (the fallback approval flow).
 ///
@@ -11,10 +12,10 @@ struct ApproveCommand: Subcommand {
     static let usage = "purser approve APPROVAL_ID [--home DIR]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
-        let home = try LedgerHome.directory(&arguments)
+        let configuration = try LedgerHome.configuration(&arguments)
         let id = try arguments.positional("the approval id")
         try arguments.finish()
-        let ledger = try LedgerHome.open(home: home, create: false)
+        let ledger = try LedgerHome.open(configuration, create: false)
         guard let approval = try await ledger.approval(id: id) else {
             printError("purser approve: no approval \(id)")
             return 1

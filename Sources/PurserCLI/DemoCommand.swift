@@ -1,5 +1,6 @@
 import Foundation
 import Purser
+import PurserDemo
 
 /// `purser demo`: the README's main command (see `DemoScenario`).
 struct DemoCommand: Subcommand {

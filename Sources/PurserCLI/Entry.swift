@@ -17,6 +17,7 @@ struct PurserCommand {
     /// Every subcommand, in the order `purser help` lists them.
     static let subcommands: [any Subcommand.Type] = [
         HelpCommand.self,
+        InitCommand.self,
         ServeCommand.self,
         CheckCommand.self,
         CallCommand.self,
@@ -29,6 +30,8 @@ struct PurserCommand {
         VaultCommand.self,
         OwnerCommand.self,
         DemoCommand.self,
+        SellerCommand.self,
+        ToolCommand.self,
     ]
 
     static func main() async {

@@ -1,4 +1,5 @@
 import Ledger
+import Purser
 
 /// `purser ledger verify`: checks the hash-chained audit trail and names the first bad record.
 struct LedgerCommand: Subcommand {
@@ -9,9 +10,9 @@ struct LedgerCommand: Subcommand {
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         let action = try arguments.positional("action (verify)")
         guard action == "verify" else { throw UsageError(description: "unknown action '\(action)'") }
-        let home = try LedgerHome.directory(&arguments)
+        let configuration = try LedgerHome.configuration(&arguments)
         try arguments.finish()
-        let ledger = try LedgerHome.open(home: home, create: false)
+        let ledger = try LedgerHome.open(configuration, create: false)
         let verification = try await ledger.verify()
         if let problem = verification.problem {
             printError("purser ledger verify: FAILED at \(problem) (\(verification.records) records read)")

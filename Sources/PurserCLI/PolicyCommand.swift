@@ -8,7 +8,7 @@ struct PolicyCommand: Subcommand {
     static let summary = "evaluate Cedar policies: one request, or the difftest protocol (--batch)"
     static let usage = """
         purser policy eval --principal 'Agent::"a"' --action 'Action::"call_tool"' --resource 'Tool::"t"' \
-        [--context FILE] [--entities FILE] [--policies DIR] [--tools DIR]
+        [--context FILE] [--entities FILE] [--policies DIR] [--tools DIR] [--home DIR]
                purser policy eval --batch   (difftest JSONL on stdin/stdout)
         """
 
@@ -26,8 +26,11 @@ struct PolicyCommand: Subcommand {
         else { throw UsageError(description: "--principal, --action and --resource are required") }
         let contextFile = try arguments.option("context")
         let entitiesFile = try arguments.option("entities")
-        let directory = try arguments.option("policies") ?? "policies"
-        let toolsDirectory = try arguments.option("tools") ?? "tools"
+        let configuration = try RuntimeConfiguration.resolve(
+            agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"),
+            home: try arguments.option("home"))
+        let directory = configuration.policiesDirectory
+        let toolsDirectory = configuration.toolsDirectory
         try arguments.finish()
 
         let principal: EntityUID

@@ -1,19 +1,49 @@
+import Foundation
 import JSONCore
 import Ledger
+import Purser
 
 /// `purser report`: spend by agent, tool, payee and session, refusals by reason, in-doubt amounts and
 /// latency percentiles, as a terminal table or JSON.
 struct ReportCommand: Subcommand {
     static let name = "report"
     static let summary = "spend, refusals, in-doubt amounts and latency from the ledger"
-    static let usage = "purser report [--json] [--home DIR]"
+    static let usage = "purser report [--json | --html FILE] [--home DIR]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         let json = try arguments.flag("json")
-        let home = try LedgerHome.directory(&arguments)
+        let html = try arguments.option("html")
+        let configuration = try LedgerHome.configuration(&arguments)
         try arguments.finish()
-        let report = try await LedgerHome.open(home: home, create: false).report()
-        printOut(json ? Self.json(report).serialized() : Self.text(report))
+        if json, html != nil { throw UsageError(description: "choose one of --json and --html") }
+        let ledger = try LedgerHome.open(configuration, create: false)
+        let report = try await ledger.report()
+        guard let html else {
+            printOut(json ? Self.json(report).serialized() : Self.text(report))
+            return 0
+        }
+        let sessions = Dictionary(
+            try await ledger.sessions().map { ($0.session.id, $0.session.decimals) },
+            uniquingKeysWith: { first, _ in first })
+        let payments = try await ledger.reservations()
+            .filter { $0.state == .committed }
+            .map {
+                (
+                    time: $0.updatedAt, asset: $0.asset, decimals: sessions[$0.sessionID] ?? 6,
+                    amount: $0.settledAmount ?? $0.amount
+                )
+            }
+            .sorted { $0.time < $1.time }
+        let page = ReportPage(
+            report: report, payments: payments, generatedAt: LedgerClock.system.now(),
+            source: LedgerHome.databasePath(home: configuration.homeDirectory))
+        do {
+            try page.render().write(toFile: html, atomically: true, encoding: .utf8)
+        } catch {
+            printError("purser report: cannot write \(html): \(error.localizedDescription)")
+            return 1
+        }
+        printOut("wrote \(html): spend over time and by agent, tool and payee, refusals, in-doubt amounts, latency")
         return 0
     }
 

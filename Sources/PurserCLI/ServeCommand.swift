@@ -1,5 +1,6 @@
 import Foundation
 import JSONCore
+import Ledger
 import MCP
 import Purser
 
@@ -14,7 +15,7 @@ struct ServeCommand: Subcommand {
         if let socket = try arguments.option("vault") {
             return try await serveFront(&arguments, socket: socket)
         }
-        let configuration = RuntimeConfiguration(
+        let configuration = try RuntimeConfiguration.resolve(
             agent: try arguments.option("agent"), tools: try arguments.option("tools"),
             policies: try arguments.option("policies"), home: try arguments.option("home"))
         var pageSize = 100
@@ -27,14 +28,19 @@ struct ServeCommand: Subcommand {
         try arguments.finish()
         printError(SingleUserMode.warning(home: configuration.homeDirectory))
         let runtime = await Runtime.load(configuration)
+        for line in StartupCheck.missingFolders(configuration) { printError("purser: \(line)") }
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
         for problem in runtime.payments?.problems ?? [] { printError("purser: payments: \(problem)") }
         let policy = await runtime.policies.status()
         if let problem = policy.problem { printError(problem.description) }
         printError("purser: \(policy.policies) polic(ies) in force from \(configuration.policiesDirectory)")
+        let capabilities = await StartupCheck.capabilities(runtime)
         printError(
-            "purser: serving \(runtime.catalog.manifests.count) tool(s) from \(configuration.toolsDirectory) for agent \"\(configuration.agent)\""
+            "purser: serving tools from \(configuration.toolsDirectory): \(capabilities.summary)"
         )
+        for tool in capabilities.tools where tool.callable {
+            for reason in tool.unpayable { printError("purser: warning: \(tool.name) can never be paid: \(reason)") }
+        }
         let server = MCPServer(
             configuration: serverConfiguration(pageSize: pageSize),
             provider: PurserToolProvider(pipeline: runtime.pipeline, agent: configuration.agent))
@@ -51,15 +57,18 @@ struct ServeCommand: Subcommand {
     }
 }
 
-/// `purser check`: validates tools/ (and later policies/), one line per problem.
+/// `purser check`: validates tools/, policies/ and limits.json, one line per problem; with `--agent`, also
+/// lists what that agent can see, call and pay.
 struct CheckCommand: Subcommand {
     static let name = "check"
-    static let summary = "validate tools/ and policies/; print file:line:col for every problem"
-    static let usage = "purser check [--tools DIR] [--policies DIR]"
+    static let summary = "validate tools, policies and limits; with --agent, what that agent can call and pay"
+    static let usage = "purser check [--agent ID] [--tools DIR] [--policies DIR] [--home DIR]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
-        let configuration = RuntimeConfiguration(
-            agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"), home: nil)
+        let agent = try arguments.option("agent")
+        let configuration = try RuntimeConfiguration.resolve(
+            agent: agent, tools: try arguments.option("tools"), policies: try arguments.option("policies"),
+            home: try arguments.option("home"))
         try arguments.finish()
         printError(SingleUserMode.warning(home: configuration.homeDirectory))
         let runtime = await Runtime.load(configuration, enablePayments: false)
@@ -67,13 +76,62 @@ struct CheckCommand: Subcommand {
         diagnostics.sort {
             ($0.file, $0.location.line, $0.location.column) < ($1.file, $1.location.line, $1.location.column)
         }
+        for line in StartupCheck.missingFolders(configuration) { printOut("error: \(line)") }
         for diagnostic in diagnostics { printOut(diagnostic.description) }
-        let errors = diagnostics.filter { $0.severity == .error }.count
-        let warnings = diagnostics.count - errors
+        var errors = diagnostics.filter { $0.severity == .error }.count
+        errors += StartupCheck.missingFolders(configuration).count
+        var warnings = diagnostics.count - diagnostics.filter { $0.severity == .error }.count
+        if agent != nil {
+            let capabilities = await StartupCheck.capabilities(runtime)
+            printOut(capabilities.summary)
+            let width = capabilities.tools.map(\.name.count).max() ?? 0
+            for tool in capabilities.tools {
+                let state = tool.callable ? "may call" : "hidden  "
+                let name = tool.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                printOut("  \(state)  \(name)  \(tool.price.map { "up to \($0) per call" } ?? "free")")
+            }
+            for warning in capabilities.warnings { printOut("warning: \(warning)") }
+            warnings += capabilities.warnings.count
+        }
         printError(
             "purser check: \(runtime.catalog.manifests.count) tool(s) valid, \(errors) error(s), \(warnings) warning(s)"
         )
         return errors == 0 ? 0 : 1
+    }
+}
+
+/// What `serve` and `check` say at start about the configuration they found.
+enum StartupCheck {
+    /// One line per folder that does not exist, naming the path tried and how to change it.
+    static func missingFolders(_ configuration: RuntimeConfiguration) -> [String] {
+        var lines: [String] = []
+        for setting in [RuntimeConfiguration.Setting.tools, .policies] {
+            let path = configuration.path(of: setting)
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                lines.append(configuration.cannotRead(path, in: setting, why: "no such folder"))
+            }
+        }
+        return lines
+    }
+
+    /// The agent's capabilities under the loaded runtime.
+    static func capabilities(_ runtime: Runtime) async -> AgentCapabilities {
+        let configuration = runtime.configuration
+        var limits: LimitsConfiguration?
+        var limitsProblem: String?
+        if FileManager.default.fileExists(atPath: configuration.limitsPath) {
+            do {
+                limits = try LimitsConfiguration.load(path: configuration.limitsPath)
+            } catch {
+                limitsProblem = "\(configuration.limitsPath) is invalid (run `purser check`)"
+            }
+        } else {
+            limitsProblem = configuration.cannotRead(configuration.limitsPath, in: .policies)
+        }
+        return await AgentCapabilities.assess(
+            agent: configuration.agent, manifests: runtime.catalog.manifests, policies: runtime.policies,
+            policiesDirectory: configuration.policiesDirectory, limits: limits, limitsProblem: limitsProblem)
     }
 }
 
@@ -85,7 +143,7 @@ struct CallCommand: Subcommand {
         "purser call TOOL --args JSON [--agent ID] [--idempotency-key KEY] [--approval ID] [--tools DIR] [--policies DIR] [--home DIR]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
-        let configuration = RuntimeConfiguration(
+        let configuration = try RuntimeConfiguration.resolve(
             agent: try arguments.option("agent"), tools: try arguments.option("tools"),
             policies: try arguments.option("policies"), home: try arguments.option("home"))
         let argumentsText = try arguments.option("args") ?? "{}"

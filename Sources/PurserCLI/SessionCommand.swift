@@ -8,34 +8,57 @@ struct LedgerHomeError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// Where the ledger and the limits live, resolved from the shared options.
+/// Where the ledger and the limits live, resolved from the shared options (see `RuntimeConfiguration`).
 enum LedgerHome {
-    /// State home: `--home DIR`, else `$PURSER_HOME`, else `./.purser`.
+    /// Resolves `--home` (and `--policies` when `policies` is set) with the environment and the home's
+    /// `config.json`.
+    static func configuration(_ arguments: inout Arguments, policies: Bool = false) throws -> RuntimeConfiguration {
+        let home = try arguments.option("home")
+        let policiesOption = policies ? try arguments.option("policies") : nil
+        return try RuntimeConfiguration.resolve(agent: nil, tools: nil, policies: policiesOption, home: home)
+    }
+
+    /// The state home alone, resolved like everything else (for commands that need nothing more).
     static func directory(_ arguments: inout Arguments) throws -> String {
-        RuntimeConfiguration(agent: nil, tools: nil, policies: nil, home: try arguments.option("home")).homeDirectory
+        try configuration(&arguments).homeDirectory
+    }
+
+    /// Opens the ledger in `home` (see `open(_:create:)`; the error's hint treats `home` as resolved here).
+    static func open(home: String, create: Bool) throws -> Ledger {
+        let configuration = try RuntimeConfiguration.resolve(agent: nil, tools: nil, policies: nil, home: home)
+        return try open(configuration, create: create)
     }
 
     /// The ledger database inside a home.
     static func databasePath(home: String) -> String { Ledger.path(inHome: home) }
 
     /// Opens the ledger, creating the home (mode 0700) when `create` is set; otherwise a missing ledger is
-    /// an error rather than a new empty file.
-    static func open(home: String, create: Bool) throws -> Ledger {
+    /// an error naming the path tried and how to point elsewhere, rather than a new empty file.
+    static func open(_ configuration: RuntimeConfiguration, create: Bool) throws -> Ledger {
+        let home = configuration.homeDirectory
         let path = databasePath(home: home)
         if !FileManager.default.fileExists(atPath: path) {
-            guard create else { throw LedgerHomeError(description: "no ledger at \(path) (grant a session first)") }
+            guard create else {
+                throw LedgerHomeError(
+                    description: configuration.cannotRead(
+                        path, in: .home,
+                        why:
+                            "no ledger there yet (`purser session grant --agent NAME` creates it; `purser init` does both)"
+                    ))
+            }
             try FileManager.default.createDirectory(
                 atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         return try Ledger.open(path: path)
     }
 
-    /// The limits file: `--policies DIR` (default `./policies`) + `/limits.json`.
-    static func limits(_ arguments: inout Arguments) throws -> LimitsConfiguration {
-        let directory = RuntimeConfiguration(
-            agent: nil, tools: nil, policies: try arguments.option("policies"), home: nil
-        ).policiesDirectory
-        return try LimitsConfiguration.load(path: directory + "/limits.json")
+    /// `<policies>/limits.json`; a missing file names the path tried and the flag or variable that moves it.
+    static func limits(_ configuration: RuntimeConfiguration) throws -> LimitsConfiguration {
+        let path = configuration.limitsPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LedgerHomeError(description: configuration.cannotRead(path, in: .policies))
+        }
+        return try LimitsConfiguration.load(path: path)
     }
 
     /// An amount in whole units with its symbol.
@@ -78,14 +101,14 @@ struct SessionCommand: Subcommand {
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         let action = try arguments.positional("action (grant, list or revoke)")
-        let home = try LedgerHome.directory(&arguments)
+        let configuration = try LedgerHome.configuration(&arguments, policies: action == "grant")
         switch action {
-        case "grant": return try await grant(&arguments, home: home)
-        case "list": return try await list(&arguments, home: home)
+        case "grant": return try await grant(&arguments, configuration: configuration)
+        case "list": return try await list(&arguments, configuration: configuration)
         case "revoke":
             let id = try arguments.positional("session id")
             try arguments.finish()
-            let ledger = try LedgerHome.open(home: home, create: false)
+            let ledger = try LedgerHome.open(configuration, create: false)
             switch try await ledger.revokeSession(id) {
             case .revoked:
                 printOut("revoked session \(id); running servers refuse it at their next payment")
@@ -102,14 +125,14 @@ struct SessionCommand: Subcommand {
         }
     }
 
-    private static func grant(_ arguments: inout Arguments, home: String) async throws -> Int32 {
+    private static func grant(_ arguments: inout Arguments, configuration: RuntimeConfiguration) async throws -> Int32 {
         let agent = try arguments.option("agent")
         let budgetText = try arguments.option("budget")
         let assetOption = try arguments.option("asset")
         let ttlText = try arguments.option("ttl")
         let perCallText = try arguments.option("per-call")
-        let limits = try LedgerHome.limits(&arguments)
         try arguments.finish()
+        let limits = try LedgerHome.limits(configuration)
         guard let agent else { throw UsageError(description: "--agent is required") }
         let defaults = limits.sessionDefaults
         guard let symbol = assetOption ?? defaults?.asset else {
@@ -144,7 +167,7 @@ struct SessionCommand: Subcommand {
         } else {
             ttl = defaults?.ttlMilliseconds ?? 86_400_000
         }
-        let ledger = try LedgerHome.open(home: home, create: true)
+        let ledger = try LedgerHome.open(configuration, create: true)
         let session = try await ledger.grantSession(
             agent: agent, asset: symbol, decimals: asset.decimals, cap: cap, ttlMilliseconds: ttl, perCallCap: perCall)
         var line =
@@ -157,15 +180,19 @@ struct SessionCommand: Subcommand {
         return 0
     }
 
-    private static func list(_ arguments: inout Arguments, home: String) async throws -> Int32 {
+    private static func list(_ arguments: inout Arguments, configuration: RuntimeConfiguration) async throws -> Int32 {
         let json = try arguments.flag("json")
         try arguments.finish()
-        let path = LedgerHome.databasePath(home: home)
+        let path = LedgerHome.databasePath(home: configuration.homeDirectory)
         guard FileManager.default.fileExists(atPath: path) else {
-            printOut(json ? "[]" : "no sessions (no ledger at \(path))")
+            if json {
+                printOut("[]")
+            } else {
+                printOut("no sessions: \(configuration.cannotRead(path, in: .home, why: "no ledger there"))")
+            }
             return 0
         }
-        let ledger = try LedgerHome.open(home: home, create: false)
+        let ledger = try Ledger.open(path: path)
         let usages = try await ledger.sessions()
         let now = LedgerClock.system.now()
         func status(_ session: PaymentSession) -> String {

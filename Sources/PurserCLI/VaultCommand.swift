@@ -108,11 +108,10 @@ struct VaultCommand: Subcommand {
             let record = try OwnerKeyRecord.parse(try JSONParser.parse(Array(data)))
             let owner = OwnerDesk(
                 record: record, nonces: try NonceStore(path: (home as NSString).appendingPathComponent("owner-nonces")))
-            if let ledger = runtime.payments?.ledger {
-                await StandardOwnerActions.register(
-                    on: owner, ledger: ledger,
-                    limitsPath: (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json"))
-            }
+            // Its own connection to the same ledger: SQLite's write lock orders it with the pipeline's writes.
+            await StandardOwnerActions.register(
+                on: owner, ledger: try Ledger.open(path: ledgerPath),
+                limitsPath: (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json"))
             desk = owner
         } else {
             printError("purser vault: no owner key (purser vault init); owner commands are refused")

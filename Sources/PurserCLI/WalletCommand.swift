@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HTTPClient
 import Purser
 import X402
 
@@ -18,7 +19,9 @@ struct WalletCommand: Subcommand {
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
-        let home = try homeDirectory(&arguments)
+        let resolved = try RuntimeConfiguration.resolve(
+            agent: nil, tools: nil, policies: nil, home: try arguments.option("home"))
+        let home = URL(fileURLWithPath: resolved.homeDirectory)
         let action = try arguments.positional("an action (new, address, signer)")
         switch action {
         case "new":
@@ -30,8 +33,17 @@ struct WalletCommand: Subcommand {
             return 0
         case "address":
             try arguments.finish()
-            let configuration = try SignerConfiguration.load(home: home)
-            let signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+            let signer: any Signer
+            do {
+                let configuration = try SignerConfiguration.load(home: home)
+                signer = try configuration.makeSigner(home: home, transport: HTTPClient())
+            } catch {
+                // Name the fix: the wallet is made by `wallet new` or `init`, in the home resolved as everywhere.
+                printError(
+                    "purser wallet: \(error) — create one with `purser wallet new` (or `purser init`). \(resolved.hint(for: .home))."
+                )
+                return 1
+            }
             printOut(EIP3009Crypto.checksummed(signer.address.bytes))
             return 0
         case "signer":
@@ -76,7 +88,7 @@ struct WalletCommand: Subcommand {
             if let addressText {
                 address = try parseAddress(addressText)
             } else {
-                let accounts = try await RemoteSigner.accounts(url: url, transport: URLSessionTransport())
+                let accounts = try await RemoteSigner.accounts(url: url, transport: HTTPClient())
                 guard accounts.count == 1 else {
                     throw UsageError(
                         description: "the endpoint has \(accounts.count) accounts; choose one with --address")
@@ -89,7 +101,7 @@ struct WalletCommand: Subcommand {
         }
         try ensureHome(home)
         // Loading the signer proves the configuration usable (a key file must exist and be owner-only).
-        let signer = try configuration.makeSigner(home: home, transport: URLSessionTransport())
+        let signer = try configuration.makeSigner(home: home, transport: HTTPClient())
         try writeConfiguration(configuration, home: home)
         printOut(EIP3009Crypto.checksummed(signer.address.bytes))
         return 0
@@ -100,14 +112,6 @@ struct WalletCommand: Subcommand {
             throw UsageError(description: "--address must be 0x + 40 hex digits (valid EIP-55 if mixed case)")
         }
         return address
-    }
-
-    static func homeDirectory(_ arguments: inout Arguments) throws -> URL {
-        if let home = try arguments.option("home") { return URL(fileURLWithPath: home) }
-        if let home = ProcessInfo.processInfo.environment["PURSER_HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home)
-        }
-        return URL(fileURLWithPath: ".purser")
     }
 
     private static func ensureHome(_ home: URL) throws {

@@ -16,6 +16,7 @@ struct PurserInterop {
         X402Tool.self,
         SigningTool.self,
         LedgerWorkerTool.self,
+        HTTPTool.self,
     ]
 
     static func main() async {

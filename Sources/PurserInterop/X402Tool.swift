@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import JSONCore
 import Purser
 @_spi(Interop) import X402
@@ -27,7 +28,7 @@ struct X402Tool: InteropTool {
         guard let urlText = options["url"]?.first, let url = URL(string: urlText) else {
             throw X402Error(.configuration, "--url is required")
         }
-        let transport = URLSessionTransport(configuration: .init(timeout: .seconds(20)))
+        let transport = HTTPClient(configuration: .init(timeout: .seconds(20)))
         let signer: any Signer
         if options["signer"]?.first == "command" {
             guard let command = options["signer-command"]?.first, let addressText = options["address"]?.first,

@@ -1,3 +1,5 @@
+import EVMSigning
+
 /// An EVM network as x402 names it: CAIP-2 `eip155:<chainId>` in v2, a legacy name in v1.
 public struct EVMNetwork: Sendable, Hashable, CustomStringConvertible {
     /// The EIP-155 chain id.
@@ -117,23 +119,16 @@ public struct EVMAddressText: Sendable, Hashable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 }
 
-/// Lower-case hexadecimal helpers.
+/// Lower-case hexadecimal helpers; encoding is EVMSigning's `Hex` (one encoder for the package).
 public enum HexBytes {
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// Lower-case hex without prefix.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var output: [UInt8] = []
-        for byte in bytes {
-            output.append(digits[Int(byte >> 4)])
-            output.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: output, as: UTF8.self)
+        Hex.encode(bytes)
     }
 
     /// `0x` + lower-case hex.
     public static func prefixed<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        "0x" + encode(bytes)
+        Hex.prefixed(bytes)
     }
 
     /// Decodes hex digits (either case, no prefix); nil on an odd length or a non-hex character.

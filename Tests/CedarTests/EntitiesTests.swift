@@ -62,13 +62,12 @@ struct EntitiesTests {
         if case .record = fields["x"] {} else { Issue.record("an escape with extra keys must be a record") }
     }
 
-    @Test("extension values outside the subset are unsupported, never guessed")
-    func unsupportedExtensions() {
-        for function in ["ip", "datetime", "duration"] {
+    @Test("an extension value Cedar refuses (bad argument, unknown function) is invalid data, never guessed")
+    func invalidExtensionValues() {
+        for function in ["ip", "datetime", "duration", "decimal", "ipaddr"] {
             let json = EntitiesTests.entity(attrs: #"{"x": {"__extn": {"fn": "\#(function)", "arg": "1"}}}"#)
             let error = #expect(throws: CedarDataError.self) { try Entities(json: json) }
-            #expect(error?.code == .unsupported)
-            #expect(error?.feature == "ext:\(function)")
+            #expect(error?.code == .invalid)
         }
     }
 

@@ -146,13 +146,37 @@ struct MCPServerTests {
         await harness.finish()
     }
 
-    @Test("a duplicate in-flight id and a null id are invalid requests")
+    @Test("a null or fractional id is an invalid request")
     func invalidIDs() async throws {
         let harness = Harness()
         harness.send(#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#)
         #expect(try await harness.receive()["error"]?["code"] == -32600)
         harness.send(#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#)
         #expect(try await harness.receive()["error"]?["code"] == -32600)
+        await harness.finish()
+    }
+
+    @Test("a request reusing the id of one still in flight is refused with that id; the first one completes")
+    func duplicateInFlightID() async throws {
+        let harness = Harness()
+        harness.send(
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"c","version":"1"}}}"#
+        )
+        #expect(try await harness.receive()["result"]?["protocolVersion"] == "2025-06-18")
+        // Request 2 stays in flight while it waits for the client's elicitation answer.
+        harness.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"confirm"}}"#)
+        let elicitation = try await harness.receive()
+        #expect(elicitation["method"] == "elicitation/create")
+        harness.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
+        let duplicate = try await harness.receive()
+        #expect(duplicate["id"] == 2)
+        #expect(duplicate["error"]?["code"] == -32600)
+        #expect(duplicate["result"] == nil)
+        let id = try #require(elicitation["id"])
+        harness.send(#"{"jsonrpc":"2.0","id":\#(id.serialized()),"result":{"action":"accept"}}"#)
+        let reply = try await harness.receive()
+        #expect(reply["id"] == 2)
+        #expect(reply["result"]?["content"]?.arrayValue?.first?["text"] == "answer: accept")
         await harness.finish()
     }
 }

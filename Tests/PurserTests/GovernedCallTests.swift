@@ -8,17 +8,33 @@ import Testing
 import X402
 
 /// A temporary Purser world: policies, limits, a ledger with a session, a wallet, and one paid tool.
-private final class World: Sendable {
+final class World: Sendable {
     let directory: URL
     let ledger: Ledger
     let pipeline: ToolCallPipeline
     let seller: FakeSeller
     let session: PaymentSession
+    /// What the pipeline reported on its stderr sink (failed ledger writes).
+    let logged = LineLog()
+    /// The manifest of the one tool, `weather`, whose upstream is `http://seller.test/weather/{city}`.
+    static let weatherManifest = """
+        {"name": "weather", "description": "Paid weather.", "purpose": "data.weather",
+         "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                         "additionalProperties": false},
+         "upstream": {"url": "http://seller.test/weather/{city}"}, "price": {"amount": "0.01", "asset": "USDC"}}
+        """
 
+    /// - Parameters:
+    ///   - transport: replaces the seller as the tool's transport (the seller then sees nothing).
+    ///   - ledger: wraps the ledger the pipeline uses (fault injection); `self.ledger` stays the real one.
+    ///   - authorizer: replaces the Cedar policy store built from `policy`.
     init(
         seller: FakeSeller = FakeSeller(), budget: Int64 = 1_000_000, approvalAbove: String? = nil,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
-        policy: String = "permit (principal == Agent::\"alice\", action, resource);"
+        policy: String = "permit (principal == Agent::\"alice\", action, resource);",
+        manifestText: String = World.weatherManifest, transport: (any HTTPTransport)? = nil,
+        ledger wrap: (Ledger) -> any PaymentLedger = { $0 }, authorizer: (any CallAuthorizer)? = nil,
+        signer wrapSigner: (any Signer) -> any Signer = { $0 }
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "purser-governed-\(UUID().uuidString)")
@@ -39,31 +55,27 @@ private final class World: Sendable {
         ledger = try Ledger.open(path: home.appendingPathComponent("ledger.sqlite").path)
         session = try await ledger.grantSession(
             agent: "alice", asset: "USDC", decimals: 6, cap: budget, ttlMilliseconds: 3_600_000)
-        let manifestText = """
-            {"name": "weather", "description": "Paid weather.", "purpose": "data.weather",
-             "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
-                             "additionalProperties": false},
-             "upstream": {"url": "http://seller.test/weather/{city}"}, "price": {"amount": "0.01", "asset": "USDC"}}
-            """
         let (manifest, problems) = ToolManifestLoader.load(bytes: Array(manifestText.utf8), file: "weather.json")
         guard let manifest, problems.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
         self.seller = seller
         let payments = PaymentEnvironment(
-            ledger: ledger,
+            ledger: wrap(ledger),
             limits: try LimitsConfiguration.load(path: policies.appendingPathComponent("limits.json").path),
-            signer: try KeyFileSigner(path: keyPath), approvalKey: Array(repeating: 7, count: 32), clock: clock)
+            signer: wrapSigner(try KeyFileSigner(path: keyPath)), approvalKey: Array(repeating: 7, count: 32),
+            clock: clock)
         pipeline = ToolCallPipeline(
-            catalog: ToolCatalog([manifest]), transport: { _ in seller }, secrets: EnvironmentSecrets(),
-            authorizer: PolicyStore(directory: policies.path), payments: payments)
+            catalog: ToolCatalog([manifest]), transport: { _ in transport ?? seller }, secrets: EnvironmentSecrets(),
+            authorizer: authorizer ?? PolicyStore(directory: policies.path), payments: payments
+        ) { [logged] line in logged.append(line) }
     }
 
     func call(
         agent: String = "alice", city: String = "Paris", meta: JSONObject = [:],
         channel: CallerContext.ApprovalChannel = .fallbackToken, requestState: String? = nil,
-        inputResponses: JSONObject? = nil
+        inputResponses: JSONObject? = nil, arguments: JSONObject? = nil
     ) async throws -> ToolCallOutcome {
         try await pipeline.call(
-            name: "weather", arguments: ["city": .string(city)],
+            name: "weather", arguments: arguments ?? ["city": .string(city)],
             caller: CallerContext(
                 agent: agent, meta: meta, requestState: requestState, inputResponses: inputResponses,
                 approvalChannel: channel))
@@ -78,12 +90,12 @@ private final class World: Sendable {
     }
 }
 
-private func result(_ outcome: ToolCallOutcome) throws -> ToolResult {
+func result(_ outcome: ToolCallOutcome) throws -> ToolResult {
     guard case .complete(let result) = outcome else { throw CocoaError(.featureUnsupported) }
     return result
 }
 
-private func errorCode(_ outcome: ToolCallOutcome) throws -> String? {
+func errorCode(_ outcome: ToolCallOutcome) throws -> String? {
     try result(outcome).structuredContent?["error"]?.stringValue
 }
 

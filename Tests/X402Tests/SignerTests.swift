@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HTTPClient
 import JSONCore
 import Purser
 import Testing
@@ -190,7 +191,7 @@ struct SignerTests {
         }
         defer { server.stop() }
         let signer = RemoteSigner(
-            url: server.baseURL, address: EVMAddressText(Vector.from)!, transport: URLSessionTransport())
+            url: server.baseURL, address: EVMAddressText(Vector.from)!, transport: HTTPClient())
         let signature = try await SignatureCheck.verified(typedData, by: signer)
         #expect(HexBytes.prefixed(signature) == Vector.signature)
         let request = try #require(server.requests.first)
@@ -214,7 +215,7 @@ struct SignerTests {
             return .init(status: 200, body: Array(#"{"jsonrpc":"2.0","id":1,"result":"\#(Vector.signature)"}"#.utf8))
         }
         defer { server.stop() }
-        let transport = URLSessionTransport()
+        let transport = HTTPClient()
         for (path, address, code) in [
             ("/error", Vector.from, X402Error.Code.signerFailed), ("/down", Vector.from, .signerFailed),
             ("/ok", Vector.payTo, .signatureMismatch),

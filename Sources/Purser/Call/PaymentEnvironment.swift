@@ -1,15 +1,17 @@
 import EVMSigning
 import Foundation
+import HTTPClient
 public import Ledger
 public import X402
 
 /// What paying needs: the ledger, the limits, the wallet, and the key that protects approval states.
 ///
-/// Each piece may be missing (no session granted yet, no wallet, no limits file); a paid call then
-/// refuses with the reason, and free calls still work. Nothing here is ever shown to the agent.
+/// Each piece may be missing (no session granted yet, no wallet, no limits file) when loaded; `payments`
+/// turns the pieces into `Payments.enabled` (all present) or `.disabled` with the reasons, so a paid call
+/// refuses with the reason and free calls still work. Nothing here is ever shown to the agent.
 public struct PaymentEnvironment: Sendable {
     /// The durable ledger, when one exists in the state home.
-    public var ledger: Ledger?
+    public var ledger: (any PaymentLedger)?
     /// `policies/limits.json`, when it loaded without errors.
     public var limits: LimitsConfiguration?
     /// The wallet, when configured (`purser wallet new`).
@@ -23,7 +25,7 @@ public struct PaymentEnvironment: Sendable {
 
     /// Creates an environment from parts (tests and embedders).
     public init(
-        ledger: Ledger?, limits: LimitsConfiguration?, signer: (any Signer)?, approvalKey: [UInt8]?,
+        ledger: (any PaymentLedger)?, limits: LimitsConfiguration?, signer: (any Signer)?, approvalKey: [UInt8]?,
         problems: [String] = [], clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.ledger = ledger
@@ -61,17 +63,34 @@ public struct PaymentEnvironment: Sendable {
         let homeURL = URL(fileURLWithPath: home)
         do {
             let configuration = try SignerConfiguration.load(home: homeURL)
-            signer = try configuration.makeSigner(home: homeURL, transport: LazyURLSessionTransport())
+            signer = try configuration.makeSigner(home: homeURL, transport: HTTPClient())
         } catch {
             problems.append("no wallet is configured (purser wallet new)")
         }
+        let approvalKey = ApprovalKey.loadOrCreate(home: home)
+        if approvalKey == nil { problems.append("the approval key could not be created in \(home)") }
         return PaymentEnvironment(
-            ledger: ledger, limits: limits, signer: signer, approvalKey: ApprovalKey.loadOrCreate(home: home),
-            problems: problems)
+            ledger: ledger, limits: limits, signer: signer, approvalKey: approvalKey, problems: problems)
+    }
+
+    /// Paying enabled when every piece is present, else disabled with the reasons.
+    public var payments: Payments {
+        guard let ledger, let limits, let signer, let approvalKey else {
+            var reasons = problems
+            if reasons.isEmpty {
+                if ledger == nil { reasons.append("no ledger") }
+                if limits == nil { reasons.append("no limits") }
+                if signer == nil { reasons.append("no wallet") }
+                if approvalKey == nil { reasons.append("no approval key") }
+            }
+            return .disabled(reasons: reasons, ledger: ledger)
+        }
+        return .enabled(
+            PaymentRail(ledger: ledger, limits: limits, signer: signer, approvalKey: approvalKey, clock: clock))
     }
 
     /// What the selection step may accept: assets on allowed networks, below the per-call cap.
-    func selectionPolicy(limits: LimitsConfiguration) -> SelectionPolicy {
+    static func selectionPolicy(limits: LimitsConfiguration) -> SelectionPolicy {
         var allowed = Set<AllowedAsset>()
         for (symbol, asset) in limits.assets where limits.allowedAssets.isEmpty || limits.allowedAssets.contains(symbol)
         {

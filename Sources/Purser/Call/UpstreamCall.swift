@@ -26,12 +26,12 @@ public enum UpstreamCall {
     /// Builds the request for `arguments` (already validated against the input schema).
     public static func buildRequest(
         manifest: ToolManifest, arguments: JSONObject, secrets: any SecretSource
-    ) -> Result<HTTPRequest, ToolRefusal> {
+    ) -> Result<HTTPRequest, CallRefusal> {
         let upstream = manifest.upstream
         let url: URL
         switch upstream.urlTemplate.expand(arguments: arguments, query: upstream.query) {
         case .success(let built): url = built
-        case .failure(let error): return .failure(ToolRefusal(code: .invalidArguments, message: error.message))
+        case .failure(let error): return .failure(.invalidURLArgument(message: error.message))
         }
         var headers = HTTPHeaders()
         headers.set(name: "Accept", value: "application/json, text/plain;q=0.9, */*;q=0.1")
@@ -39,13 +39,7 @@ public enum UpstreamCall {
         for header in upstream.headers { headers.set(name: header.name, value: header.value) }
         for header in upstream.secretHeaders {
             guard let value = secrets.secret(named: header.secret) else {
-                // Name the secret (not its value) so the operator can fix the configuration.
-                return .failure(
-                    ToolRefusal(
-                        code: .notConfigured,
-                        message:
-                            "This tool is not configured: the secret \(header.secret) is not set for the Purser server. Ask the user to configure it; retrying will not help."
-                    ))
+                return .failure(.secretMissing(name: header.secret))
             }
             headers.set(name: header.name, value: header.prefix + value)
         }
@@ -101,7 +95,8 @@ public enum UpstreamCall {
     }
 }
 
-/// A call refused before or instead of reaching the upstream: a value, not a throw.
+/// A refusal as the model receives it: a stable code, a sentence and structured detail (rendered from a
+/// `CallRefusal` by `CallRefusal+Wording.swift`).
 public struct ToolRefusal: Error, Sendable, Hashable {
     /// A stable reason code, for receipts, traces and `structuredContent`.
     public struct Code: Sendable, Hashable, CustomStringConvertible {

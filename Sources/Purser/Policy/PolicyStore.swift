@@ -97,6 +97,18 @@ public struct PolicyDecision: Sendable, Hashable {
     /// whatever the amount.
     public var requiresApproval = false
 
+    /// Creates a decision (for authorizers other than the Cedar store).
+    public init(
+        allowed: Bool, deciding: [String], errors: [PolicyError] = [], refusal: String? = nil,
+        requiresApproval: Bool = false
+    ) {
+        self.allowed = allowed
+        self.deciding = deciding
+        self.errors = errors
+        self.refusal = refusal
+        self.requiresApproval = requiresApproval
+    }
+
     /// A one-line explanation for refusals and traces (no argument values).
     public var summary: String {
         if let refusal { return "denied: \(refusal)" }
@@ -255,14 +267,14 @@ public actor PolicyStore: CallAuthorizer {
 
     // MARK: CallAuthorizer
 
-    public func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject) async -> ToolRefusal? {
-        let decision = authorizeToolCall(agent: agent, tool: ToolFacts(manifest: tool), arguments: .object(arguments))
-        guard !decision.allowed else { return nil }
-        var detail: JSONObject = ["deciding": .array(decision.deciding.map { .string($0) })]
-        if !decision.errors.isEmpty { detail["skipped"] = .array(decision.errors.map { .string($0.policy) }) }
-        return ToolRefusal(
-            code: .policyDenied, message: "Policy refused this call to \(tool.name): \(decision.summary).",
-            detail: detail)
+    public func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject) async -> PolicyDecision {
+        authorizeToolCall(agent: agent, tool: ToolFacts(manifest: tool), arguments: .object(arguments))
+    }
+
+    public func authorizePayment(agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject) async
+        -> PolicyDecision
+    {
+        authorizePayment(agent: agent, tool: ToolFacts(manifest: tool), payment: payment, arguments: .object(arguments))
     }
 
     public func mayEverCall(agent: String, tool: ToolManifest) async -> Bool {

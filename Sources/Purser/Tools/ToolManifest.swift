@@ -33,6 +33,10 @@ public struct ToolManifest: Sendable {
         public var amount: String
         /// Asset symbol, e.g. `"USDC"`.
         public var asset: String
+        /// The CAIP-2 network the seller offered (`purser tool add` records it), for `purser check`.
+        public var network: String? = nil
+        /// The payee the seller offered (`purser tool add` records it), for `purser check`.
+        public var payTo: String? = nil
     }
 
     /// MCP tool name.
@@ -267,15 +271,18 @@ public enum ToolManifestLoader {
                 problem("/price", "\"price\" must be an object like {\"amount\": \"0.01\", \"asset\": \"USDC\"}")
                 return nil
             }
-            unknownKeys(object, allowed: ["amount", "asset"], at: "/price")
+            unknownKeys(object, allowed: ["amount", "asset", "network", "payTo"], at: "/price")
             let amount = string(object, "amount", at: "/price", required: true)
             let asset = string(object, "asset", at: "/price", required: true)
+            // Facts recorded from a seller's offer: informative only (the 402 decides what is paid).
+            let network = string(object, "network", at: "/price", required: false)
+            let payTo = string(object, "payTo", at: "/price", required: false)
             if let amount, !Self.isDecimalString(amount) {
                 problem("/price/amount", "\"amount\" must be a decimal string like \"0.01\" (never a JSON number)")
                 return nil
             }
             guard let amount, let asset else { return nil }
-            return ToolManifest.PriceHint(amount: amount, asset: asset)
+            return ToolManifest.PriceHint(amount: amount, asset: asset, network: network, payTo: payTo)
         }
 
         static func isDecimalString(_ text: String) -> Bool {

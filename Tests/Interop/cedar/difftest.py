@@ -5,6 +5,7 @@ Library used by the pytest suite and runnable by hand:
     python Tests/Interop/cedar/difftest.py corpus [--subset v1] [--limit N]
     python Tests/Interop/cedar/difftest.py generated [--seed 1] [--cases 2000]
     python Tests/Interop/cedar/difftest.py parse [--seed 1] [--cases 2000]
+    python Tests/Interop/cedar/difftest.py extensions [--seed 1] [--cases 2000]
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def main(argv: list[str]) -> int:
     import argparse
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["corpus", "generated", "parse"])
+    parser.add_argument("mode", choices=["corpus", "generated", "parse", "extensions"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--limit", type=int, default=0)
@@ -211,8 +212,13 @@ def main(argv: list[str]) -> int:
                 request["expected"] = {key: request["expected"][key] for key in ("decision", "reasons", "errors")}
     else:
         import generate
+        import generate_extensions
 
-        make = generate.tool_call_cases if options.mode == "generated" else generate.parse_cases
+        make = {
+            "generated": generate.tool_call_cases,
+            "parse": generate.parse_cases,
+            "extensions": generate_extensions.extension_cases,
+        }[options.mode]
         cases = make(options.seed, options.cases)
         cedarpy_expected(cases)
     if options.write:

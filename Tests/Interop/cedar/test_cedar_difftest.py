@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import difftest  # noqa: E402
 import generate  # noqa: E402
+import generate_extensions  # noqa: E402
 
 
 def check(title: str, cases: list[dict]) -> dict:
@@ -46,15 +47,28 @@ def test_parser_near_misses_match_cedarpy(seed: int) -> None:
     check(f"parser near-misses, seed {seed}", cases)
 
 
-def test_upstream_corpus_v1_subset_matches() -> None:
+def test_upstream_corpus_matches_with_nothing_unsupported() -> None:
     path = difftest.corpus_path()
     if path is None:
         pytest.skip("../shared/cedar-corpus/corpus.jsonl.gz is not present")
-    cases = difftest.load_corpus(path, difftest.V1_FEATURES)
-    assert len(cases) == 6827
-    report = check("upstream corpus, v1 feature filter", cases)
-    # Unsupported answers are counted, not failed; they must stay the exception.
-    assert report["unsupported_requests"] < 0.15 * report["requests"]
+    cases = difftest.load_corpus(path, None)
+    assert len(cases) == 7831
+    report = check("upstream corpus, every case", cases)
+    # Every extension the corpus uses (ipaddr, datetime, duration, offset) is implemented.
+    assert report["unsupported_cases"] == 0
+    assert report["compared_requests"] == 62546
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_generated_extension_cases_match_cedarpy(seed: int) -> None:
+    cases = generate_extensions.extension_cases(seed, 1500)
+    difftest.cedarpy_expected(cases)
+    outcomes = [request["expected"] for case in cases for request in case["requests"]]
+    # Both decisions and erroring policies must occur for the comparison to mean anything.
+    assert any(o["decision"] == "allow" for o in outcomes) and any(o["decision"] == "deny" for o in outcomes)
+    assert any(o["errors"] for o in outcomes) and any(not o["errors"] for o in outcomes)
+    report = check(f"generated ipaddr/datetime/duration cases, seed {seed}", cases)
+    assert report["unsupported_cases"] == 0
 
 
 def test_comparator_flags_a_wrong_implementation() -> None:

@@ -1,0 +1,285 @@
+import FoundationEssentials
+import Glibc
+public import X402
+
+typealias HTTPFailure = HTTPTransportError
+
+/// The product's HTTP/1.1 client, for every outgoing request (upstream tools, 402 retries, remote
+/// signers, chain nodes): POSIX sockets, `poll`, and TLS through the system OpenSSL.
+///
+/// Guarantees the payment code relies on:
+/// - **A waiting request costs no CPU.** Each request runs on its own small POSIX thread that sleeps in
+///   `poll` (never on the cooperative pool); cancellation wakes it through a pipe.
+/// - **No redirects are followed.** A 3xx comes back as a response (same-origin following, where wanted,
+///   is the caller's decision), so payment headers never travel to another host.
+/// - **Bounded size.** Head and body are capped while they stream; a larger announced Content-Length is
+///   refused before its body is read. Past the caps: `HTTPTransportError.tooLarge`.
+/// - **Bounded time.** Connect, first-byte and total deadlines, each giving a classified error.
+/// - **Verified TLS.** TLS 1.2+, the peer's chain checked against the system trust store (or an injected
+///   CA file), host name (or IP address) checked, SNI sent.
+/// - **Classified failures.** `HTTPTransportError.Code.definitelyNotSent` separates "never left this
+///   machine" (connect and TLS failures) from "may have arrived".
+///
+/// Keep-alive connections are reused per origin, at most `maximumIdleConnectionsPerOrigin` idle ones.
+/// Proxies (`HTTPS_PROXY`, `HTTP_PROXY`) are not supported: requests always go directly to the host.
+public final class HTTPClient: HTTPTransport {
+    /// Limits, deadlines, pool and trust settings.
+    public struct Configuration: Sendable {
+        /// The longest response body accepted, in bytes.
+        public var maximumResponseBytes: Int
+        /// The longest response head (status line and fields) accepted, in bytes.
+        public var maximumHeaderBytes: Int
+        /// The deadline for a whole exchange (connect, send, receive).
+        public var timeout: Duration
+        /// The deadline for resolving, connecting and the TLS handshake (never longer than `timeout`).
+        public var connectTimeout: Duration
+        /// The deadline from the request's last byte to the response's first one, if shorter than `timeout`.
+        public var firstByteTimeout: Duration?
+        /// Idle keep-alive connections kept per origin (0 disables reuse).
+        public var maximumIdleConnectionsPerOrigin: Int
+        /// How long an idle connection is kept; below common server keep-alive timeouts (uvicorn's 5 s).
+        public var idleTimeout: Duration
+        /// A PEM file of CA certificates to trust instead of the system store (tests, private CAs).
+        public var trustedCertificatesFile: String?
+
+        /// Creates a configuration.
+        public init(
+            maximumResponseBytes: Int = 10 * 1024 * 1024, maximumHeaderBytes: Int = 64 * 1024,
+            timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
+            firstByteTimeout: Duration? = nil, maximumIdleConnectionsPerOrigin: Int = 4,
+            idleTimeout: Duration = .seconds(4), trustedCertificatesFile: String? = nil
+        ) {
+            self.maximumResponseBytes = maximumResponseBytes
+            self.maximumHeaderBytes = maximumHeaderBytes
+            self.timeout = timeout
+            self.connectTimeout = connectTimeout
+            self.firstByteTimeout = firstByteTimeout
+            self.maximumIdleConnectionsPerOrigin = maximumIdleConnectionsPerOrigin
+            self.idleTimeout = idleTimeout
+            self.trustedCertificatesFile = trustedCertificatesFile
+        }
+    }
+
+    /// The settings in use.
+    public let configuration: Configuration
+    private let pool: ConnectionPool
+
+    /// Creates a client with its own connection pool; nothing is opened until the first request.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        self.pool = ConnectionPool(
+            maximumPerOrigin: configuration.maximumIdleConnectionsPerOrigin, idleTimeout: configuration.idleTimeout)
+        _ = Self.ignoreBrokenPipes
+    }
+
+    /// OpenSSL writes to sockets with `write(2)`, so a peer that resets would raise SIGPIPE and kill the
+    /// process; the error is handled as `connectionLost` instead.
+    private static let ignoreBrokenPipes: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
+    /// Idle connections held for `url`'s origin (for tests of keep-alive reuse).
+    public func idleConnections(to url: URL) -> Int {
+        guard let target = try? Target(url) else { return 0 }
+        return pool.idleCount(target.origin(configuration.trustedCertificatesFile))
+    }
+
+    /// Sends `request` and returns the response, whatever its status (3xx included).
+    ///
+    /// - Throws: `HTTPTransportError` (`invalidRequest`, `cannotConnect`, `timeout`, `tooLarge`,
+    ///   `connectionLost`, `cancelled`, `other`).
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let prepared = try PreparedRequest(request)
+        if Task.isCancelled { throw HTTPFailure(.cancelled, "the request was cancelled") }
+        let cancellation = try Cancellation()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                do throws(HTTPFailure) {
+                    try RequestThread.start {
+                        let result = self.perform(prepared, cancellation)
+                        cancellation.close()
+                        continuation.resume(with: result.mapError { $0 as any Error })
+                    }
+                } catch {
+                    cancellation.close()
+                    continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+    }
+
+    // MARK: On the request thread
+
+    private func perform(_ prepared: PreparedRequest, _ cancellation: Cancellation) -> Result<HTTPResponse, HTTPFailure>
+    {
+        do throws(HTTPFailure) {
+            return .success(try exchange(prepared, cancellation))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func exchange(_ prepared: PreparedRequest, _ cancellation: Cancellation) throws(HTTPFailure) -> HTTPResponse
+    {
+        let started = Deadline.now()
+        let timeout = configuration.timeout
+        let total = Wait(
+            deadline: started.advanced(by: timeout),
+            onTimeout: HTTPFailure(.timeout, "no complete response within \(timeout)"), cancellation: cancellation)
+        let connectWait = Wait(
+            deadline: min(total.deadline, started.advanced(by: configuration.connectTimeout)),
+            onTimeout: HTTPFailure(
+                .cannotConnect, "could not connect to \(prepared.target.host) port \(prepared.target.port) in time"),
+            cancellation: cancellation)
+        let trustFile = configuration.trustedCertificatesFile
+        let tls = prepared.target.secure ? try TLSContext.shared(caFile: trustFile) : nil
+        let origin = prepared.target.origin(trustFile)
+
+        var attempt = 0
+        while true {
+            attempt += 1
+            // The retry always opens a new connection: another pooled one may be as stale as the first.
+            let pooled = attempt == 1 ? pool.checkOut(origin) : nil
+            let connection: Connection
+            if let pooled {
+                connection = pooled
+            } else {
+                connection = try Connection.open(
+                    host: prepared.target.host, port: prepared.target.port, tls: tls, wait: connectWait)
+            }
+            // A reused connection the server closed a moment ago fails before anything is processed:
+            // retried once on a fresh one when nothing left this host, or for a GET/HEAD (RFC 9112 §9.3.1).
+            let mayRetry = pooled != nil && attempt == 1
+            var written = 0
+            do {
+                try connection.write(prepared.bytes, written: &written, total)
+            } catch {
+                connection.close()
+                if mayRetry && written == 0 && error.code == .connectionLost { continue }
+                throw error
+            }
+            var firstByte = total
+            if let limit = configuration.firstByteTimeout {
+                let deadline = Deadline.now().advanced(by: limit)
+                if deadline < total.deadline {
+                    firstByte = Wait(
+                        deadline: deadline, onTimeout: HTTPFailure(.timeout, "no response began within \(limit)"),
+                        cancellation: cancellation)
+                }
+            }
+            var reader = ResponseReader(
+                connection: connection, maximumHeaderBytes: configuration.maximumHeaderBytes,
+                maximumBodyBytes: configuration.maximumResponseBytes, firstByte: firstByte, total: total)
+            let outcome: ResponseReader.Outcome
+            do {
+                outcome = try reader.read(method: prepared.method)
+            } catch {
+                connection.close()
+                if mayRetry && prepared.idempotent && !reader.receivedAny && error.code == .connectionLost { continue }
+                throw error
+            }
+            if outcome.reusable {
+                pool.checkIn(connection, origin)
+            } else {
+                connection.close()
+            }
+            return outcome.response
+        }
+    }
+}
+
+/// Where a request goes: scheme, host (without IPv6 brackets) and port.
+struct Target: Sendable {
+    var secure: Bool
+    var host: String
+    var port: Int
+
+    init(_ url: URL) throws(HTTPFailure) {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw HTTPFailure(.invalidRequest, "only http and https URLs are sent")
+        }
+        guard var host = url.host, !host.isEmpty else {
+            throw HTTPFailure(.invalidRequest, "the URL has no host")
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+            throw HTTPFailure(.invalidRequest, "the URL's host is not usable")
+        }
+        secure = scheme == "https"
+        host = host.lowercased()
+        self.host = host
+        let port = url.port ?? (secure ? 443 : 80)
+        guard port > 0 && port < 65536 else { throw HTTPFailure(.invalidRequest, "the URL's port is out of range") }
+        self.port = port
+    }
+
+    /// The Host field: the name (IPv6 in brackets), with the port unless it is the scheme's default.
+    var authority: String {
+        let name = host.contains(":") ? "[\(host)]" : host
+        return port == (secure ? 443 : 80) ? name : "\(name):\(port)"
+    }
+
+    /// The pool key: connections are shared only for the same scheme, host, port and trust store.
+    func origin(_ trustFile: String?) -> String {
+        "\(secure ? "https" : "http")://\(authority)#\(trustFile ?? "")"
+    }
+}
+
+/// A validated request, already serialized: nothing of it is sent unless every check passes.
+struct PreparedRequest: Sendable {
+    let target: Target
+    let method: String
+    let idempotent: Bool
+    let bytes: [UInt8]
+
+    /// Fields the client writes itself; a caller's value could desynchronise framing.
+    private static let managed = ["host", "content-length", "transfer-encoding", "connection"]
+
+    init(_ request: HTTPRequest) throws(HTTPFailure) {
+        target = try Target(request.url)
+        guard request.url.user == nil && request.url.password == nil else {
+            throw HTTPFailure(.invalidRequest, "credentials in the URL are not sent")
+        }
+        guard !request.method.isEmpty, request.method.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw HTTPFailure(.invalidRequest, "the method is not a token")
+        }
+        method = request.method
+        idempotent = method == "GET" || method == "HEAD"
+        guard let components = URLComponents(url: request.url, resolvingAgainstBaseURL: false) else {
+            throw HTTPFailure(.invalidRequest, "the URL is not usable")
+        }
+        var path = components.percentEncodedPath
+        if path.isEmpty { path = "/" }
+        if let query = components.percentEncodedQuery { path += "?" + query }
+        guard path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw HTTPFailure(.invalidRequest, "the URL's path is not usable")
+        }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(target.authority)\r\n"
+        for field in request.headers {
+            // Header injection: CR, LF or NUL in a name or value would split the request.
+            guard !field.name.isEmpty, !Self.hasLineBreak(field.name), !Self.hasLineBreak(field.value),
+                field.name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") })
+            else {
+                throw HTTPFailure(.invalidRequest, "a header name or value contains a line break")
+            }
+            guard !Self.managed.contains(field.name.lowercased()) else {
+                throw HTTPFailure(.invalidRequest, "the \(field.name) field is set by the client")
+            }
+            head += "\(field.name): \(field.value)\r\n"
+        }
+        // Some APIs refuse requests without these (GitHub's needs a User-Agent); libcurl sent both before.
+        if request.headers["User-Agent"] == nil { head += "User-Agent: purser\r\n" }
+        if request.headers["Accept"] == nil { head += "Accept: */*\r\n" }
+        if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) {
+            head += "Content-Length: \(request.body.count)\r\n"
+        }
+        head += "\r\n"
+        bytes = Array(head.utf8) + request.body
+    }
+
+    private static func hasLineBreak(_ text: String) -> Bool {
+        text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+    }
+}

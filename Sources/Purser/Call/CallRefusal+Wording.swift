@@ -1,0 +1,175 @@
+import JSONCore
+import Ledger
+public import MCP
+
+// The only file that words refusals: every sentence a model reads about a refused call is here, and
+// whether "Nothing was paid." is said follows from `CallRefusal.money`, never from the call site.
+
+extension CallRefusal {
+    /// The rendered refusal: code, the sentence for the model, and the structured detail.
+    public var rendered: ToolRefusal {
+        var detail = self.detail
+        detail["paymentMayHaveGoneThrough"] = .bool(money == .mayHaveMoved)
+        let sentence = money == .none ? self.sentence + " Nothing was paid." : self.sentence
+        return ToolRefusal(code: code, message: sentence, detail: detail)
+    }
+
+    /// The `isError` result the model reads.
+    public var result: ToolResult { rendered.result }
+
+    /// What happened and what the model may do next (without the "Nothing was paid." that `money` adds).
+    ///
+    /// Exhaustive over the cases, so a new refusal cannot compile without its words.
+    var sentence: String {
+        switch self {
+        case .invalidArguments, .idempotencyKeyNotString, .idempotencyKeyLength, .idempotencyWithoutLedger,
+            .invalidURLArgument, .callPolicyDenied, .idempotencyInProgress, .idempotencyConflict, .secretMissing,
+            .noTransport, .upstreamUnreachable, .crossOriginRedirect:
+            return callSentence
+        case .unreadableChallenge, .paymentsDisabled, .noServiceableOffer, .payPolicyDenied, .noSession,
+            .budgetExceeded, .ledgerUnavailable:
+            return paymentSentence
+        case .approvalRequested, .approvalNotGranted, .approvalStillRequired, .approvalStateInvalid,
+            .approvalUnusable, .approvalNotAccepted, .approvalNotRecorded, .approvalDeclined, .approvalRequestFailed:
+            return approvalSentence
+        case .signingFailed, .paymentWindowMoved, .notDelivered, .refusedAfterSigning, .outcomeUnknown,
+            .unexpectedPaymentOutcome, .unrecordedPayment, .stepOrder:
+            return settlementSentence
+        }
+    }
+
+    private var callSentence: String {
+        switch self {
+        case .invalidArguments(let tool, let problems):
+            return "Invalid arguments for \(tool): " + problems.map(\.message).joined(separator: "; ")
+                + ". Fix the arguments and call again; nothing was sent upstream."
+        case .idempotencyKeyNotString: return "idempotency_key must be a string."
+        case .idempotencyKeyLength: return "An idempotency key is 1 to 128 characters."
+        case .idempotencyWithoutLedger: return "Idempotency keys need the ledger, and no spending session exists yet."
+        case .invalidURLArgument(let message): return message
+        case .callPolicyDenied(let tool, let decision):
+            return "Policy refused this call to \(tool): \(decision.summary)."
+        case .idempotencyInProgress:
+            return
+                "A call with this idempotency key is still in progress (or its outcome is unknown). Do not retry with a new key; try the same key again later."
+        case .idempotencyConflict:
+            return "This idempotency key was already used with different arguments. Use a new key for a new purchase."
+        case .secretMissing(let name):
+            // Name the secret (not its value) so the operator can fix the configuration.
+            return
+                "This tool is not configured: the secret \(name) is not set for the Purser server. Ask the user to configure it; retrying will not help."
+        case .noTransport(let tool): return "No transport for \(tool)."
+        case .upstreamUnreachable(let code?, let message?):
+            return "The upstream API could not be reached (\(code)): \(message)."
+        case .upstreamUnreachable: return "The upstream API could not be reached."
+        case .crossOriginRedirect:
+            return
+                "The upstream API redirected to another host; Purser does not follow it, so no credentials or payment travel there."
+        default: return "The call was refused."
+        }
+    }
+
+    private var paymentSentence: String {
+        switch self {
+        case .unreadableChallenge(let reason):
+            return "The upstream API asked for payment in a form Purser refuses (\(reason))."
+        case .paymentsDisabled(let reasons):
+            return
+                "The upstream API asks for payment, and Purser cannot pay: \(reasons.joined(separator: "; ")). Ask the user to set up spending (purser wallet new, purser session grant)."
+        case .noServiceableOffer(let reasons, _):
+            return
+                "The upstream API asks for a payment Purser's rules do not allow (\(reasons.joined(separator: "; ")))."
+        case .payPolicyDenied(let tool, let payment, let decision):
+            return
+                "A payment policy does not allow paying \(payment.display) to \(payment.payee) for \(tool) (\(decision.summary))."
+        case .noSession(let agent, let asset):
+            return
+                "No active spending session lets \(agent) spend \(asset) (none granted, revoked or expired). Ask the user to grant one (purser session grant)."
+        case .budgetExceeded(let evaluation, let payment):
+            return "The spending limits do not allow paying \(payment.display): \(evaluation.explanation())."
+        case .ledgerUnavailable: return "The spending ledger is unavailable. Ask the user to check Purser."
+        default: return "The call was refused."
+        }
+    }
+
+    private var approvalSentence: String {
+        switch self {
+        case .approvalRequested(let id, let tool, let payment):
+            return
+                "Paying \(payment.display) to \(payment.payee) for \(tool) needs the user's approval. Ask the user to run `purser approve \(id)`, then call again with the same arguments and _meta {\"\(ToolCallPipeline.approvalMetaKey)\": \"\(id)\"}."
+        case .approvalNotGranted(let id):
+            return "The end user has not approved \(id) yet (purser approve \(id))."
+        case .approvalStillRequired: return "This payment needs approval."
+        case .approvalStateInvalid: return "The approval state is invalid, expired, or for another payment."
+        case .approvalUnusable:
+            return "That approval cannot be used (it is unknown, already used, expired, or for another payment)."
+        case .approvalNotAccepted: return "The approval was not accepted."
+        case .approvalNotRecorded: return "The approval could not be recorded."
+        case .approvalDeclined(let payment?): return "The user declined paying \(payment.display)."
+        case .approvalDeclined(nil): return "The payment was not approved."
+        case .approvalRequestFailed(let message): return "The approval request failed (\(message))."
+        default: return "The call was refused."
+        }
+    }
+
+    private var settlementSentence: String {
+        switch self {
+        case .signingFailed(let code): return "The wallet could not sign the payment (\(code))."
+        case .paymentWindowMoved: return "The payment window moved while signing; retry."
+        case .notDelivered(let message):
+            return "The paid request could not be delivered (\(message)); you may retry."
+        case .refusedAfterSigning(let reason, let payment, _):
+            return
+                "The upstream API refused the payment (\(reason)). \(payment.display) stays reserved until the authorization expires in case it settles late; it is then released. Do not retry with a new idempotency key."
+        case .outcomeUnknown(let failure, let payment, _, _):
+            return
+                "The payment of \(payment.display) may have gone through: the outcome is unknown (\(failure)). Do not retry with a new idempotency key; retrying with the same key reports what is known. The amount stays reserved until the authorization expires."
+        case .unexpectedPaymentOutcome:
+            return "The payment outcome is unknown: it may have gone through. The amount stays reserved."
+        case .unrecordedPayment(let payment, let transaction, _):
+            return
+                "The seller reported the payment of \(payment.display) as settled (transaction \(transaction)), but Purser could not record it: it may have gone through, and the amount stays held until it is recorded. Do not retry with a new idempotency key; ask the user to check Purser."
+        case .stepOrder(let step, let signed):
+            return "Purser could not complete this call (internal error in step \(step))."
+                + (signed ? " The payment may have gone through; the amount stays reserved." : "")
+        default: return "The call was refused."
+        }
+    }
+
+    /// Machine-readable detail for `structuredContent` (the code is added by `ToolRefusal.result`).
+    var detail: JSONObject {
+        switch self {
+        case .invalidArguments(_, let problems):
+            return [
+                "problems": .array(problems.map { ["path": .string($0.pointer), "message": .string($0.message)] })
+            ]
+        case .callPolicyDenied(_, let decision):
+            var detail: JSONObject = ["deciding": .array(decision.deciding.map { .string($0) })]
+            if !decision.errors.isEmpty { detail["skipped"] = .array(decision.errors.map { .string($0.policy) }) }
+            return detail
+        case .upstreamUnreachable(let code?, _): return ["reason": .string(code)]
+        case .crossOriginRedirect(let status): return ["status": .number(JSONNumber(status))]
+        case .noServiceableOffer(_, let offers): return ["offers": .number(JSONNumber(offers))]
+        case .payPolicyDenied(_, _, let decision): return ["policies": .array(decision.deciding.map { .string($0) })]
+        case .budgetExceeded(let evaluation, _):
+            var detail: JSONObject = ["gate": .string(evaluation.reason)]
+            if let check = evaluation.failures.first {
+                detail["limit"] = .string(evaluation.display(check.limit))
+                detail["used"] = .string(evaluation.display(check.used))
+                detail["requested"] = .string(evaluation.display(check.requested))
+                detail["shortfall"] = .string(evaluation.display(check.shortfall))
+            }
+            return detail
+        case .approvalRequested(let id, _, let payment):
+            return ["approvalId": .string(id), "amount": .string(payment.display), "payee": .string(payment.payee)]
+        case .approvalNotGranted(let id): return ["approvalId": .string(id)]
+        case .refusedAfterSigning(let reason, _, let heldUntil):
+            return ["reason": .string(reason), "heldUntil": .number(JSONNumber(heldUntil))]
+        case .outcomeUnknown(_, _, let heldUntil, let reservation):
+            return ["heldUntil": .number(JSONNumber(heldUntil)), "reservation": .string(reservation)]
+        case .unrecordedPayment(_, let transaction, let reservation):
+            return ["transaction": .string(transaction), "reservation": .string(reservation)]
+        default: return JSONObject()
+        }
+    }
+}

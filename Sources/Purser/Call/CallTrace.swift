@@ -1,0 +1,42 @@
+import JSONCore
+
+/// What one call did, for the hash-chained audit trail: codes, amounts and digests only.
+struct CallTrace: Sendable {
+    let tool: String
+    let purpose: String
+    var argumentsDigest = ""
+    var outcome = "started"
+    var reason: String?
+    var callPolicy: String?
+    var payPolicy: String?
+    var offer: JSONObject?
+    var rejectedOffers = 0
+    var reservation: String?
+    var approval: String?
+    var latencyMicroseconds: Int64 = 0
+    var started: UInt64 = 0
+
+    init(manifest: ToolManifest) {
+        self.tool = manifest.name
+        self.purpose = manifest.purpose
+    }
+
+    /// Refusals before the upstream (bad input) are not worth a ledger record; anything later is.
+    var shouldRecord: Bool { reason != "invalid_arguments" }
+
+    func payload(agent: String) -> JSONObject {
+        var payload: JSONObject = [
+            "agent": .string(agent), "tool": .string(tool), "purpose": .string(purpose),
+            "args_digest": .string(argumentsDigest), "outcome": .string(outcome),
+            "latency_us": .number(JSONNumber(latencyMicroseconds)),
+        ]
+        if let reason { payload["reason"] = .string(reason) }
+        if let callPolicy { payload["call_policy"] = .string(callPolicy) }
+        if let payPolicy { payload["pay_policy"] = .string(payPolicy) }
+        if let offer { payload["offer"] = .object(offer) }
+        if rejectedOffers > 0 { payload["rejected_offers"] = .number(JSONNumber(rejectedOffers)) }
+        if let reservation { payload["reservation"] = .string(reservation) }
+        if let approval { payload["approval"] = .string(approval) }
+        return payload
+    }
+}

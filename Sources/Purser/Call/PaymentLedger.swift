@@ -1,0 +1,43 @@
+public import JSONCore
+public import Ledger
+
+/// The ledger operations the governed call uses: `Ledger` in production, a fault-injecting wrapper in tests.
+///
+/// Every write can fail; the pipeline gives each failure a decided outcome (see `docs/governed-call.md`).
+public protocol PaymentLedger: Sendable {
+    /// Claims an idempotency key for a call.
+    func beginIdempotent(agent: String, key: String, argumentsDigest: String) async throws(LedgerError)
+        -> IdempotencyBegin
+    /// Stores the result under a claimed key.
+    func completeIdempotent(agent: String, key: String, result: String) async throws(LedgerError) -> Bool
+    /// Frees a claimed key (nothing was paid).
+    func abandonIdempotent(agent: String, key: String) async throws(LedgerError) -> Bool
+    /// The agent's active session for an asset.
+    func activeSession(agent: String, asset: String) async throws(LedgerError) -> PaymentSession?
+    /// Evaluates every gate without holding anything.
+    func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
+        -> GateEvaluation
+    /// Checks the gates and holds the amount in one durable transaction.
+    func reserve(_ request: ReservationRequest, limits: LimitsConfiguration, holdUntil: Int64?)
+        async
+        throws(LedgerError) -> ReserveOutcome
+    /// Frees a hold that provably never paid anything.
+    func release(_ reservationID: String, reason: String) async throws(LedgerError) -> TransitionOutcome
+    /// Records a settlement, and optionally one audit record, in one transaction.
+    func commit(
+        _ reservationID: String, settledAmount: Int64, transaction: String, payer: String,
+        alsoRecord: (kind: String, payload: JSONObject)?
+    ) async throws(LedgerError) -> (outcome: TransitionOutcome, record: AuditRecord?)
+    /// Appends one record to the hash-chained audit trail.
+    func appendAudit(kind: String, payload: JSONObject) async throws(LedgerError) -> AuditRecord
+    /// Marks an approval approved.
+    func approve(_ id: String) async throws(LedgerError) -> Bool
+    /// Redeems an approval for one payment (single use).
+    func redeemApproval(_ id: String, for binding: ApprovalBinding) async throws(LedgerError) -> ApprovalRedemption
+    /// Creates an approval record.
+    func createApproval(_ binding: ApprovalBinding, ttlMilliseconds: Int64, state: Approval.State)
+        async
+        throws(LedgerError) -> Approval
+}
+
+extension Ledger: PaymentLedger {}

@@ -1,0 +1,41 @@
+import JSONCore
+import Ledger
+import MCP
+import X402
+
+/// Step 11: the paid result with the standard settlement object and Purser's receipt.
+///
+/// The receipt's `traceId` is added when the call is recorded (the settlement is committed together with
+/// the trace, in one transaction).
+struct ReceiptStep: CallStep {
+    var name: String { "receipt" }
+
+    func run(_ state: inout CallState, in environment: CallEnvironment) async -> StepOutcome {
+        guard let settled = state.settled, let payment = state.payment, let hold = state.hold,
+            let session = state.session
+        else { return state.outOfOrder(name) }
+        var result = UpstreamCall.mapResponse(manifest: state.manifest, response: settled.response)
+        var meta = result.meta ?? JSONObject()
+        meta["x402/payment-response"] = [
+            "success": true, "transaction": .string(settled.settlement.transaction),
+            "network": .string(settled.settlement.network), "payer": .string(settled.payer),
+        ]
+        let decimals = payment.asset.decimals
+        var receipt: JSONObject = [
+            "receiptId": .string("rcp_" + hold.reservation.id),
+            "amount": .string(AssetAmount.format(payment.amount, decimals: decimals)),
+            "amountAtomic": .string(String(payment.amount)), "asset": .string(payment.asset.symbol),
+            "network": .string(payment.offer.network.caip2), "payee": .string(payment.offer.payTo.text),
+            "transaction": .string(settled.settlement.transaction), "sessionId": .string(session.id),
+            "purpose": .string(state.manifest.purpose), "argumentsDigest": .string(state.trace.argumentsDigest),
+        ]
+        // What the session has left after this payment, from the numbers the gates compared.
+        if let check = hold.evaluation.checks.first(where: { $0.gate == .sessionRemaining }) {
+            let remaining = max(0, check.limit - check.used - check.requested)
+            receipt["sessionRemaining"] = .string(AssetAmount.format(remaining, decimals: decimals))
+        }
+        meta["com.purser/receipt"] = .object(receipt)
+        result.meta = meta
+        return .finish(.paid(result))
+    }
+}

@@ -1,0 +1,35 @@
+import Ledger
+import X402
+
+/// Step 9a: checks every gate and holds the amount in one durable, cross-process transaction.
+///
+/// The hold is recorded in doubt until the latest `validBefore` the authorization can carry, so a crash
+/// at any later point never frees money a late settlement could still take.
+struct ReservationStep: CallStep {
+    var name: String { "reservation" }
+
+    func run(_ state: inout CallState, in environment: CallEnvironment) async -> StepOutcome {
+        guard case .enabled(let rail) = environment.payments, let payment = state.payment,
+            let request = state.reservationRequest
+        else { return state.outOfOrder(name) }
+        let holdUntil =
+            rail.clock() + min(payment.offer.maxTimeoutSeconds, X402Client.Configuration().validityCap) + 2
+        let outcome: ReserveOutcome
+        do {
+            outcome = try await rail.ledger.reserve(request, limits: rail.limits, holdUntil: holdUntil)
+        } catch {
+            // Nothing is signed yet: a failed reservation holds nothing that could leave.
+            return .finish(.refused(.ledgerUnavailable))
+        }
+        switch outcome {
+        case .reserved(let reservation, let evaluation):
+            state.hold = CallState.Hold(reservation: reservation, evaluation: evaluation, holdUntil: holdUntil)
+            state.trace.reservation = reservation.id
+            return .proceed
+        case .refused(let evaluation):
+            return .finish(.refused(.budgetExceeded(evaluation, payment: payment.summary)))
+        case .approvalRequired:
+            return .finish(.refused(request.approvalID == nil ? .approvalStillRequired : .approvalNotAccepted))
+        }
+    }
+}

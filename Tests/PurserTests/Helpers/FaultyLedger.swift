@@ -1,0 +1,115 @@
+import JSONCore
+import Ledger
+import Purser
+import Synchronization
+
+/// A ledger whose `failAt`-th operation (counting every call the pipeline makes, reads included) throws,
+/// as a full disk or a locked database would; every other operation goes to the real ledger.
+final class FaultyLedger: PaymentLedger {
+    let inner: Ledger
+    /// The 1-based operation that fails; 0 fails none. Settable so a test can heal the ledger.
+    let failAt: Mutex<Int>
+    private let counter = Mutex<(count: Int, failed: [String])>((0, []))
+
+    init(_ inner: Ledger, failAt: Int) {
+        self.inner = inner
+        self.failAt = Mutex(failAt)
+    }
+
+    /// Operations so far, and the one that failed (if any).
+    var operations: Int { counter.withLock { $0.count } }
+    var failedOperations: [String] { counter.withLock { $0.failed } }
+
+    private func step(_ name: String) throws(LedgerError) {
+        let target = failAt.withLock { $0 }
+        let fail = counter.withLock { state -> Bool in
+            state.count += 1
+            guard state.count == target else { return false }
+            state.failed.append(name)
+            return true
+        }
+        if fail { throw LedgerError(.storage, "injected fault in \(name)") }
+    }
+
+    func beginIdempotent(agent: String, key: String, argumentsDigest: String) async throws(LedgerError)
+        -> IdempotencyBegin
+    {
+        try step("beginIdempotent")
+        return try await inner.beginIdempotent(agent: agent, key: key, argumentsDigest: argumentsDigest)
+    }
+
+    func completeIdempotent(agent: String, key: String, result: String) async throws(LedgerError) -> Bool {
+        try step("completeIdempotent")
+        return try await inner.completeIdempotent(agent: agent, key: key, result: result)
+    }
+
+    func abandonIdempotent(agent: String, key: String) async throws(LedgerError) -> Bool {
+        try step("abandonIdempotent")
+        return try await inner.abandonIdempotent(agent: agent, key: key)
+    }
+
+    func activeSession(agent: String, asset: String) async throws(LedgerError) -> PaymentSession? {
+        try step("activeSession")
+        return try await inner.activeSession(agent: agent, asset: asset)
+    }
+
+    func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
+        -> GateEvaluation
+    {
+        try step("evaluateGates")
+        return try await inner.evaluateGates(request, limits: limits)
+    }
+
+    func reserve(_ request: ReservationRequest, limits: LimitsConfiguration, holdUntil: Int64?)
+        async
+        throws(LedgerError) -> ReserveOutcome
+    {
+        try step("reserve")
+        return try await inner.reserve(request, limits: limits, holdUntil: holdUntil)
+    }
+
+    func release(_ reservationID: String, reason: String) async throws(LedgerError) -> TransitionOutcome {
+        try step("release")
+        return try await inner.release(reservationID, reason: reason)
+    }
+
+    func commit(
+        _ reservationID: String, settledAmount: Int64, transaction: String, payer: String,
+        alsoRecord: (kind: String, payload: JSONObject)?
+    ) async throws(LedgerError) -> (outcome: TransitionOutcome, record: AuditRecord?) {
+        try step("commit")
+        return try await inner.commit(
+            reservationID, settledAmount: settledAmount, transaction: transaction, payer: payer,
+            alsoRecord: alsoRecord)
+    }
+
+    func appendAudit(kind: String, payload: JSONObject) async throws(LedgerError) -> AuditRecord {
+        try step("appendAudit")
+        return try await inner.appendAudit(kind: kind, payload: payload)
+    }
+
+    func approve(_ id: String) async throws(LedgerError) -> Bool {
+        try step("approve")
+        return try await inner.approve(id)
+    }
+
+    func redeemApproval(_ id: String, for binding: ApprovalBinding) async throws(LedgerError) -> ApprovalRedemption {
+        try step("redeemApproval")
+        return try await inner.redeemApproval(id, for: binding)
+    }
+
+    func createApproval(_ binding: ApprovalBinding, ttlMilliseconds: Int64, state: Approval.State)
+        async
+        throws(LedgerError) -> Approval
+    {
+        try step("createApproval")
+        return try await inner.createApproval(binding, ttlMilliseconds: ttlMilliseconds, state: state)
+    }
+}
+
+/// Lines a pipeline wrote to its stderr sink.
+final class LineLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
