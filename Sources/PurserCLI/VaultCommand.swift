@@ -108,10 +108,15 @@ struct VaultCommand: Subcommand {
             let record = try OwnerKeyRecord.parse(try JSONParser.parse(Array(data)))
             let owner = OwnerDesk(
                 record: record, nonces: try NonceStore(path: (home as NSString).appendingPathComponent("owner-nonces")))
-            // Its own connection to the same ledger: SQLite's write lock orders it with the pipeline's writes.
-            await StandardOwnerActions.register(
-                on: owner, ledger: try Ledger.open(path: ledgerPath),
-                limitsPath: (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json"))
+            // The pipeline's own ledger connection: one SQLite connection per process for this file (a second
+            // one in the same process lost the WAL to a concurrent `purser session list` in testing).
+            if let ledger = runtime.payments?.ledger as? Ledger {
+                await StandardOwnerActions.register(
+                    on: owner, ledger: ledger,
+                    limitsPath: (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json"))
+            } else {
+                printError("purser vault: the ledger did not open; owner actions are refused")
+            }
             desk = owner
         } else {
             printError("purser vault: no owner key (purser vault init); owner commands are refused")
