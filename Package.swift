@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "purser", targets: ["PurserCLI"]),
         .executable(name: "purser-bench", targets: ["PurserBenchmarks"]),
         .executable(name: "purser-interop", targets: ["PurserInterop"]),
+        .executable(name: "purser-ctime", targets: ["PurserCTime"]),
         .library(name: "Cedar", targets: ["Cedar"]),
         .library(name: "MCP", targets: ["MCP"]),
         .library(name: "X402", targets: ["X402"]),
@@ -48,6 +49,9 @@ let package = Package(
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(
             name: "PurserInterop", dependencies: ["Purser", "EVMSigning", "JSONCore", "Ledger", "X402", "HTTPClient"]),
+        // The constant-time check of the signer under valgrind (scripts/ctime-check); not part of the product.
+        .target(name: "CValgrind", path: "Tests/CValgrind"),
+        .executableTarget(name: "PurserCTime", dependencies: ["EVMSigning", "CValgrind"], path: "Tests/CTime"),
 
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
