@@ -41,7 +41,7 @@ public actor Ledger {
     }
 
     /// The newest schema this build knows.
-    public static let schemaVersion: Int64 = 2
+    public static let schemaVersion: Int64 = 3
 
     /// The ledger database's path inside a state home (`$PURSER_HOME`).
     public static func path(inHome home: String) -> String {
@@ -122,6 +122,11 @@ public actor Ledger {
             amount INTEGER NOT NULL CHECK (amount > 0), asset TEXT NOT NULL, payee TEXT NOT NULL,
             state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'redeemed')),
             created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, redeemed_ms INTEGER) STRICT;
+        """,
+        // Idempotency records are bound to the tool. Records written before this column existed get the
+        // empty name, which matches no tool: they answer `conflict`, never a replay.
+        """
+        ALTER TABLE idempotency ADD COLUMN tool TEXT NOT NULL DEFAULT '';
         """,
     ]
 
@@ -611,28 +616,31 @@ public actor Ledger {
 
     /// Starts a call under an idempotency key, or says why it must not run.
     ///
-    /// A new key (or one whose record expired) is recorded as in progress with the arguments digest.
-    public func beginIdempotent(agent: String, key: String, argumentsDigest: String) throws(LedgerError)
-        -> IdempotencyBegin
+    /// A new key (or one whose record expired) is recorded as in progress with the tool and the arguments
+    /// digest. The same key with another tool or other arguments is a conflict, never a replay.
+    public func beginIdempotent(agent: String, key: String, tool: String, argumentsDigest: String)
+        throws(LedgerError) -> IdempotencyBegin
     {
         try checkName(agent, "agent")
         try checkName(key, "idempotency key")
+        try checkName(tool, "tool")
         try checkName(argumentsDigest, "arguments digest")
         let now = clock.now()
         return try database.transaction(immediate: true) { () throws(LedgerError) -> IdempotencyBegin in
             if let existing = try loadIdempotency(agent: agent, key: key), existing.expiresAt > now {
-                guard existing.argumentsDigest == argumentsDigest else { return .conflict }
+                guard existing.tool == tool, existing.argumentsDigest == argumentsDigest else { return .conflict }
                 if existing.state == .completed, let result = existing.result { return .replay(result: result) }
                 return .inProgress
             }
             try database.run(
                 """
-                INSERT OR REPLACE INTO idempotency(agent, key, args_digest, state, result, owner, created_ms, expires_ms)
-                VALUES (?, ?, ?, 'in_progress', NULL, ?, ?, ?)
+                INSERT OR REPLACE INTO idempotency(
+                    agent, key, tool, args_digest, state, result, owner, created_ms, expires_ms)
+                VALUES (?, ?, ?, ?, 'in_progress', NULL, ?, ?, ?)
                 """,
                 [
-                    .text(agent), .text(key), .text(argumentsDigest), .text(ownerLock.id), .integer(now),
-                    .integer(now &+ configuration.idempotencyTTLMilliseconds),
+                    .text(agent), .text(key), .text(tool), .text(argumentsDigest), .text(ownerLock.id),
+                    .integer(now), .integer(now &+ configuration.idempotencyTTLMilliseconds),
                 ])
             return .started
         }
@@ -669,11 +677,14 @@ public actor Ledger {
 
     private func loadIdempotency(agent: String, key: String) throws(LedgerError) -> IdempotencyRecord? {
         try database.first(
-            "SELECT args_digest, state, result, created_ms, expires_ms FROM idempotency WHERE agent = ? AND key = ?",
+            """
+            SELECT args_digest, state, result, created_ms, expires_ms, tool FROM idempotency
+            WHERE agent = ? AND key = ?
+            """,
             [.text(agent), .text(key)]
         ) {
             IdempotencyRecord(
-                agent: agent, key: key, argumentsDigest: $0.text(0),
+                agent: agent, key: key, tool: $0.text(5), argumentsDigest: $0.text(0),
                 state: IdempotencyRecord.State(rawValue: $0.text(1)) ?? .inProgress, result: $0.optionalText(2),
                 createdAt: $0.int64(3), expiresAt: $0.int64(4))
         }

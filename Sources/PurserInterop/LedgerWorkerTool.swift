@@ -128,7 +128,9 @@ struct LedgerWorkerTool: InteropTool {
             var random = SplitMix64(seed: seed &* 1_000_003 &+ UInt64(payment))
             let key = "pay-\(payment)"
             let amount = Int64(random.next() % UInt64(maxAmount)) + 1
-            switch try await ledger.beginIdempotent(agent: agent, key: key, argumentsDigest: "args-\(payment)") {
+            switch try await ledger.beginIdempotent(
+                agent: agent, key: key, tool: "worker", argumentsDigest: "args-\(payment)")
+            {
             case .started: break
             case .replay, .inProgress, .conflict:
                 continue

@@ -53,7 +53,8 @@ extension CallRefusal {
             return
                 "A call with this idempotency key is still in progress (or its outcome is unknown). Do not retry with a new key; try the same key again later."
         case .idempotencyConflict:
-            return "This idempotency key was already used with different arguments. Use a new key for a new purchase."
+            return
+                "This idempotency key was already used with another tool or different arguments. Use a new key for a new purchase."
         case .secretMissing(let name):
             // Name the secret (not its value) so the operator can fix the configuration.
             return

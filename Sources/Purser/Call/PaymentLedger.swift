@@ -5,9 +5,10 @@ public import Ledger
 ///
 /// Every write can fail; the pipeline gives each failure a decided outcome (see `docs/governed-call.md`).
 public protocol PaymentLedger: Sendable {
-    /// Claims an idempotency key for a call.
-    func beginIdempotent(agent: String, key: String, argumentsDigest: String) async throws(LedgerError)
-        -> IdempotencyBegin
+    /// Claims an idempotency key for a call to `tool` (another tool with the same key is a conflict).
+    func beginIdempotent(agent: String, key: String, tool: String, argumentsDigest: String)
+        async
+        throws(LedgerError) -> IdempotencyBegin
     /// Stores the result under a claimed key.
     func completeIdempotent(agent: String, key: String, result: String) async throws(LedgerError) -> Bool
     /// Frees a claimed key (nothing was paid).
