@@ -34,12 +34,17 @@ let package = Package(
             dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "HTTPClient", "Chain"]),
         // The local x402 seller and the scripted demo: for trying Purser, never on a production path.
         .target(name: "PurserDemo", dependencies: ["Purser", "JSONCore", "MCP", "EVMSigning", "X402", "Ledger"]),
+        // The owner's signed authority (passphrase-derived key, signed requests, used nonces).
+        .target(name: "OwnerSigning", dependencies: ["EVMSigning", "JSONCore"]),
+        // The vault process and its socket protocol; `purser serve --vault` is its thin MCP front.
+        .target(name: "PurserVault", dependencies: ["JSONCore", "MCP", "Ledger", "OwnerSigning", "EVMSigning"]),
 
         // Executables: thin wiring only.
         .executableTarget(
             name: "PurserCLI",
             dependencies: [
                 "Purser", "PurserDemo", "MCP", "JSONCore", "Cedar", "Ledger", "X402", "HTTPClient", "Chain",
+                "EVMSigning", "OwnerSigning", "PurserVault",
             ]),
         .executableTarget(
             name: "PurserBenchmarks",
@@ -66,6 +71,9 @@ let package = Package(
         .testTarget(
             name: "PurserDemoTests",
             dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient"]),
+        .testTarget(
+            name: "VaultTests",
+            dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger"]),
     ]
 )
 

@@ -155,6 +155,22 @@ public struct ToolCallContext: Sendable {
     public var log: @Sendable (_ level: LogLevel, _ data: JSONValue) async -> Void
     /// Legacy era only: sends `elicitation/create` and awaits the answer; throws when not possible.
     public var elicit: @Sendable (_ params: JSONObject) async throws(MCPError) -> JSONObject
+
+    /// Creates a context (for providers that relay calls, such as the vault behind `purser serve --vault`).
+    public init(
+        era: ProtocolEra, client: ClientDescription, meta: JSONObject, params: JSONObject,
+        reportProgress: @escaping @Sendable (_ progress: Int, _ total: Int?, _ message: String?) async -> Void,
+        log: @escaping @Sendable (_ level: LogLevel, _ data: JSONValue) async -> Void,
+        elicit: @escaping @Sendable (_ params: JSONObject) async throws(MCPError) -> JSONObject
+    ) {
+        self.era = era
+        self.client = client
+        self.meta = meta
+        self.params = params
+        self.reportProgress = reportProgress
+        self.log = log
+        self.elicit = elicit
+    }
 }
 
 /// Serves tools to the MCP server. Knows nothing of the protocol's framing or eras' wire details.

@@ -30,6 +30,7 @@ struct PurserBenchmarks {
         GovernedBenchmark.self,
         PipelineBenchmark.self,
         WaitBenchmark.self,
+        VaultBenchmark.self,
     ]
 
     static func main() async {

@@ -27,6 +27,8 @@ struct PurserCommand {
         ReportCommand.self,
         PolicyCommand.self,
         ApproveCommand.self,
+        VaultCommand.self,
+        OwnerCommand.self,
         DemoCommand.self,
         SellerCommand.self,
         ToolCommand.self,

@@ -8,9 +8,13 @@ import Purser
 struct ServeCommand: Subcommand {
     static let name = "serve"
     static let summary = "run the MCP server on stdin/stdout"
-    static let usage = "purser serve [--agent ID] [--tools DIR] [--policies DIR] [--home DIR] [--page-size N]"
+    static let usage =
+        "purser serve [--agent ID] [--tools DIR] [--policies DIR] [--home DIR] [--page-size N] | purser serve --vault SOCKET [--agent ID] [--page-size N]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
+        if let socket = try arguments.option("vault") {
+            return try await serveFront(&arguments, socket: socket)
+        }
         let configuration = try RuntimeConfiguration.resolve(
             agent: try arguments.option("agent"), tools: try arguments.option("tools"),
             policies: try arguments.option("policies"), home: try arguments.option("home"))
@@ -22,6 +26,7 @@ struct ServeCommand: Subcommand {
             pageSize = value
         }
         try arguments.finish()
+        printError(SingleUserMode.warning(home: configuration.homeDirectory))
         let runtime = await Runtime.load(configuration)
         for line in StartupCheck.missingFolders(configuration) { printError("purser: \(line)") }
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
@@ -37,11 +42,7 @@ struct ServeCommand: Subcommand {
             for reason in tool.unpayable { printError("purser: warning: \(tool.name) can never be paid: \(reason)") }
         }
         let server = MCPServer(
-            configuration: MCPServer.Configuration(
-                name: "purser", version: PurserVersion.current,
-                instructions:
-                    "Purser runs paid API tools under the user's spending rules. Refusals explain which rule applied; do not retry a refused payment with a new idempotency key.",
-                pageSize: pageSize),
+            configuration: serverConfiguration(pageSize: pageSize),
             provider: PurserToolProvider(pipeline: runtime.pipeline, agent: configuration.agent))
         // Settlement evidence for held payments: at start and periodically, off the call path.
         let reconciler = (runtime.payments?.ledger as? Ledger).map { ledger in
@@ -53,6 +54,14 @@ struct ServeCommand: Subcommand {
         await server.run()
         reconciler?.cancel()
         return 0
+    }
+
+    static func serverConfiguration(pageSize: Int) -> MCPServer.Configuration {
+        MCPServer.Configuration(
+            name: "purser", version: PurserVersion.current,
+            instructions:
+                "Purser runs paid API tools under the user's spending rules. Refusals explain which rule applied; do not retry a refused payment with a new idempotency key.",
+            pageSize: pageSize)
     }
 }
 
@@ -69,6 +78,7 @@ struct CheckCommand: Subcommand {
             agent: agent, tools: try arguments.option("tools"), policies: try arguments.option("policies"),
             home: try arguments.option("home"))
         try arguments.finish()
+        printError(SingleUserMode.warning(home: configuration.homeDirectory))
         let runtime = await Runtime.load(configuration, enablePayments: false)
         var diagnostics = runtime.checkAll()
         diagnostics.sort {

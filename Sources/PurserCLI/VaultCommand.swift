@@ -1,0 +1,206 @@
+import EVMSigning
+import Foundation
+import JSONCore
+import Ledger
+import MCP
+import OwnerSigning
+import Purser
+import PurserVault
+
+/// Where the vault listens unless told otherwise (the socket directory `scripts/vault-setup` creates).
+let defaultVaultSocket = "/run/purser/vault.sock"
+
+/// The owner passphrase: from the terminal, or — only with the explicit test-only flag — from stdin.
+enum OwnerPassphrase {
+    /// The flag that makes owner commands read the passphrase from stdin. For automated tests only: stdin is
+    /// where an agent's shell can type, so production use must keep the terminal prompt.
+    static let testOnlyFlag = "insecure-passphrase-stdin"
+
+    static func read(prompt: String, fromStdin: Bool) throws -> String {
+        fromStdin ? try TerminalPassphrase.readLine(0) : try TerminalPassphrase.read(prompt: prompt)
+    }
+}
+
+/// `purser vault init|run`: the vault process that owns the wallet, the ledger, the approval key and the
+/// upstream secrets, under its own OS user (see docs/vault.md).
+struct VaultCommand: Subcommand {
+    static let name = "vault"
+    static let summary = "run the vault (wallet, ledger, secrets under their own OS user) or set its owner key"
+    static let usage = """
+        purser vault init --home DIR [--iterations N] [--\(OwnerPassphrase.testOnlyFlag)]
+               purser vault run --home DIR [--socket PATH] [--tools DIR] [--policies DIR]
+        """
+
+    static func run(_ arguments: inout Arguments) async throws -> Int32 {
+        let action = try arguments.positional("action (init or run)")
+        switch action {
+        case "init": return try initialize(&arguments)
+        case "run": return try await serve(&arguments)
+        default: throw UsageError(description: "unknown action '\(action)'")
+        }
+    }
+
+    /// Sets the owner key: reads a new passphrase twice, derives the key, stores only the public record.
+    private static func initialize(_ arguments: inout Arguments) throws -> Int32 {
+        guard let home = try arguments.option("home") else { throw UsageError(description: "--home is required") }
+        var iterations = OwnerKeyRecord.defaultIterations
+        if let text = try arguments.option("iterations") {
+            guard let value = Int(text), value >= OwnerKeyRecord.minimumIterations else {
+                throw UsageError(description: "--iterations must be at least \(OwnerKeyRecord.minimumIterations)")
+            }
+            iterations = value
+        }
+        let fromStdin = try arguments.flag(OwnerPassphrase.testOnlyFlag)
+        try arguments.finish()
+        try FileManager.default.createDirectory(
+            atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let recordPath = (home as NSString).appendingPathComponent("owner.json")
+        guard !FileManager.default.fileExists(atPath: recordPath) else {
+            printError("purser vault init: \(recordPath) exists; remove it first to set a new owner passphrase")
+            return 1
+        }
+        let passphrase = try OwnerPassphrase.read(prompt: "New owner passphrase: ", fromStdin: fromStdin)
+        if !fromStdin {
+            let again = try OwnerPassphrase.read(prompt: "Repeat the owner passphrase: ", fromStdin: false)
+            guard again == passphrase else {
+                printError("purser vault init: the passphrases differ; nothing was written")
+                return 1
+            }
+        }
+        let (record, _) = try OwnerKeyRecord.create(passphrase: passphrase, iterations: iterations)
+        let bytes = Data((record.json.serialized() + "\n").utf8)
+        guard
+            FileManager.default.createFile(atPath: recordPath, contents: bytes, attributes: [.posixPermissions: 0o600])
+        else {
+            printError("purser vault init: cannot write \(recordPath)")
+            return 1
+        }
+        // The ledger exists from the start, so a running vault sees the sessions the owner grants later.
+        _ = try Ledger.open(path: Ledger.path(inHome: home))
+        printOut(
+            "owner key \(record.address.checksummed) (PBKDF2-HMAC-SHA256, \(iterations) iterations) in \(recordPath)")
+        return 0
+    }
+
+    private static func serve(_ arguments: inout Arguments) async throws -> Int32 {
+        guard let home = try arguments.option("home") else { throw UsageError(description: "--home is required") }
+        let socket = try arguments.option("socket") ?? defaultVaultSocket
+        let configuration = RuntimeConfiguration(
+            agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"), home: home)
+        try arguments.finish()
+        // Fail closed: a home others can read, or policies an agent can edit, protect nothing.
+        try VaultHome.checkHome(home)
+        try VaultHome.checkTrusted(configuration.toolsDirectory, what: "tools")
+        try VaultHome.checkTrusted(configuration.policiesDirectory, what: "policies")
+        _ = try AgentAccess.load(home: home)
+        let ledgerPath = Ledger.path(inHome: home)
+        if !FileManager.default.fileExists(atPath: ledgerPath) { _ = try Ledger.open(path: ledgerPath) }
+
+        let runtime = await Runtime.load(configuration)
+        for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
+        for problem in runtime.payments?.problems ?? [] { printError("purser vault: payments: \(problem)") }
+        let policy = await runtime.policies.status()
+        if let problem = policy.problem { printError(problem.description) }
+
+        var desk: OwnerDesk?
+        let recordPath = (home as NSString).appendingPathComponent("owner.json")
+        if let data = FileManager.default.contents(atPath: recordPath) {
+            let record = try OwnerKeyRecord.parse(try JSONParser.parse(Array(data)))
+            let owner = OwnerDesk(
+                record: record, nonces: try NonceStore(path: (home as NSString).appendingPathComponent("owner-nonces")))
+            // The pipeline's own ledger connection: one SQLite connection per process for this file (a second
+            // one in the same process lost the WAL to a concurrent `purser session list` in testing).
+            if let ledger = runtime.payments?.ledger as? Ledger {
+                await StandardOwnerActions.register(
+                    on: owner, ledger: ledger,
+                    limitsPath: (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json"))
+            } else {
+                printError("purser vault: the ledger did not open; owner actions are refused")
+            }
+            desk = owner
+        } else {
+            printError("purser vault: no owner key (purser vault init); owner commands are refused")
+        }
+        let pipeline = runtime.pipeline
+        let server = VaultServer(
+            socketPath: socket,
+            access: { () throws(VaultError) in try AgentAccess.load(home: home) },
+            makeProvider: { agent in PurserToolProvider(pipeline: pipeline, agent: agent) }, owner: desk,
+            diagnostics: { printError($0) })
+        try server.bind()
+        printError(
+            "purser vault: \(runtime.catalog.manifests.count) tool(s), \(policy.policies) polic(ies); listening at \(socket)"
+        )
+        await server.run()
+        return 0
+    }
+}
+
+/// `purser owner …`: the owner's authority over a vault, each act signed with the passphrase-derived key.
+struct OwnerCommand: Subcommand {
+    static let name = "owner"
+    static let summary = "grant, revoke, approve or resolve through the vault, signed with the owner passphrase"
+    static let usage = """
+        purser owner grant --agent ID [--budget AMOUNT] [--asset SYM] [--ttl 24h] [--per-call AMOUNT] [--vault SOCKET]
+               purser owner revoke SESSION_ID [--vault SOCKET]
+               purser owner approve APPROVAL_ID [--vault SOCKET]
+               purser owner resolve ID --outcome OUTCOME [--evidence TEXT] [--vault SOCKET]
+               (socket: --vault, else $PURSER_VAULT, else \(defaultVaultSocket); \
+        the passphrase is read from the terminal)
+        """
+
+    static func run(_ arguments: inout Arguments) async throws -> Int32 {
+        let action = try arguments.positional("action (grant, revoke, approve or resolve)")
+        let socket =
+            try arguments.option("vault") ?? ProcessInfo.processInfo.environment["PURSER_VAULT"] ?? defaultVaultSocket
+        let fromStdin = try arguments.flag(OwnerPassphrase.testOnlyFlag)
+        let request: (action: String, parameters: JSONObject)
+        switch action {
+        case "grant":
+            var parameters = JSONObject()
+            guard let agent = try arguments.option("agent") else {
+                throw UsageError(description: "--agent is required")
+            }
+            parameters["agent"] = .string(agent)
+            for (option, key) in [("budget", "budget"), ("asset", "asset"), ("ttl", "ttl"), ("per-call", "perCall")] {
+                if let value = try arguments.option(option) { parameters[key] = .string(value) }
+            }
+            request = ("session.grant", parameters)
+        case "revoke":
+            request = ("session.revoke", ["id": .string(try arguments.positional("the session id"))])
+        case "approve":
+            request = ("approve", ["id": .string(try arguments.positional("the approval id"))])
+        case "resolve":
+            var parameters: JSONObject = ["id": .string(try arguments.positional("the id to resolve"))]
+            guard let outcome = try arguments.option("outcome") else {
+                throw UsageError(description: "--outcome is required")
+            }
+            parameters["outcome"] = .string(outcome)
+            if let evidence = try arguments.option("evidence") { parameters["evidence"] = .string(evidence) }
+            request = ("ledger.resolve", parameters)
+        default:
+            throw UsageError(description: "unknown action '\(action)'")
+        }
+        try arguments.finish()
+        let client = try await VaultOwnerClient.connect(socketPath: socket)
+        defer { client.close() }
+        let record = try OwnerKeyRecord.parse(client.record)
+        let passphrase = try OwnerPassphrase.read(prompt: "Owner passphrase: ", fromStdin: fromStdin)
+        let key = try record.key(passphrase: passphrase)
+        guard key.address == record.address else {
+            // Checked here only to spare the vault a doomed request; the vault checks the signature itself.
+            printError("purser owner: wrong passphrase (the derived key is not the vault's owner key); nothing sent")
+            return 1
+        }
+        let signed = try OwnerRequest.fresh(
+            action: request.action, parameters: request.parameters, now: Int64(Date().timeIntervalSince1970 * 1000)
+        ).signed(with: key)
+        let outcome = await client.send(signed.json)
+        if outcome.accepted {
+            printOut(outcome.message)
+            return 0
+        }
+        printError("purser owner \(action): refused (\(outcome.code ?? "?")): \(outcome.message)")
+        return 1
+    }
+}

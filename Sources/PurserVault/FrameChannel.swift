@@ -1,0 +1,128 @@
+import Foundation
+public import JSONCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The vault protocol's framing: each frame is a 4-byte big-endian length and that many bytes of one
+/// UTF-8 JSON object. Frames are bounded (``maximumFrameBytes``); a longer length, bad JSON or a non-object
+/// ends the connection, since a peer that breaks framing cannot be trusted to resynchronise.
+public final class FrameChannel: Sendable {
+    /// The protocol version both sides send in their first frame.
+    public static let protocolVersion: Int64 = 1
+    /// Largest accepted frame body, the same bound as one MCP line.
+    public static let maximumFrameBytes = 16 * 1024 * 1024
+
+    /// One item read from the peer.
+    public enum Item: Sendable {
+        /// A frame.
+        case frame(JSONObject)
+        /// The peer broke the framing; nothing more is read.
+        case violation(String)
+    }
+
+    private let descriptor: Int32
+    private let writeLock = Mutex(false)
+
+    /// Takes ownership of a connected socket; ``close()`` releases it.
+    public init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    /// Starts a reader thread; the stream finishes at EOF, on a read error, or after a violation.
+    public func frames() -> AsyncStream<Item> {
+        let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .unbounded)
+        startReading { item in
+            if let item { continuation.yield(item) } else { continuation.finish() }
+        }
+        return stream
+    }
+
+    /// Starts a reader thread that hands each item to `handler` on that thread, then `nil` at the end.
+    ///
+    /// For the hot path: answering from the reader thread saves the hop through an `AsyncStream` and a task.
+    /// A blocking read must not occupy a cooperative-pool thread, hence the dedicated thread. The thread keeps
+    /// the channel alive, so the descriptor is closed (deinit) only after the last read: a reused descriptor
+    /// number is never read.
+    public func startReading(_ handler: @escaping @Sendable (Item?) -> Void) {
+        Thread.detachNewThread { [self] in
+            FrameChannel.readLoop(descriptor: self.descriptor, emit: handler)
+            handler(nil)
+        }
+    }
+
+    private static func readExactly(_ descriptor: Int32, _ count: Int) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let got = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + offset, count - offset) }
+            if got < 0, errno == EINTR { continue }
+            if got <= 0 { return nil }
+            offset += got
+        }
+        return buffer
+    }
+
+    private static func readLoop(descriptor: Int32, emit: (Item) -> Void) {
+        while let header = readExactly(descriptor, 4) {
+            let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+            guard length > 0, length <= maximumFrameBytes else {
+                emit(.violation("a frame of \(length) bytes is outside 1…\(maximumFrameBytes)"))
+                break
+            }
+            guard let body = readExactly(descriptor, length) else { break }
+            do {
+                guard let object = try JSONParser.parse(body).objectValue else {
+                    emit(.violation("a frame must be a JSON object"))
+                    break
+                }
+                emit(.frame(object))
+            } catch {
+                emit(.violation("a frame is not JSON: \(error)"))
+                break
+            }
+        }
+    }
+
+    /// Writes one frame whole (frames from concurrent calls never interleave). False once the peer is gone.
+    @discardableResult
+    public func send(_ object: JSONObject) -> Bool {
+        let body = JSONValue.object(object).serializedBytes()
+        guard body.count <= Self.maximumFrameBytes else { return false }
+        let length = UInt32(body.count)
+        let frame =
+            [UInt8(length >> 24), UInt8((length >> 16) & 0xff), UInt8((length >> 8) & 0xff), UInt8(length & 0xff)]
+            + body
+        return writeLock.withLock { closed in
+            guard !closed else { return false }
+            var offset = 0
+            while offset < frame.count {
+                let written = frame.withUnsafeBytes { raw in
+                    write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    closed = true
+                    return false
+                }
+                offset += written
+            }
+            return true
+        }
+    }
+
+    /// Shuts the socket down both ways (the reader thread then sees EOF) and closes it.
+    public func close() {
+        writeLock.withLock { closed in
+            guard !closed else { return }
+            closed = true
+            _ = shutdown(descriptor, Int32(SHUT_RDWR))
+        }
+    }
+
+    deinit {
+        _ = Glibc.close(descriptor)
+    }
+}

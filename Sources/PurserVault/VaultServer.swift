@@ -1,0 +1,413 @@
+import Foundation
+import JSONCore
+public import MCP
+import OwnerSigning
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The vault's socket server: identifies each caller by `SO_PEERCRED`, lets it act only as the agents
+/// `agents.json` maps its OS user to, and runs its `tools/list` and `tools/call` through the governed
+/// provider, relaying progress, log messages and elicitation round trips to the front (`purser serve
+/// --vault`). Owner connections reach only the ``OwnerDesk``, where every act must be signed.
+///
+/// Protocol (version 1; every frame a JSON object, see ``FrameChannel``):
+/// - first frame from the caller: `{"type":"hello","v":1,"role":"agent","agent":"alice"?}` or `role":"owner"`;
+///   answered `welcome` or `refused` (then closed);
+/// - agent: `list {id, client}` → `tools {id, tools}`; `call {id, name, arguments, era, client, meta, params}` →
+///   any number of `progress`, `log`, `elicit {id, ask, params}` (answered `elicitResult {ask, result|error}`),
+///   then one of `complete {id, result}`, `inputRequired {id, inputRequests, requestState}`, `error {id, error}`;
+///   `cancel {id}` cancels a call;
+/// - owner: `owner {id, request}` → `ownerResult {id, accepted, code?, message}`.
+///
+/// A frame that breaks the protocol gets `violation` and closes the connection; calls already running finish
+/// (their money state is the ledger's, not the connection's).
+public final class VaultServer: Sendable {
+    /// Builds the tool provider that acts as one agent.
+    public typealias ProviderFactory = @Sendable (_ agent: String) -> any ToolProvider
+
+    private let socketPath: String
+    private let access: @Sendable () throws(VaultError) -> AgentAccess
+    private let makeProvider: ProviderFactory
+    private let owner: OwnerDesk?
+    private let diagnostics: @Sendable (String) -> Void
+    private let listener = Mutex<Int32>(-1)
+
+    /// Creates a server.
+    /// - Parameters:
+    ///   - socketPath: where to listen.
+    ///   - access: reads the current OS user → agents mapping (called per connection, so edits apply).
+    ///   - makeProvider: the governed provider for one agent.
+    ///   - owner: the owner desk, when an owner key is set up.
+    ///   - diagnostics: one line per refused connection or protocol violation (stderr; never a secret).
+    public init(
+        socketPath: String, access: @escaping @Sendable () throws(VaultError) -> AgentAccess,
+        makeProvider: @escaping ProviderFactory, owner: OwnerDesk?,
+        diagnostics: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.socketPath = socketPath
+        self.access = access
+        self.makeProvider = makeProvider
+        self.owner = owner
+        self.diagnostics = diagnostics
+    }
+
+    /// Binds the socket; call before ``run()`` so a bad path fails before anything is served.
+    public func bind() throws(VaultError) {
+        let descriptor = try UnixSocket.listen(socketPath)
+        listener.withLock { $0 = descriptor }
+    }
+
+    /// Accepts connections until ``stop()``.
+    public func run() async {
+        let descriptor = listener.withLock { $0 }
+        guard descriptor >= 0 else { return }
+        let (connections, continuation) = AsyncStream<Int32>.makeStream()
+        Thread.detachNewThread {
+            while true {
+                let client = accept(descriptor, nil, nil)
+                if client < 0 {
+                    if errno == EINTR || errno == ECONNABORTED { continue }
+                    break
+                }
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                // A front that stops reading must not pin the vault's threads in write(2): after 10 s the
+                // write fails and that connection is closed.
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                _ = setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                continuation.yield(client)
+            }
+            continuation.finish()
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for await client in connections {
+                group.addTask { await self.serve(descriptor: client) }
+            }
+        }
+    }
+
+    /// Stops accepting and removes the socket file; running connections finish.
+    public func stop() {
+        listener.withLock { descriptor in
+            guard descriptor >= 0 else { return }
+            shutdown(descriptor, Int32(SHUT_RDWR))
+            close(descriptor)
+            descriptor = -1
+        }
+        unlink(socketPath)
+    }
+
+    // MARK: - One connection
+
+    private enum Role: Sendable {
+        case none
+        case agent(String, any ToolProvider, ownerApprovalsOnly: Bool)
+        case owner(OwnerDesk)
+    }
+
+    private final class Connection: Sendable {
+        let channel: FrameChannel
+        let state = Mutex(State())
+        struct State {
+            var calls: [Int64: Task<Void, Never>] = [:]
+            var asks: [Int64: CheckedContinuation<Result<JSONObject, MCPError>, Never>] = [:]
+            var nextAsk: Int64 = 0
+            var closed = false
+            var role = Role.none
+        }
+        init(channel: FrameChannel) { self.channel = channel }
+    }
+
+    private func serve(descriptor: Int32) async {
+        let channel = FrameChannel(descriptor: descriptor)
+        let connection = Connection(channel: channel)
+        let peer: PeerCredentials
+        do {
+            peer = try PeerCredentials.of(descriptor)
+        } catch {
+            diagnostics("purser vault: refused a connection: \(error.message)")
+            channel.close()
+            return
+        }
+        // Frames are dispatched on the reader thread (no hop through a stream and a task on the hot path);
+        // anything that awaits runs in its own task.
+        await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+            channel.startReading { item in
+                guard let item else {
+                    finished.resume()
+                    return
+                }
+                self.dispatch(item, connection: connection, peer: peer)
+            }
+        }
+        // The front is gone: pending questions to it fail; running calls finish on their own.
+        let (asks, calls) = connection.state.withLock { state in
+            state.closed = true
+            let asks = state.asks
+            state.asks = [:]
+            return (asks, Array(state.calls.values))
+        }
+        for continuation in asks.values {
+            continuation.resume(returning: .failure(MCPError(code: -32603, message: "the MCP front disconnected")))
+        }
+        for call in calls { await call.value }
+        channel.close()
+    }
+
+    private func dispatch(_ item: FrameChannel.Item, connection: Connection, peer: PeerCredentials) {
+        let channel = connection.channel
+        switch item {
+        case .violation(let message):
+            violation(connection, message, peer: peer)
+        case .frame(let frame):
+            let current = connection.state.withLock { $0.role }
+            if case .none = current {
+                guard let chosen = hello(frame, connection: connection, peer: peer) else {
+                    channel.close()
+                    return
+                }
+                connection.state.withLock { $0.role = chosen }
+                return
+            }
+            guard let type = frame["type"]?.stringValue else {
+                violation(connection, "a frame needs a string \"type\"", peer: peer)
+                return
+            }
+            switch (current, type) {
+            case (.agent(_, let provider, let ownerOnly), "list"), (.agent(_, let provider, let ownerOnly), "call"):
+                startCall(
+                    frame, type: type, provider: provider, ownerApprovalsOnly: ownerOnly, connection: connection,
+                    peer: peer)
+            case (.agent, "cancel"):
+                guard let id = frame["id"]?.int64Value else {
+                    violation(connection, "\"cancel\" needs an integer \"id\"", peer: peer)
+                    return
+                }
+                connection.state.withLock { $0.calls[id] }?.cancel()
+            case (.agent, "elicitResult"):
+                answerAsk(frame, connection: connection, peer: peer)
+            case (.owner(let desk), "owner"):
+                guard let id = frame["id"]?.int64Value, let request = frame["request"] else {
+                    violation(connection, "\"owner\" needs an integer \"id\" and a \"request\"", peer: peer)
+                    return
+                }
+                let diagnostics = self.diagnostics
+                // Owner requests run one at a time per connection, in order: the reader waits for each.
+                let done = DispatchSemaphore(value: 0)
+                Task {
+                    let outcome = await desk.handle(request)
+                    var reply: JSONObject = [
+                        "type": "ownerResult", "id": .number(JSONNumber(id)), "accepted": .bool(outcome.accepted),
+                        "message": .string(outcome.message),
+                    ]
+                    if let code = outcome.code { reply["code"] = .string(code) }
+                    diagnostics(
+                        "purser vault: owner request from uid \(peer.uid): "
+                            + (outcome.accepted ? "accepted" : "refused (\(outcome.code ?? "?"))"))
+                    channel.send(reply)
+                    done.signal()
+                }
+                done.wait()
+            default:
+                violation(connection, "unexpected frame type \"\(type)\"", peer: peer)
+            }
+        }
+    }
+
+    private func violation(_ connection: Connection, _ message: String, peer: PeerCredentials) {
+        diagnostics("purser vault: protocol violation from uid \(peer.uid): \(message)")
+        connection.channel.send(["type": "violation", "message": .string(message)])
+        connection.channel.close()
+    }
+
+    private func refuse(_ connection: Connection, _ message: String, peer: PeerCredentials) -> Role? {
+        diagnostics("purser vault: refused uid \(peer.uid): \(message)")
+        connection.channel.send(["type": "refused", "message": .string(message)])
+        return nil
+    }
+
+    private func hello(_ frame: JSONObject, connection: Connection, peer: PeerCredentials) -> Role? {
+        guard frame["type"]?.stringValue == "hello" else {
+            return refuse(connection, "the first frame must be \"hello\"", peer: peer)
+        }
+        guard frame["v"]?.int64Value == FrameChannel.protocolVersion else {
+            return refuse(
+                connection, "unsupported vault protocol version (this vault speaks \(FrameChannel.protocolVersion))",
+                peer: peer)
+        }
+        switch frame["role"]?.stringValue {
+        case "owner":
+            guard let owner else {
+                return refuse(connection, "no owner key is set up in this vault (purser vault init)", peer: peer)
+            }
+            Task {
+                let record = await owner.publicRecord
+                connection.channel.send(["type": "welcome", "v": 1, "owner": record.json])
+            }
+            return .owner(owner)
+        case "agent":
+            let mapping: AgentAccess
+            do {
+                mapping = try access()
+            } catch {
+                return refuse(connection, "the vault's agents.json is invalid; no agent may connect", peer: peer)
+            }
+            let name = PeerCredentials.userName(peer.uid)
+            let allowed = mapping.agents(uid: peer.uid, name: name)
+            let user = name.map { "\($0) (uid \(peer.uid))" } ?? "uid \(peer.uid)"
+            var agent: String
+            if let requested = frame["agent"] {
+                guard let text = requested.stringValue else {
+                    return refuse(connection, "\"agent\" must be a string", peer: peer)
+                }
+                agent = text
+            } else {
+                guard allowed.count == 1 else {
+                    return refuse(
+                        connection,
+                        allowed.isEmpty
+                            ? "OS user \(user) may not act as any agent (the owner maps users in agents.json)"
+                            : "OS user \(user) may act as several agents; name one with --agent", peer: peer)
+                }
+                agent = allowed[0]
+            }
+            guard allowed.contains(agent) else {
+                return refuse(connection, "OS user \(user) may not act as agent \"\(agent)\"", peer: peer)
+            }
+            connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent)])
+            return .agent(agent, makeProvider(agent), ownerApprovalsOnly: mapping.ownerApprovalsOnly)
+        default:
+            return refuse(connection, "\"role\" must be \"agent\" or \"owner\"", peer: peer)
+        }
+    }
+
+    private func answerAsk(_ frame: JSONObject, connection: Connection, peer: PeerCredentials) {
+        guard let ask = frame["ask"]?.int64Value else {
+            violation(connection, "\"elicitResult\" needs an integer \"ask\"", peer: peer)
+            return
+        }
+        let result: Result<JSONObject, MCPError>
+        if let object = frame["result"]?.objectValue {
+            result = .success(object)
+        } else {
+            do {
+                result = .failure(try VaultWire.mcpError(frame["error"]))
+            } catch {
+                violation(connection, "\"elicitResult\" needs a \"result\" object or an \"error\"", peer: peer)
+                return
+            }
+        }
+        // An answer to nothing asked is ignored, like a JSON-RPC response with an unknown id.
+        connection.state.withLock { $0.asks.removeValue(forKey: ask) }?.resume(returning: result)
+    }
+
+    private func startCall(
+        _ frame: JSONObject, type: String, provider: any ToolProvider, ownerApprovalsOnly: Bool,
+        connection: Connection, peer: PeerCredentials
+    ) {
+        guard let id = frame["id"]?.int64Value else {
+            violation(connection, "\"\(type)\" needs an integer \"id\"", peer: peer)
+            return
+        }
+        let parsed: (name: String, arguments: JSONObject, context: ToolCallContext?, client: ClientDescription)
+        do throws(VaultWire.Malformed) {
+            var client = try VaultWire.client(frame["client"])
+            if ownerApprovalsOnly {
+                // Without the capability the governed call never asks in band: it answers approval_required
+                // and waits for the owner's signed `approve`. An agent's own script cannot approve then.
+                client.capabilities["elicitation"] = nil
+            }
+            if type == "list" {
+                parsed = ("", JSONObject(), nil, client)
+            } else {
+                guard let name = frame["name"]?.stringValue, let arguments = frame["arguments"]?.objectValue,
+                    let meta = frame["meta"]?.objectValue, let params = frame["params"]?.objectValue
+                else {
+                    throw VaultWire.Malformed("\"call\" needs \"name\", \"arguments\", \"meta\" and \"params\"")
+                }
+                let era = try VaultWire.era(frame["era"])
+                parsed = (
+                    name, arguments,
+                    context(id: id, era: era, client: client, meta: meta, params: params, connection: connection),
+                    client
+                )
+            }
+        } catch {
+            violation(connection, error.message, peer: peer)
+            return
+        }
+        let duplicate = connection.state.withLock { state -> Bool in
+            if state.calls[id] != nil { return true }
+            state.calls[id] = Task {
+                let reply: JSONObject
+                if let context = parsed.context {
+                    do throws(MCPError) {
+                        switch try await provider.callTool(
+                            name: parsed.name, arguments: parsed.arguments, context: context)
+                        {
+                        case .complete(let result):
+                            reply = ["type": "complete", "id": .number(JSONNumber(id)), "result": .object(result.json)]
+                        case .inputRequired(let inputRequests, let requestState):
+                            reply = [
+                                "type": "inputRequired", "id": .number(JSONNumber(id)),
+                                "inputRequests": .object(inputRequests), "requestState": .string(requestState),
+                            ]
+                        }
+                    } catch {
+                        reply = ["type": "error", "id": .number(JSONNumber(id)), "error": VaultWire.encode(error)]
+                    }
+                } else {
+                    let tools = await provider.tools(for: parsed.client)
+                    reply = ["type": "tools", "id": .number(JSONNumber(id)), "tools": .array(tools.map(\.json))]
+                }
+                connection.channel.send(reply)
+                _ = connection.state.withLock { $0.calls.removeValue(forKey: id) }
+            }
+            return false
+        }
+        if duplicate { violation(connection, "call id \(id) is already in use", peer: peer) }
+    }
+
+    private func context(
+        id: Int64, era: ProtocolEra, client: ClientDescription, meta: JSONObject, params: JSONObject,
+        connection: Connection
+    ) -> ToolCallContext {
+        let idValue = JSONValue.number(JSONNumber(id))
+        // The front drops progress for a request without a token; not sending it saves a frame per step.
+        let wantsProgress = meta["progressToken"].map { !$0.isNull } ?? false
+        return ToolCallContext(
+            era: era, client: client, meta: meta, params: params,
+            reportProgress: { progress, total, message in
+                guard wantsProgress else { return }
+                var frame: JSONObject = ["type": "progress", "id": idValue, "progress": .number(JSONNumber(progress))]
+                if let total { frame["total"] = .number(JSONNumber(total)) }
+                if let message { frame["message"] = .string(message) }
+                connection.channel.send(frame)
+            },
+            log: { level, data in
+                connection.channel.send(["type": "log", "id": idValue, "level": .string(level.rawValue), "data": data])
+            },
+            elicit: { (request: JSONObject) async throws(MCPError) -> JSONObject in
+                let result = await withCheckedContinuation {
+                    (continuation: CheckedContinuation<Result<JSONObject, MCPError>, Never>) in
+                    let ask = connection.state.withLock { state -> Int64? in
+                        guard !state.closed else { return nil }
+                        state.nextAsk += 1
+                        state.asks[state.nextAsk] = continuation
+                        return state.nextAsk
+                    }
+                    guard let ask else {
+                        continuation.resume(
+                            returning: .failure(MCPError(code: -32603, message: "the MCP front disconnected")))
+                        return
+                    }
+                    connection.channel.send([
+                        "type": "elicit", "id": idValue, "ask": .number(JSONNumber(ask)), "params": .object(request),
+                    ])
+                }
+                return try result.get()
+            })
+    }
+}

@@ -1,0 +1,329 @@
+"""The vault (docs/vault.md, docs/threat_model.md): the wallet, the ledger and the owner's authority out of
+reach of an agent that has a shell, with real OS users.
+
+Needs root (CI runs scripts/test as root) to create the users; skipped with a message otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "governed"))
+from governed_peer import PAY_TO, Peer  # noqa: E402
+
+from vault_setup import PASSPHRASE, Users, Vault, Wire, owner_key, owner_send, run, signed_request  # noqa: E402
+
+if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
+    pytest.skip(
+        "the vault suite creates OS users: run it as root (CI runs scripts/test as root) with useradd and runuser",
+        allow_module_level=True,
+    )
+
+MODES = [pytest.param("legacy", id="legacy"), pytest.param("auto", id="2026")]
+ERAS = {"legacy": "2025-11-25", "auto": "2026-07-28"}
+
+
+@pytest.fixture(scope="module")
+def peer():
+    server = Peer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def users():
+    created = Users()
+    yield created
+    created.remove()
+
+
+@pytest.fixture
+def vault(users, purser_bin, peer):
+    installation = Vault(users, purser_bin, peer.url)
+    yield installation
+    installation.stop()
+    # The wallet key never reached the vault's own log (its stderr) either.
+    key = (installation.home / "wallet.key").read_text().strip().removeprefix("0x").lower()
+    assert len(key) == 64 and key not in installation.log.read_text(errors="replace").lower()
+    installation.close()
+
+
+def grant(vault: Vault, budget: str) -> dict[str, Any]:
+    key = owner_key(vault.owner_record(), PASSPHRASE)
+    answer = owner_send(vault, signed_request(key, "session.grant", {"agent": "alice", "budget": budget}))
+    assert answer["accepted"], answer
+    return answer
+
+
+def run_client(scenario) -> Any:
+    try:
+        return anyio.run(scenario)
+    except BaseExceptionGroup as group:
+        inner: BaseException = group
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        raise inner from None
+
+
+def front(vault: Vault, mode: str, elicitation: Any = None) -> Client:
+    """The official MCP client launching `purser serve --vault` as the agent's OS user."""
+    params = StdioServerParameters(
+        command="runuser",
+        args=["-u", vault.users.agent, "--", str(vault.bin), "serve", "--vault", str(vault.socket)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        cwd=str(vault.base),
+    )
+    return Client(
+        params, mode=mode, read_timeout_seconds=30, cache=None, elicitation_callback=elicitation,
+        client_info=types.Implementation(name="purser-vault-e2e", version="0"),
+    )
+
+
+# -- 1. out of the agent's reach ------------------------------------------------------------------------
+
+
+def test_the_agent_user_cannot_read_the_key_or_the_ledger_nor_use_the_owner_commands(vault):
+    grant(vault, "1.00")
+    before = vault.sessions()
+    for path in ("wallet.key", "ledger.sqlite", "owner.json", "approval.key", "agents.json"):
+        completed = vault.as_agent("cat", str(vault.home / path), raw=True)
+        assert completed.returncode != 0 and "Permission denied" in completed.stderr, (path, completed)
+    listing = vault.as_agent("ls", str(vault.home), raw=True)
+    assert listing.returncode != 0 and "Permission denied" in listing.stderr
+    # The single-user commands need the home: refused.
+    for argv in (
+        ("session", "grant", "--agent", "alice", "--budget", "1000", "--home", str(vault.home), "--policies", str(vault.policies)),
+        ("approve", "apr_x", "--home", str(vault.home)),
+        ("ledger", "verify", "--home", str(vault.home)),
+    ):
+        completed = vault.as_agent(*argv)
+        assert completed.returncode != 0, (argv, completed.stdout)
+    # The owner commands need the passphrase from a terminal; the agent's process has none.
+    completed = vault.as_agent("owner", "grant", "--agent", "alice", "--budget", "1000", "--vault", str(vault.socket))
+    assert completed.returncode == 1 and "no terminal" in completed.stderr, completed.stderr
+    # ... and guessing it on stdin (the documented test-only override) derives another key: refused.
+    completed = vault.as_agent(
+        "owner", "grant", "--agent", "alice", "--budget", "1000", "--vault", str(vault.socket),
+        "--insecure-passphrase-stdin", stdin="hunter2 hunter2 hunter2\n",
+    )
+    assert completed.returncode == 1 and "wrong passphrase" in completed.stderr, completed.stderr
+    assert vault.sessions() == before
+
+
+def test_a_user_not_mapped_to_the_agent_is_refused(vault):
+    # Root is not in agents.json, nor may the agent user act as another agent.
+    completed = run(str(vault.bin), "serve", "--vault", str(vault.socket), check=False, stdin="")
+    assert completed.returncode != 0 and "may not act as any agent" in completed.stderr, completed.stderr
+    completed = vault.as_agent("serve", "--vault", str(vault.socket), "--agent", "bob", stdin="")
+    assert completed.returncode != 0 and 'may not act as agent "bob"' in completed.stderr, completed.stderr
+    # A user outside the socket group cannot even connect.
+    completed = run(str(vault.bin), "serve", "--vault", str(vault.socket), user=vault.users.stranger, check=False, stdin="")
+    assert completed.returncode != 0 and "permission denied" in completed.stderr.lower(), completed.stderr
+
+
+# -- 2. the owner's authority needs the owner's secret ------------------------------------------------------
+
+
+def test_owner_requests_without_the_passphrase_altered_or_replayed_are_refused(vault):
+    record = vault.owner_record()
+    assert record["kdf"]["iterations"] >= 600_000 and len(bytes.fromhex(record["kdf"]["salt"])) == 16
+    good = owner_key(record, PASSPHRASE)
+    wrong = owner_key(record, "not the owner's passphrase at all")
+
+    for action, params in (
+        ("session.grant", {"agent": "alice", "budget": "1000"}),
+        ("approve", {"id": "apr_0000"}),
+        ("ledger.resolve", {"id": "rsv_0000", "outcome": "unpaid"}),
+    ):
+        answer = owner_send(vault, signed_request(wrong, action, params))
+        assert not answer["accepted"] and answer["code"] == "bad_signature", answer
+    assert vault.sessions() == []
+
+    # Altered after signing: the owner granted 1.00, the request now says 1000.
+    request = signed_request(good, "session.grant", {"agent": "alice", "budget": "1.00"})
+    altered = json.loads(json.dumps(request))
+    altered["params"]["budget"] = "1000"
+    answer = owner_send(vault, altered)
+    assert not answer["accepted"] and answer["code"] == "bad_signature", answer
+    assert vault.sessions() == []
+
+    # Signed by the owner: accepted once; the same request again is a replay, also after a restart.
+    answer = owner_send(vault, request)
+    assert answer["accepted"], answer
+    assert [Decimal(s["cap"]) for s in vault.sessions()] == [Decimal("1.00")]
+    answer = owner_send(vault, request)
+    assert not answer["accepted"] and answer["code"] == "replayed_request", answer
+    vault.stop()
+    vault.start()
+    answer = owner_send(vault, request)
+    assert not answer["accepted"] and answer["code"] == "replayed_request", answer
+    assert len(vault.sessions()) == 1
+
+    # A request signed long ago (or far ahead) is stale.
+    answer = owner_send(vault, signed_request(good, "session.grant", {"agent": "alice", "budget": "1"}, timestamp=int(time.time() * 1000) - 3_600_000))
+    assert not answer["accepted"] and answer["code"] == "stale_request", answer
+
+    # ledger.resolve is verified like the others; it runs once the settlement work registers its handler.
+    answer = owner_send(vault, signed_request(good, "ledger.resolve", {"id": "rsv_0000", "outcome": "unpaid"}))
+    assert not answer["accepted"] and answer["code"] in ("unknown_action", "refused"), answer
+
+    # Revoke, signed: accepted.
+    session_id = vault.sessions()[0]["id"]
+    answer = owner_send(vault, signed_request(good, "session.revoke", {"id": session_id}))
+    assert answer["accepted"], answer
+    assert vault.sessions()[0]["status"] == "revoked"
+    vault.verify()
+
+
+def test_the_owner_command_line_signs_with_the_passphrase(vault):
+    completed = run(
+        str(vault.bin), "owner", "grant", "--agent", "alice", "--budget", "2.50", "--vault", str(vault.socket),
+        "--insecure-passphrase-stdin", stdin=PASSPHRASE + "\n",
+    )
+    assert "granted session" in completed.stdout
+    assert [Decimal(s["cap"]) for s in vault.sessions()] == [Decimal("2.50")]
+
+
+def test_broken_frames_close_the_connection_and_the_vault_keeps_serving(vault):
+    for data in (struct.pack(">I", 64 * 1024 * 1024), struct.pack(">I", 5) + b"nope!", struct.pack(">I", 2) + b"[]"):
+        wire = Wire(vault.socket)
+        wire.send_raw(data)
+        answer = wire.receive()
+        assert answer is None or answer["type"] in ("violation", "refused"), answer
+        assert wire.receive() is None
+        wire.close()
+    wire = Wire(vault.socket)
+    wire.send({"type": "hello", "v": 99, "role": "owner"})
+    answer = wire.receive()
+    assert answer["type"] == "refused" and "version" in answer["message"], answer
+    wire.close()
+    grant(vault, "1.00")  # still serving
+
+
+# -- 3. the governed call through serve → vault → the x402 seller ------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_paid_call_through_the_vault_in_both_eras(vault, peer, mode):
+    grant(vault, "1.00")
+
+    async def scenario():
+        async with front(vault, mode) as client:
+            assert client.protocol_version == ERAS[mode]
+            listed = {tool.name for tool in (await client.list_tools()).tools}
+            assert listed == {"weather_cheap", "weather_expensive"}
+            return await client.call_tool("weather_cheap", {"city": "Berlin"})
+
+    result = run_client(scenario)
+    data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert not result.is_error, data
+    transfers = peer.transfers_from(vault.address)
+    assert len(transfers) == 1 and transfers[0]["value"] == 10000 and transfers[0]["to"].lower() == PAY_TO.lower()
+    settlement = data["_meta"]["x402/payment-response"]
+    receipt = data["_meta"]["com.purser/receipt"]
+    assert settlement["success"] is True and settlement["payer"].lower() == vault.address.lower()
+    assert receipt["receiptId"].startswith("rcp_") and receipt["amountAtomic"] == "10000"
+    assert receipt["transaction"] == settlement["transaction"]
+    assert receipt["sessionId"] == vault.sessions()[0]["id"]
+    assert Decimal(vault.sessions()[0]["spent"]) == Decimal("0.01")
+    assert [(r["key"], r["amountAtomic"]) for r in vault.report()["byTool"]] == [("weather_cheap", 10000)]
+    vault.verify()
+    # The front held no key: the wallet key appears nowhere the agent could read.
+    key_text = run("cat", str(vault.home / "wallet.key")).stdout.strip().removeprefix("0x").lower()
+    assert key_text and key_text not in json.dumps(data).lower()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_in_band_approval_round_trips_through_the_vault(vault, peer, mode):
+    """Legacy: elicitation/create relayed from the vault to the client. 2026-07-28: input_required + requestState."""
+    grant(vault, "1.00")
+    asked: list[Any] = []
+
+    async def approver(context: Any, params: Any) -> Any:
+        asked.append(params)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    async def scenario():
+        async with front(vault, mode, elicitation=approver) as client:
+            return await client.call_tool("weather_expensive", {"city": "Paris"})
+
+    result = run_client(scenario)
+    data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert not result.is_error, data
+    assert len(asked) == 1 and "weather_expensive" in asked[0].message
+    assert data["_meta"]["com.purser/receipt"]["amountAtomic"] == "200000"
+    assert [t["value"] for t in peer.transfers_from(vault.address)] == [200000]
+    vault.verify()
+
+
+def test_fallback_approval_needs_the_owners_signature(vault, peer):
+    """A client without elicitation: the payment waits for `purser owner approve`, which the agent cannot sign."""
+    grant(vault, "1.00")
+
+    async def first_call():
+        async with front(vault, "legacy") as client:
+            return await client.call_tool("weather_expensive", {"city": "Rome"})
+
+    required = run_client(first_call).model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert required["structuredContent"]["error"] == "approval_required", required
+    approval_id = required["structuredContent"]["approvalId"]
+
+    # The agent's user: no terminal, and a guessed passphrase signs with another key.
+    completed = vault.as_agent("owner", "approve", approval_id, "--vault", str(vault.socket))
+    assert completed.returncode == 1 and "no terminal" in completed.stderr, completed.stderr
+    wrong = owner_key(vault.owner_record(), "a guess at the owner's passphrase")
+    answer = owner_send(vault, signed_request(wrong, "approve", {"id": approval_id}))
+    assert not answer["accepted"] and answer["code"] == "bad_signature", answer
+
+    async def retry():
+        async with front(vault, "legacy") as client:
+            return await client.call_tool("weather_expensive", {"city": "Rome"}, meta={"com.purser/approval": approval_id})
+
+    still = run_client(retry).model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert still.get("isError"), still
+    assert peer.transfers_from(vault.address) == []
+
+    # The owner approves (the command line, passphrase on the test-only stdin override): the retry pays once.
+    approved = run(
+        str(vault.bin), "owner", "approve", approval_id, "--vault", str(vault.socket), "--insecure-passphrase-stdin",
+        stdin=PASSPHRASE + "\n",
+    )
+    assert approval_id in approved.stdout
+    paid = run_client(retry)
+    assert not paid.is_error, paid
+    assert [t["value"] for t in peer.transfers_from(vault.address)] == [200000]
+    vault.verify()
+
+
+def test_owner_only_approvals_ignore_an_accept_from_the_agents_side(vault, peer):
+    """With "approvals": "owner", an accept answered by the agent's own client (or script) approves nothing."""
+    grant(vault, "1.00")
+    agents = json.dumps({"version": 1, "users": {vault.users.agent: ["alice"]}, "approvals": "owner"})
+    vault.as_vault("sh", "-c", f"umask 077; cat > {vault.home}/agents.json", stdin=agents, raw=True)
+    asked: list[Any] = []
+
+    async def approver(context: Any, params: Any) -> Any:
+        asked.append(params)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    for mode in ("legacy", "auto"):
+        async def scenario():
+            async with front(vault, mode, elicitation=approver) as client:
+                return await client.call_tool("weather_expensive", {"city": "Oslo"})
+
+        result = run_client(scenario).model_dump(by_alias=True, mode="json", exclude_none=True)
+        assert result["structuredContent"]["error"] == "approval_required", result
+    assert asked == [] and peer.transfers_from(vault.address) == []
