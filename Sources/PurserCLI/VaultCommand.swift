@@ -144,7 +144,7 @@ struct OwnerCommand: Subcommand {
         purser owner grant --agent ID [--budget AMOUNT] [--asset SYM] [--ttl 24h] [--per-call AMOUNT] [--vault SOCKET]
                purser owner revoke SESSION_ID [--vault SOCKET]
                purser owner approve APPROVAL_ID [--vault SOCKET]
-               purser owner resolve ID --outcome OUTCOME [--evidence TEXT] [--vault SOCKET]
+               purser owner resolve ID (--settled TX | --void) --note TEXT [--vault SOCKET]
                (socket: --vault, else $PURSER_VAULT, else \(defaultVaultSocket); \
         the passphrase is read from the terminal)
         """
@@ -171,12 +171,19 @@ struct OwnerCommand: Subcommand {
         case "approve":
             request = ("approve", ["id": .string(try arguments.positional("the approval id"))])
         case "resolve":
+            // The same decision as `purser ledger resolve`, signed: the vault audits it with the note.
             var parameters: JSONObject = ["id": .string(try arguments.positional("the id to resolve"))]
-            guard let outcome = try arguments.option("outcome") else {
-                throw UsageError(description: "--outcome is required")
+            let settled = try arguments.option("settled")
+            let void = try arguments.flag("void")
+            switch (settled, void) {
+            case (let transaction?, false):
+                parameters["outcome"] = "settled"
+                parameters["transaction"] = .string(transaction)
+            case (nil, true): parameters["outcome"] = "void"
+            default: throw UsageError(description: "give exactly one of --settled TX and --void")
             }
-            parameters["outcome"] = .string(outcome)
-            if let evidence = try arguments.option("evidence") { parameters["evidence"] = .string(evidence) }
+            guard let note = try arguments.option("note") else { throw UsageError(description: "--note is required") }
+            parameters["note"] = .string(note)
             request = ("ledger.resolve", parameters)
         default:
             throw UsageError(description: "unknown action '\(action)'")

@@ -92,9 +92,10 @@ public actor OwnerDesk {
     }
 }
 
-/// The built-in owner actions over the vault's ledger: session grant and revoke, and approval.
+/// The built-in owner actions over the vault's ledger: session grant and revoke, approval, and the end
+/// user's settlement decision.
 public enum StandardOwnerActions {
-    /// Registers `session.grant`, `session.revoke` and `approve` on `desk`.
+    /// Registers `session.grant`, `session.revoke`, `approve` and `ledger.resolve` on `desk`.
     public static func register(on desk: OwnerDesk, ledger: Ledger, limitsPath: String) async {
         await desk.register("session.grant") { parameters throws(OwnerActionRefusal) in
             try await grant(parameters, ledger: ledger, limitsPath: limitsPath)
@@ -113,6 +114,9 @@ public enum StandardOwnerActions {
                 throw OwnerActionRefusal("the ledger refused: \(error)")
             }
         }
+        await desk.register("ledger.resolve") { parameters throws(OwnerActionRefusal) in
+            try await resolve(parameters, ledger: ledger)
+        }
         await desk.register("approve") { parameters throws(OwnerActionRefusal) in
             let id = try string(parameters, "id", allowed: ["id"])
             let approved: Bool
@@ -129,6 +133,44 @@ public enum StandardOwnerActions {
             }
             return
                 "approved \(id): \(approval.agent) may pay \(approval.amount) atomic \(approval.asset) to \(approval.payee) for \(approval.tool), once"
+        }
+    }
+
+    /// `ledger.resolve {id, outcome: "settled" | "void", transaction?, note}`: the owner decides a held
+    /// payment, as `purser ledger resolve` does in single-user mode (the ledger audits it with the note).
+    private static func resolve(_ parameters: JSONObject, ledger: Ledger) async throws(OwnerActionRefusal) -> String {
+        let allowed: Set<String> = ["id", "outcome", "transaction", "note"]
+        let id = try string(parameters, "id", allowed: allowed)
+        let note = try string(parameters, "note", allowed: allowed)
+        let resolution: Resolution
+        switch try string(parameters, "outcome", allowed: allowed) {
+        case "settled":
+            let transaction = try string(parameters, "transaction", allowed: allowed).lowercased()
+            guard transaction.utf8.count == 66, transaction.hasPrefix("0x"),
+                transaction.utf8.dropFirst(2).allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
+            else { throw OwnerActionRefusal("\"transaction\" must be a transaction hash (0x + 64 hex)") }
+            resolution = .settled(transaction: transaction)
+        case "void":
+            guard parameters["transaction"] == nil else {
+                throw OwnerActionRefusal("\"transaction\" is only for outcome \"settled\"")
+            }
+            resolution = .void
+        default:
+            throw OwnerActionRefusal("\"outcome\" must be \"settled\" or \"void\"")
+        }
+        let outcome: TransitionOutcome
+        do {
+            outcome = try await ledger.resolve(id, resolution, note: note)
+        } catch {
+            throw OwnerActionRefusal("the ledger refused: \(error)")
+        }
+        switch outcome {
+        case .applied(let reservation), .alreadyApplied(let reservation):
+            return "\(reservation.id): \(reservation.state.rawValue)"
+        case .notAllowed(_, let reason):
+            throw OwnerActionRefusal("\(id): \(reason); nothing changed")
+        case .unknownReservation:
+            throw OwnerActionRefusal("no reservation \(id)")
         }
     }
 

@@ -176,9 +176,12 @@ def test_owner_requests_without_the_passphrase_altered_or_replayed_are_refused(v
     answer = owner_send(vault, signed_request(good, "session.grant", {"agent": "alice", "budget": "1"}, timestamp=int(time.time() * 1000) - 3_600_000))
     assert not answer["accepted"] and answer["code"] == "stale_request", answer
 
-    # ledger.resolve is verified like the others; it runs once the settlement work registers its handler.
-    answer = owner_send(vault, signed_request(good, "ledger.resolve", {"id": "rsv_0000", "outcome": "unpaid"}))
-    assert not answer["accepted"] and answer["code"] in ("unknown_action", "refused"), answer
+    # ledger.resolve is verified like the others and reaches the ledger: a bad outcome and an unknown
+    # reservation are refused by the action itself (not as an unknown action).
+    answer = owner_send(vault, signed_request(good, "ledger.resolve", {"id": "rsv_0000", "outcome": "unpaid", "note": "n"}))
+    assert not answer["accepted"] and answer["code"] == "refused" and "outcome" in answer["message"], answer
+    answer = owner_send(vault, signed_request(good, "ledger.resolve", {"id": "rsv_0000", "outcome": "void", "note": "checked"}))
+    assert not answer["accepted"] and answer["code"] == "refused" and "no reservation rsv_0000" in answer["message"], answer
 
     # Revoke, signed: accepted.
     session_id = vault.sessions()[0]["id"]
