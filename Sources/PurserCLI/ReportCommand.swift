@@ -8,15 +8,18 @@ import Purser
 struct ReportCommand: Subcommand {
     static let name = "report"
     static let summary = "spend, refusals, in-doubt amounts and latency from the ledger"
-    static let usage = "purser report [--json | --html FILE] [--home DIR]"
+    static let usage = "purser report [--json | --html FILE | --explain RECEIPT_OR_TRACE_ID [--json]] [--home DIR]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         let json = try arguments.flag("json")
         let html = try arguments.option("html")
+        let explain = try arguments.option("explain")
         let configuration = try LedgerHome.configuration(&arguments)
         try arguments.finish()
         if json, html != nil { throw UsageError(description: "choose one of --json and --html") }
+        if explain != nil, html != nil { throw UsageError(description: "--explain prints; it has no --html form") }
         let ledger = try LedgerHome.open(configuration, create: false)
+        if let explain { return try await Self.explain(explain, ledger: ledger, json: json) }
         let report = try await ledger.report()
         guard let html else {
             printOut(json ? Self.json(report).serialized() : Self.text(report))
