@@ -21,8 +21,9 @@ struct ReportCommand: Subcommand {
         let ledger = try LedgerHome.open(configuration, create: false)
         if let explain { return try await Self.explain(explain, ledger: ledger, json: json) }
         let report = try await ledger.report()
+        let wasted = try await ledger.wastedPayments()
         guard let html else {
-            printOut(json ? Self.json(report).serialized() : Self.text(report))
+            printOut(json ? Self.json(report, wasted: wasted).serialized() : Self.text(report, wasted: wasted))
             return 0
         }
         let sessions = Dictionary(
@@ -50,7 +51,7 @@ struct ReportCommand: Subcommand {
         return 0
     }
 
-    static func text(_ report: LedgerReport) -> String {
+    static func text(_ report: LedgerReport, wasted: [WastedPayment] = []) -> String {
         var sections: [String] = []
         let groups: [(String, [LedgerReport.Spend])] = [
             ("AGENT", report.byAgent), ("TOOL", report.byTool), ("PAYEE", report.byPayee),
@@ -97,10 +98,11 @@ struct ReportCommand: Subcommand {
         } else {
             sections.append("Call latency\n(no calls recorded)")
         }
+        sections.append(Self.wastedText(wasted))
         return sections.joined(separator: "\n\n")
     }
 
-    static func json(_ report: LedgerReport) -> JSONValue {
+    static func json(_ report: LedgerReport, wasted: [WastedPayment] = []) -> JSONValue {
         func spend(_ rows: [LedgerReport.Spend]) -> JSONValue {
             .array(
                 rows.map {
@@ -125,7 +127,7 @@ struct ReportCommand: Subcommand {
                         "reservations": .number(JSONNumber($0.reservations)),
                     ]
                 }),
-            "latency": .null,
+            "latency": .null, "wasted": Self.wastedJSON(wasted),
         ]
         if let latency = report.latency {
             object["latency"] = [

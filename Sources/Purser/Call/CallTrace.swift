@@ -21,6 +21,8 @@ struct CallTrace: Sendable {
     var callPolicies: [String] = []
     var payPolicies: [String] = []
     var changeFacts: ChangeFacts?
+    /// Why a paid call's spend bought nothing (`upstream_error`), for the wasted-spend report.
+    var wasted: String?
     /// How the approval was given: `elicitation`, `input_required` or `fallback_token`.
     var approvalChannel: String?
     var latencyMicroseconds: Int64 = 0
@@ -57,6 +59,7 @@ struct CallTrace: Sendable {
                 "priceRatio": .string(AssetAmount.format(changeFacts.priceRatioScaled, decimals: 4)),
             ]
         }
+        if let wasted { payload["wasted"] = .string(wasted) }
         if let approvalChannel { payload["approval_channel"] = .string(approvalChannel) }
         return payload
     }
