@@ -104,7 +104,7 @@ public enum DemoScenario {
 
         let newPayee = "0xf5e3a1c0c4b5d6e7f8091a2b3c4d5e6f708192a3"
         seller.changePayee(to: newPayee)
-        say("The weather seller now asks to be paid at another address (\(newPayee)).")
+        say("The weather seller now asks to be paid at another address (\(newPayee)); the rules allow both payees.")
         let swapped = try await call(
             7, "Paused by change detection: weather paid 0x2096… before; the new payee needs the user.",
             agent: "alice", tool: "weather", arguments: ["city": "Lisbon"])
@@ -210,7 +210,10 @@ public enum DemoScenario {
 
         @id("payee-allowlist")
         forbid (principal, action == Action::"pay", resource)
-        unless { context has payTo && context.payTo == "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" };
+        unless {
+          context has payTo &&
+          ["0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "0xf5e3a1c0c4b5d6e7f8091a2b3c4d5e6f708192a3"].contains(context.payTo)
+        };
 
         @id("per-call-ceiling")
         forbid (principal, action == Action::"pay", resource)
