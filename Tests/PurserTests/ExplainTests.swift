@@ -63,3 +63,28 @@ struct ExplainTests {
         }
     }
 }
+
+@Suite("Wasted spend: paid, and the upstream answered with an error", .serialized)
+struct WastedSpendTests {
+    @Test("a paid call whose upstream answers with output the tool does not promise is reported as wasted")
+    func upstreamErrorAfterPayment() async throws {
+        // The seller settles and answers 200 with {city, temperature, weather}; this tool promises humidity.
+        let manifest = World.weatherManifest.replacingOccurrences(
+            of: #""upstream":"#,
+            with: #""outputSchema": {"type": "object", "required": ["humidity"]}, "upstream":"#)
+        let world = try await World(manifestText: manifest)
+        let failed = try result(await world.call())
+        #expect(failed.isError)
+        #expect(try await world.reservationStates() == [.committed])
+        let receipt = try #require(failed.meta?["com.purser/receipt"]?["receiptId"]?.stringValue)
+        let wasted = try await world.ledger.wastedPayments()
+        #expect(wasted.count == 1)
+        #expect(wasted.first?.receiptID == receipt)
+        #expect(wasted.first?.tool == "weather" && wasted.first?.payee == FakeSeller.payee)
+        #expect(wasted.first?.amount == 10_000 && wasted.first?.reason == "upstream_invalid_output")
+        // A good paid call is not wasted.
+        let good = try await World()
+        #expect(try !result(await good.call()).isError)
+        #expect(try await good.ledger.wastedPayments().isEmpty)
+    }
+}

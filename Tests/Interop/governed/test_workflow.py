@@ -1,4 +1,4 @@
-"""Change detection and proof traces end to end (docs/governed-call.md step 5b, docs/policies.md).
+"""Change detection, proof traces and wasted spend end to end (docs/governed-call.md step 5b, docs/policies.md).
 
 The official MCP Python client (`mcp==2.3.0`) drives `purser serve` in both protocol eras against the
 official x402 SDK peer: a tool that paid one payee now asks another; the payment pauses for the human the
@@ -134,4 +134,33 @@ def test_deny_rule_refuses_a_new_payee(inst, peer):
     assert error_code(refused) == "payment_policy_denied", wire(refused)
     assert wire(refused)["structuredContent"]["changeCode"] == "payee_new"
     assert transfers_to(peer, inst, OTHER_PAYEE) == 0
+    inst.verify()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_paid_call_that_delivers_nothing_is_reported_as_wasted_with_its_receipt(inst, peer, mode):
+    # The honest SDK route settles and answers its report; this tool promises a field the report lacks.
+    manifest = json.loads((inst.tools / "weather_cheap.json").read_text())
+    manifest["name"] = "weather_promised"
+    manifest["outputSchema"] = {"type": "object", "required": ["humidity"]}
+    (inst.tools / "weather_promised.json").write_text(json.dumps(manifest))
+    inst.grant("1.00")
+
+    async def scenario():
+        async with inst.client(mode) as client:
+            return await client.call_tool("weather_promised", CITY), await client.call_tool("weather_cheap", CITY)
+
+    wasted_call, good_call = run(scenario)
+    assert wasted_call.is_error and not good_call.is_error, wire(wasted_call)
+    receipt = wire(wasted_call)["_meta"]["com.purser/receipt"]
+    assert len(peer.transfers_from(inst.address)) == 2  # both paid on chain
+    wasted = inst.report()["wasted"]
+    assert [(w["receiptId"], w["tool"], w["seller"], w["amount"], w["reason"]) for w in wasted] == [
+        (receipt["receiptId"], "weather_promised", PAY_TO, "0.01", "upstream_invalid_output")
+    ]
+    assert wasted[0]["transaction"] == receipt["transaction"]
+    text = inst.cli("report").stdout
+    assert "Wasted spend (paid, nothing delivered) by tool and seller" in text and receipt["receiptId"] in text
+    chain = explain(inst, receipt["receiptId"])
+    assert chain["records"][-1]["payload"]["wasted"] == "upstream_invalid_output"
     inst.verify()
