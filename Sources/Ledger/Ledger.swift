@@ -41,7 +41,7 @@ public actor Ledger {
     }
 
     /// The newest schema this build knows.
-    public static let schemaVersion: Int64 = 2
+    public static let schemaVersion: Int64 = 3
 
     /// The ledger database's path inside a state home (`$PURSER_HOME`).
     public static func path(inHome home: String) -> String {
@@ -122,6 +122,10 @@ public actor Ledger {
             amount INTEGER NOT NULL CHECK (amount > 0), asset TEXT NOT NULL, payee TEXT NOT NULL,
             state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'redeemed')),
             created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, redeemed_ms INTEGER) STRICT;
+        """,
+        // Change detection reads a tool's settled payments on every paid call (`paymentHistory(tool:)`).
+        """
+        CREATE INDEX reservations_paid_by_tool ON reservations(tool) WHERE state = 'committed';
         """,
     ]
 
