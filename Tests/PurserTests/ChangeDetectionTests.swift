@@ -4,6 +4,7 @@ import Ledger
 import MCP
 import Purser
 import Testing
+import X402
 
 @testable import Purser
 
@@ -183,5 +184,49 @@ struct ChangeDetectionTests {
             #expect(text.contains("limits.json:3:26: expected \"allow\", \"approve\" or \"deny\""))
             #expect(text.contains("a price multiple is at least \"1\""))
         }
+    }
+}
+
+/// The fake seller, with its offers naming a facilitator in `extra` (as some sellers do).
+private struct FacilitatorNamingSeller: HTTPTransport {
+    let inner: FakeSeller
+    let facilitator: String
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var response = try await inner.send(request)
+        guard response.status == 402, let header = response.headers["PAYMENT-REQUIRED"],
+            var required = try JSONParser.parse(try Base64.decode(header)).objectValue,
+            var offer = required["accepts"]?.arrayValue?.first?.objectValue, var extra = offer["extra"]?.objectValue
+        else { return response }
+        extra["facilitator"] = .string(facilitator)
+        offer["extra"] = .object(extra)
+        required["accepts"] = [.object(offer)]
+        response.headers.set(
+            name: "PAYMENT-REQUIRED", value: Base64.encode(JSONValue.object(required).serializedBytes()))
+        return response
+    }
+}
+
+@Suite("Change detection: facilitators", .serialized)
+struct FacilitatorRuleTests {
+    @Test(
+        "an offer naming an unlisted facilitator is denied by the rule; a listed one pays; an unnamed one is not checked"
+    )
+    func unlistedFacilitator() async throws {
+        let rules = #", "changes": {"facilitators": {"allow": ["https://f.listed.test"], "action": "deny"}}"#
+        let seller = FakeSeller()
+        let unlisted = try await World(
+            transport: FacilitatorNamingSeller(inner: seller, facilitator: "https://f.other.test"), changes: rules)
+        let refused = try result(await unlisted.call())
+        #expect(refused.structuredContent?["changeCode"] == "facilitator_unlisted")
+        #expect(seller.paidRequests.isEmpty)
+        let listedSeller = FakeSeller()
+        let listed = try await World(
+            transport: FacilitatorNamingSeller(inner: listedSeller, facilitator: "https://f.listed.test"),
+            changes: rules)
+        #expect(try !result(await listed.call()).isError)
+        #expect(listedSeller.paidRequests.count == 1)
+        let unnamed = try await World(changes: rules)
+        #expect(try !result(await unnamed.call()).isError)
     }
 }
