@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "purser", targets: ["PurserCLI"]),
         .executable(name: "purser-bench", targets: ["PurserBenchmarks"]),
         .executable(name: "purser-interop", targets: ["PurserInterop"]),
+        .executable(name: "purser-ctime", targets: ["PurserCTime"]),
         .library(name: "Cedar", targets: ["Cedar"]),
         .library(name: "MCP", targets: ["MCP"]),
         .library(name: "X402", targets: ["X402"]),
@@ -26,21 +27,29 @@ let package = Package(
         // The HTTP/1.1 client behind X402's `HTTPTransport` seam; TLS through the system libssl.
         .target(name: "HTTPClient", dependencies: ["COpenSSL", "X402"]),
         .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
+        // Settlement evidence from an Ethereum node (JSON-RPC over the X402 module's HTTPTransport).
+        .target(name: "Chain", dependencies: ["X402", "EVMSigning", "JSONCore"]),
         .target(
-            name: "Purser", dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "HTTPClient"]),
+            name: "Purser",
+            dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "HTTPClient", "Chain"]),
         // The local x402 seller and the scripted demo: for trying Purser, never on a production path.
         .target(name: "PurserDemo", dependencies: ["Purser", "JSONCore", "MCP", "EVMSigning", "X402", "Ledger"]),
 
         // Executables: thin wiring only.
         .executableTarget(
             name: "PurserCLI",
-            dependencies: ["Purser", "PurserDemo", "MCP", "JSONCore", "Cedar", "Ledger", "X402", "HTTPClient"]),
+            dependencies: [
+                "Purser", "PurserDemo", "MCP", "JSONCore", "Cedar", "Ledger", "X402", "HTTPClient", "Chain",
+            ]),
         .executableTarget(
             name: "PurserBenchmarks",
             dependencies: ["Purser", "Cedar", "EVMSigning", "JSONCore", "Ledger", "MCP", "X402", "HTTPClient"]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(
             name: "PurserInterop", dependencies: ["Purser", "EVMSigning", "JSONCore", "Ledger", "X402", "HTTPClient"]),
+        // The constant-time check of the signer under valgrind (scripts/ctime-check); not part of the product.
+        .target(name: "CValgrind", path: "Tests/CValgrind"),
+        .executableTarget(name: "PurserCTime", dependencies: ["EVMSigning", "CValgrind"], path: "Tests/CTime"),
 
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
@@ -50,7 +59,10 @@ let package = Package(
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
-        .testTarget(name: "PurserTests", dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "HTTPClient"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore"]),
+        .testTarget(
+            name: "PurserTests",
+            dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "HTTPClient", "CSQLite", "Chain"]),
         .testTarget(
             name: "PurserDemoTests",
             dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient"]),

@@ -1,5 +1,23 @@
 // Word-level helpers shared by the field and scalar code. Every helper is straight-line: carries and
 // selections are computed with arithmetic and masks, never with branches on the values.
+//
+// The optimiser is free to turn a mask it can prove to be 0 or all ones back into a branch (it did: the
+// masked table scan of k·G compiled to "if the digit matches, load the entry"). Masks that select on
+// secrets therefore pass through ``opaqueZero()``, which the optimiser cannot see through; the valgrind check
+// (Tests/CTime) shows whether a build still branches.
+import Synchronization
+
+/// Always zero, but the optimiser cannot know it (it is read with a relaxed atomic load, an ordinary load
+/// on x86-64 and arm64).
+private let opaqueZeroStorage = Atomic<UInt64>(0)
+
+/// A zero unknown to the optimiser. XOR it into a mask (`mask ^ zero`) and the optimiser can no longer prove
+/// that the mask is 0 or all ones, so it cannot turn the masked selection into a branch. Read it once per
+/// operation, outside loops.
+@inline(__always)
+func opaqueZero() -> UInt64 {
+    opaqueZeroStorage.load(ordering: .relaxed)
+}
 
 /// Eight 64-bit limbs of a 512-bit product, little-endian.
 typealias Wide = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)

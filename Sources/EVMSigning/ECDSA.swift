@@ -13,13 +13,23 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
     /// Besides the public key this precomputes a table of its multiples (8-bit signed windows, about 0.3 MB, a
     /// millisecond or two) that makes the self-check of every signature cheap.
     public init(bytes: [UInt8]) throws(SigningError) {
-        guard bytes.count == 32, let value = UInt256(bigEndianBytes: bytes), let scalar = Scalar(exactly: value),
-            !scalar.isZero
-        else {
+        let hook = ConstantTimeAudit.hook
+        guard bytes.count == 32, let value = UInt256(bigEndianBytes: bytes) else {
             throw SigningError(
                 code: .invalidPrivateKey, message: "a private key must be 32 bytes, non-zero and below the curve order")
         }
-        guard let point = ScalarMultiplication.generatorSecret(scalar).affine, point.isOnCurve else {
+        // The range check runs in constant time; only its outcome is looked at.
+        let (scalar, validMask) = Scalar.checkedNonZero(value)
+        var valid = validMask
+        hook.declassify(&valid)
+        guard valid != 0 else {
+            throw SigningError(
+                code: .invalidPrivateKey, message: "a private key must be 32 bytes, non-zero and below the curve order")
+        }
+        // 0 < key < n, so key·G is a finite point; it is public from here on.
+        var point = ScalarMultiplication.generatorSecret(scalar).affineOfFinite
+        hook.declassify(&point)
+        guard point.isOnCurve else {
             throw SigningError(code: .invalidPrivateKey, message: "the private key has no valid public key")
         }
         self.secret = scalar
@@ -48,9 +58,11 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
 
     /// Signs a 32-byte digest: RFC 6979 deterministic nonce (HMAC-SHA256), low-s, recovery id.
     ///
-    /// Before returning, the signature is checked to recover to this key (see ``recoversToSelf``); a
-    /// mismatch throws `selfCheckFailed` and releases nothing. Nonces whose point has x ≥ n (recovery ids 2
-    /// and 3, which Ethereum's 27/28 encoding cannot express; probability about 2^-128) are skipped like r = 0.
+    /// Constant time with respect to the key and the nonce: no branch, table index or call depends on them
+    /// (checked under valgrind by `Tests/CTime`, see docs/threat_model.md). Before returning, the signature
+    /// is checked to recover to this key (see ``recoversToSelf``); a mismatch throws `selfCheckFailed` and
+    /// releases nothing. Nonces whose point has x ≥ n (recovery ids 2 and 3, which Ethereum's 27/28 encoding
+    /// cannot express; probability about 2^-128) are skipped like r = 0.
     public func sign(digest: [UInt8]) throws(SigningError) -> RecoverableSignature {
         let (signature, sInverse, nonce) = try signUnchecked(digest: digest)
         guard recoversToSelf(digest: digest, signature: signature, sInverse: sInverse, nonce: nonce) else {
@@ -59,34 +71,47 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         return signature
     }
 
-    /// The signature, s⁻¹ and the nonce point R, without the self-check.
+    /// The signature, s⁻¹ and the nonce point R (its y negated with s, so that it matches the recovery id),
+    /// without the self-check.
+    ///
+    /// Everything derived from the key or k runs as a fixed sequence of wrapping limb operations and masked
+    /// selections. The code branches only on values that are public when it looks at them, each passed
+    /// through the audit hook first (see ``ConstantTimeAudit``): the candidate's validity, R's x (r itself, or
+    /// r + n), and the finished s, s⁻¹, recovery id and R.
     func signUnchecked(digest: [UInt8]) throws(SigningError) -> (RecoverableSignature, Scalar, AffinePoint) {
         guard digest.count == 32, let digestValue = UInt256(bigEndianBytes: digest) else {
             throw SigningError(code: .invalidDigest, message: "a digest must be exactly 32 bytes")
         }
+        let hook = ConstantTimeAudit.hook
         let z = Scalar(reducing: digestValue)
         var generator = NonceGenerator(key: secret.bigEndianBytes, message: z.bigEndianBytes)
         while true {
-            let k = generator.next()
-            let point = ScalarMultiplication.generatorSecret(k)
-            guard let nonce = point.affine, nonce.x.integer < Scalar.order else { continue }
+            let k = generator.next(hook: hook)
+            // 0 < k < n, so k·G is finite.
+            var nonce = ScalarMultiplication.generatorSecret(k).affineOfFinite
+            hook.declassify(&nonce.x)
+            guard nonce.x.integer < Scalar.order else { continue }
             let r = Scalar(reducing: nonce.x.integer)
-            // s = k⁻¹·e and s⁻¹ = k·e⁻¹ from a single inversion of k·e, blinded by a fresh random factor
-            // so the fast variable-time inversion sees nothing related to k or the key.
+            guard !r.isZero else { continue }
+            // s = k⁻¹·e and s⁻¹ = k·e⁻¹ from a single constant-time inversion of k·e (zero when e = 0, which
+            // makes s zero and is skipped below).
             let e = z + r * secret
-            let inverse = (k * e).blindedInverse(blinding: try Scalar.randomNonZero())
-            var s = e * e * inverse
-            var sInverse = k * k * inverse
-            guard !r.isZero, !s.isZero else { continue }
-            var recoveryID: UInt8 = nonce.y.isOdd ? 1 : 0
-            var lifted = nonce
-            if s.isHigh {
-                s = -s
-                sInverse = -sInverse
-                recoveryID ^= 1
-                lifted.y = -lifted.y
-            }
-            return (RecoverableSignature(r: r, s: s, recoveryID: recoveryID), sInverse, lifted)
+            let inverse = (k * e).inverseDivsteps()
+            let rawS = e * e * inverse
+            let rawSInverse = k * k * inverse
+            // Low s by masking: when s > n/2 take n − s, and negate s⁻¹ and R's y with it. The recovery id is
+            // the parity of the y that goes with the final s.
+            let high = rawS.highMask
+            var s = Scalar.select(high, -rawS, rawS)
+            var sInverse = Scalar.select(high, -rawSInverse, rawSInverse)
+            nonce.y = FieldElement.select(high, -nonce.y, nonce.y)
+            var recoveryID = UInt8(truncatingIfNeeded: nonce.y.l0 & 1)
+            hook.declassify(&s)
+            hook.declassify(&sInverse)
+            hook.declassify(&nonce.y)
+            hook.declassify(&recoveryID)
+            guard !s.isZero else { continue }
+            return (RecoverableSignature(r: r, s: s, recoveryID: recoveryID), sInverse, nonce)
         }
     }
 
@@ -143,8 +168,9 @@ struct NonceGenerator {
         value = keyed.authenticationCode(value)
     }
 
-    /// The next candidate k in 1..<n (candidates outside it are skipped, as §3.2 step h.3 says).
-    mutating func next() -> Scalar {
+    /// The next candidate k in 1..<n (candidates outside it are skipped, as §3.2 step h.3 says). The range
+    /// check is constant time; only its outcome is declassified and branched on.
+    mutating func next(hook: ConstantTimeAudit.Hook) -> Scalar {
         while true {
             if started {
                 keyed = HMACSHA256.Keyed(key: keyed.authenticationCode(value, 0x00))
@@ -152,9 +178,11 @@ struct NonceGenerator {
             }
             started = true
             value = keyed.authenticationCode(value)
-            if let candidate = UInt256(bigEndianBytes: value), let k = Scalar(exactly: candidate), !k.isZero {
-                return k
-            }
+            guard let candidate = UInt256(bigEndianBytes: value) else { continue }
+            let (k, validMask) = Scalar.checkedNonZero(candidate)
+            var valid = validMask
+            hook.declassify(&valid)
+            if valid != 0 { return k }
         }
     }
 }

@@ -57,6 +57,14 @@ struct JacobianPoint: Sendable {
         return AffinePoint(x: x * zInverse2, y: y * zInverse2 * zInverse)
     }
 
+    /// The affine form of a point known not to be at infinity, without looking at Z: a fixed sequence of
+    /// field operations (a Fermat inversion), for points that depend on a secret (k·G).
+    var affineOfFinite: AffinePoint {
+        let zInverse = z.inverse()
+        let zInverse2 = zInverse.squared()
+        return AffinePoint(x: x * zInverse2, y: y * zInverse2 * zInverse)
+    }
+
     /// 2·self (dbl-2009-l, a = 0). Infinity maps to infinity since Z3 = 2·Y·Z; no point has Y = 0.
     @inline(__always)
     func doubled() -> JacobianPoint {

@@ -33,6 +33,23 @@ struct Scalar: Sendable, Equatable {
         self.init(l0: value.w0, l1: value.w1, l2: value.w2, l3: value.w3)
     }
 
+    /// The scalar equal to `value` and an all-ones mask when 0 < value < n; otherwise zero and a zero mask.
+    /// Constant time: the comparison is a borrow chain, so a secret `value` (a key, an RFC 6979 candidate)
+    /// steers no branch; the caller declassifies only the mask.
+    static func checkedNonZero(_ value: UInt256) -> (scalar: Scalar, valid: UInt64) {
+        let order = Scalar.order
+        var borrow: UInt64 = 0
+        _ = sbb(value.w0, order.w0, &borrow)
+        _ = sbb(value.w1, order.w1, &borrow)
+        _ = sbb(value.w2, order.w2, &borrow)
+        _ = sbb(value.w3, order.w3, &borrow)
+        // borrow is 1 exactly when value < n.
+        let valid = maskFromBit(borrow) & ~maskIfZero(value.w0 | value.w1 | value.w2 | value.w3)
+        return (
+            Scalar(l0: value.w0 & valid, l1: value.w1 & valid, l2: value.w2 & valid, l3: value.w3 & valid), valid
+        )
+    }
+
     /// value mod n (a 256-bit value is below 2n, so one masked subtraction suffices).
     init(reducing value: UInt256) {
         self = Scalar.canonical(value.w0, value.w1, value.w2, value.w3, carry: 0)
@@ -145,24 +162,69 @@ struct Scalar: Sendable, Equatable {
         Scalar.reduce(squareWide(l0, l1, l2, l3))
     }
 
-    /// self^(n−2), the inverse for non-zero scalars. The exponent is public, so a fixed 4-bit window
-    /// indexed by its nibbles reveals nothing about `self`; every window does 4 squarings and 1 product.
-    func inverse() -> Scalar {
-        var powers = [Scalar](repeating: .one, count: 16)
-        for index in 1..<16 { powers[index] = powers[index - 1] * self }
-        // n − 2, most significant limb first.
-        let exponent: [UInt64] = [
-            0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFE, 0xBAAE_DCE6_AF48_A03B, 0xBFD2_5E8C_D036_413F,
-        ]
-        var result = Scalar.one
-        for limb in exponent {
-            for shift in stride(from: 60, through: 0, by: -4) {
-                result = result.squared().squared().squared().squared()
-                result = result * powers[Int((limb >> UInt64(shift)) & 0xF)]
-            }
-        }
+    /// self^(2^count), by `count` squarings.
+    @inline(__always)
+    func squared(times count: Int) -> Scalar {
+        var result = self
+        for _ in 0..<count { result = result.squared() }
         return result
     }
+
+    /// self^(n−2), the inverse for non-zero scalars (zero maps to zero), in constant time: the exponent is
+    /// public, so every branch and table index below depends only on its bits, and each step is a fixed
+    /// sequence of wrapping limb operations. The top 127 bits of n − 2 are all ones, reached by an addition
+    /// chain of runs (x_k = self^(2^k − 1)); the low 129 bits use left-to-right windows of up to 5 bits over
+    /// the odd powers self^1 … self^31. 255 squarings and 47 multiplications for every input.
+    func inverse() -> Scalar {
+        withUnsafeTemporaryAllocation(of: Scalar.self, capacity: 16) { odd in
+            let square = squared()
+            odd.initialize(repeating: self)
+            for index in 1..<16 { odd[index] = odd[index - 1] * square }
+            let x2 = odd[1]
+            let x3 = x2.squared() * self
+            let x6 = x3.squared(times: 3) * x3
+            let x12 = x6.squared(times: 6) * x6
+            let x24 = x12.squared(times: 12) * x12
+            let x48 = x24.squared(times: 24) * x24
+            let x96 = x48.squared(times: 48) * x48
+            let x120 = x96.squared(times: 24) * x24
+            let x126 = x120.squared(times: 6) * x6
+            var result = x126.squared() * self
+            for window in Scalar.inverseWindows {
+                result = result.squared(times: window.squarings)
+                if window.oddIndex >= 0 { result = result * odd[window.oddIndex] }
+            }
+            return result
+        }
+    }
+
+    /// The window schedule for the low 129 bits of n − 2 (bit 128 is its highest zero): for each window, the
+    /// squarings to do and the odd power to multiply by (−1 for none). Derived once from the public exponent.
+    static let inverseWindows: [(squarings: Int, oddIndex: Int)] = {
+        let low: (UInt64, UInt64) = (0xBFD2_5E8C_D036_413F, 0xBAAE_DCE6_AF48_A03B)  // n − 2, bits 0…127
+        func bit(_ index: Int) -> UInt64 {
+            index >= 64 ? (low.1 >> UInt64(index - 64)) & 1 : (low.0 >> UInt64(index)) & 1
+        }
+        var windows: [(squarings: Int, oddIndex: Int)] = []
+        var pending = 1  // bit 128 is zero: one squaring before the first window
+        var index = 127
+        while index >= 0 {
+            if bit(index) == 0 {
+                pending += 1
+                index -= 1
+                continue
+            }
+            var bottom = Swift.max(index - 4, 0)
+            while bit(bottom) == 0 { bottom += 1 }
+            var value = 0
+            for position in stride(from: index, through: bottom, by: -1) { value = value << 1 | Int(bit(position)) }
+            windows.append((pending + index - bottom + 1, value >> 1))
+            pending = 0
+            index = bottom - 1
+        }
+        if pending > 0 { windows.append((pending, -1)) }
+        return windows
+    }()
 }
 
 /// A 192-bit column accumulator (c0, c1, c2) for product scanning.
@@ -171,26 +233,28 @@ struct Accumulator {
     var c1: UInt64 = 0
     var c2: UInt64 = 0
 
+    // Carries are the high halves of 128-bit sums of zero-extended words, not Booleans: the optimiser
+    // compiled `c2 &+= overflow ? 1 : 0` into a conditional jump.
+
     /// acc += a·b.
     @inline(__always)
     mutating func multiplyAdd(_ a: UInt64, _ b: UInt64) {
         let product = a.multipliedFullWidth(by: b)
-        let (low, overflow) = c0.addingReportingOverflow(product.low)
-        c0 = low
-        let high = product.high &+ (overflow ? 1 : 0)  // cannot overflow: product.high ≤ 2^64 − 2
-        let (middle, overflow2) = c1.addingReportingOverflow(high)
-        c1 = middle
-        c2 &+= overflow2 ? 1 : 0
+        let low = UInt128(c0) &+ UInt128(product.low)
+        c0 = UInt64(truncatingIfNeeded: low)
+        let middle = UInt128(c1) &+ UInt128(product.high) &+ (low >> 64)
+        c1 = UInt64(truncatingIfNeeded: middle)
+        c2 &+= UInt64(truncatingIfNeeded: middle >> 64)
     }
 
     /// acc += a.
     @inline(__always)
     mutating func add(_ a: UInt64) {
-        let (low, overflow) = c0.addingReportingOverflow(a)
-        c0 = low
-        let (middle, overflow2) = c1.addingReportingOverflow(overflow ? 1 : 0)
-        c1 = middle
-        c2 &+= overflow2 ? 1 : 0
+        let low = UInt128(c0) &+ UInt128(a)
+        c0 = UInt64(truncatingIfNeeded: low)
+        let middle = UInt128(c1) &+ (low >> 64)
+        c1 = UInt64(truncatingIfNeeded: middle)
+        c2 &+= UInt64(truncatingIfNeeded: middle >> 64)
     }
 
     /// Returns the low word and shifts the accumulator down by 64 bits.
@@ -206,7 +270,7 @@ struct Accumulator {
 
 extension Scalar {
     /// The inverse by the binary extended Euclidean algorithm: fast but **variable time**, so callers pass
-    /// only public or blinded values (see ``blindedInverse(blinding:)``). Returns zero for zero.
+    /// only public values (signature recovery); secrets use ``inverse()``. Returns zero for zero.
     ///
     /// Each step strips all trailing zero bits of u (or v) at once and divides the matching coefficient by
     /// the same power of two in one go (Montgomery-style: add the multiple of n that clears those bits, then
@@ -265,22 +329,6 @@ extension Scalar {
         return Scalar(
             l0: s0 >> right | s1 << left, l1: s1 >> right | s2 << left, l2: s2 >> right | s3 << left,
             l3: s3 >> right | s4 << left)
-    }
-
-    /// A uniformly random scalar in 1..<n from the operating system (for blinding; never a nonce).
-    static func randomNonZero() throws(SigningError) -> Scalar {
-        while true {
-            let bytes = try SecureRandom.bytes(32)
-            if let value = UInt256(bigEndianBytes: bytes), let scalar = Scalar(exactly: value), !scalar.isZero {
-                return scalar
-            }
-        }
-    }
-
-    /// self⁻¹ computed as b·(self·b)⁻¹ for a secret, uniformly random non-zero b, so the variable-time
-    /// inversion only ever sees a value independent of `self`.
-    func blindedInverse(blinding b: Scalar) -> Scalar {
-        b * (self * b).inverseVariableTime()
     }
 
     private typealias Limbs = (UInt64, UInt64, UInt64, UInt64)

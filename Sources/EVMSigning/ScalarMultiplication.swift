@@ -86,6 +86,8 @@ enum ScalarMultiplication {
     static func generatorSecret(_ k: Scalar) -> JacobianPoint {
         let high = k.highMask
         let scalar = Scalar.select(high, -k, k)
+        // Without it the optimiser compiled the table scan below into "if the digit matches, load the entry".
+        let barrier = opaqueZero()
         return GeneratorTable.limbs.withUnsafeBufferPointer { table in
             var accumulator = JacobianPoint.infinity
             var accumulatorIsInfinity = UInt64.max
@@ -107,7 +109,7 @@ enum ScalarMultiplication {
                 var y3: UInt64 = 0
                 var start = window * GeneratorTable.digits * 8
                 for candidate in 1...UInt64(GeneratorTable.digits) {
-                    let mask = maskIfZero(candidate ^ magnitude)
+                    let mask = maskIfZero(candidate ^ magnitude) ^ barrier
                     x0 |= table[start] & mask
                     x1 |= table[start + 1] & mask
                     x2 |= table[start + 2] & mask

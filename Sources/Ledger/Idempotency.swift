@@ -1,5 +1,5 @@
-/// A stored idempotency record: (agent, key) → the digest of the arguments it was first used with and,
-/// once the call finished, its result.
+/// A stored idempotency record: (agent, key) → the tool and the digest of the arguments it was first
+/// used with and, once the call finished, its result.
 public struct IdempotencyRecord: Sendable, Hashable {
     /// Where the call is.
     public enum State: String, Sendable, Hashable {
@@ -13,6 +13,9 @@ public struct IdempotencyRecord: Sendable, Hashable {
     public var agent: String
     /// The idempotency key.
     public var key: String
+    /// The tool first called with the key (empty for records from before tools were recorded: those
+    /// match no tool).
+    public var tool: String
     /// Digest of the arguments first used with the key.
     public var argumentsDigest: String
     /// In progress or completed.
@@ -33,6 +36,6 @@ public enum IdempotencyBegin: Sendable, Hashable {
     case replay(result: String)
     /// Same key, same arguments, not finished: refuse; the first attempt may still pay.
     case inProgress
-    /// Same key, different arguments: refuse.
+    /// Same key, another tool or different arguments: refuse.
     case conflict
 }

@@ -23,25 +23,20 @@ public actor Ledger {
     public struct Configuration: Sendable {
         /// How long a writer waits for another process's write lock before failing with `.busy`.
         public var busyTimeoutMilliseconds: Int32
-        /// Extra time an in-doubt reservation stays held after its `validBefore`, for clock skew between
-        /// this machine and the chain.
-        public var inDoubtGraceMilliseconds: Int64
         /// How long an idempotency record counts.
         public var idempotencyTTLMilliseconds: Int64
 
         /// Creates a configuration.
         public init(
-            busyTimeoutMilliseconds: Int32 = 10_000, inDoubtGraceMilliseconds: Int64 = 60_000,
-            idempotencyTTLMilliseconds: Int64 = 86_400_000
+            busyTimeoutMilliseconds: Int32 = 10_000, idempotencyTTLMilliseconds: Int64 = 86_400_000
         ) {
             self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
-            self.inDoubtGraceMilliseconds = inDoubtGraceMilliseconds
             self.idempotencyTTLMilliseconds = idempotencyTTLMilliseconds
         }
     }
 
     /// The newest schema this build knows.
-    public static let schemaVersion: Int64 = 3
+    public static let schemaVersion: Int64 = 5
 
     /// The ledger database's path inside a state home (`$PURSER_HOME`).
     public static func path(inHome home: String) -> String {
@@ -123,7 +118,40 @@ public actor Ledger {
             state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'redeemed')),
             created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, redeemed_ms INTEGER) STRICT;
         """,
-        // Change detection reads a tool's settled payments on every paid call (`paymentHistory(tool:)`).
+        // Idempotency records are bound to the tool. Records written before this column existed get the
+        // empty name, which matches no tool: they answer `conflict`, never a replay.
+        """
+        ALTER TABLE idempotency ADD COLUMN tool TEXT NOT NULL DEFAULT '';
+        """,
+        // 4: settlement evidence. A signed payment leaves the held states only with evidence, so the state
+        // set gains `contradicted`, a committed payment says how it was established, and what was signed
+        // (nonce, authorizer, token, payment id) is kept to look it up on chain. SQLite cannot change a
+        // CHECK constraint in place: the table is rebuilt. Old commits were the seller's word: `claimed`.
+        """
+        CREATE TABLE reservations_v3(
+            id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id),
+            agent TEXT NOT NULL, tool TEXT NOT NULL, payee TEXT NOT NULL, network TEXT NOT NULL,
+            asset TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),
+            state TEXT NOT NULL CHECK (state IN ('reserved', 'in_doubt', 'committed', 'contradicted', 'released')),
+            purpose TEXT NOT NULL, args_digest TEXT NOT NULL, owner TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, valid_before INTEGER,
+            settled_amount INTEGER CHECK (settled_amount IS NULL OR settled_amount >= 0),
+            tx_hash TEXT, payer TEXT, release_reason TEXT,
+            evidence TEXT CHECK (evidence IS NULL OR evidence IN ('verified', 'claimed', 'user')),
+            nonce TEXT, authorizer TEXT, token TEXT, payment_id TEXT, note TEXT,
+            CHECK ((state = 'committed') = (evidence IS NOT NULL))) STRICT;
+        INSERT INTO reservations_v3 SELECT id, session_id, agent, tool, payee, network, asset, amount, state,
+            purpose, args_digest, owner, created_ms, updated_ms, valid_before, settled_amount, tx_hash, payer,
+            release_reason, CASE WHEN state = 'committed' THEN 'claimed' END, NULL, NULL, NULL, NULL, NULL
+            FROM reservations;
+        DROP TABLE reservations;
+        ALTER TABLE reservations_v3 RENAME TO reservations;
+        CREATE INDEX reservations_session ON reservations(session_id, tool) WHERE state != 'released';
+        CREATE INDEX reservations_window ON reservations(agent, asset, created_ms) WHERE state != 'released';
+        CREATE INDEX reservations_held ON reservations(state) WHERE state IN ('reserved', 'in_doubt', 'contradicted');
+        CREATE INDEX reservations_claimed ON reservations(evidence) WHERE evidence = 'claimed';
+        """,
+        // 5: change detection reads a tool's settled payments on every paid call (`paymentHistory(tool:)`).
         """
         CREATE INDEX reservations_paid_by_tool ON reservations(tool) WHERE state = 'committed';
         """,
@@ -317,20 +345,24 @@ public actor Ledger {
     /// check and the hold are atomic across processes. The decision (with its arithmetic) is appended to
     /// the audit trail in the same transaction, whatever the outcome.
     ///
-    /// In-doubt reservations whose `validBefore` (plus grace) has passed are released first, in the same
-    /// transaction. Revocation and expiry are read here, so they take effect at the next reservation.
+    /// Nothing is released by time here: a signed payment stays held until evidence decides (see
+    /// `Ledger+Settlement.swift`). Revocation and expiry are read here, so they take effect at the next
+    /// reservation.
     /// - Parameter holdUntil: when given (unix seconds), the hold is recorded directly as `in_doubt` until
     ///   then: for a caller about to sign an authorization valid until at most that time, this saves the
     ///   separate `markInDoubt` transaction. A crash before signing then keeps the amount held until
     ///   `holdUntil` instead of releasing it at recovery: slower to free, never an overspend.
+    /// - Parameter authorization: what is about to be signed (nonce chosen before signing), recorded with
+    ///   the hold so reconciliation can find the payment on chain whatever happens next.
     /// - Throws: `LedgerError` on storage failure or a malformed request; a refusal is an outcome.
-    public func reserve(_ request: ReservationRequest, limits: LimitsConfiguration, holdUntil: Int64? = nil)
-        throws(LedgerError) -> ReserveOutcome
-    {
+    public func reserve(
+        _ request: ReservationRequest, limits: LimitsConfiguration, holdUntil: Int64? = nil,
+        authorization: SignedAuthorization? = nil
+    ) throws(LedgerError) -> ReserveOutcome {
         try checkRequest(request)
+        if let authorization { try checkAuthorization(authorization) }
         let now = clock.now()
         return try database.transaction(immediate: true) { () throws(LedgerError) -> ReserveOutcome in
-            try releaseExpiredInDoubtLocked(now: now)
             let evaluation = try evaluateLocked(request, limits: limits, now: now)
             var payload: JSONObject = [
                 "outcome": .string(
@@ -359,18 +391,20 @@ public actor Ledger {
                     state: holdUntil == nil ? .reserved : .inDoubt, purpose: request.purpose,
                     argumentsDigest: request.argumentsDigest, createdAt: now, updatedAt: now)
                 reservation.validBefore = holdUntil
+                reservation.authorization = authorization
                 try database.run(
                     """
                     INSERT INTO reservations(id, session_id, agent, tool, payee, network, asset, amount, state,
-                        purpose, args_digest, owner, created_ms, updated_ms, valid_before)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        purpose, args_digest, owner, created_ms, updated_ms, valid_before,
+                        nonce, authorizer, token, payment_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .text(reservation.id), .text(request.sessionID), .text(request.agent), .text(request.tool),
                         .text(request.payee), .text(request.network), .text(request.asset), .integer(request.amount),
                         .text(reservation.state.rawValue), .text(request.purpose), .text(request.argumentsDigest),
                         .text(ownerLock.id), .integer(now), .integer(now), holdUntil.map { .integer($0) } ?? .null,
-                    ])
+                    ] + Self.authorizationValues(authorization))
                 payload["reservation"] = .string(reservation.id)
                 if let holdUntil { payload["held_until"] = .number(JSONNumber(holdUntil)) }
                 try appendAuditLocked(kind: "reserve", payload: payload, now: now)
@@ -380,13 +414,20 @@ public actor Ledger {
     }
 
     /// Records a settled payment: the reservation becomes `committed` with the settled amount, the
-    /// transaction hash and the payer. Allowed from `reserved` and `in_doubt`, and from a release caused
-    /// by in-doubt expiry (a late settlement is still the truth about spent money).
-    public func commit(_ reservationID: String, settledAmount: Int64, transaction: String, payer: String)
-        throws(LedgerError) -> TransitionOutcome
-    {
-        try commit(reservationID, settledAmount: settledAmount, transaction: transaction, payer: payer, alsoRecord: nil)
-            .outcome
+    /// transaction hash, the payer and how the settlement was established (`evidence`).
+    ///
+    /// Allowed from `reserved` and `in_doubt`; from `contradicted` only with `.verified` or `.user`
+    /// evidence; from `released` only with `.verified` (the chain shows money left after all: the truth is
+    /// recorded even above the cap). A `.claimed` commit is upgraded by the same transaction with stronger
+    /// evidence.
+    public func commit(
+        _ reservationID: String, settledAmount: Int64, transaction: String, payer: String,
+        evidence: SettlementEvidence = .claimed
+    ) throws(LedgerError) -> TransitionOutcome {
+        try commit(
+            reservationID, settledAmount: settledAmount, transaction: transaction, payer: payer, evidence: evidence,
+            alsoRecord: nil
+        ).outcome
     }
 
     /// `commit`, plus one more audit record (e.g. the finished call's trace) appended in the same durable
@@ -394,7 +435,7 @@ public actor Ledger {
     /// is applied; its sequence number is returned.
     public func commit(
         _ reservationID: String, settledAmount: Int64, transaction: String, payer: String,
-        alsoRecord: (kind: String, payload: JSONObject)?
+        evidence: SettlementEvidence, note: String? = nil, alsoRecord: (kind: String, payload: JSONObject)?
     ) throws(LedgerError) -> (outcome: TransitionOutcome, record: AuditRecord?) {
         guard settledAmount >= 0 else { throw LedgerError(.invalidArgument, "the settled amount must not be negative") }
         try checkName(transaction, "transaction")
@@ -405,26 +446,43 @@ public actor Ledger {
             guard let current = try loadReservation(reservationID) else { return (.unknownReservation, nil) }
             switch current.state {
             case .committed:
-                if current.settledAmount == settledAmount && current.transaction == transaction {
-                    return (.alreadyApplied(current), nil)
+                // The chain overrides a seller's claim (another transaction, or another amount); nothing else
+                // changes a recorded settlement.
+                guard
+                    current.settledAmount == settledAmount && current.transaction == transaction
+                        || (current.evidence == .claimed && evidence == .verified)
+                else {
+                    return (.notAllowed(current, reason: "already committed with a different settlement"), nil)
                 }
-                return (.notAllowed(current, reason: "already committed with a different settlement"), nil)
-            case .released where current.releaseReason != "in_doubt_expired":
+                // Stronger evidence for the same settlement upgrades a seller's claim; anything else is a repeat.
+                guard current.evidence == .claimed, evidence != .claimed else { return (.alreadyApplied(current), nil) }
+            case .contradicted where evidence == .claimed:
+                return (
+                    .notAllowed(current, reason: "the seller's claim was contradicted; only evidence settles it"), nil
+                )
+            case .released where evidence != .verified:
                 return (
                     .notAllowed(current, reason: "released (\(current.releaseReason ?? "unknown")); nothing was paid"),
                     nil
                 )
-            case .reserved, .inDoubt, .released:
+            case .reserved, .inDoubt, .contradicted, .released:
                 break
             }
+            if let note { try checkNote(note) }
             try database.run(
                 """
                 UPDATE reservations SET state = 'committed', settled_amount = ?, tx_hash = ?, payer = ?,
-                    updated_ms = ? WHERE id = ?
+                    evidence = ?, note = COALESCE(?, note), updated_ms = ? WHERE id = ?
                 """,
-                [.integer(settledAmount), .text(transaction), .text(payer), .integer(now), .text(reservationID)])
+                [
+                    .integer(settledAmount), .text(transaction), .text(payer), .text(evidence.rawValue),
+                    note.map { .text($0) } ?? .null, .integer(now), .text(reservationID),
+                ])
             var payload = Self.auditPayload(current)
             payload["from"] = .string(current.state.rawValue)
+            payload["evidence"] = .string(evidence.rawValue)
+            if let note { payload["note"] = .string(note) }
+            if let previous = current.transaction, previous != transaction { payload["replaces"] = .string(previous) }
             payload["settled"] = .number(JSONNumber(settledAmount))
             payload["transaction"] = .string(transaction)
             payload["payer"] = .string(payer)
@@ -439,13 +497,18 @@ public actor Ledger {
             updated.settledAmount = settledAmount
             updated.transaction = transaction
             updated.payer = payer
+            updated.evidence = evidence
+            if let note { updated.note = note }
             updated.updatedAt = now
             return (.applied(updated), extra)
         }
     }
 
-    /// Frees a reservation: nothing was signed, or the payment provably failed. `reason` is a short code
-    /// such as `not_signed`, `upstream_refused`, `settlement_failed`.
+    /// Frees a reservation whose payment cannot have left: `reason` is a short code such as `not_signed`.
+    ///
+    /// A `reserved` reservation may be released for any reason. An `in_doubt` one only for a reason in
+    /// `provablyUnpaidReasons` (the caller knows the signature never left the process, or was never
+    /// delivered); anything else about a signed payment is for `void` (chain evidence) or `resolve`.
     public func release(_ reservationID: String, reason: String) throws(LedgerError) -> TransitionOutcome {
         try checkName(reason, "reason")
         let now = clock.now()
@@ -455,6 +518,11 @@ public actor Ledger {
             case .released: return .alreadyApplied(current)
             case .committed:
                 return .notAllowed(current, reason: "already committed; a settled payment cannot be released")
+            case .contradicted:
+                return .notAllowed(current, reason: "contradicted; only chain evidence or the end user decides")
+            case .inDoubt where !Self.provablyUnpaidReasons.contains(reason):
+                return .notAllowed(
+                    current, reason: "in doubt; only evidence frees it (reconcile, or the end user's resolve)")
             case .reserved, .inDoubt: break
             }
             return .applied(try releaseLocked(current, reason: reason, now: now))
@@ -464,11 +532,14 @@ public actor Ledger {
     /// Marks a reservation in doubt: an authorization valid until `validBefore` (unix seconds, as in
     /// EIP-3009) has been signed and its outcome is not known. Call it **before** the signature leaves the
     /// process, so a crash can never leave a signed payment looking unsigned. The amount stays held until
-    /// `validBefore` (plus the configured grace) has passed, then is released unless committed.
-    public func markInDoubt(_ reservationID: String, validBefore: Int64) throws(LedgerError) -> TransitionOutcome {
+    /// evidence decides: a settlement, chain proof that it was never used, or the end user.
+    public func markInDoubt(
+        _ reservationID: String, validBefore: Int64, authorization: SignedAuthorization? = nil
+    ) throws(LedgerError) -> TransitionOutcome {
         guard validBefore > 0, validBefore < Int64.max / 1000 else {
             throw LedgerError(.invalidArgument, "validBefore must be unix seconds")
         }
+        if let authorization { try checkAuthorization(authorization) }
         let now = clock.now()
         return try database.transaction(immediate: true) { () throws(LedgerError) -> TransitionOutcome in
             guard let current = try loadReservation(reservationID) else { return .unknownReservation }
@@ -477,19 +548,24 @@ public actor Ledger {
             case .inDoubt:
                 // A second, different authorization for the same reservation would be a second payment.
                 return .notAllowed(current, reason: "already in doubt with another authorization")
-            case .committed, .released:
+            case .committed, .contradicted, .released:
                 return .notAllowed(current, reason: "already \(current.state.rawValue)")
             case .reserved: break
             }
             try database.run(
-                "UPDATE reservations SET state = 'in_doubt', valid_before = ?, updated_ms = ? WHERE id = ?",
-                [.integer(validBefore), .integer(now), .text(reservationID)])
+                """
+                UPDATE reservations SET state = 'in_doubt', valid_before = ?, updated_ms = ?,
+                    nonce = ?, authorizer = ?, token = ?, payment_id = ? WHERE id = ?
+                """,
+                [.integer(validBefore), .integer(now)] + Self.authorizationValues(authorization)
+                    + [.text(reservationID)])
             var payload = Self.auditPayload(current)
             payload["validBefore"] = .number(JSONNumber(validBefore))
             try appendAuditLocked(kind: "in_doubt", payload: payload, now: now)
             var updated = current
             updated.state = .inDoubt
             updated.validBefore = validBefore
+            updated.authorization = authorization
             updated.updatedAt = now
             return .applied(updated)
         }
@@ -511,8 +587,6 @@ public actor Ledger {
     public struct Recovery: Sendable, Hashable {
         /// Reservations of crashed processes that were never signed, now released.
         public var releasedUnsigned: [String]
-        /// In-doubt reservations past their `validBefore`, now released.
-        public var releasedExpired: [String]
         /// Reservations still held by live processes, left alone.
         public var heldByLiveOwners: Int
     }
@@ -520,16 +594,16 @@ public actor Ledger {
     /// Cleans up after crashes; call at startup (safe to call any time, from any process).
     ///
     /// A `reserved` reservation whose owner process is gone was never signed (signing marks it in doubt
-    /// first), so it is released with reason `not_signed_owner_gone`. In-doubt reservations past
-    /// `validBefore` plus grace are released with reason `in_doubt_expired`. Each release is audited.
+    /// first), so it is released with reason `not_signed_owner_gone`, audited. In-doubt reservations are
+    /// never touched: whether they settled is a fact on chain (`reconcile`), not a matter of time.
     public func recover() throws(LedgerError) -> Recovery {
+        try reholdTimerReleases()
         let owners = try database.rows(
             "SELECT DISTINCT owner FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerLock.id)]
         ) { $0.text(0) }
         let dead = owners.filter { !ownerLock.isOwnerAlive($0) }
         let now = clock.now()
-        let (unsigned, expired) = try database.transaction(immediate: true) {
-            () throws(LedgerError) -> ([String], [String]) in
+        let unsigned = try database.transaction(immediate: true) { () throws(LedgerError) -> [String] in
             var unsigned: [String] = []
             for owner in dead {
                 let stranded = try database.rows(
@@ -541,33 +615,16 @@ public actor Ledger {
                     unsigned.append(reservation.id)
                 }
             }
-            let expired = try releaseExpiredInDoubtLocked(now: now)
-            return (unsigned, expired)
+            return unsigned
         }
         ownerLock.sweep()
         let held = try database.first(
             "SELECT COUNT(*) FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerLock.id)]
         ) { $0.int64(0) }
-        return Recovery(releasedUnsigned: unsigned, releasedExpired: expired, heldByLiveOwners: Int(held ?? 0))
+        return Recovery(releasedUnsigned: unsigned, heldByLiveOwners: Int(held ?? 0))
     }
 
-    @discardableResult
-    private func releaseExpiredInDoubtLocked(now: Int64) throws(LedgerError) -> [String] {
-        let deadline = now - configuration.inDoubtGraceMilliseconds
-        let expired = try database.rows(
-            """
-            SELECT \(Self.reservationColumns) FROM reservations
-            WHERE state IN ('reserved', 'in_doubt') AND state = 'in_doubt' AND valid_before * 1000 <= ?
-            """,
-            [.integer(deadline)]
-        ) { Self.reservation(from: $0) }
-        for reservation in expired {
-            _ = try releaseLocked(reservation, reason: "in_doubt_expired", now: now)
-        }
-        return expired.map { $0.id }
-    }
-
-    private func releaseLocked(_ current: Reservation, reason: String, now: Int64) throws(LedgerError) -> Reservation {
+    func releaseLocked(_ current: Reservation, reason: String, now: Int64) throws(LedgerError) -> Reservation {
         try database.run(
             "UPDATE reservations SET state = 'released', release_reason = ?, updated_ms = ? WHERE id = ?",
             [.text(reason), .integer(now), .text(current.id)])
@@ -582,7 +639,7 @@ public actor Ledger {
         return updated
     }
 
-    private static func auditPayload(_ reservation: Reservation) -> JSONObject {
+    static func auditPayload(_ reservation: Reservation) -> JSONObject {
         [
             "reservation": .string(reservation.id), "session": .string(reservation.sessionID),
             "agent": .string(reservation.agent), "tool": .string(reservation.tool),
@@ -590,22 +647,29 @@ public actor Ledger {
         ]
     }
 
-    private static let reservationColumns = """
+    static let reservationColumns = """
         id, session_id, agent, tool, payee, network, asset, amount, state, purpose, args_digest, created_ms,
-        updated_ms, valid_before, settled_amount, tx_hash, payer, release_reason
+        updated_ms, valid_before, settled_amount, tx_hash, payer, release_reason, evidence, nonce, authorizer,
+        token, payment_id, note
         """
 
-    private static func reservation(from row: SQLiteRow) -> Reservation {
+    static func reservation(from row: SQLiteRow) -> Reservation {
         Reservation(
             id: row.text(0), sessionID: row.text(1), agent: row.text(2), tool: row.text(3), payee: row.text(4),
             network: row.text(5), asset: row.text(6), amount: row.int64(7),
             state: ReservationState(rawValue: row.text(8)) ?? .inDoubt, purpose: row.text(9),
             argumentsDigest: row.text(10), createdAt: row.int64(11), updatedAt: row.int64(12),
             validBefore: row.optionalInt64(13), settledAmount: row.optionalInt64(14), transaction: row.optionalText(15),
-            payer: row.optionalText(16), releaseReason: row.optionalText(17))
+            payer: row.optionalText(16), releaseReason: row.optionalText(17),
+            evidence: row.optionalText(18).flatMap { SettlementEvidence(rawValue: $0) },
+            authorization: row.optionalText(19).map {
+                SignedAuthorization(
+                    nonce: $0, authorizer: row.optionalText(20) ?? "", token: row.optionalText(21) ?? "",
+                    paymentID: row.optionalText(22))
+            }, note: row.optionalText(23))
     }
 
-    private func loadReservation(_ id: String) throws(LedgerError) -> Reservation? {
+    func loadReservation(_ id: String) throws(LedgerError) -> Reservation? {
         try database.first("SELECT \(Self.reservationColumns) FROM reservations WHERE id = ?", [.text(id)]) {
             Self.reservation(from: $0)
         }
@@ -615,28 +679,31 @@ public actor Ledger {
 
     /// Starts a call under an idempotency key, or says why it must not run.
     ///
-    /// A new key (or one whose record expired) is recorded as in progress with the arguments digest.
-    public func beginIdempotent(agent: String, key: String, argumentsDigest: String) throws(LedgerError)
-        -> IdempotencyBegin
+    /// A new key (or one whose record expired) is recorded as in progress with the tool and the arguments
+    /// digest. The same key with another tool or other arguments is a conflict, never a replay.
+    public func beginIdempotent(agent: String, key: String, tool: String, argumentsDigest: String)
+        throws(LedgerError) -> IdempotencyBegin
     {
         try checkName(agent, "agent")
         try checkName(key, "idempotency key")
+        try checkName(tool, "tool")
         try checkName(argumentsDigest, "arguments digest")
         let now = clock.now()
         return try database.transaction(immediate: true) { () throws(LedgerError) -> IdempotencyBegin in
             if let existing = try loadIdempotency(agent: agent, key: key), existing.expiresAt > now {
-                guard existing.argumentsDigest == argumentsDigest else { return .conflict }
+                guard existing.tool == tool, existing.argumentsDigest == argumentsDigest else { return .conflict }
                 if existing.state == .completed, let result = existing.result { return .replay(result: result) }
                 return .inProgress
             }
             try database.run(
                 """
-                INSERT OR REPLACE INTO idempotency(agent, key, args_digest, state, result, owner, created_ms, expires_ms)
-                VALUES (?, ?, ?, 'in_progress', NULL, ?, ?, ?)
+                INSERT OR REPLACE INTO idempotency(
+                    agent, key, tool, args_digest, state, result, owner, created_ms, expires_ms)
+                VALUES (?, ?, ?, ?, 'in_progress', NULL, ?, ?, ?)
                 """,
                 [
-                    .text(agent), .text(key), .text(argumentsDigest), .text(ownerLock.id), .integer(now),
-                    .integer(now &+ configuration.idempotencyTTLMilliseconds),
+                    .text(agent), .text(key), .text(tool), .text(argumentsDigest), .text(ownerLock.id),
+                    .integer(now), .integer(now &+ configuration.idempotencyTTLMilliseconds),
                 ])
             return .started
         }
@@ -673,11 +740,14 @@ public actor Ledger {
 
     private func loadIdempotency(agent: String, key: String) throws(LedgerError) -> IdempotencyRecord? {
         try database.first(
-            "SELECT args_digest, state, result, created_ms, expires_ms FROM idempotency WHERE agent = ? AND key = ?",
+            """
+            SELECT args_digest, state, result, created_ms, expires_ms, tool FROM idempotency
+            WHERE agent = ? AND key = ?
+            """,
             [.text(agent), .text(key)]
         ) {
             IdempotencyRecord(
-                agent: agent, key: key, argumentsDigest: $0.text(0),
+                agent: agent, key: key, tool: $0.text(5), argumentsDigest: $0.text(0),
                 state: IdempotencyRecord.State(rawValue: $0.text(1)) ?? .inProgress, result: $0.optionalText(2),
                 createdAt: $0.int64(3), expiresAt: $0.int64(4))
         }
@@ -778,7 +848,8 @@ public actor Ledger {
 
     // MARK: Reports
 
-    /// Spend by agent, tool, payee and session; refusals by reason; in-doubt amounts; latency percentiles.
+    /// Spend by agent, tool, payee and session; refusals by reason; held-in-doubt, claimed-unverified and
+    /// contradicted amounts apart from spend; latency percentiles.
     public func report() throws(LedgerError) -> LedgerReport {
         try database.transaction(immediate: false) { () throws(LedgerError) -> LedgerReport in
             func spend(_ column: String) throws(LedgerError) -> [LedgerReport.Spend] {
@@ -801,15 +872,20 @@ public actor Ledger {
                 GROUP BY 1 ORDER BY 2 DESC, 1
                 """
             ) { LedgerReport.Refusals(reason: $0.text(0), count: $0.int64(1)) }
-            let inDoubt = try database.rows(
-                """
-                SELECT r.asset, s.decimals, SUM(r.amount), COUNT(*) FROM reservations r
-                JOIN sessions s ON s.id = r.session_id WHERE r.state = 'in_doubt' GROUP BY r.asset ORDER BY 1
-                """
-            ) {
-                LedgerReport.InDoubt(
-                    asset: $0.text(0), decimals: Int($0.int64(1)), amount: $0.int64(2), reservations: $0.int64(3))
+            func held(_ condition: String, _ column: String) throws(LedgerError) -> [LedgerReport.InDoubt] {
+                try database.rows(
+                    """
+                    SELECT r.asset, s.decimals, SUM(r.\(column)), COUNT(*) FROM reservations r
+                    JOIN sessions s ON s.id = r.session_id WHERE \(condition) GROUP BY r.asset ORDER BY 1
+                    """
+                ) {
+                    LedgerReport.InDoubt(
+                        asset: $0.text(0), decimals: Int($0.int64(1)), amount: $0.int64(2), reservations: $0.int64(3))
+                }
             }
+            let inDoubt = try held("r.state = 'in_doubt'", "amount")
+            let claimed = try held("r.evidence = 'claimed'", "settled_amount")
+            let contradicted = try held("r.state = 'contradicted'", "amount")
             let latencies = try database.rows(
                 """
                 SELECT json_extract(payload, '$.\(AuditField.latencyMicroseconds)') AS latency FROM audit
@@ -825,7 +901,8 @@ public actor Ledger {
                     max: latencies[latencies.count - 1])
             return LedgerReport(
                 byAgent: try spend("agent"), byTool: try spend("tool"), byPayee: try spend("payee"),
-                bySession: try spend("session_id"), refusals: refusals, inDoubt: inDoubt, latency: latency)
+                bySession: try spend("session_id"), refusals: refusals, inDoubt: inDoubt,
+                claimedUnverified: claimed, contradicted: contradicted, latency: latency)
         }
     }
 

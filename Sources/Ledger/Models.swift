@@ -39,33 +39,79 @@ public struct SessionUsage: Sendable, Hashable {
     public var session: PaymentSession
     /// Settled amount of committed payments, atomic units.
     public var committed: Int64
-    /// Held by reservations not yet settled (reserved or in doubt), atomic units.
+    /// Held by reservations not yet settled (reserved, in doubt or contradicted), atomic units.
     public var inFlight: Int64
 
     /// What is left: cap minus committed minus in flight (never below zero).
     public var remaining: Int64 { max(0, session.cap - committed - inFlight) }
 }
 
-/// Where a reservation is in its life.
+/// Where a reservation is in its life. Only evidence moves a signed payment out of the held states.
 ///
 /// ```
-/// reserved ──commit──▶ committed
-///    │  └──release──▶ released
-///    └──markInDoubt──▶ in_doubt ──commit──▶ committed
-///                          └──release / validBefore passed──▶ released
+/// reserved ──release (nothing signed)──▶ released
+///    └──markInDoubt / reserve(holdUntil:)──▶ in_doubt
+/// in_doubt ──commit(evidence)──▶ committed(verified | claimed | user)
+///          ├──contradict──▶ contradicted ──commit(verified | user) / void / resolve──▶ …
+///          ├──void (unused on chain after validBefore, or provably never delivered)──▶ released
+///          └──resolve (end user: settled TX | void)──▶ committed(user) | released(user_void)
+/// committed(claimed) ──confirm on chain──▶ committed(verified); ──chain disagrees──▶ contradicted
 /// ```
+///
+/// No timer frees money: expiry of an authorization proves only that it cannot settle *any more*.
 public enum ReservationState: String, Sendable, Hashable, CaseIterable {
     /// Held; nothing has been signed yet.
     case reserved
-    /// An authorization was signed; whether it settled is unknown. Held until its `validBefore`.
+    /// An authorization may have been signed; whether it settled is unknown. Held until evidence decides.
     case inDoubt = "in_doubt"
-    /// Settled: the amount is spent.
+    /// Settled: the amount is spent (how that was established is in `Reservation.evidence`).
     case committed
-    /// Freed: nothing was paid.
+    /// The seller claimed a settlement that the signed facts or the chain contradict. Held (never shown
+    /// as paid) until reconciled or resolved by the end user.
+    case contradicted
+    /// Freed: nothing was paid (never signed, never delivered, or proved unused on chain).
     case released
 
-    /// Reserved and in-doubt amounts count against every limit.
-    public var isHeld: Bool { self == .reserved || self == .inDoubt }
+    /// Reserved, in-doubt and contradicted amounts count against every limit at their full amount.
+    public var isHeld: Bool { self == .reserved || self == .inDoubt || self == .contradicted }
+}
+
+/// How a settlement was established.
+public enum SettlementEvidence: String, Sendable, Hashable, CaseIterable {
+    /// The chain shows the authorization used and the transfer to the payee (a node was asked).
+    case verified
+    /// The seller's settlement response, consistent with what was signed, but not checked on chain.
+    case claimed
+    /// Decided by the end user (`purser ledger resolve --settled`).
+    case user
+}
+
+/// What was signed for a reservation: enough to look the payment up on chain later.
+public struct SignedAuthorization: Sendable, Hashable {
+    /// EIP-3009 nonce, `0x` + 64 hex.
+    public var nonce: String
+    /// The authorizer (payer) address.
+    public var authorizer: String
+    /// Token contract address.
+    public var token: String
+    /// The x402 `payment-identifier` sent with the payment, if any.
+    public var paymentID: String?
+
+    /// Creates the record.
+    public init(nonce: String, authorizer: String, token: String, paymentID: String? = nil) {
+        self.nonce = nonce
+        self.authorizer = authorizer
+        self.token = token
+        self.paymentID = paymentID
+    }
+}
+
+/// An end user's decision about a held payment (`purser ledger resolve`).
+public enum Resolution: Sendable, Hashable {
+    /// The payment settled in this transaction.
+    case settled(transaction: String)
+    /// Nothing was paid.
+    case void
 }
 
 /// An amount held against a session for one payment.
@@ -104,8 +150,14 @@ public struct Reservation: Sendable, Hashable {
     public var transaction: String?
     /// Payer address, once committed.
     public var payer: String?
-    /// Why it was released (a code such as `not_signed`, `failed`, `in_doubt_expired`).
+    /// Why it was released (a code such as `not_signed`, `not_delivered`, `unused_on_chain`, `user_void`).
     public var releaseReason: String?
+    /// How the settlement was established, once committed.
+    public var evidence: SettlementEvidence?
+    /// What was signed, when the signer recorded it.
+    public var authorization: SignedAuthorization?
+    /// Why it is contradicted, or the end user's note for a resolution.
+    public var note: String?
 }
 
 /// What a payment asks of the ledger.

@@ -22,7 +22,7 @@ public struct LedgerReport: Sendable, Hashable {
         public var count: Int64
     }
 
-    /// Amount held by signed authorizations whose outcome is unknown.
+    /// An amount in one asset: held in doubt, settled on the seller's word only, or contradicted.
     public struct InDoubt: Sendable, Hashable {
         /// Asset symbol.
         public var asset: String
@@ -58,8 +58,13 @@ public struct LedgerReport: Sendable, Hashable {
     public var bySession: [Spend]
     /// Refusals by reason, most frequent first.
     public var refusals: [Refusals]
-    /// In-doubt amounts by asset.
+    /// In-doubt amounts by asset: signed, outcome unknown, held against every limit.
     public var inDoubt: [InDoubt]
+    /// Settled amounts established only by the seller's claim (no node checked them), by asset. They are
+    /// part of the spend above; `purser ledger reconcile` verifies or contradicts them.
+    public var claimedUnverified: [InDoubt]
+    /// Contradicted claims by asset: held at their full amount, never shown as paid.
+    public var contradicted: [InDoubt]
     /// Latency percentiles, nil when no call recorded one.
     public var latency: Latency?
 }

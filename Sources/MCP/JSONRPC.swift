@@ -70,6 +70,32 @@ public struct MCPError: Error, Sendable, Hashable, CustomStringConvertible {
         MCPError(code: -32602, message: "Invalid params: \(detail)", data: data)
     }
 
+    /// A line longer than the server accepts; it was dropped without being read whole.
+    public static func messageTooLong(limit: Int) -> MCPError {
+        MCPError(
+            code: -32600, message: "Invalid request: message longer than \(limit) bytes; it was not read",
+            data: ["reason": "message_too_long", "limit": .number(JSONNumber(limit))])
+    }
+
+    /// A request whose id is still in use by a running request. Answered with a null id so it cannot be
+    /// mistaken for the running request's answer; `data.duplicateId` names the id.
+    public static func duplicateRequestID(_ id: RequestID) -> MCPError {
+        MCPError(
+            code: -32600,
+            message:
+                "Invalid request: this id (data.duplicateId) is already used by a request that is still running; this duplicate was not processed, and the running request will get its own answer",
+            data: ["reason": "duplicate_request_id", "duplicateId": id.json])
+    }
+
+    /// Too many requests are running on this connection; nothing was done for this one.
+    public static func serverBusy(limit: Int) -> MCPError {
+        MCPError(
+            code: -32000,
+            message:
+                "Server busy: \(limit) requests are running on this connection and none finished in time; this request was not processed, retry after one finishes",
+            data: ["reason": "too_many_requests", "limit": .number(JSONNumber(limit))])
+    }
+
     /// -32603: the server failed.
     public static func internalError(_ detail: String) -> MCPError {
         MCPError(code: -32603, message: "Internal error: \(detail)")

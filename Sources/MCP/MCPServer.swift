@@ -24,12 +24,24 @@ public final class MCPServer: Sendable {
         public var legacyVersions: [String]
         /// Stateless versions.
         public var statelessVersions: [String]
+        /// The longest message line accepted; longer lines are dropped unread and answered with an error.
+        public var maximumLineLength: Int
+        /// How many lines are read ahead of the dispatcher before reading pauses (back-pressure).
+        public var maximumQueuedLines: Int
+        /// How many requests may run at once. At the limit, reading pauses until one finishes
+        /// (back-pressure), for at most `maximumAdmissionWait`; then, or at once when a running request waits
+        /// for the client's answer (pausing could deadlock), the request is answered with `serverBusy`.
+        public var maximumConcurrentRequests: Int
+        /// How long a request may wait for a free slot before it is refused.
+        public var maximumAdmissionWait: Duration
 
         /// Creates a configuration with the defaults.
         public init(
             name: String, version: String, instructions: String? = nil, pageSize: Int = 100,
             listTTLMilliseconds: Int = 30_000, legacyVersions: [String] = ["2025-11-25", "2025-06-18"],
-            statelessVersions: [String] = ["2026-07-28"]
+            statelessVersions: [String] = ["2026-07-28"], maximumLineLength: Int = LineReader.defaultMaximumLineLength,
+            maximumQueuedLines: Int = LineReader.defaultMaximumQueuedLines, maximumConcurrentRequests: Int = 16,
+            maximumAdmissionWait: Duration = .seconds(5)
         ) {
             self.name = name
             self.version = version
@@ -38,6 +50,10 @@ public final class MCPServer: Sendable {
             self.listTTLMilliseconds = listTTLMilliseconds
             self.legacyVersions = legacyVersions
             self.statelessVersions = statelessVersions
+            self.maximumLineLength = max(1, maximumLineLength)
+            self.maximumQueuedLines = max(1, maximumQueuedLines)
+            self.maximumConcurrentRequests = max(1, maximumConcurrentRequests)
+            self.maximumAdmissionWait = maximumAdmissionWait
         }
     }
 
@@ -63,6 +79,9 @@ public final class MCPServer: Sendable {
     private let writer: LineWriter
     private let reader: LineReader
     private let state = Mutex(State())
+    /// Signalled when a request finishes or starts waiting for the client: a waiting admission re-checks.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
 
     /// Creates a server.
     /// - Parameters:
@@ -73,20 +92,23 @@ public final class MCPServer: Sendable {
     public init(configuration: Configuration, provider: any ToolProvider, input: Int32 = 0, output: Int32 = 1) {
         self.configuration = configuration
         self.provider = provider
-        self.reader = LineReader(fileDescriptor: input)
+        self.reader = LineReader(
+            fileDescriptor: input, maximumLineLength: configuration.maximumLineLength,
+            maximumQueuedLines: configuration.maximumQueuedLines)
         self.writer = LineWriter(fileDescriptor: output)
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Serves until end of input, then waits for in-flight requests and returns.
     public func run() async {
+        var wakeups = self.wakeups.makeAsyncIterator()
         for await item in reader.lines() {
             switch item {
             case .oversized:
                 await writer.writeLine(
-                    MessageEncoding.error(
-                        id: nil, error: .invalidRequest("message longer than \(LineReader.maximumLineLength) bytes")))
+                    MessageEncoding.error(id: nil, error: .messageTooLong(limit: reader.maximumLineLength)))
             case .line(let bytes):
-                await handleLine(bytes)
+                await handleLine(bytes, wakeups: &wakeups)
             }
         }
         let (running, pending) = state.withLock { state in
@@ -102,7 +124,7 @@ public final class MCPServer: Sendable {
         for task in running { await task.value }
     }
 
-    private func handleLine(_ bytes: [UInt8]) async {
+    private func handleLine(_ bytes: [UInt8], wakeups: inout AsyncStream<Void>.Iterator) async {
         switch MessageDecoding.decode(bytes) {
         case .failure(let failure):
             await writer.writeLine(MessageEncoding.error(id: failure.id, error: failure.error))
@@ -112,18 +134,60 @@ public final class MCPServer: Sendable {
             let continuation = state.withLock { $0.pendingClientRequests.removeValue(forKey: id) }
             continuation?.resume(returning: result.map { $0.objectValue ?? JSONObject() })
         case .success(.request(let id, let method, let params)):
-            let duplicate = state.withLock { state -> Bool in
-                if state.inFlight[id] != nil { return true }
-                state.cancelled.remove(id)
-                state.inFlight[id] = Task {
-                    await self.serve(id: id, method: method, params: params)
-                    _ = self.state.withLock { $0.inFlight.removeValue(forKey: id) }
+            await admit(id: id, method: method, params: params, wakeups: &wakeups)
+        }
+    }
+
+    private enum Admission {
+        case started
+        case refused(answerID: RequestID?, MCPError)
+        case wait
+    }
+
+    /// Starts the request, or waits for a free slot (input is not read meanwhile: back-pressure), or
+    /// refuses it.
+    private func admit(
+        id: RequestID, method: String, params: JSONObject, wakeups: inout AsyncStream<Void>.Iterator
+    ) async {
+        let limit = configuration.maximumConcurrentRequests
+        let deadline = ContinuousClock.now + configuration.maximumAdmissionWait
+        var timer: Task<Void, Never>?
+        defer { timer?.cancel() }
+        while true {
+            let admission = state.withLock { state -> Admission in
+                // A duplicate is answered with a null id: an answer carrying the running request's id could be
+                // taken for that request's outcome (which may be a payment). The running request still
+                // gets its own answer.
+                if state.inFlight[id] != nil { return .refused(answerID: nil, .duplicateRequestID(id)) }
+                if state.inFlight.count < limit {
+                    state.cancelled.remove(id)
+                    state.inFlight[id] = Task {
+                        await self.serve(id: id, method: method, params: params)
+                        _ = self.state.withLock { $0.inFlight.removeValue(forKey: id) }
+                        self.wake.yield()
+                    }
+                    return .started
                 }
-                return false
+                // Waiting while a running request needs the client's answer could deadlock: refuse.
+                if !state.pendingClientRequests.isEmpty || ContinuousClock.now >= deadline {
+                    return .refused(answerID: id, .serverBusy(limit: limit))
+                }
+                return .wait
             }
-            if duplicate {
-                await writer.writeLine(
-                    MessageEncoding.error(id: id, error: .invalidRequest("request id \(id) is already in use")))
+            switch admission {
+            case .started:
+                return
+            case .refused(let answerID, let error):
+                await writer.writeLine(MessageEncoding.error(id: answerID, error: error))
+                return
+            case .wait:
+                if timer == nil {
+                    timer = Task { [wake] in
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                        wake.yield()
+                    }
+                }
+                _ = await wakeups.next()
             }
         }
     }
@@ -363,6 +427,8 @@ public final class MCPServer: Sendable {
                 state.pendingClientRequests[id] = continuation
                 return id
             }
+            // A request waiting for a slot must not wait for this one, which now waits for the client.
+            wake.yield()
             guard let id else {
                 continuation.resume(
                     returning: .failure(MCPError(code: -32603, message: "the client closed the connection")))

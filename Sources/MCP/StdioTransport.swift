@@ -1,3 +1,5 @@
+import Dispatch
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -7,70 +9,124 @@
 /// Reads newline-delimited messages from a file descriptor on a dedicated thread.
 ///
 /// A blocking `read(2)` inside async code would occupy one of the two cooperative-pool threads this
-/// machine has, so reading happens on its own thread and lines arrive through an `AsyncStream`.
+/// machine has, so reading happens on its own thread and lines arrive through an `AsyncSequence`.
 /// `readabilityHandler` is not used: it misses EOF when data and EOF arrive together.
+///
+/// Both things a peer controls are bounded: a line longer than `maximumLineLength` is dropped while it
+/// streams (never buffered whole) and reported as `.oversized`; and at most `maximumQueuedLines` items
+/// wait for the consumer. When that many are waiting the thread stops reading, so the peer's writes
+/// block in the pipe instead of growing this process (back-pressure).
 public struct LineReader: Sendable {
-    /// Lines longer than this are discarded and reported as `.oversized`, so a hostile peer cannot
-    /// make the server buffer without bound.
-    public static let maximumLineLength = 16 * 1024 * 1024
+    /// The default longest line: 1 MiB. A JSON-RPC message costs several times its size once parsed,
+    /// and no Purser request needs more.
+    public static let defaultMaximumLineLength = 1024 * 1024
+    /// The default number of lines read ahead of the consumer.
+    public static let defaultMaximumQueuedLines = 16
 
     /// One item read from the input.
-    public enum Item: Sendable {
+    public enum Item: Sendable, Equatable {
         /// A complete line without its terminator (`\n` or `\r\n`).
         case line([UInt8])
-        /// A line that exceeded `maximumLineLength` and was dropped.
+        /// A line that exceeded the maximum length and was dropped.
         case oversized
     }
 
     private let fileDescriptor: Int32
+    /// Lines longer than this many bytes (without the terminator) are dropped and reported.
+    public let maximumLineLength: Int
+    /// How many items may wait for the consumer before reading pauses.
+    public let maximumQueuedLines: Int
 
     /// Creates a reader over `fileDescriptor` (0 for stdin). The descriptor is not closed.
-    public init(fileDescriptor: Int32) {
+    public init(
+        fileDescriptor: Int32, maximumLineLength: Int = defaultMaximumLineLength,
+        maximumQueuedLines: Int = defaultMaximumQueuedLines
+    ) {
         self.fileDescriptor = fileDescriptor
+        self.maximumLineLength = max(1, maximumLineLength)
+        self.maximumQueuedLines = max(1, maximumQueuedLines)
     }
 
-    /// Starts the reader thread; the stream finishes at EOF or on a read error.
-    public func lines() -> AsyncStream<Item> {
-        let descriptor = fileDescriptor
+    /// Starts the reader thread; the sequence finishes at EOF or on a read error.
+    public func lines() -> Lines {
         let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .unbounded)
+        let slots = DispatchSemaphore(value: maximumQueuedLines)
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
-        let box = ContinuationBox(descriptor: descriptor, continuation: continuation)
+        let box = ReaderContext(
+            descriptor: fileDescriptor, maximumLineLength: maximumLineLength, continuation: continuation, slots: slots)
         let context = Unmanaged.passRetained(box).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(
             &thread, &attributes,
             { raw in
-                let box = Unmanaged<ContinuationBox>.fromOpaque(raw!).takeRetainedValue()
-                LineReader.readLoop(descriptor: box.descriptor, continuation: box.continuation)
+                let box = Unmanaged<ReaderContext>.fromOpaque(raw!).takeRetainedValue()
+                LineReader.readLoop(box)
                 return nil
             }, context)
         pthread_attr_destroy(&attributes)
         if created == 0 {
             pthread_detach(thread)
         } else {
-            Unmanaged<ContinuationBox>.fromOpaque(context).release()
+            Unmanaged<ReaderContext>.fromOpaque(context).release()
             continuation.finish()
         }
-        return stream
+        return Lines(stream: stream, slots: slots)
     }
 
-    private final class ContinuationBox: @unchecked Sendable {
-        // Handed to exactly one thread, which owns it from then on.
-        let descriptor: Int32
-        let continuation: AsyncStream<Item>.Continuation
-        init(descriptor: Int32, continuation: AsyncStream<Item>.Continuation) {
-            self.descriptor = descriptor
-            self.continuation = continuation
+    /// The items read, in order; taking an item frees its slot for the reader thread.
+    public struct Lines: AsyncSequence, Sendable {
+        public typealias Element = Item
+        let stream: AsyncStream<Item>
+        let slots: DispatchSemaphore
+
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(base: stream.makeAsyncIterator(), slots: slots)
+        }
+
+        /// Iterates the items.
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            var base: AsyncStream<Item>.AsyncIterator
+            let slots: DispatchSemaphore
+
+            public mutating func next() async -> Item? {
+                let item = await base.next()
+                if item != nil { slots.signal() }
+                return item
+            }
         }
     }
 
-    private static func readLoop(descriptor: Int32, continuation: AsyncStream<Item>.Continuation) {
+    private final class ReaderContext: @unchecked Sendable {
+        // Handed to exactly one thread, which owns it from then on.
+        let descriptor: Int32
+        let maximumLineLength: Int
+        let continuation: AsyncStream<Item>.Continuation
+        let slots: DispatchSemaphore
+        init(
+            descriptor: Int32, maximumLineLength: Int, continuation: AsyncStream<Item>.Continuation,
+            slots: DispatchSemaphore
+        ) {
+            self.descriptor = descriptor
+            self.maximumLineLength = maximumLineLength
+            self.continuation = continuation
+            self.slots = slots
+        }
+
+        /// Waits for a free slot, then hands `item` to the consumer.
+        func deliver(_ item: Item) {
+            slots.wait()
+            continuation.yield(item)
+        }
+    }
+
+    private static func readLoop(_ context: ReaderContext) {
+        let limit = context.maximumLineLength
         var pending: [UInt8] = []
         var discarding = false
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { read(context.descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
                 break
@@ -82,29 +138,30 @@ public struct LineReader: Sendable {
                     discarding = false
                 } else {
                     pending.append(contentsOf: buffer[start..<position])
-                    emit(&pending, to: continuation)
+                    emit(&pending, limit: limit, to: context)
                 }
-                pending.removeAll(keepingCapacity: true)
+                pending.removeAll(keepingCapacity: pending.capacity <= 65536)
                 start = position + 1
             }
             if !discarding {
                 pending.append(contentsOf: buffer[start..<count])
-                if pending.count > maximumLineLength {
-                    pending.removeAll()
+                // One more byte is allowed for a `\r` before the `\n`.
+                if pending.count > limit + 1 {
+                    pending = []
                     discarding = true
-                    continuation.yield(.oversized)
+                    context.deliver(.oversized)
                 }
             }
         }
-        if !discarding, !pending.isEmpty { emit(&pending, to: continuation) }
-        continuation.finish()
+        if !discarding, !pending.isEmpty { emit(&pending, limit: limit, to: context) }
+        context.continuation.finish()
     }
 
-    private static func emit(_ line: inout [UInt8], to continuation: AsyncStream<Item>.Continuation) {
+    private static func emit(_ line: inout [UInt8], limit: Int, to context: ReaderContext) {
         if line.last == 0x0D { line.removeLast() }
         // Blank lines between messages are tolerated.
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
-        continuation.yield(.line(line))
+        context.deliver(line.count > limit ? .oversized : .line(line))
     }
 }
 

@@ -27,5 +27,30 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { "\(file):\(location.line):\(location.column): \(severity.rawValue): \(message)" }
+    /// One line, always: control characters from the file name or the message (which may quote the
+    /// file's content) are escaped, so a file cannot make one problem print as several lines or forge a
+    /// `file:line:col` line of its own.
+    public var description: String {
+        "\(Self.escaped(file)):\(location.line):\(location.column): \(severity.rawValue): \(Self.escaped(message))"
+    }
+
+    /// `text` with C0/C1 controls, DEL and the Unicode line and paragraph separators escaped.
+    public static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where needsEscape(scalar): result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
 }

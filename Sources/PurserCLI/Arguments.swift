@@ -1,4 +1,5 @@
 import Foundation
+import Purser
 
 /// A command-line usage error: printed to stderr with the command's usage, exit status 64.
 struct UsageError: Error, CustomStringConvertible {
@@ -76,7 +77,8 @@ struct Arguments {
 
 /// Writes a line to stderr; stdout stays free for results (and for the protocol in `serve`).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    // One message, one line: control characters that came from files or arguments are escaped.
+    FileHandle.standardError.write(Data((Diagnostic.escaped(text) + "\n").utf8))
 }
 
 /// Writes a line to stdout.

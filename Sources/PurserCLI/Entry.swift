@@ -45,7 +45,9 @@ struct PurserCommand {
             let status = try await command.run(&arguments)
             exit(status)
         } catch let error as UsageError {
-            printError("purser \(command.name): \(error.description)\nusage: \(command.usage)")
+            printError("purser \(command.name): \(error.description)")
+            // The usage text is ours (and may span lines); only the error is escaped.
+            FileHandle.standardError.write(Data("usage: \(command.usage)\n".utf8))
             exit(64)
         } catch {
             printError("purser \(command.name): \(error)")

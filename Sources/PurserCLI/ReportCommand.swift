@@ -76,18 +76,25 @@ struct ReportCommand: Subcommand {
                 + (report.refusals.isEmpty
                     ? "(none)"
                     : LedgerHome.table(["REASON", "COUNT"], report.refusals.map { [$0.reason, "\($0.count)"] })))
-        sections.append(
-            "In doubt (held until validBefore)\n"
-                + (report.inDoubt.isEmpty
-                    ? "(none)"
-                    : LedgerHome.table(
-                        ["ASSET", "HELD", "RESERVATIONS"],
-                        report.inDoubt.map {
-                            [
-                                $0.asset, LedgerHome.display($0.amount, decimals: $0.decimals, asset: $0.asset),
-                                "\($0.reservations)",
-                            ]
-                        })))
+        let held: [(String, [LedgerReport.InDoubt])] = [
+            ("Held in doubt (signed, outcome unknown; counted against every limit)", report.inDoubt),
+            ("Claimed, unverified (settled on the seller's word; included in spend above)", report.claimedUnverified),
+            ("Contradicted (the seller's claim did not match; held, not spent)", report.contradicted),
+        ]
+        for (title, rows) in held {
+            sections.append(
+                title + "\n"
+                    + (rows.isEmpty
+                        ? "(none)"
+                        : LedgerHome.table(
+                            ["ASSET", "AMOUNT", "PAYMENTS"],
+                            rows.map {
+                                [
+                                    $0.asset, LedgerHome.display($0.amount, decimals: $0.decimals, asset: $0.asset),
+                                    "\($0.reservations)",
+                                ]
+                            })))
+        }
         if let latency = report.latency {
             let ms = { (micros: Int64) in AssetAmount.format(micros, decimals: 3) + " ms" }
             sections.append(
@@ -114,19 +121,23 @@ struct ReportCommand: Subcommand {
                     ]
                 })
         }
-        var object: JSONObject = [
-            "byAgent": spend(report.byAgent), "byTool": spend(report.byTool), "byPayee": spend(report.byPayee),
-            "bySession": spend(report.bySession),
-            "refusals": .array(
-                report.refusals.map { ["reason": .string($0.reason), "count": .number(JSONNumber($0.count))] }),
-            "inDoubt": .array(
-                report.inDoubt.map {
+        func held(_ rows: [LedgerReport.InDoubt]) -> JSONValue {
+            .array(
+                rows.map {
                     [
                         "asset": .string($0.asset), "amountAtomic": .number(JSONNumber($0.amount)),
                         "amount": .string(AssetAmount.format($0.amount, decimals: $0.decimals)),
                         "reservations": .number(JSONNumber($0.reservations)),
                     ]
-                }),
+                })
+        }
+        var object: JSONObject = [
+            "byAgent": spend(report.byAgent), "byTool": spend(report.byTool), "byPayee": spend(report.byPayee),
+            "bySession": spend(report.bySession),
+            "refusals": .array(
+                report.refusals.map { ["reason": .string($0.reason), "count": .number(JSONNumber($0.count))] }),
+            "inDoubt": held(report.inDoubt), "claimedUnverified": held(report.claimedUnverified),
+            "contradicted": held(report.contradicted),
             "latency": .null, "wasted": Self.wastedJSON(wasted),
         ]
         if let latency = report.latency {

@@ -43,7 +43,15 @@ struct ServeCommand: Subcommand {
                     "Purser runs paid API tools under the user's spending rules. Refusals explain which rule applied; do not retry a refused payment with a new idempotency key.",
                 pageSize: pageSize),
             provider: PurserToolProvider(pipeline: runtime.pipeline, agent: configuration.agent))
+        // Settlement evidence for held payments: at start and periodically, off the call path.
+        let reconciler = (runtime.payments?.ledger as? Ledger).map { ledger in
+            Task.detached(priority: .utility) {
+                await SettlementReconciler.runPeriodically(
+                    ledger: ledger, home: configuration.homeDirectory, log: { printError($0) })
+            }
+        }
         await server.run()
+        reconciler?.cancel()
         return 0
     }
 }

@@ -121,14 +121,15 @@ struct LedgerWorkerTool: InteropTool {
         let recovery = try await ledger.recover()
         emit([
             "op": "recovered", "releasedUnsigned": .number(JSONNumber(recovery.releasedUnsigned.count)),
-            "releasedExpired": .number(JSONNumber(recovery.releasedExpired.count)),
         ])
         for payment in 0..<payments {
             // Per-payment randomness depends only on the seed and the payment, so a restart repeats choices.
             var random = SplitMix64(seed: seed &* 1_000_003 &+ UInt64(payment))
             let key = "pay-\(payment)"
             let amount = Int64(random.next() % UInt64(maxAmount)) + 1
-            switch try await ledger.beginIdempotent(agent: agent, key: key, argumentsDigest: "args-\(payment)") {
+            switch try await ledger.beginIdempotent(
+                agent: agent, key: key, tool: "worker", argumentsDigest: "args-\(payment)")
+            {
             case .started: break
             case .replay, .inProgress, .conflict:
                 continue

@@ -107,18 +107,28 @@ public struct X402Client: Sendable {
     ///
     /// - Throws: `X402Error`: `invalidState` (offer from another challenge, or the challenge was already
     ///   authorized), `randomness`, `signerFailed`, `signatureMismatch`. After a throw nothing usable exists.
-    public func authorize(_ offer: PaymentOffer, for challenge: PaymentChallenge) async throws(X402Error)
-        -> SignedPayment
-    {
+    /// - Parameters:
+    ///   - nonce: the EIP-3009 nonce to sign (32 bytes), when the caller chose it beforehand (the governed
+    ///     call records it in the ledger with the hold, before signing); nil draws one from `randomBytes`.
+    ///   - paymentID: the x402 `payment-identifier` to send when the seller declares that extension
+    ///     (16–128 of `A–Z a–z 0–9 _ -`; see `PaymentIdentifier`).
+    public func authorize(
+        _ offer: PaymentOffer, for challenge: PaymentChallenge, nonce: [UInt8]? = nil, paymentID: String? = nil
+    ) async throws(X402Error) -> SignedPayment {
+        if let paymentID, !PaymentIdentifier.isValid(paymentID) {
+            throw X402Error(.invalidState, "the payment identifier is not 16–128 of A–Z a–z 0–9 _ -")
+        }
+        if let nonce, nonce.count != 32 { throw X402Error(.randomness, "the nonce must be 32 bytes") }
         try authorizeChecks(offer, challenge)
         let now = clock()
         let window = min(offer.maxTimeoutSeconds, configuration.validityCap)
         let message = try makeAuthorization(
-            offer, validAfter: max(0, now - configuration.validAfterBackdate), validBefore: now + window,
-            value: offer.amount)
+            offer, validAfter: UInt64(max(0, now - configuration.validAfterBackdate)),
+            validBefore: UInt64(max(0, now + window)), value: offer.amount, nonce: nonce)
         let typedData = TransferTypedData(domain: Self.domain(of: offer), message: message)
         let signature = try await SignatureCheck.verified(typedData, by: signer)
-        return SignedPayment(challenge: challenge, offer: offer, authorization: message, signature: signature)
+        return SignedPayment(
+            challenge: challenge, offer: offer, authorization: message, signature: signature, paymentID: paymentID)
     }
 
     /// A deliberately wrong payment for the interop conformance table: signs what the mutation says.
@@ -196,12 +206,13 @@ public struct X402Client: Sendable {
             offer, validAfter: UInt64(max(0, validAfter)), validBefore: UInt64(max(0, validBefore)), value: value)
     }
 
-    private func makeAuthorization(_ offer: PaymentOffer, validAfter: UInt64, validBefore: UInt64, value: AtomicAmount)
-        throws(X402Error) -> TransferAuthorization
-    {
+    private func makeAuthorization(
+        _ offer: PaymentOffer, validAfter: UInt64, validBefore: UInt64, value: AtomicAmount,
+        nonce chosen: [UInt8]? = nil
+    ) throws(X402Error) -> TransferAuthorization {
         let nonce: [UInt8]
         do {
-            nonce = try randomBytes(32)
+            nonce = try chosen ?? randomBytes(32)
         } catch {
             throw X402Error(.randomness, "the system random source failed")
         }
@@ -419,20 +430,22 @@ public final class SignedPayment: Sendable {
     /// The signed authorization.
     public let authorization: TransferAuthorization
     let headerValue: String
+    /// The `payment-identifier` sent, when the seller declared the extension and one was given.
+    public let paymentID: String?
     private let sent = Atomic<Bool>(false)
 
     init(
         challenge: PaymentChallenge, offer: PaymentOffer, authorization: TransferAuthorization, signature: [UInt8],
-        accepted: JSONObject? = nil
+        accepted: JSONObject? = nil, paymentID: String? = nil
     ) {
         self.challenge = challenge
         self.offer = offer
         self.authorization = authorization
-        self.headerValue = Base64.encode(
-            PaymentPayload.json(
-                offer: offer, accepted: accepted ?? offer.raw, required: challenge.required,
-                authorization: authorization, signature: signature
-            ).serializedBytes())
+        let payload = PaymentPayload.json(
+            offer: offer, accepted: accepted ?? offer.raw, required: challenge.required,
+            authorization: authorization, signature: signature, paymentID: paymentID)
+        self.paymentID = PaymentIdentifier.sent(in: payload)
+        self.headerValue = Base64.encode(payload.serializedBytes())
     }
 
     /// What was signed, for the ledger and receipts.
@@ -452,9 +465,12 @@ public final class SignedPayment: Sendable {
 public enum PaymentPayload {
     /// Builds the payload object: v2 `{x402Version, payload, accepted, resource?, extensions?}`,
     /// v1 `{x402Version, scheme, network, payload}`; `payload = {authorization, signature}`.
+    ///
+    /// Extensions the seller declared are echoed; when it declared `payment-identifier` and `paymentID` is
+    /// given, the id is added as `extensions["payment-identifier"].info.id` (as the official clients do).
     public static func json(
         offer: PaymentOffer, accepted: JSONObject, required: PaymentRequired, authorization: TransferAuthorization,
-        signature: [UInt8]
+        signature: [UInt8], paymentID: String? = nil
     ) -> JSONValue {
         let payload: JSONValue = [
             "authorization": .object(authorization.json), "signature": .string(HexBytes.prefixed(signature)),
@@ -463,7 +479,10 @@ public enum PaymentPayload {
         case .v2:
             var object: JSONObject = ["x402Version": 2, "payload": payload, "accepted": .object(accepted)]
             if let resource = required.resource { object["resource"] = .object(resource) }
-            if let extensions = required.extensions { object["extensions"] = .object(extensions) }
+            if var extensions = required.extensions {
+                if let paymentID { PaymentIdentifier.add(paymentID, to: &extensions) }
+                object["extensions"] = .object(extensions)
+            }
             return .object(object)
         case .v1:
             return [

@@ -24,16 +24,17 @@ public enum SignerConfiguration: Sendable, Hashable {
     public static let defaultKeyFile = "wallet.key"
 
     /// Loads `signer.json` from `home`; without one, the default key file `wallet.key` in the home.
+    ///
+    /// - Throws: `X402Error` with code `configuration` when the home can be written by group or others or
+    ///   belongs to another user, or `signer.json` is not an owner-only regular file of the current user
+    ///   (see `OwnerOnlyFile`), or does not parse.
     public static func load(home: URL) throws(X402Error) -> SignerConfiguration {
-        let url = home.appendingPathComponent(fileName)
-        guard FileManager.default.fileExists(atPath: url.path) else { return .keyFile(path: defaultKeyFile) }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw X402Error(.configuration, "\(url.path) cannot be read")
+        try OwnerOnlyFile.checkHome(home.path)
+        let path = home.appendingPathComponent(fileName).path
+        guard let bytes = try OwnerOnlyFile.read(path, what: "the signer configuration") else {
+            return .keyFile(path: defaultKeyFile)
         }
-        return try parse(Array(data), source: url.path)
+        return try parse(bytes, source: path)
     }
 
     /// Parses the JSON form.

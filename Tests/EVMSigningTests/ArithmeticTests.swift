@@ -22,6 +22,60 @@ struct ArithmeticTests {
         #expect(scalar.squared() == expected)
     }
 
+    @Test("constant-time range check: 0 < value < n gives the value and an all-ones mask, else zero and 0")
+    func checkedNonZero() {
+        let order = Scalar.order
+        let nMinusOne = UInt256(w0: order.w0 - 1, w1: order.w1, w2: order.w2, w3: order.w3)
+        let nPlusOne = UInt256(w0: order.w0 + 1, w1: order.w1, w2: order.w2, w3: order.w3)
+        // One value below n that differs from it only in the lowest limb, one above it that differs only from
+        // the third limb up (n's top limb is all ones): the borrow chain must carry through every limb.
+        let belowInLowLimb = UInt256(w0: order.w0 ^ (1 << 63), w1: order.w1, w2: order.w2, w3: order.w3)
+        let aboveFromThirdLimb = UInt256(w0: 0, w1: 0, w2: .max, w3: .max)
+        let valid: [UInt256] = [
+            UInt256(1), nMinusOne, belowInLowLimb, Self.twoTo128, UInt256(w0: 0, w1: 0, w2: 0, w3: .max),
+        ]
+        let invalid: [UInt256] = [.zero, order, nPlusOne, aboveFromThirdLimb, .max]
+        for value in valid {
+            let (scalar, mask) = Scalar.checkedNonZero(value)
+            #expect(mask == UInt64.max, "\(value)")
+            #expect(scalar.integer == value)
+        }
+        for value in invalid {
+            let (scalar, mask) = Scalar.checkedNonZero(value)
+            #expect(mask == 0, "\(value)")
+            #expect(scalar == .zero)
+        }
+    }
+
+    @Test("divsteps coefficient update: (a·x + b·y) mod n for |a| + |b| ≤ 2^62, extremes included")
+    func divstepsCombine() {
+        // The reference: |a|·x by a full scalar product, negated when a < 0.
+        func times(_ a: Int64, _ x: Scalar) -> Scalar {
+            let product = Scalar(l0: a.magnitude, l1: 0, l2: 0, l3: 0) * x
+            return a < 0 ? -product : product
+        }
+        let top: Int64 = 1 << 62
+        let pairs: [(Int64, Int64)] = [
+            (top, 0), (-top, 0), (0, top), (0, -top), (top / 2, -top / 2), (-top / 2, -top / 2), (1, -1), (0, 0),
+            (top - 1, 1), (-(top - 1), -1), (12_345, -678_910_111_213),
+        ]
+        let extremes: [Scalar] = [.zero, .one, -Scalar.one, Scalar(reducing: Self.sample(9000))]
+        for (a, b) in pairs {
+            for x in extremes {
+                for y in extremes {
+                    #expect(Scalar.combine(a, x, b, y) == times(a, x) + times(b, y), "\(a) \(b)")
+                }
+            }
+        }
+        for index in 0..<100 {
+            let x = Scalar(reducing: Self.sample(index + 3000))
+            let y = Scalar(reducing: Self.sample(index + 4000))
+            let a = Int64(bitPattern: x.l1) >> 2
+            let b = (a < 0 ? -top - a : top - a) / 2
+            #expect(Scalar.combine(a, x, b, y) == times(a, x) + times(b, y))
+        }
+    }
+
     @Test("(p − 1)² = 1 mod p and (n − 1)² = 1 mod n; −1 + 1 = 0")
     func minusOne() throws {
         let pMinusOne = FieldElement.zero - .one
@@ -52,7 +106,7 @@ struct ArithmeticTests {
         #expect((FieldElement.zero - .one).squareRoot() == nil)
     }
 
-    @Test("scalar: Fermat and binary-GCD inverses agree, blinded inverse, ring laws on 200 values")
+    @Test("scalar: Fermat, divsteps (both constant-time) and binary-GCD inverses agree, ring laws on 200 values")
     func scalarLaws() throws {
         for index in 0..<200 {
             let a = Scalar(reducing: Self.sample(index))
@@ -60,12 +114,14 @@ struct ArithmeticTests {
             let c = Scalar(reducing: Self.sample(index + 2000))
             #expect(a * a.inverse() == .one)
             #expect(a.inverse() == a.inverseVariableTime())
-            #expect(a.blindedInverse(blinding: b) == a.inverse())
+            #expect(a.inverseDivsteps() == a.inverseVariableTime())
             #expect(a * (b + c) == a * b + a * c)
             #expect(a + -a == .zero)
             #expect(a.squared() == a * a)
         }
         #expect(Scalar.zero.inverseVariableTime() == .zero)
+        #expect(Scalar.zero.inverse() == .zero)
+        #expect(Scalar.zero.inverseDivsteps() == .zero)
         // Runs of trailing zero bits longer than a limb, and the extremes.
         let edges = [
             Scalar.one, Scalar(l0: 2, l1: 0, l2: 0, l3: 0), -Scalar.one, Scalar(l0: 0, l1: 0, l2: 0, l3: 1 << 63),
@@ -74,6 +130,7 @@ struct ArithmeticTests {
         for a in edges {
             #expect(a * a.inverseVariableTime() == .one)
             #expect(a.inverse() == a.inverseVariableTime())
+            #expect(a.inverseDivsteps() == a.inverseVariableTime())
         }
     }
 

@@ -20,26 +20,43 @@ struct IdempotencyTests {
     func replay() async throws {
         defer { directory.remove() }
         let ledger = try open()
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", argumentsDigest: "d1") == .started)
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", argumentsDigest: "d1") == .inProgress)
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", argumentsDigest: "d2") == .conflict)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", tool: "t", argumentsDigest: "d1") == .started)
+        #expect(
+            try await ledger.beginIdempotent(agent: "a", key: "k1", tool: "t", argumentsDigest: "d1") == .inProgress)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", tool: "t", argumentsDigest: "d2") == .conflict)
         #expect(try await ledger.completeIdempotent(agent: "a", key: "k1", result: #"{"content":[]}"#))
         #expect(
-            try await ledger.beginIdempotent(agent: "a", key: "k1", argumentsDigest: "d1")
+            try await ledger.beginIdempotent(agent: "a", key: "k1", tool: "t", argumentsDigest: "d1")
                 == .replay(result: #"{"content":[]}"#))
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", argumentsDigest: "d2") == .conflict)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", tool: "t", argumentsDigest: "d2") == .conflict)
         // Completing twice does not overwrite the stored result.
         #expect(try await ledger.completeIdempotent(agent: "a", key: "k1", result: "other") == false)
         let record = try #require(try await ledger.lookupIdempotent(agent: "a", key: "k1"))
         #expect(record.state == .completed && record.result == #"{"content":[]}"# && record.argumentsDigest == "d1")
     }
 
+    @Test("the same key and arguments with another tool is a conflict, never a replay (issue 16)")
+    func boundToTool() async throws {
+        defer { directory.remove() }
+        let ledger = try open()
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "toolA", argumentsDigest: "d") == .started)
+        #expect(
+            try await ledger.beginIdempotent(agent: "a", key: "k", tool: "toolB", argumentsDigest: "d") == .conflict)
+        #expect(try await ledger.completeIdempotent(agent: "a", key: "k", result: "resultA"))
+        #expect(
+            try await ledger.beginIdempotent(agent: "a", key: "k", tool: "toolB", argumentsDigest: "d") == .conflict)
+        #expect(
+            try await ledger.beginIdempotent(agent: "a", key: "k", tool: "toolA", argumentsDigest: "d")
+                == .replay(result: "resultA"))
+        #expect(try await ledger.lookupIdempotent(agent: "a", key: "k")?.tool == "toolA")
+    }
+
     @Test("keys are scoped per agent")
     func perAgent() async throws {
         defer { directory.remove() }
         let ledger = try open()
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", argumentsDigest: "d1") == .started)
-        #expect(try await ledger.beginIdempotent(agent: "b", key: "k", argumentsDigest: "d2") == .started)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d1") == .started)
+        #expect(try await ledger.beginIdempotent(agent: "b", key: "k", tool: "t", argumentsDigest: "d2") == .started)
         #expect(try await ledger.lookupIdempotent(agent: "c", key: "k") == nil)
     }
 
@@ -47,24 +64,26 @@ struct IdempotencyTests {
     func expiry() async throws {
         defer { directory.remove() }
         let ledger = try open(ttl: 10_000)
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", argumentsDigest: "d1") == .started)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d1") == .started)
         try await ledger.completeIdempotent(agent: "a", key: "k", result: "r")
         clock.advance(9_999)
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", argumentsDigest: "d2") == .conflict)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d2") == .conflict)
         clock.advance(1)
         #expect(try await ledger.lookupIdempotent(agent: "a", key: "k") == nil)
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", argumentsDigest: "d2") == .started)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d2") == .started)
     }
 
     @Test("an abandoned in-progress call may be retried; a completed one cannot be abandoned")
     func abandon() async throws {
         defer { directory.remove() }
         let ledger = try open()
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", argumentsDigest: "d") == .started)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d") == .started)
         #expect(try await ledger.abandonIdempotent(agent: "a", key: "k"))
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", argumentsDigest: "d") == .started)
+        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d") == .started)
         try await ledger.completeIdempotent(agent: "a", key: "k", result: "r")
         #expect(try await ledger.abandonIdempotent(agent: "a", key: "k") == false)
-        #expect(try await ledger.beginIdempotent(agent: "a", key: "k", argumentsDigest: "d") == .replay(result: "r"))
+        #expect(
+            try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d")
+                == .replay(result: "r"))
     }
 }

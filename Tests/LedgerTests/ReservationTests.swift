@@ -13,9 +13,7 @@ struct ReservationTests {
     }
 
     func open() throws -> Ledger {
-        try Ledger.open(
-            path: directory.databasePath, clock: clock.ledgerClock,
-            configuration: .init(inDoubtGraceMilliseconds: 30_000))
+        try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
     }
 
     func grant(_ ledger: Ledger, cap: Int64 = 1_000_000) async throws -> PaymentSession {
@@ -27,7 +25,7 @@ struct ReservationTests {
         try #require(try await ledger.sessions().first { $0.session.id == session.id }).remaining
     }
 
-    @Test("a reservation held in doubt from the start stays held until holdUntil, then frees the budget")
+    @Test("a reservation held in doubt from the start stays held past holdUntil: time is not evidence")
     func reserveInDoubt() async throws {
         defer { directory.remove() }
         let ledger = try open()
@@ -42,12 +40,13 @@ struct ReservationTests {
         _ = try await ledger.recover()
         #expect(try await ledger.reservation(id: held.id)?.state == .inDoubt)
         #expect(try await remaining(ledger, session) == 100_000)
-        // Past holdUntil and the grace period, the next reservation finds the budget free again.
-        clock.advance(600_000 + 30_001)
+        // Long past holdUntil, the budget is still held: only evidence (commit, void, resolve) frees it.
+        clock.advance(10 * 600_000)
+        _ = try await ledger.recover()
         #expect(
             try await ledger.reserve(Fixtures.request(session: session.id, amount: 250_000), limits: limits).reservation
-                != nil)
-        #expect(try await ledger.reservation(id: held.id)?.state == .released)
+                == nil)
+        #expect(try await ledger.reservation(id: held.id)?.state == .inDoubt)
     }
 
     @Test("commit records the settlement once; repeats are recognised; conflicting ones refused")
@@ -109,7 +108,7 @@ struct ReservationTests {
         #expect(try await remaining(ledger, session) == 1_000_000)
     }
 
-    @Test("in doubt holds the amount until validBefore plus grace, then frees it; a late settlement still commits")
+    @Test("in doubt holds the amount past validBefore; a late settlement commits; chain proof frees it")
     func inDoubt() async throws {
         defer { directory.remove() }
         let ledger = try open()
@@ -126,24 +125,30 @@ struct ReservationTests {
             return
         }
 
-        // Still held just before validBefore + grace.
-        clock.advance(120_000 + 30_000 - 1)
+        // Still held long after validBefore.
+        clock.advance(3_600_000)
         let blocked = try await ledger.reserve(Fixtures.request(session: session.id, amount: 500_000), limits: limits)
         #expect(blocked.evaluation.outcome == .refused(.sessionRemaining))
         let check = try #require(blocked.evaluation.checks.first { $0.gate == .sessionRemaining })
         #expect(check.used == 600_000 && check.inFlight == 600_000)
 
-        clock.advance(1)
-        let after = try await ledger.reserve(Fixtures.request(session: session.id, amount: 500_000), limits: limits)
-        #expect(after.reservation != nil)
-        let expired = try #require(try await ledger.reservation(id: reservation.id))
-        #expect(expired.state == .released && expired.releaseReason == "in_doubt_expired")
-
-        // The chain says otherwise after all: record the truth, even above the cap.
+        // Chain proof that it was never used frees it; a late verified settlement still records the truth.
+        #expect(try await ledger.void(reservation.id, evidence: "authorizationState false").applied?.state == .released)
+        #expect(
+            try await ledger.reserve(Fixtures.request(session: session.id, amount: 500_000), limits: limits).reservation
+                != nil)
+        guard
+            case .notAllowed = try await ledger.commit(
+                reservation.id, settledAmount: 600_000, transaction: "0xlate", payer: "0xp")
+        else {
+            Issue.record("a seller's claim re-opened a voided payment")
+            return
+        }
         let late = try #require(
-            try await ledger.commit(reservation.id, settledAmount: 600_000, transaction: "0xlate", payer: "0xp").applied
-        )
-        #expect(late.state == .committed)
+            try await ledger.commit(
+                reservation.id, settledAmount: 600_000, transaction: "0xlate", payer: "0xp", evidence: .verified
+            ).applied)
+        #expect(late.state == .committed && late.evidence == .verified)
         #expect(try await ledger.sessions().first?.committed == 600_000)
     }
 
@@ -163,7 +168,12 @@ struct ReservationTests {
         #expect(
             try await ledger.commit(a.id, settledAmount: 100_000, transaction: "0xa", payer: "0xp").applied?.state
                 == .committed)
-        #expect(try await ledger.release(b.id, reason: "settlement_failed").applied?.state == .released)
+        // A failure the seller reports is not evidence; "never delivered" is.
+        guard case .notAllowed = try await ledger.release(b.id, reason: "settlement_failed") else {
+            Issue.record("an in-doubt payment was released on the seller's word")
+            return
+        }
+        #expect(try await ledger.release(b.id, reason: "not_delivered").applied?.state == .released)
         #expect(try await remaining(ledger, session) == 900_000)
         await #expect(throws: LedgerError.self) { try await ledger.markInDoubt(a.id, validBefore: 0) }
     }
@@ -188,7 +198,6 @@ struct ReservationTests {
 
         let recovery = try await survivor.recover()
         #expect(recovery.releasedUnsigned == [unsigned.id])
-        #expect(recovery.releasedExpired.isEmpty)
         #expect(try await survivor.reservation(id: unsigned.id)?.releaseReason == "not_signed_owner_gone")
         #expect(try await survivor.reservation(id: signed.id)?.state == .inDoubt)
         #expect(try await survivor.reservation(id: live.id)?.state == .reserved)
@@ -200,14 +209,14 @@ struct ReservationTests {
         #expect(second.heldByLiveOwners == 1)
         #expect(try await survivor.reservation(id: live.id)?.state == .reserved)
 
-        clock.advance(300_000 + 30_000)
-        let third = try await starter.recover()
-        #expect(third.releasedExpired == [signed.id])
+        clock.advance(10 * 300_000)
+        _ = try await starter.recover()
+        #expect(try await starter.reservation(id: signed.id)?.state == .inDoubt)
 
         let releases = try await starter.auditRecords().filter { $0.kind == "release" }.compactMap {
             $0.payloadJSON?["reason"]?.stringValue
         }
-        #expect(releases == ["not_signed_owner_gone", "in_doubt_expired"])
+        #expect(releases == ["not_signed_owner_gone"])
         #expect(try await starter.verify().isValid)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import JSONCore
 import MCP
+import Synchronization
 import Testing
 
 /// A provider whose tools are scripted by the test.
@@ -20,6 +21,9 @@ private struct ScriptedProvider: ToolProvider {
             return .complete(.text("answer: \(answer["action"]?.stringValue ?? "none")"))
         case "mrtr":
             return .inputRequired(inputRequests: ["confirm": ["method": "elicitation/create"]], requestState: "s1")
+        case "block":
+            await Gate.shared.wait()
+            return .complete(.text("unblocked"))
         case "echo":
             await context.reportProgress(1, 1, "half")
             return .complete(.text(JSONValue.object(arguments).serialized()))
@@ -29,15 +33,42 @@ private struct ScriptedProvider: ToolProvider {
     }
 }
 
+/// Holds `block` calls until the test opens it.
+private actor Gate {
+    static let shared = Gate()
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var open = false
+
+    func wait() async {
+        if open { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        open = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
+    }
+
+    func reset() { open = false }
+
+    var waiting: Int { waiters.count }
+}
+
 /// Runs a server over two pipes and gives the test the client's ends.
 private final class Harness: Sendable {
     let toServer = Pipe()
     let fromServer = Pipe()
     let done: Task<Void, Never>
 
-    init(pageSize: Int = 2) {
+    init(
+        pageSize: Int = 2, maximumLineLength: Int = 1024 * 1024, maximumConcurrentRequests: Int = 16,
+        maximumAdmissionWait: Duration = .seconds(5)
+    ) {
         let server = MCPServer(
-            configuration: MCPServer.Configuration(name: "t", version: "1", pageSize: pageSize),
+            configuration: MCPServer.Configuration(
+                name: "t", version: "1", pageSize: pageSize, maximumLineLength: maximumLineLength,
+                maximumConcurrentRequests: maximumConcurrentRequests, maximumAdmissionWait: maximumAdmissionWait),
             provider: ScriptedProvider(), input: toServer.fileHandleForReading.fileDescriptor,
             output: fromServer.fileHandleForWriting.fileDescriptor)
         done = Task { await server.run() }
@@ -156,8 +187,113 @@ struct MCPServerTests {
         await harness.finish()
     }
 
-    @Test("a request reusing the id of one still in flight is refused with that id; the first one completes")
+    private static func call(_ id: Int, _ tool: String) -> String {
+        #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)","arguments":{}}}"#
+    }
+
+    private static func waitForBlocked(_ count: Int) async throws {
+        for _ in 0..<500 where await Gate.shared.waiting < count { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await Gate.shared.waiting == count)
+    }
+
+    @Test("a duplicate in-flight id is refused with a null id; the running call still gets its own answer (issue 16)")
     func duplicateInFlightID() async throws {
+        await Gate.shared.reset()
+        let harness = Harness()
+        harness.send(Self.call(7, "block"))
+        try await Self.waitForBlocked(1)
+        harness.send(Self.call(7, "echo"))
+        let duplicate = try await harness.receive()
+        // Not the id of the running call: a client can never take this for its answer.
+        #expect(duplicate["id"] == .null)
+        #expect(duplicate["error"]?["code"] == -32600)
+        #expect(duplicate["error"]?["data"]?["reason"] == "duplicate_request_id")
+        #expect(duplicate["error"]?["data"]?["duplicateId"] == 7)
+        await Gate.shared.release()
+        let original = try await harness.receive()
+        #expect(original["id"] == 7)
+        #expect(original["result"]?["content"]?.arrayValue?.first?["text"] == "unblocked")
+        await harness.finish()
+    }
+
+    @Test("an over-long line is answered with an error and dropped; the next message is served (issue 16)")
+    func overlongLine() async throws {
+        let harness = Harness(maximumLineLength: 1000)
+        let padding = String(repeating: "x", count: 200_000)
+        harness.send(#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"\#(padding)"}}"#)
+        harness.send(#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
+        let refused = try await harness.receive()
+        #expect(refused["id"] == .null)
+        #expect(refused["error"]?["code"] == -32600)
+        #expect(refused["error"]?["data"]?["reason"] == "message_too_long")
+        #expect(refused["error"]?["data"]?["limit"] == 1000)
+        #expect(try await harness.receive()["id"] == 2)
+        await harness.finish()
+    }
+
+    @Test(
+        "a request beyond the concurrency limit that finds no free slot in time is refused with its own id (issue 16)")
+    func concurrencyLimit() async throws {
+        await Gate.shared.reset()
+        let harness = Harness(maximumConcurrentRequests: 2, maximumAdmissionWait: .milliseconds(200))
+        harness.send(Self.call(1, "block"))
+        harness.send(Self.call(2, "block"))
+        try await Self.waitForBlocked(2)
+        harness.send(Self.call(3, "echo"))
+        let busy = try await harness.receive()
+        #expect(busy["id"] == 3)
+        #expect(busy["error"]?["code"] == -32000)
+        #expect(busy["error"]?["data"]?["reason"] == "too_many_requests")
+        await Gate.shared.release()
+        var answered: Set<Int64> = []
+        for _ in 0..<2 { answered.insert(try #require(try await harness.receive()["id"]?.int64Value)) }
+        #expect(answered == [1, 2])
+        harness.send(#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#)
+        #expect(try await harness.receive()["id"] == 4)
+        await harness.finish()
+    }
+
+    @Test("at the concurrency limit input pauses and the request runs once a slot frees (issue 16)")
+    func waitsForSlot() async throws {
+        await Gate.shared.reset()
+        let harness = Harness(maximumConcurrentRequests: 1, maximumAdmissionWait: .seconds(30))
+        harness.send(Self.call(1, "block"))
+        try await Self.waitForBlocked(1)
+        harness.send(Self.call(2, "echo"))
+        try await Task.sleep(for: .milliseconds(100))
+        await Gate.shared.release()
+        let first = try await harness.receive()
+        #expect(first["id"] == 1 && first["error"] == nil)
+        let second = try await harness.receive()
+        #expect(second["id"] == 2)
+        #expect(second["error"] == nil)
+        #expect(second["result"]?["content"]?.arrayValue?.first?["text"] == "{}")
+        await harness.finish()
+    }
+
+    @Test("at the limit, a request is refused at once while a running one waits for the client (no deadlock)")
+    func noDeadlockWithElicitation() async throws {
+        let harness = Harness(maximumConcurrentRequests: 1, maximumAdmissionWait: .seconds(30))
+        harness.send(
+            #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"form":{}}},"clientInfo":{"name":"c","version":"1"}}}"#
+        )
+        #expect(try await harness.receive()["id"] == 0)
+        harness.send(Self.call(5, "confirm"))
+        let ask = try await harness.receive()
+        #expect(ask["method"] == "elicitation/create")
+        harness.send(#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#)
+        let busy = try await harness.receive()
+        #expect(busy["id"] == 6 && busy["error"]?["data"]?["reason"] == "too_many_requests")
+        let askID = try #require(ask["id"])
+        harness.send(#"{"jsonrpc":"2.0","id":\#(askID.serialized()),"result":{"action":"accept","content":{}}}"#)
+        let answer = try await harness.receive()
+        #expect(answer["id"] == 5)
+        #expect(answer["result"]?["content"]?.arrayValue?.first?["text"] == "answer: accept")
+        await harness.finish()
+    }
+
+    @Test("a duplicate of a request waiting for the client is refused with a null id; the first one completes")
+    func duplicateWhileEliciting() async throws {
         let harness = Harness()
         harness.send(
             #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"c","version":"1"}}}"#
@@ -169,8 +305,9 @@ struct MCPServerTests {
         #expect(elicitation["method"] == "elicitation/create")
         harness.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#)
         let duplicate = try await harness.receive()
-        #expect(duplicate["id"] == 2)
+        #expect(duplicate["id"] == .null)
         #expect(duplicate["error"]?["code"] == -32600)
+        #expect(duplicate["error"]?["data"]?["duplicateId"] == 2)
         #expect(duplicate["result"] == nil)
         let id = try #require(elicitation["id"])
         harness.send(#"{"jsonrpc":"2.0","id":\#(id.serialized()),"result":{"action":"accept"}}"#)
@@ -178,5 +315,34 @@ struct MCPServerTests {
         #expect(reply["id"] == 2)
         #expect(reply["result"]?["content"]?.arrayValue?.first?["text"] == "answer: accept")
         await harness.finish()
+    }
+}
+
+@Suite("Line reader bounds")
+struct LineReaderTests {
+    @Test("the reader stops reading while its queue is full: the writer blocks until lines are taken (issue 16)")
+    func backPressure() async throws {
+        let pipe = Pipe()
+        let reader = LineReader(
+            fileDescriptor: pipe.fileHandleForReading.fileDescriptor, maximumLineLength: 4096, maximumQueuedLines: 4)
+        let lines = reader.lines()
+        let line = Data((String(repeating: "a", count: 1023) + "\n").utf8)
+        let writerDone = Mutex(false)
+        let writer = pipe.fileHandleForWriting
+        // 4 MiB: far more than the pipe buffer, the reader's read buffer and four queued lines together.
+        Thread {
+            for _ in 0..<4096 { writer.write(line) }
+            try? writer.close()
+            writerDone.withLock { $0 = true }
+        }.start()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(writerDone.withLock { $0 } == false)
+        var count = 0
+        for await item in lines {
+            #expect(item == .line(Array(repeating: 0x61, count: 1023)))
+            count += 1
+        }
+        #expect(count == 4096)
+        #expect(writerDone.withLock { $0 })
     }
 }

@@ -34,7 +34,8 @@ final class World: Sendable {
         policy: String = "permit (principal == Agent::\"alice\", action, resource);",
         manifestText: String = World.weatherManifest, transport: (any HTTPTransport)? = nil,
         ledger wrap: (Ledger) -> any PaymentLedger = { $0 }, authorizer: (any CallAuthorizer)? = nil,
-        signer wrapSigner: (any Signer) -> any Signer = { $0 }, changes: String = ""
+        signer wrapSigner: (any Signer) -> any Signer = { $0 }, ledgerClock: LedgerClock = .system,
+        changes: String = ""
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "purser-governed-\(UUID().uuidString)")
@@ -52,7 +53,7 @@ final class World: Sendable {
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         let keyPath = home.appendingPathComponent("wallet.key").path
         _ = try KeyFile.create(at: keyPath)
-        ledger = try Ledger.open(path: home.appendingPathComponent("ledger.sqlite").path)
+        ledger = try Ledger.open(path: home.appendingPathComponent("ledger.sqlite").path, clock: ledgerClock)
         session = try await ledger.grantSession(
             agent: "alice", asset: "USDC", decimals: 6, cap: budget, ttlMilliseconds: 3_600_000)
         let (manifest, problems) = ToolManifestLoader.load(bytes: Array(manifestText.utf8), file: "weather.json")

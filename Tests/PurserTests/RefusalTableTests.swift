@@ -40,7 +40,7 @@ private let scenarios: [RefusalScenario] = [
     RefusalScenario(code: "idempotency_in_progress", why: "the key is claimed by a call still running") {
         let world = try await World()
         _ = try await world.ledger.beginIdempotent(
-            agent: "alice", key: IdempotencyClaimStep.ledgerName("k2"),
+            agent: "alice", key: IdempotencyClaimStep.ledgerName("k2"), tool: "weather",
             argumentsDigest: InputCheckStep.digest(["city": "Paris"]))
         return (try await world.call(meta: ["com.purser/idempotency-key": "k2"]), world)
     },

@@ -68,8 +68,32 @@ struct URLTemplateTests {
         #expect(
             url.absoluteString == "https://api.example.com:8443/v1/items/..%2F..%2Fx%3Fy%3D1%23z%40evil.com%3A80%2F")
         #expect(url.host == "api.example.com" && url.port == 8443)
-        let dots = try template.expand(arguments: ["id": ".."], query: []).get()
-        #expect(dots.path == "/v1/items/%2E%2E" || dots.absoluteString.hasSuffix("/items/%2E%2E"))
+        // A dot segment is refused: "%2E%2E" is ".." to a server that normalizes the path.
+        for dots in [".", ".."] {
+            #expect(throws: TemplateError.self) {
+                try template.expand(arguments: ["id": .string(dots)], query: []).get()
+            }
+        }
+    }
+
+    @Test(
+        "a segment that expands to empty, . or .. is refused, so the path structure never changes (issue 16)",
+        arguments: [
+            ("", ""), ("", "."), (".", ""),
+        ] as [(String, String)])
+    func dotSegments(a: String, b: String) throws {
+        let template = try URLTemplate.parse("https://api.example.com/x/{a}.{b}/end").get()
+        let expanded = template.expand(arguments: ["a": .string(a), "b": .string(b)], query: [])
+        #expect(throws: TemplateError.self) { try expanded.get() }
+    }
+
+    @Test("segments that keep their place are expanded as before")
+    func ordinarySegments() throws {
+        let template = try URLTemplate.parse("https://api.example.com/x/{a}.{b}/end/{c}").get()
+        let url = try template.expand(arguments: ["a": "v1", "b": "json", "c": "..."], query: []).get()
+        #expect(url.absoluteString == "https://api.example.com/x/v1.json/end/...")
+        let empty = try URLTemplate.parse("https://api.example.com/x/{a}").get()
+        #expect(throws: TemplateError.self) { try empty.expand(arguments: ["a": ""], query: []).get() }
     }
 
     @Test("query mapping encodes values and repeats arrays")
@@ -85,7 +109,7 @@ struct URLTemplateTests {
         "templates that could move the request elsewhere are refused",
         arguments: [
             "http://{host}/x", "http://a.com:{port}/x", "ftp://a.com/x", "http://user:pw@a.com/x", "http://a.com/x#f",
-            "http://a.com/x?q={q}", "a.com/x",
+            "http://a.com/x?q={q}", "a.com/x", "http://a.com/x/../{id}", "http://a.com/./{id}",
         ])
     func refused(template: String) {
         guard case .failure = URLTemplate.parse(template) else {

@@ -34,7 +34,7 @@ extension CallRefusal {
             .approvalUnusable, .approvalNotAccepted, .approvalNotRecorded, .approvalDeclined, .approvalRequestFailed:
             return approvalSentence
         case .signingFailed, .paymentWindowMoved, .notDelivered, .refusedAfterSigning, .outcomeUnknown,
-            .unexpectedPaymentOutcome, .unrecordedPayment, .stepOrder:
+            .unexpectedPaymentOutcome, .unrecordedPayment, .settlementContradicted, .stepOrder:
             return settlementSentence
         }
     }
@@ -54,7 +54,8 @@ extension CallRefusal {
             return
                 "A call with this idempotency key is still in progress (or its outcome is unknown). Do not retry with a new key; try the same key again later."
         case .idempotencyConflict:
-            return "This idempotency key was already used with different arguments. Use a new key for a new purchase."
+            return
+                "This idempotency key was already used with another tool or different arguments. Use a new key for a new purchase."
         case .secretMissing(let name):
             // Name the secret (not its value) so the operator can fix the configuration.
             return
@@ -127,15 +128,18 @@ extension CallRefusal {
             return "The paid request could not be delivered (\(message)); you may retry."
         case .refusedAfterSigning(let reason, let payment, _):
             return
-                "The upstream API refused the payment (\(reason)). \(payment.display) stays reserved until the authorization expires in case it settles late; it is then released. Do not retry with a new idempotency key."
+                "The upstream API refused the payment (\(reason)). \(payment.display) stays held until the chain or the user settles whether it was paid (purser ledger reconcile / resolve). Do not retry with a new idempotency key."
         case .outcomeUnknown(let failure, let payment, _, _):
             return
-                "The payment of \(payment.display) may have gone through: the outcome is unknown (\(failure)). Do not retry with a new idempotency key; retrying with the same key reports what is known. The amount stays reserved until the authorization expires."
+                "The payment of \(payment.display) may have gone through: the outcome is unknown (\(failure)). Do not retry with a new idempotency key; retrying with the same key reports what is known. The amount stays held until the chain or the user settles it (purser ledger reconcile / resolve)."
         case .unexpectedPaymentOutcome:
             return "The payment outcome is unknown: it may have gone through. The amount stays reserved."
         case .unrecordedPayment(let payment, let transaction, _):
             return
                 "The seller reported the payment of \(payment.display) as settled (transaction \(transaction)), but Purser could not record it: it may have gone through, and the amount stays held until it is recorded. Do not retry with a new idempotency key; ask the user to check Purser."
+        case .settlementContradicted(let problems, let payment, _):
+            return
+                "The upstream API's settlement claim does not match the payment Purser signed (\(problems.joined(separator: "; "))). It is not treated as paid; \(payment.display) stays held until the chain or the user settles it (purser ledger reconcile / resolve). Do not retry with a new idempotency key."
         case .stepOrder(let step, let signed):
             return "Purser could not complete this call (internal error in step \(step))."
                 + (signed ? " The payment may have gone through; the amount stays reserved." : "")
@@ -182,6 +186,11 @@ extension CallRefusal {
             return ["heldUntil": .number(JSONNumber(heldUntil)), "reservation": .string(reservation)]
         case .unrecordedPayment(_, let transaction, let reservation):
             return ["transaction": .string(transaction), "reservation": .string(reservation)]
+        case .settlementContradicted(let problems, _, let reservation):
+            return [
+                "reservation": .string(reservation), "settlement": "contradicted",
+                "problems": .array(problems.map { .string($0) }),
+            ]
         default: return JSONObject()
         }
     }

@@ -26,6 +26,8 @@ extension ToolRefusal.Code {
     static let paymentFailed = Self("payment_failed")
     /// The payment may have gone through; the outcome is unknown.
     static let outcomeUnknown = Self("outcome_unknown")
+    /// The seller's settlement claim contradicts what was signed; the amount stays held.
+    static let settlementContradicted = Self("settlement_contradicted")
     /// The pipeline's steps ran out of order (a programming error); refused, fail closed.
     static let internalError = Self("internal_error")
 }
@@ -129,6 +131,8 @@ public enum CallRefusal: Error, Sendable {
     case unexpectedPaymentOutcome
     /// The seller reported a settlement but the ledger could not record it (step 12): held, never released.
     case unrecordedPayment(payment: PaymentSummary, transaction: String, reservation: String)
+    /// The seller's settlement claim contradicts what was signed (step 10b); held, never shown as paid.
+    case settlementContradicted(problems: [String], payment: PaymentSummary, reservation: String)
     /// A step found the call's state incomplete (a programming error in the step order).
     case stepOrder(step: String, signed: Bool)
 
@@ -156,6 +160,7 @@ public enum CallRefusal: Error, Sendable {
         case .ledgerUnavailable: return .ledgerUnavailable
         case .signingFailed, .paymentWindowMoved, .notDelivered, .refusedAfterSigning: return .paymentFailed
         case .outcomeUnknown, .unexpectedPaymentOutcome, .unrecordedPayment: return .outcomeUnknown
+        case .settlementContradicted: return .settlementContradicted
         case .stepOrder: return .internalError
         }
     }
@@ -163,7 +168,8 @@ public enum CallRefusal: Error, Sendable {
     /// Whether money may have moved: decides the wording, the hold and whether the idempotency key stays bound.
     public var money: MoneyMovement {
         switch self {
-        case .refusedAfterSigning, .outcomeUnknown, .unexpectedPaymentOutcome, .unrecordedPayment:
+        case .refusedAfterSigning, .outcomeUnknown, .unexpectedPaymentOutcome, .unrecordedPayment,
+            .settlementContradicted:
             return .mayHaveMoved
         case .stepOrder(_, let signed):
             return signed ? .mayHaveMoved : .none

@@ -23,6 +23,10 @@ struct CallState: Sendable {
         var evaluation: GateEvaluation
         /// The latest `validBefore` the authorization may carry.
         var holdUntil: Int64
+        /// The EIP-3009 nonce to sign, chosen before the hold and stored with it (for reconciliation).
+        var nonce: [UInt8] = []
+        /// The x402 `payment-identifier` (stable per agent and idempotency key).
+        var paymentID: String?
     }
 
     /// What the seller reported after the paid request (a claim until it is committed).

@@ -61,6 +61,6 @@ extension ToolCallPipeline {
     static let standardSteps: [any CallStep] = [
         InputCheckStep(), CallPolicyStep(), IdempotencyClaimStep(), UpstreamRequestStep(), OfferSelectionStep(),
         ChangeDetectionStep(), PayPolicyStep(), LimitsAndApprovalStep(), ReservationStep(), SigningStep(),
-        SettlementStep(), ReceiptStep(),
+        SettlementStep(), SettlementClaimStep(), ReceiptStep(),
     ]
 }

@@ -65,7 +65,7 @@ public struct PaymentEnvironment: Sendable {
             let configuration = try SignerConfiguration.load(home: homeURL)
             signer = try configuration.makeSigner(home: homeURL, transport: HTTPClient())
         } catch {
-            problems.append("no wallet is configured (purser wallet new)")
+            problems.append("no usable wallet (\(error)); see purser wallet new")
         }
         let approvalKey = ApprovalKey.loadOrCreate(home: home)
         if approvalKey == nil { problems.append("the approval key could not be created in \(home)") }

@@ -5,9 +5,10 @@ public import Ledger
 ///
 /// Every write can fail; the pipeline gives each failure a decided outcome (see `docs/governed-call.md`).
 public protocol PaymentLedger: Sendable {
-    /// Claims an idempotency key for a call.
-    func beginIdempotent(agent: String, key: String, argumentsDigest: String) async throws(LedgerError)
-        -> IdempotencyBegin
+    /// Claims an idempotency key for a call to `tool` (another tool with the same key is a conflict).
+    func beginIdempotent(agent: String, key: String, tool: String, argumentsDigest: String)
+        async
+        throws(LedgerError) -> IdempotencyBegin
     /// Stores the result under a claimed key.
     func completeIdempotent(agent: String, key: String, result: String) async throws(LedgerError) -> Bool
     /// Frees a claimed key (nothing was paid).
@@ -42,4 +43,41 @@ public protocol PaymentLedger: Sendable {
         throws(LedgerError) -> Approval
 }
 
-extension Ledger: PaymentLedger {}
+/// Settlement evidence (docs/ledger.md): the pipeline records what is about to be signed with the hold,
+/// commits a seller's claim as `claimed`, and records a contradicted claim. Ledgers that do not implement
+/// these (test wrappers) fall back to the plain operations; a contradiction they cannot record leaves the
+/// payment in doubt, held.
+public protocol SettlementEvidenceLedger: PaymentLedger {
+    /// `reserve` that also stores the authorization about to be signed.
+    func reserve(
+        _ request: ReservationRequest, limits: LimitsConfiguration, holdUntil: Int64?,
+        authorization: SignedAuthorization?
+    ) async throws(LedgerError) -> ReserveOutcome
+    /// Records a contradicted settlement claim; the amount stays held.
+    func contradict(_ reservationID: String, claimedTransaction: String?, reason: String) async throws(LedgerError)
+        -> TransitionOutcome
+}
+
+extension PaymentLedger {
+    /// Stores the authorization when the ledger can, else reserves plainly.
+    func reserve(
+        _ request: ReservationRequest, limits: LimitsConfiguration, holdUntil: Int64?,
+        authorization: SignedAuthorization?
+    ) async throws(LedgerError) -> ReserveOutcome {
+        if let evidence = self as? any SettlementEvidenceLedger {
+            return try await evidence.reserve(
+                request, limits: limits, holdUntil: holdUntil, authorization: authorization)
+        }
+        return try await reserve(request, limits: limits, holdUntil: holdUntil)
+    }
+
+    /// Records a contradiction when the ledger can; nil when it cannot (the payment stays in doubt).
+    func recordContradiction(_ reservationID: String, claimedTransaction: String?, reason: String)
+        async throws(LedgerError) -> TransitionOutcome?
+    {
+        guard let evidence = self as? any SettlementEvidenceLedger else { return nil }
+        return try await evidence.contradict(reservationID, claimedTransaction: claimedTransaction, reason: reason)
+    }
+}
+
+extension Ledger: PaymentLedger, SettlementEvidenceLedger {}

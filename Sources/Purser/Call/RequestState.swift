@@ -63,14 +63,19 @@ struct ApprovalRequestState: Sendable, Hashable {
 enum ApprovalKey {
     static func loadOrCreate(home: String) -> [UInt8]? {
         let path = (home as NSString).appendingPathComponent("approval.key")
-        if let data = FileManager.default.contents(atPath: path), data.count == 32 { return Array(data) }
+        // Owner-only like signer.json: a key others could read or plant would let them forge approvals.
+        let existing: [UInt8]?
+        do { existing = try OwnerOnlyFile.read(path, what: "the approval key") } catch { return nil }
+        if let existing { return existing.count == 32 ? existing : nil }
         guard let bytes = try? SecureRandom.bytes(32) else { return nil }
         try? FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             // Another process created it first: use theirs.
-            if let data = FileManager.default.contents(atPath: path), data.count == 32 { return Array(data) }
-            return nil
+            guard let theirs = try? OwnerOnlyFile.read(path, what: "the approval key"), theirs.count == 32 else {
+                return nil
+            }
+            return theirs
         }
         defer { close(descriptor) }
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, 32) }

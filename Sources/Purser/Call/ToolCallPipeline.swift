@@ -61,7 +61,10 @@ public final class ToolCallPipeline: Sendable {
         self.catalog = catalog
         var transports: [String: any HTTPTransport] = [:]
         for manifest in catalog.manifests {
-            transports[manifest.name] = SameOriginRedirects(base: transport(manifest), manifest: manifest)
+            // Scrubbing wraps everything: no upstream byte reaches a result, trace or record unscrubbed.
+            transports[manifest.name] = SecretScrubbingTransport(
+                base: SameOriginRedirects(base: transport(manifest), manifest: manifest),
+                secretHeaders: manifest.upstream.secretHeaders)
         }
         self.environment = CallEnvironment(
             transports: transports, secrets: secrets, authorizer: authorizer, payments: payments,

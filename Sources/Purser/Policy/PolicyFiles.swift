@@ -58,11 +58,15 @@ public struct PolicyFiles: Sendable {
         var entities = Entities()
         if let data = manager.contents(atPath: entitiesPath) {
             fingerprint[entitiesPath] = PolicyFiles.fingerprint(of: data)
+            let bytes = Array(data)
+            let json = try? CedarJSON.parse(bytes: bytes)
             do {
-                entities = try Entities(json: try CedarJSON.parse(bytes: Array(data)))
+                entities = try Entities(json: try CedarJSON.parse(bytes: bytes))
             } catch {
                 throw PolicyLoadError.at(
-                    file: entitiesPath, location: PolicyFiles.location(in: error.message), message: error.message)
+                    file: entitiesPath,
+                    location: PolicyFiles.entitiesProblemLocation(bytes: bytes, json: json, message: error.message),
+                    message: error.message)
             }
         } else if entitiesFile != nil {
             throw PolicyLoadError.at(

@@ -11,7 +11,11 @@ public struct TemplateError: Error, Sendable, Hashable {
 ///
 /// The scheme, host and port are fixed when the manifest loads; an argument is percent-encoded with
 /// everything but RFC 3986 unreserved characters escaped, so it can never change the scheme, host or
-/// port, add a path segment, start a query or inject a fragment.
+/// port, add a path segment, start a query or inject a fragment. A path segment that holds a placeholder
+/// must not expand to an empty, `.` or `..` segment (`/x/{a}.{b}/end` with both empty would otherwise
+/// request `/x/end`): such arguments are refused, because no encoding is safe (`%2E` is `.` to any
+/// server that normalizes the path, RFC 3986 section 6.2.2.2). Dot segments in the template's own path
+/// are refused when it loads.
 public struct URLTemplate: Sendable, Hashable {
     enum Piece: Sendable, Hashable {
         case literal(String)
@@ -94,6 +98,10 @@ public struct URLTemplate: Sendable, Hashable {
         guard URL(string: probe + (fixedQuery.map { "?" + $0 } ?? "")) != nil else {
             return .failure(TemplateError(message: "\"url\" is not a valid URL"))
         }
+        let literalPath = pieces.map { if case .literal(let text) = $0 { return text } else { return "x" } }.joined()
+        if literalPath.split(separator: "/", omittingEmptySubsequences: false).contains(where: Self.isDotSegment) {
+            return .failure(TemplateError(message: "\"url\" must not contain \".\" or \"..\" path segments"))
+        }
         return .success(URLTemplate(origin: origin, pathPieces: pieces, fixedQuery: fixedQuery))
     }
 
@@ -133,6 +141,8 @@ public struct URLTemplate: Sendable, Hashable {
         URL, TemplateError
     > {
         var path = ""
+        // Indexes (counted by "/") of the segments that hold a placeholder.
+        var expandedSegments = Set<Int>()
         for piece in pathPieces {
             switch piece {
             case .literal(let text):
@@ -144,10 +154,19 @@ public struct URLTemplate: Sendable, Hashable {
                 guard let text = Self.scalarText(value) else {
                     return .failure(TemplateError(message: "argument \"\(name)\" must be a string, number or boolean"))
                 }
-                // "." and ".." would be resolved by the URL machinery and could climb out of the path.
-                let encoded = Self.encode(text)
-                path += encoded == "." ? "%2E" : encoded == ".." ? "%2E%2E" : encoded
+                expandedSegments.insert(path.utf8.reduce(0) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) })
+                path += Self.encode(text)
             }
+        }
+        // An empty, "." or ".." segment would be dropped or resolved by the URL machinery or the server and
+        // change the path's structure (climb out of it, or reach another endpoint): refuse, never send.
+        for (index, segment) in path.split(separator: "/", omittingEmptySubsequences: false).enumerated()
+        where expandedSegments.contains(index) && (segment.isEmpty || Self.isDotSegment(segment)) {
+            return .failure(
+                TemplateError(
+                    message:
+                        "the arguments would make the path segment \(segment.isEmpty ? "empty" : "\"\(segment)\"") and change the request's path; use other values"
+                ))
         }
         var queryItems: [String] = fixedQuery.map { [$0] } ?? []
         for (parameter, argument) in query {
@@ -174,6 +193,11 @@ public struct URLTemplate: Sendable, Hashable {
         return url.scheme?.lowercased() == expected.scheme?.lowercased()
             && url.host?.lowercased() == expected.host?.lowercased()
             && (url.port ?? Self.defaultPort(url.scheme)) == (expected.port ?? Self.defaultPort(expected.scheme))
+    }
+
+    /// `.` or `..`, the segments URL resolution removes.
+    static func isDotSegment(_ segment: Substring) -> Bool {
+        segment == "." || segment == ".."
     }
 
     private static func defaultPort(_ scheme: String?) -> Int {

@@ -7,6 +7,8 @@ import subprocess
 import threading
 import time
 
+from canary import CAPTURED
+
 
 def write_tools(directory: pathlib.Path, port: int, fillers: int = 0) -> None:
     """Writes the manifests the MCP suites use, pointing at the loopback upstream on `port`."""
@@ -97,10 +99,15 @@ class RawServer:
         self.lines: "queue.Queue[dict | None]" = queue.Queue()
         self.raw: list[bytes] = []
         threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            CAPTURED.append(line)
 
     def _read(self):
         for line in self.proc.stdout:
+            CAPTURED.append(line)
             self.raw.append(line)
             self.lines.put(json.loads(line))  # a non-JSON line fails here, and the test with it
         self.lines.put(None)

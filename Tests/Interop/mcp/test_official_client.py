@@ -1,4 +1,5 @@
 """The official MCP Python client (PyPI mcp, pinned) drives `purser serve` in both protocol eras."""
+import os
 import re
 
 import anyio
@@ -34,7 +35,7 @@ def connect(purser_bin, tools_dir, mode, stray_lines):
     params = StdioServerParameters(
         command=purser_bin,
         args=["serve", "--tools", str(tools_dir), "--policies", str(policies_dir(tools_dir)), "--page-size", "5"],
-        env={"INTEROP_TOKEN": "secret-token-value"},
+        env={"INTEROP_TOKEN": os.environ["INTEROP_TOKEN"]},
     )
     return Client(
         params, mode=mode, read_timeout_seconds=20, cache=None, message_handler=handler,

@@ -40,6 +40,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", f"http://127.0.0.2:{self.server.server_address[1]}/papers?q=stolen")
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif url.path == "/quote-key":
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            self._send_json(401, {"error": f"invalid api key {key}"})
+        elif url.path == "/echo-headers":
+            import base64
+            headers = dict(self.headers)
+            key = self.headers.get("X-Api-Key", "")
+            self._send_json(200, {"headers": headers, "base64": base64.b64encode(key.encode()).decode(),
+                                  "quoted": urllib.parse.quote(key)}, headers=[("X-Echo-Key", key)])
         elif url.path == "/slow":
             time.sleep(float(query.get("seconds", ["2"])[0]))
             self._send_json(200, {"slow": True})

@@ -11,6 +11,10 @@ final class FakeSeller: HTTPTransport {
         case timeout
         case secondPaymentRequired
         case settlementFailed
+        /// Settles (the payment counts on its books), then its handler fails: 500, no settlement header.
+        case settleThenFail
+        /// Claims a settlement by another payer, on another network, with transaction `0x`.
+        case lie
     }
 
     static let payee = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
@@ -20,18 +24,30 @@ final class FakeSeller: HTTPTransport {
     let amount: String
     let payTo: String
     let afterPayment: AfterPayment
+    let declaresPaymentIdentifier: Bool
 
-    init(amount: String = "10000", payTo: String = FakeSeller.payee, afterPayment: AfterPayment = .settle) {
+    init(
+        amount: String = "10000", payTo: String = FakeSeller.payee, afterPayment: AfterPayment = .settle,
+        declaresPaymentIdentifier: Bool = false
+    ) {
         self.amount = amount
         self.payTo = payTo
         self.afterPayment = afterPayment
+        self.declaresPaymentIdentifier = declaresPaymentIdentifier
+    }
+
+    /// The decoded payment payloads received, in order.
+    var payments: [JSONValue] {
+        paidRequests.compactMap { request in
+            request.headers["PAYMENT-SIGNATURE"].flatMap { try? JSONParser.parse(try Base64.decode($0)) }
+        }
     }
 
     var requests: [HTTPRequest] { state.withLock { $0 } }
     var paidRequests: [HTTPRequest] { requests.filter { $0.headers["PAYMENT-SIGNATURE"] != nil } }
 
     private var challenge: HTTPResponse {
-        let required: JSONValue = [
+        var required: JSONValue = [
             "x402Version": 2, "error": "Payment required",
             "resource": [
                 "url": "http://seller.test/weather", "description": "Weather", "mimeType": "application/json",
@@ -44,6 +60,10 @@ final class FakeSeller: HTTPTransport {
                 ]
             ],
         ]
+        if declaresPaymentIdentifier, case .object(var object) = required {
+            object["extensions"] = ["payment-identifier": ["info": ["required": false]]]
+            required = .object(object)
+        }
         return HTTPResponse(
             status: 402, headers: ["PAYMENT-REQUIRED": Base64.encode(required.serializedBytes())],
             body: Array("{}".utf8))
@@ -70,6 +90,16 @@ final class FakeSeller: HTTPTransport {
                 body: Array(#"{"city":"Paris","temperature":21,"weather":"sunny"}"#.utf8))
         case .timeout:
             throw HTTPTransportError(.timeout, "deadline passed")
+        case .settleThenFail:
+            return HTTPResponse(status: 500, headers: [:], body: Array("internal error".utf8))
+        case .lie:
+            let settlement: JSONValue = [
+                "success": true, "transaction": "0x", "network": "eip155:1",
+                "payer": .string("0x" + String(repeating: "33", count: 20)),
+            ]
+            return HTTPResponse(
+                status: 200, headers: ["PAYMENT-RESPONSE": Base64.encode(settlement.serializedBytes())],
+                body: Array(#"{"city":"Paris"}"#.utf8))
         case .secondPaymentRequired:
             return challenge
         case .settlementFailed:

@@ -36,11 +36,12 @@ final class FaultyLedger: PaymentLedger {
         return try await inner.paymentHistory(tool: tool)
     }
 
-    func beginIdempotent(agent: String, key: String, argumentsDigest: String) async throws(LedgerError)
-        -> IdempotencyBegin
+    func beginIdempotent(agent: String, key: String, tool: String, argumentsDigest: String)
+        async
+        throws(LedgerError) -> IdempotencyBegin
     {
         try step("beginIdempotent")
-        return try await inner.beginIdempotent(agent: agent, key: key, argumentsDigest: argumentsDigest)
+        return try await inner.beginIdempotent(agent: agent, key: key, tool: tool, argumentsDigest: argumentsDigest)
     }
 
     func completeIdempotent(agent: String, key: String, result: String) async throws(LedgerError) -> Bool {

@@ -15,7 +15,8 @@ struct IdempotencyClaimStep: CallStep {
         let begin: IdempotencyBegin
         do {
             begin = try await ledger.beginIdempotent(
-                agent: state.caller.agent, key: name, argumentsDigest: state.trace.argumentsDigest)
+                agent: state.caller.agent, key: name, tool: state.manifest.name,
+                argumentsDigest: state.trace.argumentsDigest)
         } catch {
             return .finish(.refused(.ledgerUnavailable))
         }

@@ -31,7 +31,11 @@ struct ReceiptStep: CallStep {
             "network": .string(payment.offer.network.caip2), "payee": .string(payment.offer.payTo.text),
             "transaction": .string(settled.settlement.transaction), "sessionId": .string(session.id),
             "purpose": .string(state.manifest.purpose), "argumentsDigest": .string(state.trace.argumentsDigest),
+            // How this settlement is established: the seller's claim, consistent with what was signed (step
+            // 10b) and not yet checked on chain (`purser ledger reconcile` verifies it).
+            "settlement": "claimed",
         ]
+        if let paymentID = hold.paymentID { receipt["paymentId"] = .string(paymentID) }
         // What the session has left after this payment, from the numbers the gates compared.
         if let check = hold.evaluation.checks.first(where: { $0.gate == .sessionRemaining }) {
             let remaining = max(0, check.limit - check.used - check.requested)

@@ -14,16 +14,33 @@ struct ReservationStep: CallStep {
         else { return state.outOfOrder(name) }
         let holdUntil =
             rail.clock() + min(payment.offer.maxTimeoutSeconds, X402Client.Configuration().validityCap) + 2
+        // The nonce is chosen here and stored with the hold (one getrandom for it and a key-less payment
+        // id), so reconciliation can find this payment on chain whatever happens after signing.
+        let random: [UInt8]
+        do {
+            random = try EIP3009Crypto.systemRandomBytes(48)
+        } catch {
+            return .finish(.refused(.signingFailed(code: "randomness")))
+        }
+        let nonce = Array(random[0..<32])
+        let paymentID = PaymentIdentifier.make(
+            agent: state.caller.agent, idempotencyKey: state.idempotencyKey, randomBytes: { Array(random[32..<48]) })
+        let signedFacts = SignedAuthorization(
+            nonce: HexBytes.prefixed(nonce), authorizer: rail.signer.address.text, token: payment.offer.asset.text,
+            paymentID: paymentID)
         let outcome: ReserveOutcome
         do {
-            outcome = try await rail.ledger.reserve(request, limits: rail.limits, holdUntil: holdUntil)
+            outcome = try await rail.ledger.reserve(
+                request, limits: rail.limits, holdUntil: holdUntil, authorization: signedFacts)
         } catch {
             // Nothing is signed yet: a failed reservation holds nothing that could leave.
             return .finish(.refused(.ledgerUnavailable))
         }
         switch outcome {
         case .reserved(let reservation, let evaluation):
-            state.hold = CallState.Hold(reservation: reservation, evaluation: evaluation, holdUntil: holdUntil)
+            state.hold = CallState.Hold(
+                reservation: reservation, evaluation: evaluation, holdUntil: holdUntil, nonce: nonce,
+                paymentID: paymentID)
             state.trace.reservation = reservation.id
             return .proceed
         case .refused(let evaluation):

@@ -14,7 +14,8 @@ struct SigningStep: CallStep {
         await state.caller.progress(3, 3, "paying \(payment.summary.display)")
         let signed: SignedPayment
         do {
-            signed = try await client.authorize(payment.offer, for: challenge)
+            signed = try await client.authorize(
+                payment.offer, for: challenge, nonce: hold.nonce, paymentID: hold.paymentID)
         } catch {
             await environment.release(hold, reason: "not_signed")
             return .finish(.refused(.signingFailed(code: "\(error.code)")))

@@ -1,0 +1,268 @@
+import Foundation
+import JSONCore
+import Synchronization
+import X402
+
+/// An Ethereum JSON-RPC client over any `HTTPTransport`, for one node.
+///
+/// Each call is bounded in time (`timeoutSeconds`, after which the answer is ignored) and size
+/// (`maximumResponseBytes`), and every answer is validated: JSON-RPC 2.0, the id sent, a `result` of the
+/// expected shape. The node's URL and headers (which may hold a credential) never appear in errors.
+public struct EthereumRPC: Sendable {
+    /// Where the node is and how long to wait.
+    public struct Endpoint: Sendable {
+        /// The node's HTTP(S) URL.
+        public var url: URL
+        /// Extra headers (e.g. `Authorization`), values resolved from the environment by the caller.
+        public var headers: HTTPHeaders
+        /// Longest wait for one answer.
+        public var timeoutSeconds: Double
+        /// Largest answer accepted.
+        public var maximumResponseBytes: Int
+
+        /// Creates an endpoint.
+        public init(
+            url: URL, headers: HTTPHeaders = [:], timeoutSeconds: Double = 10, maximumResponseBytes: Int = 4 << 20
+        ) {
+            self.url = url
+            self.headers = headers
+            self.timeoutSeconds = timeoutSeconds
+            self.maximumResponseBytes = maximumResponseBytes
+        }
+    }
+
+    private let transport: any HTTPTransport
+    private let endpoint: Endpoint
+    private let counter = Counter()
+
+    /// Creates a client for `endpoint`.
+    public init(transport: any HTTPTransport, endpoint: Endpoint) {
+        self.transport = transport
+        self.endpoint = endpoint
+    }
+
+    /// One JSON-RPC call; returns `result` (never null-checked here: callers decide what null means).
+    public func call(_ method: String, _ params: [JSONValue]) async throws(ChainError) -> JSONValue {
+        let id = counter.next()
+        let body: JSONValue = [
+            "jsonrpc": "2.0", "id": .number(JSONNumber(id)), "method": .string(method), "params": .array(params),
+        ]
+        var headers = endpoint.headers
+        headers.set(name: "Content-Type", value: "application/json")
+        let request = HTTPRequest(method: "POST", url: endpoint.url, headers: headers, body: body.serializedBytes())
+        let response = try await send(request, method: method)
+        guard (200..<300).contains(response.status) else {
+            throw ChainError(.nodeError, "\(method): HTTP status \(response.status)")
+        }
+        guard response.body.count <= endpoint.maximumResponseBytes else {
+            throw ChainError(.invalidAnswer, "\(method): answer larger than \(endpoint.maximumResponseBytes) bytes")
+        }
+        let answer: JSONValue
+        do {
+            answer = try JSONParser.parse(response.body)
+        } catch {
+            throw ChainError(.invalidAnswer, "\(method): the answer is not JSON (\(error))")
+        }
+        guard case .object(let object) = answer, object["jsonrpc"] == "2.0",
+            object["id"]?.numberValue.flatMap({ Int64($0.description) }) == id
+        else { throw ChainError(.invalidAnswer, "\(method): not a JSON-RPC 2.0 answer to this request") }
+        if let error = object["error"], error != .null {
+            let message = error["message"]?.stringValue.map { String($0.prefix(200)) } ?? "no message"
+            throw ChainError(.nodeError, "\(method): \(message)")
+        }
+        guard let result = object["result"] else { throw ChainError(.invalidAnswer, "\(method): no result") }
+        return result
+    }
+
+    /// `eth_chainId`.
+    public func chainID() async throws(ChainError) -> UInt64 {
+        guard let text = try await call("eth_chainId", []).stringValue, let id = ABI.quantity(text) else {
+            throw ChainError(.invalidAnswer, "eth_chainId: not a quantity")
+        }
+        return id
+    }
+
+    /// The latest block's number and timestamp (unix seconds).
+    public func latestBlock() async throws(ChainError) -> (number: UInt64, timestamp: UInt64) {
+        let block = try await call("eth_getBlockByNumber", ["latest", false])
+        guard let number = block["number"]?.stringValue.flatMap(ABI.quantity),
+            let timestamp = block["timestamp"]?.stringValue.flatMap(ABI.quantity)
+        else { throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no number or timestamp") }
+        return (number, timestamp)
+    }
+
+    /// EIP-3009 `authorizationState(authorizer, nonce)` on `token` at `block`: true when used or canceled.
+    public func authorizationState(token: String, authorizer: String, nonce: String, block: UInt64)
+        async throws(ChainError) -> Bool
+    {
+        guard ABI.address(token) != nil, let from = ABI.address(authorizer), let nonceBytes = ABI.word(nonce) else {
+            throw ChainError(.invalidArgument, "authorizationState: malformed token, authorizer or nonce")
+        }
+        let result = try await call(
+            "eth_call",
+            [
+                [
+                    "to": .string(token),
+                    "data": .string(ABI.authorizationStateCall(authorizer: from, nonce: nonceBytes)),
+                ],
+                .string(ABI.quantity(block)),
+            ])
+        guard let text = result.stringValue, let word = ABI.word(text), let used = ABI.bool(word) else {
+            throw ChainError(.invalidAnswer, "authorizationState: not an ABI bool")
+        }
+        return used
+    }
+
+    /// `eth_getTransactionReceipt`; nil when the node does not know the transaction.
+    public func transactionReceipt(_ hash: String) async throws(ChainError) -> TransactionReceipt? {
+        guard ABI.word(hash) != nil else { throw ChainError(.invalidArgument, "not a transaction hash") }
+        let result = try await call("eth_getTransactionReceipt", [.string(hash)])
+        if result == .null { return nil }
+        return try TransactionReceipt(result, expectedHash: hash)
+    }
+
+    /// `eth_getLogs` for `AuthorizationUsed(authorizer, nonce)` on `token`, from `fromBlock`.
+    public func authorizationUsedLogs(token: String, authorizer: String, nonce: String, fromBlock: UInt64)
+        async throws(ChainError) -> [LogEntry]
+    {
+        guard ABI.address(token) != nil, let from = ABI.address(authorizer), ABI.word(nonce) != nil else {
+            throw ChainError(.invalidArgument, "getLogs: malformed token, authorizer or nonce")
+        }
+        let result = try await call(
+            "eth_getLogs",
+            [
+                [
+                    "address": .string(token), "fromBlock": .string(ABI.quantity(fromBlock)), "toBlock": "latest",
+                    "topics": [
+                        .string(ABI.authorizationUsedTopic), .string(HexBytes.prefixed(ABI.padded(from))),
+                        .string(nonce.lowercased()),
+                    ],
+                ]
+            ])
+        guard case .array(let entries) = result, entries.count <= 1000 else {
+            throw ChainError(.invalidAnswer, "eth_getLogs: not an array of at most 1000 logs")
+        }
+        var logs: [LogEntry] = []
+        for entry in entries { logs.append(try LogEntry(entry)) }
+        return logs
+    }
+
+    private func send(_ request: HTTPRequest, method: String) async throws(ChainError) -> HTTPResponse {
+        let outcome = await Deadline.race(seconds: endpoint.timeoutSeconds) { [transport] in
+            try await transport.send(request)
+        }
+        switch outcome {
+        case .value(let response): return response
+        case .timedOut: throw ChainError(.unreachable, "\(method): no answer within \(endpoint.timeoutSeconds) s")
+        case .failed(let error as HTTPTransportError):
+            throw ChainError(.unreachable, "\(method): \(error.code.name)")
+        case .failed: throw ChainError(.unreachable, "\(method): transport failure")
+        }
+    }
+
+    private final class Counter: Sendable {
+        private let value = Atomic<Int64>(0)
+        func next() -> Int64 { value.wrappingAdd(1, ordering: .relaxed).newValue }
+    }
+}
+
+/// A transaction receipt, validated.
+public struct TransactionReceipt: Sendable, Hashable {
+    /// The transaction hash, lower case.
+    public let transactionHash: String
+    /// True when the transaction succeeded (`status` 0x1).
+    public let succeeded: Bool
+    /// The block it was included in.
+    public let blockNumber: UInt64
+    /// Its logs.
+    public let logs: [LogEntry]
+
+    init(_ value: JSONValue, expectedHash: String) throws(ChainError) {
+        guard let hash = value["transactionHash"]?.stringValue, hash.lowercased() == expectedHash.lowercased(),
+            let status = value["status"]?.stringValue.flatMap(ABI.quantity), status <= 1,
+            let block = value["blockNumber"]?.stringValue.flatMap(ABI.quantity),
+            case .array(let entries)? = value["logs"], entries.count <= 1000
+        else { throw ChainError(.invalidAnswer, "eth_getTransactionReceipt: malformed or for another transaction") }
+        transactionHash = hash.lowercased()
+        succeeded = status == 1
+        blockNumber = block
+        var logs: [LogEntry] = []
+        for entry in entries { logs.append(try LogEntry(entry)) }
+        self.logs = logs
+    }
+}
+
+/// One event log, validated: emitting contract, topics (32-byte words), data, transaction.
+public struct LogEntry: Sendable, Hashable {
+    /// Emitting contract, lower case.
+    public let address: String
+    /// Topics, lower case `0x` + 64 hex.
+    public let topics: [String]
+    /// Data bytes.
+    public let data: [UInt8]
+    /// The transaction that emitted it, lower case.
+    public let transactionHash: String
+    /// True when a reorganisation removed it.
+    public let removed: Bool
+
+    init(_ value: JSONValue) throws(ChainError) {
+        guard let address = value["address"]?.stringValue, ABI.address(address) != nil,
+            case .array(let topicValues)? = value["topics"], topicValues.count <= 4,
+            let dataText = value["data"]?.stringValue, let data = HexBytes.decodePrefixed(dataText),
+            data.count <= 4096, let hash = value["transactionHash"]?.stringValue, ABI.word(hash) != nil
+        else { throw ChainError(.invalidAnswer, "a log entry is malformed") }
+        var topics: [String] = []
+        for topic in topicValues {
+            guard let text = topic.stringValue, ABI.word(text) != nil else {
+                throw ChainError(.invalidAnswer, "a log topic is not a 32-byte word")
+            }
+            topics.append(text.lowercased())
+        }
+        self.address = address.lowercased()
+        self.topics = topics
+        self.data = data
+        self.transactionHash = hash.lowercased()
+        self.removed = value["removed"]?.boolValue ?? false
+    }
+}
+
+/// Runs an operation with a deadline without waiting for it to finish: a transport that ignores
+/// cancellation cannot hang the caller.
+enum Deadline {
+    enum Outcome<Value: Sendable>: Sendable {
+        case value(Value)
+        case failed(any Error)
+        case timedOut
+    }
+
+    static func race<Value: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws -> Value)
+        async -> Outcome<Value>
+    {
+        let once = Mutex<(CheckedContinuation<Outcome<Value>, Never>?, Task<Void, Never>?)>((nil, nil))
+        let resume: @Sendable (Outcome<Value>) -> Void = { outcome in
+            once.withLock { state in
+                state.0?.resume(returning: outcome)
+                state.0 = nil
+                state.1?.cancel()  // the timer, once anything has answered
+            }
+        }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome<Value>, Never>) in
+            once.withLock { $0.0 = continuation }
+            let work = Task {
+                do { resume(.value(try await operation())) } catch { resume(.failed(error)) }
+            }
+            let timer = Task {
+                do {
+                    try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1_000_000_000))
+                } catch {
+                    return  // cancelled: the operation answered first
+                }
+                work.cancel()
+                resume(.timedOut)
+            }
+            once.withLock { state in
+                if state.0 == nil { timer.cancel() } else { state.1 = timer }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import X402
+
+/// What was signed for one payment: what the chain is asked about.
+public struct SignedPaymentFacts: Sendable, Hashable {
+    /// Token contract.
+    public var token: String
+    /// The authorizer (payer).
+    public var authorizer: String
+    /// EIP-3009 nonce, `0x` + 64 hex.
+    public var nonce: String
+    /// The payee.
+    public var payTo: String
+    /// The signed amount, atomic units (decimal).
+    public var amount: String
+    /// The authorization's `validBefore`, unix seconds, when known.
+    public var validBefore: UInt64?
+    /// The transaction a seller claimed, if any.
+    public var claimedTransaction: String?
+
+    /// Creates the facts.
+    public init(
+        token: String, authorizer: String, nonce: String, payTo: String, amount: String, validBefore: UInt64?,
+        claimedTransaction: String?
+    ) {
+        self.token = token
+        self.authorizer = authorizer
+        self.nonce = nonce
+        self.payTo = payTo
+        self.amount = amount
+        self.validBefore = validBefore
+        self.claimedTransaction = claimedTransaction
+    }
+}
+
+/// What the chain says about a signed payment.
+public enum ChainEvidence: Sendable, Hashable {
+    /// Used: this transaction carries `AuthorizationUsed(authorizer, nonce)` and the `Transfer` from the
+    /// authorizer to the payee of the signed amount, both emitted by the token, and succeeded.
+    case settled(transaction: String, block: UInt64)
+    /// Unused at a block whose timestamp is at or after `validBefore`: it never settled and never can.
+    case unused(block: UInt64, timestamp: UInt64)
+    /// Unused so far, but it can still settle (before `validBefore`, or `validBefore` unknown).
+    case pending
+    /// Used (or canceled) on chain, but no transaction matching the signed transfer was found: held,
+    /// for the end user to resolve.
+    case usedUnmatched(String)
+}
+
+/// Establishes settlement facts from a node: receipts, logs and `authorizationState`, never the seller's word.
+public struct SettlementVerifier: Sendable {
+    private let rpc: EthereumRPC
+    private let fromBlock: UInt64
+
+    /// Creates a verifier; `fromBlock` bounds the log search (nodes limit ranges; the token's deployment
+    /// block is a good value).
+    public init(rpc: EthereumRPC, fromBlock: UInt64 = 0) {
+        self.rpc = rpc
+        self.fromBlock = fromBlock
+    }
+
+    /// Checks one payment. Throws when the node cannot answer; the caller then decides nothing.
+    public func check(_ facts: SignedPaymentFacts) async throws(ChainError) -> ChainEvidence {
+        // 1. The seller's transaction, when it names one: the cheapest proof.
+        if let claimed = facts.claimedTransaction, ABI.word(claimed) != nil,
+            let receipt = try await rpc.transactionReceipt(claimed), matches(receipt, facts)
+        {
+            return .settled(transaction: receipt.transactionHash, block: receipt.blockNumber)
+        }
+        // 2. One block as the snapshot for both questions: its time and the authorization's state at it.
+        let block = try await rpc.latestBlock()
+        let used = try await rpc.authorizationState(
+            token: facts.token, authorizer: facts.authorizer, nonce: facts.nonce, block: block.number)
+        guard used else {
+            // EIP-3009 requires block.timestamp < validBefore; block timestamps never go back.
+            if let validBefore = facts.validBefore, block.timestamp >= validBefore {
+                return .unused(block: block.number, timestamp: block.timestamp)
+            }
+            return .pending
+        }
+        // 3. Used: find the transaction through its AuthorizationUsed event.
+        let logs = try await rpc.authorizationUsedLogs(
+            token: facts.token, authorizer: facts.authorizer, nonce: facts.nonce, fromBlock: fromBlock)
+        for log in logs.prefix(4) where !log.removed {
+            if let receipt = try await rpc.transactionReceipt(log.transactionHash), matches(receipt, facts) {
+                return .settled(transaction: receipt.transactionHash, block: receipt.blockNumber)
+            }
+        }
+        return .usedUnmatched(
+            logs.isEmpty
+                ? "authorizationState is true but no AuthorizationUsed event was found (canceled, or logs pruned)"
+                : "the AuthorizationUsed transaction does not carry the signed transfer")
+    }
+
+    /// True when `receipt` succeeded and carries, from the token, `AuthorizationUsed(authorizer, nonce)` and
+    /// `Transfer(authorizer, payTo, amount)`.
+    func matches(_ receipt: TransactionReceipt, _ facts: SignedPaymentFacts) -> Bool {
+        guard receipt.succeeded, let token = ABI.address(facts.token), let from = ABI.address(facts.authorizer),
+            let to = ABI.address(facts.payTo), let nonce = ABI.word(facts.nonce)
+        else { return false }
+        let tokenText = HexBytes.prefixed(token)
+        let fromTopic = HexBytes.prefixed(ABI.padded(from))
+        let toTopic = HexBytes.prefixed(ABI.padded(to))
+        let nonceTopic = HexBytes.prefixed(nonce)
+        let ours = receipt.logs.filter { $0.address == tokenText && !$0.removed }
+        let used = ours.contains { $0.topics == [ABI.authorizationUsedTopic, fromTopic, nonceTopic] }
+        let transferred = ours.contains {
+            $0.topics == [ABI.transferTopic, fromTopic, toTopic] && $0.data.count == 32
+                && ABI.decimal($0.data) == facts.amount
+        }
+        return used && transferred
+    }
+}

@@ -1,0 +1,147 @@
+public import Chain
+import Foundation
+import HTTPClient
+public import Ledger
+public import X402
+
+/// Resolves in-doubt, contradicted and seller-claimed payments with chain evidence, never with time.
+///
+/// For each unsettled reservation whose network has a node: the chain's answer decides
+/// - `.settled(tx)` → committed with `verified` evidence (the chain's transaction, even if the seller
+///   named another);
+/// - `.unused` (unused at a block at or after `validBefore`) → void, the budget is restored;
+/// - `.pending`, `.usedUnmatched`, or any node error → nothing changes: the amount stays held.
+/// Reservations without a recorded authorization (written by older builds) or without a node are left
+/// for the end user (`purser ledger resolve`).
+public struct SettlementReconciler: Sendable {
+    /// What one pass did.
+    public struct Summary: Sendable, Hashable {
+        /// Committed with `verified` evidence.
+        public var verified: [String] = []
+        /// Voided: unused on chain after `validBefore`.
+        public var voided: [String] = []
+        /// Still undecided on chain (can settle, or used without a matching transfer).
+        public var pending: [String] = []
+        /// No node for the network, or no recorded authorization: for the end user.
+        public var unresolvable: [String] = []
+        /// The node could not answer (or the ledger refused the change); still held.
+        public var failed: [String: String] = [:]
+
+        /// Creates an empty summary.
+        public init() {}
+    }
+
+    private let ledger: Ledger
+    private let verifiers: [String: SettlementVerifier]
+
+    /// Creates a reconciler with one verifier per CAIP-2 network.
+    public init(ledger: Ledger, verifiers: [String: SettlementVerifier]) {
+        self.ledger = ledger
+        self.verifiers = verifiers
+    }
+
+    /// Builds verifiers from a node configuration over `transport`, checking each node's chain id first;
+    /// a node on the wrong chain (or unreachable) is left out and reported.
+    public static func verifiers(
+        _ configuration: NodeConfiguration, transport: any HTTPTransport
+    ) async -> (verifiers: [String: SettlementVerifier], problems: [String]) {
+        var verifiers: [String: SettlementVerifier] = [:]
+        var problems: [String] = []
+        for (network, node) in configuration.nodes.sorted(by: { $0.key < $1.key }) {
+            let rpc = EthereumRPC(transport: transport, endpoint: node.endpoint)
+            do {
+                let chain = try await rpc.chainID()
+                guard chain == node.chainID else {
+                    problems.append("the node for \(network) reports chain id \(chain)")
+                    continue
+                }
+                verifiers[network] = SettlementVerifier(rpc: rpc, fromBlock: node.fromBlock)
+            } catch {
+                problems.append("the node for \(network) did not answer (\(error.code))")
+            }
+        }
+        return (verifiers, problems)
+    }
+
+    /// One pass over up to `limit` unsettled payments, oldest first.
+    public func reconcile(limit: Int = 10_000) async throws(LedgerError) -> Summary {
+        var summary = Summary()
+        for reservation in try await ledger.unsettled(limit: limit) {
+            guard let authorization = reservation.authorization, let verifier = verifiers[reservation.network] else {
+                summary.unresolvable.append(reservation.id)
+                continue
+            }
+            let facts = SignedPaymentFacts(
+                token: authorization.token, authorizer: authorization.authorizer, nonce: authorization.nonce,
+                payTo: reservation.payee, amount: String(reservation.amount),
+                validBefore: reservation.validBefore.map { UInt64(max(0, $0)) },
+                claimedTransaction: reservation.transaction)
+            let evidence: ChainEvidence
+            do {
+                evidence = try await verifier.check(facts)
+            } catch {
+                summary.failed[reservation.id] = error.description
+                continue
+            }
+            let outcome: TransitionOutcome
+            switch evidence {
+            case .settled(let transaction, let block):
+                outcome = try await ledger.commit(
+                    reservation.id, settledAmount: reservation.amount, transaction: transaction,
+                    payer: authorization.authorizer, evidence: .verified, note: "verified on chain at block \(block)",
+                    alsoRecord: nil
+                ).outcome
+                if case .applied = outcome { summary.verified.append(reservation.id) }
+            case .unused(let block, let timestamp):
+                outcome = try await ledger.void(
+                    reservation.id,
+                    evidence:
+                        "authorizationState false at block \(block) (time \(timestamp) >= validBefore \(reservation.validBefore ?? 0))"
+                )
+                if case .applied = outcome { summary.voided.append(reservation.id) }
+            case .pending, .usedUnmatched:
+                summary.pending.append(reservation.id)
+                continue
+            }
+            if case .notAllowed(_, let reason) = outcome { summary.failed[reservation.id] = reason }
+        }
+        return summary
+    }
+}
+
+extension SettlementReconciler {
+    /// The product's HTTP client for nodes: bounded answers (4 MiB) and time (10 s per request).
+    public static func defaultTransport() -> any HTTPTransport {
+        HTTPClient(configuration: HTTPClient.Configuration(maximumResponseBytes: 4 << 20, timeout: .seconds(10)))
+    }
+
+    /// Reconciles at once, then every `interval`, until the task is cancelled (for `purser serve`; runs
+    /// off the call path). Problems go to `log` (stderr), never to stdout.
+    public static func runPeriodically(
+        ledger: Ledger, home: String, interval: Duration = .seconds(300), log: @escaping @Sendable (String) -> Void
+    ) async {
+        let configuration: NodeConfiguration
+        do {
+            configuration = try NodeConfiguration.load(path: NodeConfiguration.path(inHome: home))
+        } catch {
+            log("purser: nodes.json: \(error.description)")
+            return
+        }
+        guard !configuration.nodes.isEmpty else { return }
+        while !Task.isCancelled {
+            let (verifiers, problems) = await verifiers(configuration, transport: defaultTransport())
+            for problem in problems { log("purser: reconcile: \(problem)") }
+            do {
+                let summary = try await SettlementReconciler(ledger: ledger, verifiers: verifiers).reconcile()
+                if !summary.verified.isEmpty || !summary.voided.isEmpty {
+                    log(
+                        "purser: reconcile: \(summary.verified.count) verified, \(summary.voided.count) void, "
+                            + "\(summary.pending.count) pending")
+                }
+            } catch {
+                log("purser: reconcile: the ledger failed (\(error.code))")
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}

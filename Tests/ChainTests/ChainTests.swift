@@ -1,0 +1,164 @@
+import EVMSigning
+import Foundation
+import JSONCore
+import Synchronization
+import Testing
+import X402
+
+@testable import Chain
+
+@Suite("Chain: ABI, JSON-RPC validation, settlement evidence, node configuration")
+struct ChainTests {
+    static let token = "0x036cbd53842c5426634e7929541ec2318f3dcf7e"
+    static let authorizer = "0x" + String(repeating: "aa", count: 20)
+    static let payTo = "0x209693bc6afc0c5328ba36faf03c514ef312287c"
+    static let nonce = "0x" + String(repeating: "11", count: 32)
+    static let transaction = "0x" + String(repeating: "cd", count: 32)
+
+    func verifier(_ node: FakeNode, timeout: Double = 5) -> SettlementVerifier {
+        SettlementVerifier(
+            rpc: EthereumRPC(
+                transport: node,
+                endpoint: .init(url: URL(string: "http://127.0.0.1:8545")!, timeoutSeconds: timeout)))
+    }
+
+    func facts(validBefore: UInt64? = 1_800_000_060, claimed: String? = nil, amount: String = "10000")
+        -> SignedPaymentFacts
+    {
+        SignedPaymentFacts(
+            token: Self.token, authorizer: Self.authorizer, nonce: Self.nonce, payTo: Self.payTo, amount: amount,
+            validBefore: validBefore, claimedTransaction: claimed)
+    }
+
+    @Test("selector and topics are the Keccak-256 of their signatures")
+    func constants() {
+        func keccak(_ text: String) -> String { HexBytes.prefixed(Keccak256.hash(Array(text.utf8))) }
+        #expect(keccak("authorizationState(address,bytes32)").hasPrefix(ABI.authorizationStateSelector))
+        #expect(keccak("AuthorizationUsed(address,bytes32)") == ABI.authorizationUsedTopic)
+        #expect(keccak("Transfer(address,address,uint256)") == ABI.transferTopic)
+    }
+
+    @Test("ABI words: bool only 0 or 1, quantities bounded, big decimals exact")
+    func words() {
+        #expect(ABI.bool([UInt8](repeating: 0, count: 31) + [1]) == true)
+        #expect(ABI.bool([UInt8](repeating: 0, count: 31) + [2]) == nil)
+        #expect(ABI.bool([1] + [UInt8](repeating: 0, count: 31)) == nil)
+        #expect(ABI.quantity("0x1f") == 31 && ABI.quantity("0x") == nil && ABI.quantity("1f") == nil)
+        #expect(ABI.quantity("0x" + String(repeating: "f", count: 17)) == nil)
+        #expect(
+            ABI.decimal([UInt8](repeating: 0xff, count: 32))
+                == "115792089237316195423570985008687907853269984665640564039457584007913129639935")
+        #expect(ABI.decimal([UInt8](repeating: 0, count: 30) + [0x27, 0x10]) == "10000")
+        #expect(
+            ABI.authorizationStateCall(authorizer: ABI.address(Self.authorizer)!, nonce: ABI.word(Self.nonce)!)
+                == "0xe94a0102" + String(repeating: "0", count: 24) + String(repeating: "aa", count: 20)
+                + String(repeating: "11", count: 32))
+    }
+
+    @Test("settled: the claimed transaction carries AuthorizationUsed and the Transfer of the signed amount")
+    func settledByClaim() async throws {
+        let node = FakeNode()
+        node.settle(
+            token: Self.token, authorizer: Self.authorizer, nonce: Self.nonce, payTo: Self.payTo, amount: 10_000,
+            transaction: Self.transaction)
+        #expect(
+            try await verifier(node).check(facts(claimed: Self.transaction))
+                == .settled(transaction: Self.transaction, block: 101))
+    }
+
+    @Test("a lying claim is ignored: the real transaction is found through AuthorizationUsed logs")
+    func settledByLogs() async throws {
+        let node = FakeNode()
+        node.settle(
+            token: Self.token, authorizer: Self.authorizer, nonce: Self.nonce, payTo: Self.payTo, amount: 10_000,
+            transaction: Self.transaction)
+        let evidence = try await verifier(node).check(facts(claimed: "0x" + String(repeating: "ee", count: 32)))
+        #expect(evidence == .settled(transaction: Self.transaction, block: 101))
+    }
+
+    @Test("a transfer of another amount is not this payment: used but unmatched, stays held")
+    func unmatchedAmount() async throws {
+        let node = FakeNode()
+        node.settle(
+            token: Self.token, authorizer: Self.authorizer, nonce: Self.nonce, payTo: Self.payTo, amount: 9_999,
+            transaction: Self.transaction)
+        guard case .usedUnmatched = try await verifier(node).check(facts(claimed: Self.transaction)) else {
+            Issue.record("a different transfer was accepted as the payment")
+            return
+        }
+    }
+
+    @Test("unused before validBefore is pending; unused at a block at or after validBefore is void")
+    func unusedAfterExpiry() async throws {
+        let node = FakeNode()
+        #expect(try await verifier(node).check(facts()) == .pending)
+        #expect(try await verifier(node).check(facts(validBefore: nil)) == .pending)
+        node.mine(seconds: 60)
+        #expect(try await verifier(node).check(facts()) == .unused(block: 101, timestamp: 1_800_000_060))
+    }
+
+    @Test("an unreachable or lying node is an error, never evidence")
+    func badNodes() async throws {
+        let node = FakeNode()
+        node.state.withLock { $0.unreachable = true }
+        await #expect(throws: ChainError.self) { _ = try await verifier(node).check(facts()) }
+        for lie: JSONValue in [
+            ["jsonrpc": "2.0", "id": 999, "result": "0x1"],
+            ["jsonrpc": "1.0", "id": 1, "result": "0x1"],
+            ["jsonrpc": "2.0", "id": 1, "error": ["code": -32000, "message": "boom"]],
+            "not an object",
+        ] {
+            let liar = FakeNode()
+            liar.state.withLock { $0.lie = lie }
+            await #expect(throws: ChainError.self) { _ = try await verifier(liar).check(facts()) }
+        }
+    }
+
+    @Test("a node that never answers times out")
+    func timeout() async throws {
+        struct Hang: HTTPTransport {
+            func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+                try await Task.sleep(nanoseconds: 60_000_000_000)
+                throw HTTPTransportError(.timeout, "never")
+            }
+        }
+        let rpc = EthereumRPC(
+            transport: Hang(), endpoint: .init(url: URL(string: "http://127.0.0.1:1")!, timeoutSeconds: 0.2))
+        do {
+            _ = try await rpc.chainID()
+            Issue.record("a hanging node answered")
+        } catch {
+            #expect(error.code == .unreachable)
+        }
+    }
+
+    @Test("node configuration: credentials from the environment; every problem with file:line:col")
+    func configuration() throws {
+        let good = """
+            {"nodes": {"eip155:84532": {"url": "http://127.0.0.1:8545",
+              "headers": {"Authorization": {"env": "NODE_TOKEN", "prefix": "Bearer "}}, "fromBlock": 7}}}
+            """
+        let parsed = try NodeConfiguration.parse(
+            Array(good.utf8), file: "nodes.json", environment: ["NODE_TOKEN": "s3"])
+        let node = try #require(parsed.nodes["eip155:84532"])
+        #expect(node.chainID == 84532 && node.fromBlock == 7)
+        #expect(node.endpoint.headers["Authorization"] == "Bearer s3")
+        let bad = """
+            {"nodes": {"base": {"url": "http://x"},
+              "eip155:1": {"url": "http://user:pw@h/", "extra": 1},
+              "eip155:2": {"url": "http://h/", "headers": {"X-Key": {"env": "MISSING"}}}}}
+            """
+        do {
+            _ = try NodeConfiguration.parse(Array(bad.utf8), file: "nodes.json", environment: [:])
+            Issue.record("a bad configuration loaded")
+        } catch {
+            let lines = bad.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(error.problems.count == 4)
+            #expect(error.problems.contains { $0.hasPrefix("nodes.json:1:") && $0.contains("CAIP-2") })
+            let extraColumn = lines[1].distance(from: lines[1].startIndex, to: lines[1].range(of: "1}")!.lowerBound) + 1
+            #expect(error.problems.contains { $0 == "nodes.json:2:\(extraColumn): unknown key \"extra\"" })
+            #expect(error.problems.contains { $0.contains("MISSING is not set") })
+            #expect(!error.description.contains("pw"))
+        }
+    }
+}

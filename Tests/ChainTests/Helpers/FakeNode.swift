@@ -1,0 +1,118 @@
+import Foundation
+import JSONCore
+import Synchronization
+import X402
+
+/// An in-memory Ethereum node behind `HTTPTransport`: blocks with timestamps, EIP-3009 authorization
+/// states, and receipts with logs, answering the JSON-RPC methods settlement evidence uses.
+final class FakeNode: HTTPTransport {
+    struct Log: Sendable {
+        var address: String
+        var topics: [String]
+        var data: String
+        var transaction: String
+    }
+
+    struct State: Sendable {
+        var chainID: UInt64 = 84532
+        var block: UInt64 = 100
+        var timestamp: UInt64 = 1_800_000_000
+        var used: Set<String> = []  // "token|authorizer|nonce", lower case
+        var receipts: [String: (status: UInt64, block: UInt64, logs: [Log])] = [:]
+        var unreachable = false
+        var lie: JSONValue?  // answer every call with this instead
+        var calls: [String] = []
+    }
+
+    let state = Mutex(State())
+
+    static let usedTopic = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
+    static let transferTopic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+    static func pad(_ address: String) -> String {
+        "0x" + String(repeating: "0", count: 24) + address.dropFirst(2).lowercased()
+    }
+
+    /// Settles an authorization the way a token does: marks it used, emits both events in `transaction`.
+    func settle(token: String, authorizer: String, nonce: String, payTo: String, amount: UInt64, transaction: String) {
+        state.withLock { state in
+            state.block += 1
+            state.used.insert("\(token)|\(authorizer)|\(nonce)".lowercased())
+            let data =
+                "0x" + String(repeating: "0", count: 64 - String(amount, radix: 16).count)
+                + String(amount, radix: 16)
+            state.receipts[transaction.lowercased()] = (
+                1, state.block,
+                [
+                    Log(
+                        address: token.lowercased(),
+                        topics: [Self.usedTopic, Self.pad(authorizer), nonce.lowercased()],
+                        data: "0x", transaction: transaction.lowercased()),
+                    Log(
+                        address: token.lowercased(),
+                        topics: [Self.transferTopic, Self.pad(authorizer), Self.pad(payTo)],
+                        data: data, transaction: transaction.lowercased()),
+                ]
+            )
+        }
+    }
+
+    func mine(seconds: UInt64) {
+        state.withLock {
+            $0.block += 1
+            $0.timestamp += seconds
+        }
+    }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let body = try JSONParser.parse(request.body)
+        let method = body["method"]?.stringValue ?? ""
+        let params = body["params"]?.arrayValue ?? []
+        let id = body["id"] ?? .null
+        let answer: JSONValue = try state.withLock { state in
+            state.calls.append(method)
+            if state.unreachable { throw HTTPTransportError(.cannotConnect, "connection refused") }
+            if let lie = state.lie { return lie }
+            return ["jsonrpc": "2.0", "id": id, "result": result(method, params, &state)]
+        }
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: answer.serializedBytes())
+    }
+
+    private func result(_ method: String, _ params: [JSONValue], _ state: inout State) -> JSONValue {
+        func hex(_ value: UInt64) -> JSONValue { .string("0x" + String(value, radix: 16)) }
+        switch method {
+        case "eth_chainId": return hex(state.chainID)
+        case "eth_getBlockByNumber": return ["number": hex(state.block), "timestamp": hex(state.timestamp)]
+        case "eth_call":
+            let to = params.first?["to"]?.stringValue?.lowercased() ?? ""
+            let data = params.first?["data"]?.stringValue?.lowercased() ?? ""
+            let authorizer = "0x" + data.dropFirst(10 + 24).prefix(40)
+            let nonce = "0x" + data.dropFirst(10 + 64).prefix(64)
+            let used = state.used.contains("\(to)|\(authorizer)|\(nonce)")
+            return .string("0x" + String(repeating: "0", count: 63) + (used ? "1" : "0"))
+        case "eth_getTransactionReceipt":
+            let hash = params.first?.stringValue?.lowercased() ?? ""
+            guard let receipt = state.receipts[hash] else { return .null }
+            return [
+                "transactionHash": .string(hash), "status": hex(receipt.status), "blockNumber": hex(receipt.block),
+                "logs": .array(receipt.logs.map(Self.json)),
+            ]
+        case "eth_getLogs":
+            let filter = params.first
+            let address = filter?["address"]?.stringValue?.lowercased()
+            let topics = filter?["topics"]?.arrayValue?.compactMap { $0.stringValue?.lowercased() } ?? []
+            let logs = state.receipts.values.flatMap(\.logs).filter {
+                $0.address == address && Array($0.topics.prefix(topics.count)) == topics
+            }
+            return .array(logs.map(Self.json))
+        default: return .null
+        }
+    }
+
+    private static func json(_ log: Log) -> JSONValue {
+        [
+            "address": .string(log.address), "topics": .array(log.topics.map { .string($0) }),
+            "data": .string(log.data), "transactionHash": .string(log.transaction), "removed": false,
+        ]
+    }
+}

@@ -1,0 +1,105 @@
+"""Benchmark: `purser ledger reconcile` over N in-doubt payments against the local py-evm node.
+
+Half of the payments were settled on chain with a real `transferWithAuthorization` (the reconciler finds
+each through its `AuthorizationUsed` log and checks the receipt: verified), half were never used and are
+past `validBefore` (`authorizationState` false at the latest block: void). The in-doubt rows are written
+straight into the ledger (as the governed call leaves them, without their audit records), then
+`purser ledger reconcile --json` runs once and is timed.
+
+    python Tests/Interop/settlement/bench_reconcile.py --purser .build/release/purser --count 1000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from eth_account import Account
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evm_node import Node  # noqa: E402
+
+PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--purser", required=True)
+    parser.add_argument("--count", type=int, default=1000)
+    args = parser.parse_args()
+
+    node = Node()
+    payer = Account.create()
+    node.mint(payer.address, 10**12)
+    root = Path(tempfile.mkdtemp(prefix="purser-bench-reconcile-"))
+    home, policies = root / "home", root / "policies"
+    policies.mkdir(parents=True)
+    (policies / "limits.json").write_text(json.dumps({
+        "assets": {"USDC": {"decimals": 6, "networks": {node.network: node.token.address}}},
+        "limits": {"USDC": {"perCall": "1.00"}},
+        "allow": {"networks": [node.network], "assets": ["USDC"], "payees": [PAY_TO]},
+    }))
+
+    def cli(*arguments: str) -> str:
+        env = {**os.environ, "PURSER_HOME": str(home)}
+        return subprocess.run([args.purser, *arguments, "--home", str(home)], check=True, capture_output=True,
+                              text=True, env=env, cwd=root).stdout
+
+    cli("session", "grant", "--agent", "bench", "--budget", "1000000", "--asset", "USDC",
+        "--policies", str(policies))
+    session = json.loads(cli("session", "list", "--json"))[0]["id"]
+    (home / "nodes.json").write_text(json.dumps({"nodes": {node.network: {"url": node.url}}}))
+
+    domain = {"name": "USDC", "version": "2", "chainId": node.chain_id, "verifyingContract": node.token.address}
+    types = {"TransferWithAuthorization": [
+        {"name": "from", "type": "address"}, {"name": "to", "type": "address"},
+        {"name": "value", "type": "uint256"}, {"name": "validAfter", "type": "uint256"},
+        {"name": "validBefore", "type": "uint256"}, {"name": "nonce", "type": "bytes32"}]}
+    now = node.now()
+    rows = []
+    started = time.time()
+    for index in range(args.count):
+        nonce = "0x" + secrets.token_hex(32)
+        settled = index % 2 == 0
+        valid_before = now + 3600 if settled else now - 1
+        if settled:
+            message = {"from": payer.address, "to": PAY_TO, "value": 10_000, "validAfter": 0,
+                       "validBefore": valid_before, "nonce": bytes.fromhex(nonce[2:])}
+            signed = Account.sign_typed_data(payer.key, domain, types, message)
+            with node.lock:
+                node.token.functions.transferWithAuthorization(
+                    payer.address, PAY_TO, 10_000, 0, valid_before, bytes.fromhex(nonce[2:]),
+                    signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"),
+                ).transact({"from": node.deployer})
+        rows.append((f"res_bench{index:06d}", session, "bench", "weather", PAY_TO, node.network, "USDC", 10_000,
+                     "in_doubt", "data.weather", "digest", "bench-owner", index, index, valid_before,
+                     nonce, payer.address, node.token.address))
+    setup = time.time() - started
+    with sqlite3.connect(home / "ledger.sqlite") as db:
+        db.executemany(
+            "INSERT INTO reservations(id, session_id, agent, tool, payee, network, asset, amount, state, purpose, "
+            "args_digest, owner, created_ms, updated_ms, valid_before, nonce, authorizer, token) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    node.requests = 0
+    started = time.time()
+    summary = json.loads(cli("ledger", "reconcile", "--json"))
+    wall = time.time() - started
+    print(json.dumps({
+        "payments": args.count, "verified": len(summary["verified"]), "voided": len(summary["voided"]),
+        "pending": len(summary["pending"]), "failed": len(summary["failed"]),
+        "reconcile_seconds_reported": summary["seconds"], "process_wall_seconds": round(wall, 3),
+        "per_payment_ms": round(wall * 1000 / args.count, 3), "node_requests": node.requests,
+        "setup_seconds": round(setup, 1),
+    }, indent=1))
+    node.close()
+
+
+if __name__ == "__main__":
+    main()

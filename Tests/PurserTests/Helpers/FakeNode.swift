@@ -1,0 +1,1 @@
+../../ChainTests/Helpers/FakeNode.swift
