@@ -36,7 +36,7 @@ public actor Ledger {
     }
 
     /// The newest schema this build knows.
-    public static let schemaVersion: Int64 = 4
+    public static let schemaVersion: Int64 = 5
 
     /// The ledger database's path inside a state home (`$PURSER_HOME`).
     public static func path(inHome home: String) -> String {
@@ -150,6 +150,10 @@ public actor Ledger {
         CREATE INDEX reservations_window ON reservations(agent, asset, created_ms) WHERE state != 'released';
         CREATE INDEX reservations_held ON reservations(state) WHERE state IN ('reserved', 'in_doubt', 'contradicted');
         CREATE INDEX reservations_claimed ON reservations(evidence) WHERE evidence = 'claimed';
+        """,
+        // 5: change detection reads a tool's settled payments on every paid call (`paymentHistory(tool:)`).
+        """
+        CREATE INDEX reservations_paid_by_tool ON reservations(tool) WHERE state = 'committed';
         """,
     ]
 

@@ -121,6 +121,10 @@ public struct LimitsConfiguration: Sendable {
     public var allowedAssets: Set<String>
     /// Payees payments may go to.
     public var allowedPayees: Payees
+    /// What a change of payee, network, price or facilitator leads to (`"changes"`).
+    public var changeRules = ChangeRules()
+    /// Change rules of single tools (`"changes"."perTool"`).
+    public var changeRulesByTool: [String: ChangeRules] = [:]
 
     /// Creates a configuration.
     public init(
@@ -312,7 +316,8 @@ private struct LimitsReader {
     mutating func read(_ root: JSONValue) -> LimitsConfiguration? {
         guard
             let top = object(
-                root, "", allowed: ["assets", "sessionDefaults", "limits", "allow"], required: ["assets", "allow"])
+                root, "", allowed: ["assets", "sessionDefaults", "limits", "allow", "changes"],
+                required: ["assets", "allow"])
         else { return nil }
 
         var assets: [String: LimitsConfiguration.Asset] = [:]
@@ -430,9 +435,77 @@ private struct LimitsReader {
                 }
             }
         }
-        return LimitsConfiguration(
+        var configuration = LimitsConfiguration(
             assets: assets, sessionDefaults: sessionDefaults, limits: limits, allowedNetworks: networks,
             allowedAssets: allowedAssets, allowedPayees: payees)
+        if let value = top["changes"] {
+            let global = changeRules(value, "/changes", base: ChangeRules(), perTool: true)
+            configuration.changeRules = global
+            if let perTool = value.objectValue?["perTool"] {
+                if let tools = perTool.objectValue {
+                    for (tool, body) in tools {
+                        configuration.changeRulesByTool[tool] = changeRules(
+                            body, "/changes/perTool/" + JSONLocations.escape(tool), base: global, perTool: false)
+                    }
+                } else {
+                    problem("/changes/perTool", "expected an object of tool name → change rules")
+                }
+            }
+        }
+        return configuration
+    }
+
+    mutating func changeAction(_ value: JSONValue, _ pointer: String) -> ChangeRules.Action? {
+        guard let text = value.stringValue, let action = ChangeRules.Action(rawValue: text) else {
+            problem(pointer, "expected \"allow\", \"approve\" or \"deny\"")
+            return nil
+        }
+        return action
+    }
+
+    mutating func changeRules(_ value: JSONValue, _ pointer: String, base: ChangeRules, perTool: Bool)
+        -> ChangeRules
+    {
+        var keys = ["newPayee", "changedNetwork", "priceAbove", "facilitators"]
+        if perTool { keys.append("perTool") }
+        var rules = base
+        guard let body = object(value, pointer, allowed: keys) else { return rules }
+        if let action = body["newPayee"].flatMap({ changeAction($0, pointer + "/newPayee") }) {
+            rules.newPayee = action
+        }
+        if let action = body["changedNetwork"].flatMap({ changeAction($0, pointer + "/changedNetwork") }) {
+            rules.changedNetwork = action
+        }
+        if let price = body["priceAbove"],
+            let priceBody = object(
+                price, pointer + "/priceAbove", allowed: ["multiple", "action"], required: ["multiple"])
+        {
+            if let multiple = priceBody["multiple"] {
+                // A multiple below 1 would flag every unchanged price; hundredths are exact.
+                if let hundredths = amount(multiple, pointer + "/priceAbove/multiple", decimals: 2) {
+                    if hundredths >= 100 {
+                        rules.priceMultipleHundredths = hundredths
+                    } else {
+                        problem(pointer + "/priceAbove/multiple", "a price multiple is at least \"1\"")
+                    }
+                }
+            }
+            if let action = priceBody["action"].flatMap({ changeAction($0, pointer + "/priceAbove/action") }) {
+                rules.priceAbove = action
+            }
+        }
+        if let facilitators = body["facilitators"],
+            let listBody = object(
+                facilitators, pointer + "/facilitators", allowed: ["allow", "action"], required: ["allow"])
+        {
+            if let list = listBody["allow"].flatMap({ stringList($0, pointer + "/facilitators/allow") }) {
+                rules.facilitators = Set(list)
+            }
+            if let action = listBody["action"].flatMap({ changeAction($0, pointer + "/facilitators/action") }) {
+                rules.unlistedFacilitator = action
+            }
+        }
+        return rules
     }
 
     mutating func assetLimits(_ value: JSONValue, _ pointer: String, decimals: Int)

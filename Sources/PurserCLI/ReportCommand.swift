@@ -8,18 +8,22 @@ import Purser
 struct ReportCommand: Subcommand {
     static let name = "report"
     static let summary = "spend, refusals, in-doubt amounts and latency from the ledger"
-    static let usage = "purser report [--json | --html FILE] [--home DIR]"
+    static let usage = "purser report [--json | --html FILE | --explain RECEIPT_OR_TRACE_ID [--json]] [--home DIR]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         let json = try arguments.flag("json")
         let html = try arguments.option("html")
+        let explain = try arguments.option("explain")
         let configuration = try LedgerHome.configuration(&arguments)
         try arguments.finish()
         if json, html != nil { throw UsageError(description: "choose one of --json and --html") }
+        if explain != nil, html != nil { throw UsageError(description: "--explain prints; it has no --html form") }
         let ledger = try LedgerHome.open(configuration, create: false)
+        if let explain { return try await Self.explain(explain, ledger: ledger, json: json) }
         let report = try await ledger.report()
+        let wasted = try await ledger.wastedPayments()
         guard let html else {
-            printOut(json ? Self.json(report).serialized() : Self.text(report))
+            printOut(json ? Self.json(report, wasted: wasted).serialized() : Self.text(report, wasted: wasted))
             return 0
         }
         let sessions = Dictionary(
@@ -47,7 +51,7 @@ struct ReportCommand: Subcommand {
         return 0
     }
 
-    static func text(_ report: LedgerReport) -> String {
+    static func text(_ report: LedgerReport, wasted: [WastedPayment] = []) -> String {
         var sections: [String] = []
         let groups: [(String, [LedgerReport.Spend])] = [
             ("AGENT", report.byAgent), ("TOOL", report.byTool), ("PAYEE", report.byPayee),
@@ -101,10 +105,11 @@ struct ReportCommand: Subcommand {
         } else {
             sections.append("Call latency\n(no calls recorded)")
         }
+        sections.append(Self.wastedText(wasted))
         return sections.joined(separator: "\n\n")
     }
 
-    static func json(_ report: LedgerReport) -> JSONValue {
+    static func json(_ report: LedgerReport, wasted: [WastedPayment] = []) -> JSONValue {
         func spend(_ rows: [LedgerReport.Spend]) -> JSONValue {
             .array(
                 rows.map {
@@ -133,7 +138,7 @@ struct ReportCommand: Subcommand {
                 report.refusals.map { ["reason": .string($0.reason), "count": .number(JSONNumber($0.count))] }),
             "inDoubt": held(report.inDoubt), "claimedUnverified": held(report.claimedUnverified),
             "contradicted": held(report.contradicted),
-            "latency": .null,
+            "latency": .null, "wasted": Self.wastedJSON(wasted),
         ]
         if let latency = report.latency {
             object["latency"] = [

@@ -9,9 +9,9 @@ import X402
 ///
 /// It starts the local paid upstream (`DemoSeller`), writes an embedded configuration (three tools,
 /// Cedar policies, limits) into a temporary folder, creates a throwaway wallet and a spending session,
-/// and runs five calls through the same pipeline `purser serve` uses: a free call, a paid call with its
-/// receipt, one refused by policy, one held for approval (then approved by the "user"), and one refused
-/// by the budget. It ends with the trace of why each was decided and a check of the hash chain.
+/// and runs six calls through the same pipeline `purser serve` uses: a free call, a paid call with its
+/// receipt, one refused by policy, one held for approval (then approved by the "user"), one refused
+/// by the budget, and one paused by change detection after the seller changed its payee. It ends with the trace of why each was decided and a check of the hash chain.
 public enum DemoScenario {
     /// Runs the demo, writing the story through `say`. Returns true when every step behaved as expected.
     public static func run(say: @escaping @Sendable (String) -> Void) async throws -> Bool {
@@ -102,6 +102,15 @@ public enum DemoScenario {
             agent: "alice", tool: "premium_report", arguments: ["company": "Globex"])
         expectations.append(overBudget.structuredContent?["error"] == "budget_exceeded")
 
+        let newPayee = "0xf5e3a1c0c4b5d6e7f8091a2b3c4d5e6f708192a3"
+        seller.changePayee(to: newPayee)
+        say("The weather seller now asks to be paid at another address (\(newPayee)); the rules allow both payees.")
+        let swapped = try await call(
+            7, "Paused by change detection: weather paid 0x2096… before; the new payee needs the user.",
+            agent: "alice", tool: "weather", arguments: ["city": "Lisbon"])
+        expectations.append(
+            swapped.structuredContent?["error"] == "approval_required" && swapped.structuredContent?["change"] != nil)
+
         say("Why each call was decided (the ledger's hash-chained audit trail, no raw arguments):")
         for record in try await ledger.auditRecords() {
             let payload = (try? JSONParser.parse(record.payload))?.objectValue ?? JSONObject()
@@ -123,7 +132,7 @@ public enum DemoScenario {
     private static func summary(_ payload: JSONObject) -> String {
         let keys = [
             "tool", "agent", "outcome", "reason", "call_policy", "pay_policy", "gate", "decision", "amount", "state",
-            "approval", "latency_us",
+            "approval", "changes", "change_action", "latency_us",
         ]
         var parts: [String] = []
         for key in keys {
@@ -201,7 +210,10 @@ public enum DemoScenario {
 
         @id("payee-allowlist")
         forbid (principal, action == Action::"pay", resource)
-        unless { context has payTo && context.payTo == "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" };
+        unless {
+          context has payTo &&
+          ["0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "0xf5e3a1c0c4b5d6e7f8091a2b3c4d5e6f708192a3"].contains(context.payTo)
+        };
 
         @id("per-call-ceiling")
         forbid (principal, action == Action::"pay", resource)
@@ -219,7 +231,8 @@ public enum DemoScenario {
          "limits": {"USDC": {"perCall": "0.50", "approvalAbove": "0.25",
                              "velocity": {"window": "1h", "maxPayments": 20, "maxAmount": "5.00"}}},
          "allow": {"networks": ["eip155:84532"], "assets": ["USDC"],
-                   "payees": ["0x209693Bc6afc0C5328bA36FaF03C514EF312287C"]}}
+                   "payees": ["0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "0xf5e3a1c0c4b5d6e7f8091a2b3c4d5e6f708192a3"]},
+         "changes": {"newPayee": "approve", "changedNetwork": "approve"}}
         """
 }
 

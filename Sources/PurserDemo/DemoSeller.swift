@@ -81,6 +81,10 @@ public final class DemoSeller: Sendable {
     /// Every accepted payment so far, in order.
     public var settled: [DemoSettlement] { core.settlements }
 
+    /// From now on, offers name `payee` and only payments to it are accepted (a seller that changed its
+    /// payee, for the demo's change detection step). `payee` must be a 0x-prefixed 20-byte address.
+    public func changePayee(to payee: String) { core.setPayee(payee) }
+
     /// Stops the server and closes every connection.
     public func stop() { server.stop() }
 
@@ -105,19 +109,20 @@ final class DemoSellerCore: Sendable {
     private let now: @Sendable () -> Int64
     private let origin = Mutex("http://127.0.0.1")
     private let book = Mutex(Book())
-    private let payToAddress: EthereumAddress
+    /// The payee offers name now (changed by `DemoSeller.changePayee`).
+    private let payee = Mutex(DemoSeller.payTo)
     private let domain: EIP712Domain
 
     init(now: @escaping @Sendable () -> Int64) {
         self.now = now
         // Both are compile-time constants that parse; a failure here is a programming error.
-        self.payToAddress = EthereumAddress(hex: DemoSeller.payTo)!
         self.domain = EIP712Domain(
             name: "USDC", version: "2", chainID: UInt256(84532),
             verifyingContract: EthereumAddress(hex: DemoSeller.asset)!)
     }
 
     func setOrigin(_ text: String) { origin.withLock { $0 = text } }
+    func setPayee(_ text: String) { payee.withLock { $0 = text } }
 
     var settlements: [DemoSettlement] { book.withLock { $0.settlements } }
 
@@ -188,7 +193,7 @@ final class DemoSellerCore: Sendable {
     // MARK: Payment
 
     private func paid(_ request: DemoHTTPRequest, route: Route, body: JSONValue) -> DemoHTTPResponse {
-        let offer = Self.offer(price: route.price)
+        let offer = Self.offer(price: route.price, payTo: payee.withLock { $0 })
         let resource: JSONObject = [
             "url": .string(origin.withLock { $0 } + request.path), "description": .string(route.description),
             "mimeType": "application/json",
@@ -270,7 +275,7 @@ final class DemoSellerCore: Sendable {
             let nonce = HexBytes.decodePrefixed(nonceText)
         else { return .failure(invalid) }
 
-        guard to == payToAddress else {
+        guard let payToAddress = EthereumAddress(hex: payee.withLock { $0 }), to == payToAddress else {
             return .failure(Refusal(reason: "invalid_exact_evm_payload_recipient_mismatch"))
         }
         guard valueText == String(price) else {
@@ -299,10 +304,10 @@ final class DemoSellerCore: Sendable {
     // MARK: Messages
 
     /// The one offer of a paid route, in the SDK's key order.
-    static func offer(price: UInt64) -> JSONObject {
+    static func offer(price: UInt64, payTo: String = DemoSeller.payTo) -> JSONObject {
         [
             "scheme": "exact", "network": .string(DemoSeller.network), "amount": .string(String(price)),
-            "asset": .string(DemoSeller.asset), "payTo": .string(DemoSeller.payTo), "maxTimeoutSeconds": 300,
+            "asset": .string(DemoSeller.asset), "payTo": .string(payTo), "maxTimeoutSeconds": 300,
             "extra": ["name": "USDC", "version": "2"],
         ]
     }

@@ -34,7 +34,8 @@ final class World: Sendable {
         policy: String = "permit (principal == Agent::\"alice\", action, resource);",
         manifestText: String = World.weatherManifest, transport: (any HTTPTransport)? = nil,
         ledger wrap: (Ledger) -> any PaymentLedger = { $0 }, authorizer: (any CallAuthorizer)? = nil,
-        signer wrapSigner: (any Signer) -> any Signer = { $0 }, ledgerClock: LedgerClock = .system
+        signer wrapSigner: (any Signer) -> any Signer = { $0 }, ledgerClock: LedgerClock = .system,
+        changes: String = ""
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "purser-governed-\(UUID().uuidString)")
@@ -45,7 +46,7 @@ final class World: Sendable {
         let limits = """
             {"assets": {"USDC": {"decimals": 6, "networks": {"eip155:84532": "\(FakeSeller.asset)"}}},
              "limits": {"USDC": {"perCall": "1.00"\(approval)}},
-             "allow": {"networks": ["eip155:84532"], "assets": ["USDC"], "payees": ["\(FakeSeller.payee)"]}}
+             "allow": {"networks": ["eip155:84532"], "assets": ["USDC"], "payees": ["\(FakeSeller.payee)"]}\(changes)}
             """
         try limits.write(to: policies.appendingPathComponent("limits.json"), atomically: true, encoding: .utf8)
         let home = directory.appendingPathComponent("home")

@@ -27,9 +27,10 @@ extension CallRefusal {
             .noTransport, .upstreamUnreachable, .crossOriginRedirect:
             return callSentence
         case .unreadableChallenge, .paymentsDisabled, .noServiceableOffer, .payPolicyDenied, .noSession,
-            .budgetExceeded, .ledgerUnavailable:
+            .budgetExceeded, .ledgerUnavailable, .changeDenied:
             return paymentSentence
-        case .approvalRequested, .approvalNotGranted, .approvalStillRequired, .approvalStateInvalid,
+        case .approvalRequested, .changeApprovalRequested, .approvalNotGranted, .approvalStillRequired,
+            .approvalStateInvalid,
             .approvalUnusable, .approvalNotAccepted, .approvalNotRecorded, .approvalDeclined, .approvalRequestFailed:
             return approvalSentence
         case .signingFailed, .paymentWindowMoved, .notDelivered, .refusedAfterSigning, .outcomeUnknown,
@@ -83,6 +84,9 @@ extension CallRefusal {
         case .payPolicyDenied(let tool, let payment, let decision):
             return
                 "A payment policy does not allow paying \(payment.display) to \(payment.payee) for \(tool) (\(decision.summary))."
+        case .changeDenied(_, let payment, let change, _):
+            return
+                "The payment of \(payment.display) was refused because it differs from what this tool paid before (\(change)), and the rules deny such changes. Ask the user to check the seller; retrying will not help."
         case .noSession(let agent, let asset):
             return
                 "No active spending session lets \(agent) spend \(asset) (none granted, revoked or expired). Ask the user to grant one (purser session grant)."
@@ -98,6 +102,9 @@ extension CallRefusal {
         case .approvalRequested(let id, let tool, let payment):
             return
                 "Paying \(payment.display) to \(payment.payee) for \(tool) needs the user's approval. Ask the user to run `purser approve \(id)`, then call again with the same arguments and _meta {\"\(ToolCallPipeline.approvalMetaKey)\": \"\(id)\"}."
+        case .changeApprovalRequested(let id, let tool, let payment, let change):
+            return
+                "Paying \(payment.display) to \(payment.payee) for \(tool) needs the user's approval because the payment changed: \(change). Ask the user to run `purser approve \(id)`, then call again with the same arguments and _meta {\"\(ToolCallPipeline.approvalMetaKey)\": \"\(id)\"}."
         case .approvalNotGranted(let id):
             return "The end user has not approved \(id) yet (purser approve \(id))."
         case .approvalStillRequired: return "This payment needs approval."
@@ -166,6 +173,12 @@ extension CallRefusal {
             return detail
         case .approvalRequested(let id, _, let payment):
             return ["approvalId": .string(id), "amount": .string(payment.display), "payee": .string(payment.payee)]
+        case .changeApprovalRequested(let id, _, let payment, let change):
+            return [
+                "approvalId": .string(id), "amount": .string(payment.display), "payee": .string(payment.payee),
+                "change": .string(change),
+            ]
+        case .changeDenied(_, _, let change, let code): return ["change": .string(change), "changeCode": .string(code)]
         case .approvalNotGranted(let id): return ["approvalId": .string(id)]
         case .refusedAfterSigning(let reason, _, let heldUntil):
             return ["reason": .string(reason), "heldUntil": .number(JSONNumber(heldUntil))]

@@ -89,6 +89,10 @@ public enum CallRefusal: Error, Sendable {
     case noServiceableOffer(reasons: [String], offers: Int)
     /// The pay policy denied the chosen payment (step 6).
     case payPolicyDenied(tool: String, payment: PaymentSummary, decision: PolicyDecision)
+    /// The change rules deny paying a changed payee, network, price or facilitator (step 5b).
+    case changeDenied(tool: String, payment: PaymentSummary, change: String, code: String)
+    /// A change needs the human: the fallback approval was created (step 8).
+    case changeApprovalRequested(id: String, tool: String, payment: PaymentSummary, change: String)
     /// No active session lets the agent spend the asset (step 7).
     case noSession(agent: String, asset: String)
     /// A budget gate refused (steps 7 and 9).
@@ -146,9 +150,9 @@ public enum CallRefusal: Error, Sendable {
         case .crossOriginRedirect: return .crossOriginRedirect
         case .unreadableChallenge, .noServiceableOffer: return .paymentUnserviceable
         case .paymentsDisabled, .noSession: return .noSession
-        case .payPolicyDenied: return .paymentPolicyDenied
+        case .payPolicyDenied, .changeDenied: return .paymentPolicyDenied
         case .budgetExceeded: return .budgetExceeded
-        case .approvalRequested, .approvalNotGranted, .approvalStillRequired:
+        case .approvalRequested, .changeApprovalRequested, .approvalNotGranted, .approvalStillRequired:
             return .approvalRequired
         case .approvalStateInvalid, .approvalUnusable, .approvalNotAccepted, .approvalNotRecorded:
             return .approvalInvalid

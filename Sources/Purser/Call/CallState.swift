@@ -54,6 +54,10 @@ struct CallState: Sendable {
     var payment: ChosenPayment?
     /// A pay policy permit marked `@approval("required")` allowed the payment.
     var policyWantsApproval = false
+    /// How the payment differs from the tool's history (change detection), for the pay policy.
+    var changeFacts = ChangeFacts()
+    /// What changed, when the change rules want the human to approve it (the approval says it).
+    var changeToApprove: String?
     var session: PaymentSession?
     var reservationRequest: ReservationRequest?
     var approvalBinding: ApprovalBinding?

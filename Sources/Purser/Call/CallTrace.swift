@@ -1,4 +1,5 @@
 import JSONCore
+import Ledger
 
 /// What one call did, for the hash-chained audit trail: codes, amounts and digests only.
 struct CallTrace: Sendable {
@@ -13,6 +14,17 @@ struct CallTrace: Sendable {
     var rejectedOffers = 0
     var reservation: String?
     var approval: String?
+    /// Change detection: the codes of what changed and the action taken.
+    var changes: [String] = []
+    var changeAction: String?
+    /// The policies that decided (ids only), and the facts the pay policy saw about changes.
+    var callPolicies: [String] = []
+    var payPolicies: [String] = []
+    var changeFacts: ChangeFacts?
+    /// Why a paid call's spend bought nothing (`upstream_error`), for the wasted-spend report.
+    var wasted: String?
+    /// How the approval was given: `elicitation`, `input_required` or `fallback_token`.
+    var approvalChannel: String?
     var latencyMicroseconds: Int64 = 0
     var started: UInt64 = 0
 
@@ -37,6 +49,18 @@ struct CallTrace: Sendable {
         if rejectedOffers > 0 { payload["rejected_offers"] = .number(JSONNumber(rejectedOffers)) }
         if let reservation { payload["reservation"] = .string(reservation) }
         if let approval { payload["approval"] = .string(approval) }
+        if !changes.isEmpty { payload["changes"] = .array(changes.map { .string($0) }) }
+        if let changeAction { payload["change_action"] = .string(changeAction) }
+        if !callPolicies.isEmpty { payload["call_policies"] = .array(callPolicies.map { .string($0) }) }
+        if !payPolicies.isEmpty { payload["pay_policies"] = .array(payPolicies.map { .string($0) }) }
+        if let changeFacts {
+            payload["change_facts"] = [
+                "payeeIsNew": .bool(changeFacts.payeeIsNew), "networkChanged": .bool(changeFacts.networkChanged),
+                "priceRatio": .string(AssetAmount.format(changeFacts.priceRatioScaled, decimals: 4)),
+            ]
+        }
+        if let wasted { payload["wasted"] = .string(wasted) }
+        if let approvalChannel { payload["approval_channel"] = .string(approvalChannel) }
         return payload
     }
 }

@@ -29,6 +29,8 @@ public protocol PaymentLedger: Sendable {
         _ reservationID: String, settledAmount: Int64, transaction: String, payer: String,
         alsoRecord: (kind: String, payload: JSONObject)?
     ) async throws(LedgerError) -> (outcome: TransitionOutcome, record: AuditRecord?)
+    /// What a tool has paid before (payees, networks, assets, highest prices), for change detection.
+    func paymentHistory(tool: String) async throws(LedgerError) -> [PaidDestination]
     /// Appends one record to the hash-chained audit trail.
     func appendAudit(kind: String, payload: JSONObject) async throws(LedgerError) -> AuditRecord
     /// Marks an approval approved.

@@ -78,9 +78,10 @@ extension ToolCallPipeline {
         case .awaitingInput: state.trace.outcome = "approval_pending"
         case .paid: state.trace.outcome = "paid"
         case .refused(let refusal):
-            if case .approvalRequested = refusal {
+            switch refusal {
+            case .approvalRequested, .changeApprovalRequested:
                 state.trace.outcome = "approval_pending"
-            } else {
+            default:
                 state.trace.outcome = "refused"
                 state.trace.reason = refusal.code.name
             }

@@ -49,14 +49,39 @@ public struct PaymentFacts: Sendable, Hashable {
     public var network: String
     /// The payee address.
     public var payTo: String
+    /// How this payment differs from what the tool paid before (`context.payeeIsNew`, …).
+    public var change: ChangeFacts
 
     /// Creates facts.
-    public init(amountAtomic: String, decimals: Int, asset: String, network: String, payTo: String) {
+    public init(
+        amountAtomic: String, decimals: Int, asset: String, network: String, payTo: String,
+        change: ChangeFacts = ChangeFacts()
+    ) {
         self.amountAtomic = amountAtomic
         self.decimals = decimals
         self.asset = asset
         self.network = network
         self.payTo = payTo
+        self.change = change
+    }
+}
+
+/// How a payment differs from the tool's payment history: `context.payeeIsNew`, `context.networkChanged`
+/// and `context.priceRatio` of the pay policy. A tool that never paid has no change (trust on first use;
+/// `allow.payees` in limits.json governs a first payee).
+public struct ChangeFacts: Sendable, Hashable {
+    /// The tool has paid before, never this payee.
+    public var payeeIsNew: Bool
+    /// The tool has paid before, never on this network or in this asset.
+    public var networkChanged: Bool
+    /// This amount ÷ the highest the tool paid before in this asset, ×10⁴ rounded up (1.0 without history).
+    public var priceRatioScaled: Int64
+
+    /// Creates facts (the defaults: nothing changed).
+    public init(payeeIsNew: Bool = false, networkChanged: Bool = false, priceRatioScaled: Int64 = 10_000) {
+        self.payeeIsNew = payeeIsNew
+        self.networkChanged = networkChanged
+        self.priceRatioScaled = priceRatioScaled
     }
 }
 
@@ -246,6 +271,8 @@ public actor PolicyStore: CallAuthorizer {
             "amount": amounts.amount, "amountAtomic": amounts.atomic, "asset": .string(CedarString(payment.asset)),
             "network": .string(CedarString(payment.network)), "payTo": .string(CedarString(payment.payTo)),
             "tool": .string(CedarString(tool.name)), "params": params,
+            "payeeIsNew": .bool(payment.change.payeeIsNew), "networkChanged": .bool(payment.change.networkChanged),
+            "priceRatio": .decimal(CedarDecimal(scaled: payment.change.priceRatioScaled)),
         ]
         return decide(files, agent: agent, action: "pay", tool: tool, context: context)
     }

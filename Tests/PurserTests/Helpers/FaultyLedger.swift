@@ -31,6 +31,11 @@ final class FaultyLedger: PaymentLedger {
         if fail { throw LedgerError(.storage, "injected fault in \(name)") }
     }
 
+    func paymentHistory(tool: String) async throws(LedgerError) -> [PaidDestination] {
+        try step("paymentHistory")
+        return try await inner.paymentHistory(tool: tool)
+    }
+
     func beginIdempotent(agent: String, key: String, tool: String, argumentsDigest: String)
         async
         throws(LedgerError) -> IdempotencyBegin

@@ -9,6 +9,7 @@ struct CallPolicyStep: CallStep {
             return .finish(.refused(.callPolicyDenied(tool: state.manifest.name, decision: decision)))
         }
         state.trace.callPolicy = "allowed"
+        state.trace.callPolicies = decision.deciding
         return .proceed
     }
 }

@@ -59,7 +59,7 @@ extension LimitsAndApprovalStep {
     static func askForApproval(
         binding: ApprovalBinding, payment: CallState.ChosenPayment, state: CallState, rail: PaymentRail
     ) async -> ApprovalAsk {
-        let form = approvalForm(payment: payment, manifest: state.manifest)
+        let form = approvalForm(payment: payment, manifest: state.manifest, change: state.changeToApprove)
         do {
             switch state.caller.approvalChannel {
             case .elicitation(let elicit):
@@ -88,6 +88,13 @@ extension LimitsAndApprovalStep {
                 return .pending(.awaitingInput(outcome), approval.id)
             case .fallbackToken:
                 let approval = try await rail.ledger.createApproval(binding, ttlMilliseconds: 600_000, state: .pending)
+                if let change = state.changeToApprove {
+                    return .pending(
+                        .refused(
+                            .changeApprovalRequested(
+                                id: approval.id, tool: state.manifest.name, payment: payment.summary, change: change)),
+                        approval.id)
+                }
                 return .pending(
                     .refused(.approvalRequested(id: approval.id, tool: state.manifest.name, payment: payment.summary)),
                     approval.id)
@@ -98,9 +105,14 @@ extension LimitsAndApprovalStep {
     }
 
     /// The form the human answers (MCP form elicitation): the question names tool, amount, payee and network.
-    static func approvalForm(payment: CallState.ChosenPayment, manifest: ToolManifest) -> JSONObject {
+    static func approvalForm(payment: CallState.ChosenPayment, manifest: ToolManifest, change: String? = nil)
+        -> JSONObject
+    {
+        // A change leads the question, so the human sees what differs before the amount.
+        let changed = change.map { "The payment changed: \($0). " } ?? ""
         let message =
-            "Approve paying \(payment.summary.display) to \(payment.offer.payTo.text) on \(payment.offer.network.caip2) for the tool \(manifest.title ?? manifest.name)?"
+            changed
+            + "Approve paying \(payment.summary.display) to \(payment.offer.payTo.text) on \(payment.offer.network.caip2) for the tool \(manifest.title ?? manifest.name)?"
         return [
             "mode": "form", "message": .string(message),
             "requestedSchema": [

@@ -1,3 +1,4 @@
+import JSONCore
 import Ledger
 import X402
 
@@ -39,11 +40,14 @@ struct LimitsAndApprovalStep: CallStep {
         case .redeemed(let id):
             request.approvalID = id
             state.trace.approval = id
+            state.trace.approvalChannel =
+                state.caller.meta[ToolCallPipeline.approvalMetaKey]?.stringValue != nil
+                ? "fallback_token" : "input_required"
         case .refused(let refusal): return .finish(.refused(refusal))
         }
         let threshold = rail.limits.limits(for: payment.asset.symbol).approvalAbove
         let aboveThreshold = threshold.map { payment.amount > $0 } ?? false
-        if request.approvalID == nil, state.policyWantsApproval || aboveThreshold {
+        if request.approvalID == nil, state.policyWantsApproval || aboveThreshold || state.changeToApprove != nil {
             do {
                 let evaluation = try await rail.ledger.evaluateGates(request, limits: rail.limits)
                 if case .refused = evaluation.outcome {
@@ -56,6 +60,7 @@ struct LimitsAndApprovalStep: CallStep {
             case .approved(let id):
                 request.approvalID = id
                 state.trace.approval = id
+                state.trace.approvalChannel = "elicitation"
             case .pending(let end, let id):
                 state.trace.approval = id
                 return .finish(end)

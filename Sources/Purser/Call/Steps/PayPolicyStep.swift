@@ -12,9 +12,12 @@ struct PayPolicyStep: CallStep {
             agent: state.caller.agent, tool: state.manifest,
             payment: PaymentFacts(
                 amountAtomic: String(payment.amount), decimals: payment.asset.decimals, asset: payment.asset.symbol,
-                network: payment.offer.network.caip2, payTo: payment.offer.payTo.text),
+                network: payment.offer.network.caip2, payTo: payment.offer.payTo.text,
+                change: state.changeFacts),
             arguments: state.arguments)
         state.trace.payPolicy = decision.allowed ? "allowed" : "denied"
+        state.trace.payPolicies = decision.deciding
+        state.trace.changeFacts = state.changeFacts
         guard decision.allowed else {
             return .finish(
                 .refused(.payPolicyDenied(tool: state.manifest.name, payment: payment.summary, decision: decision)))

@@ -15,6 +15,9 @@ struct ReceiptStep: CallStep {
             let session = state.session
         else { return state.outOfOrder(name) }
         var result = UpstreamCall.mapResponse(manifest: state.manifest, response: settled.response)
+        // Paid, and what came back is an error (a status, or output the tool does not promise): the money
+        // bought nothing, so the spend is recorded as wasted with the reason.
+        if result.isError { state.trace.wasted = result.structuredContent?["error"]?.stringValue ?? "upstream_error" }
         var meta = result.meta ?? JSONObject()
         meta["x402/payment-response"] = [
             "success": true, "transaction": .string(settled.settlement.transaction),

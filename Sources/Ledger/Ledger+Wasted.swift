@@ -1,0 +1,43 @@
+/// One settled payment that bought nothing: the upstream answered with an error after being paid.
+public struct WastedPayment: Sendable, Hashable {
+    /// The receipt id the model got (`rcp_<reservation>`), for a refund request.
+    public var receiptID: String
+    /// The tool and the seller (payee) paid.
+    public var tool: String
+    public var payee: String
+    /// The asset, its decimals, and the settled amount in atomic units.
+    public var asset: String
+    public var decimals: Int
+    public var amount: Int64
+    /// The settlement transaction.
+    public var transaction: String
+    /// Why it is wasted, as the trace says (`upstream_error`).
+    public var reason: String
+    /// When it settled, unix milliseconds.
+    public var settledAt: Int64
+}
+
+extension Ledger {
+    /// Settled payments whose call trace marks them wasted, oldest first (`purser report`).
+    ///
+    /// The trace and the settlement are committed in one transaction, so a wasted payment is never
+    /// reported without its settlement, nor a settlement without its trace.
+    public func wastedPayments() throws(LedgerError) -> [WastedPayment] {
+        try database.rows(
+            """
+            SELECT r.id, r.tool, r.payee, r.asset, s.decimals, r.settled_amount, r.tx_hash,
+                json_extract(a.payload, '$.wasted'), r.updated_ms
+            FROM audit a JOIN reservations r ON r.id = json_extract(a.payload, '$.reservation')
+            JOIN sessions s ON s.id = r.session_id
+            WHERE a.kind = 'call' AND json_valid(a.payload) AND json_extract(a.payload, '$.wasted') IS NOT NULL
+                AND r.state = 'committed'
+            ORDER BY r.updated_ms, r.id
+            """
+        ) {
+            WastedPayment(
+                receiptID: "rcp_" + $0.text(0), tool: $0.text(1), payee: $0.text(2), asset: $0.text(3),
+                decimals: Int($0.int64(4)), amount: $0.optionalInt64(5) ?? 0, transaction: $0.optionalText(6) ?? "",
+                reason: $0.text(7), settledAt: $0.int64(8))
+        }
+    }
+}
