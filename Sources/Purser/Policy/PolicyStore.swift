@@ -285,19 +285,33 @@ public actor PolicyStore: CallAuthorizer {
 
     /// Everything `purser check` should say about a policies directory: parse and data errors (with file,
     /// line and column) and warnings (an unguarded attribute read in a `forbid`, decimals compared with `<`).
-    public static func lint(directory: String) -> [Diagnostic] {
+    ///
+    /// With `tools`, every policy is also validated against the schema generated from them (`PolicySchema`),
+    /// the way Cedar's strict validator does: each problem is an error.
+    public static func lint(directory: String, tools: [ToolManifest]? = nil) -> [Diagnostic] {
         let files: PolicyFiles
         do {
             files = try PolicyFiles.load(directory: directory)
         } catch {
             return [error.diagnostic]
         }
-        return PolicyLint.warnings(files.policySet).map { warning in
+        var result = PolicyLint.warnings(files.policySet).map { warning in
             Diagnostic(
                 file: warning.file ?? directory,
                 location: SourceLocation(line: warning.position.line, column: warning.position.column),
                 severity: .warning, message: warning.message)
         }
+        if let tools {
+            let schema = PolicySchema.generate(
+                shape: files.shape, tools: tools.map { ($0.name, $0.inputSchema.document) }, entities: files.entities)
+            result += Validator(schema: schema).validate(files.policySet).map { problem in
+                Diagnostic(
+                    file: problem.file ?? directory,
+                    location: SourceLocation(line: problem.position.line, column: problem.position.column),
+                    severity: .error, message: problem.message)
+            }
+        }
+        return result
     }
 
     // MARK: Internals
