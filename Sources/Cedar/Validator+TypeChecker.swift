@@ -47,6 +47,50 @@ struct Checked {
     var capabilities: Set<String> = []
 }
 
+/// The entity literals and `is` types an expression names anywhere (checked before typechecking, as Cedar does,
+/// so a short-circuited operand naming an unknown type is still an error).
+func entityReferences(_ expr: Expr, into result: inout [EntityUID]) {
+    switch expr {
+    case .literal(let value): literalReferences(value, into: &result)
+    case .variable: break
+    case .ifThenElse(let a, let b, let c):
+        for child in [a, b, c] { entityReferences(child, into: &result) }
+    case .and(let operands), .or(let operands), .setLiteral(let operands), .call(_, let operands):
+        for child in operands { entityReferences(child, into: &result) }
+    case .not(let operand), .negate(let operand), .like(let operand, _), .hasAttribute(let operand, _):
+        entityReferences(operand, into: &result)
+    case .binary(_, let left, let right):
+        entityReferences(left, into: &result)
+        entityReferences(right, into: &result)
+    case .arithmetic(let first, let rest):
+        entityReferences(first, into: &result)
+        for (_, operand) in rest { entityReferences(operand, into: &result) }
+    case .access(let base, let accessors):
+        entityReferences(base, into: &result)
+        for accessor in accessors {
+            switch accessor {
+            case .attribute, .isEmpty: break
+            case .method(_, let argument): entityReferences(argument, into: &result)
+            case .call(_, let arguments): for child in arguments { entityReferences(child, into: &result) }
+            }
+        }
+    case .isType(let operand, let name):
+        entityReferences(operand, into: &result)
+        result.append(EntityUID(type: name, id: ""))
+    case .recordLiteral(let fields):
+        for (_, value) in fields { entityReferences(value, into: &result) }
+    }
+}
+
+private func literalReferences(_ value: CedarValue, into result: inout [EntityUID]) {
+    switch value {
+    case .entity(let uid): result.append(uid)
+    case .set(let elements): for element in elements { literalReferences(element, into: &result) }
+    case .record(let fields): for (_, field) in fields { literalReferences(field, into: &result) }
+    default: break
+    }
+}
+
 /// Typechecks expressions of one policy in one request environment; problems are collected, not thrown.
 struct TypeChecker {
     let validator: Validator
@@ -286,10 +330,15 @@ struct TypeChecker {
     {
         switch op {
         case .equal, .notEqual:
+            // Two literals are compared statically, whatever their types (as Cedar's typechecker does).
+            if case .literal(let a) = left, case .literal(let b) = right {
+                guard literal(a) != nil, literal(b) != nil else { return nil }
+                return Checked(type: .bool((a == b) == (op == .equal)))
+            }
             guard let l = check(left, capabilities), let r = check(right, capabilities) else { return nil }
             if Self.lub(l.type, r.type) == nil {
-                // Entities of different types may be compared (the answer is simply false).
-                if case .entity = l.type, case .entity = r.type { return Checked(type: .bool(nil)) }
+                // Entities of different types may be compared: the answer is known to be false.
+                if case .entity = l.type, case .entity = r.type { return Checked(type: .bool(op == .notEqual)) }
                 return incompatible(l.type, r.type)
             }
             return Checked(type: .bool(nil))

@@ -76,6 +76,17 @@ public struct Validator: Sendable {
         for uid in scopeEntities(policy) where !isKnownEntity(uid) {
             fail(unknownEntityMessage(uid))
         }
+        for condition in policy.conditions {
+            var named: [EntityUID] = []
+            entityReferences(condition.body, into: &named)
+            for uid in named where !isKnownEntity(uid) {
+                // `is T` names a type, never an action.
+                let message =
+                    uid.id.value.isEmpty && uid.type.value == schema.actionType
+                    ? nil : unknownEntityMessage(uid)
+                if let message { fail(message, at: condition.position) }
+            }
+        }
         var environments: [Environment] = []
         for action in schema.actions where actionMatches(policy.action, action.name) {
             for principal in action.principals.map({ schema.qualified($0) })
@@ -137,7 +148,7 @@ public struct Validator: Sendable {
     }
 
     func isKnownEntity(_ uid: EntityUID) -> Bool {
-        if uid.type.value == schema.actionType { return actionsByID[uid.id.value] != nil }
+        if uid.type.value == schema.actionType { return uid.id.value.isEmpty || actionsByID[uid.id.value] != nil }
         return entityTypes[uid.type.value] != nil
     }
 
@@ -178,7 +189,7 @@ public struct Validator: Sendable {
     /// The closest name by edit distance, when it is close enough to be a likely typo.
     func nearest(_ name: String, among candidates: [String]) -> String? {
         let scored = candidates.map { ($0, editDistance(Array(name.unicodeScalars), Array($0.unicodeScalars))) }
-        guard let best = scored.min(by: { ($0.1, $0.0) < ($1.1, $1.0) }), best.1 <= max(1, name.count / 3) else {
+        guard let best = scored.min(by: { ($0.1, $0.0) < ($1.1, $1.0) }), best.1 <= max(2, name.count / 3) else {
             return nil
         }
         return best.0
