@@ -172,7 +172,8 @@ extension CedarSchema {
         for entity in self.entityTypes {
             var fields: [(String, String)] = []
             if !entity.memberOf.isEmpty {
-                fields.append(("memberOfTypes", "[" + entity.memberOf.map { Self.json($0) }.joined(separator: ",") + "]"))
+                fields.append(
+                    ("memberOfTypes", "[" + entity.memberOf.map { Self.json($0) }.joined(separator: ",") + "]"))
             }
             if !entity.attributes.isEmpty { fields.append(("shape", Self.json(.record(entity.attributes)))) }
             if let tags = entity.tags { fields.append(("tags", Self.json(tags))) }

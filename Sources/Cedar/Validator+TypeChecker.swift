@@ -345,7 +345,8 @@ struct TypeChecker {
         case .less, .lessOrEqual, .greater, .greaterOrEqual:
             let accepted: [CheckedType] = [.long, .extension("datetime"), .extension("duration")]
             let names = "datetime, or duration, or Long"
-            guard let l = expect(left, capabilities, accepted, names), let r = expect(right, capabilities, accepted, names)
+            guard let l = expect(left, capabilities, accepted, names),
+                let r = expect(right, capabilities, accepted, names)
             else { return nil }
             guard l.type == r.type else { return incompatible(l.type, r.type) }
             return Checked(type: .bool(nil))
@@ -358,7 +359,8 @@ struct TypeChecker {
             default: return problem("unexpected type: expected an entity or a set of entities but saw \(r.type)")
             }
         case .add, .subtract, .multiply:
-            guard expect(left, capabilities, [.long], "Long") != nil, expect(right, capabilities, [.long], "Long") != nil
+            guard expect(left, capabilities, [.long], "Long") != nil,
+                expect(right, capabilities, [.long], "Long") != nil
             else { return nil }
             return Checked(type: .long)
         case .contains, .containsAll, .containsAny, .hasTag, .getTag:
@@ -426,7 +428,8 @@ struct TypeChecker {
 
     private func describe(_ attribute: String, path: String?, owner: String) -> String {
         if let path, path.hasPrefix("context.") {
-            return "attribute `\(path.dropFirst("context.".count))` in context for \(schema.actionType)::\(quoteCedarString(environment.action.name))"
+            return
+                "attribute `\(path.dropFirst("context.".count))` in context for \(schema.actionType)::\(quoteCedarString(environment.action.name))"
         }
         return "attribute `\(attribute)` on \(owner)"
     }
@@ -517,7 +520,8 @@ struct TypeChecker {
             default: valid = (try? CedarDuration.parse(text.value).get()) != nil
             }
             guard valid else {
-                return problem("error during extension function argument validation: `\(function.rawValue)(\"\(text.value)\")`")
+                return problem(
+                    "error during extension function argument validation: `\(function.rawValue)(\"\(text.value)\")`")
             }
             let type = function == .ip ? "ipaddr" : function.rawValue
             return Checked(type: .extension(type))

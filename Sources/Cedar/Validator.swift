@@ -155,7 +155,9 @@ public struct Validator: Sendable {
     func unknownEntityMessage(_ uid: EntityUID) -> String {
         if uid.type.value == schema.actionType { return "unrecognized action `\(uid)`" }
         var message = "unrecognized entity type `\(uid.type.value)`"
-        if let near = nearest(uid.type.value, among: Array(entityTypes.keys)) { message += " (did you mean `\(near)`?)" }
+        if let near = nearest(uid.type.value, among: Array(entityTypes.keys)) {
+            message += " (did you mean `\(near)`?)"
+        }
         return message
     }
 

@@ -16,6 +16,8 @@ public struct ToolFacts: Sendable, Hashable {
     public var priceHint: String?
     /// The asset of the price hint (e.g. `"USDC"`): `resource.priceAsset`.
     public var priceAsset: String?
+    /// The tool's `inputSchema`: arguments declared `number` become decimals even when written as integers.
+    public var inputSchema: JSONValue?
 
     /// Creates facts.
     public init(
@@ -34,6 +36,7 @@ public struct ToolFacts: Sendable, Hashable {
         self.init(
             name: manifest.name, tags: Set(manifest.tags), groups: manifest.groups,
             priceHint: manifest.price?.amount, priceAsset: manifest.price?.asset)
+        self.inputSchema = manifest.inputSchema.document
     }
 }
 
@@ -217,7 +220,7 @@ public actor PolicyStore: CallAuthorizer {
         reloadIfChanged()
         guard let files else { return .refused(noPolicies) }
         let params: CedarValue
-        switch PolicyContext.value(arguments) {
+        switch PolicyContext.value(arguments, schema: tool.inputSchema) {
         case .success(let value): params = value
         case .failure(let problem): return .refused(problem.message)
         }
@@ -233,7 +236,7 @@ public actor PolicyStore: CallAuthorizer {
         reloadIfChanged()
         guard let files else { return .refused(noPolicies) }
         let params: CedarValue
-        switch PolicyContext.value(arguments) {
+        switch PolicyContext.value(arguments, schema: tool.inputSchema) {
         case .success(let value): params = value
         case .failure(let problem): return .refused(problem.message)
         }
