@@ -260,11 +260,13 @@ struct TypeChecker {
             guard expect(operand, capabilities, [.string], "String") != nil else { return nil }
             return Checked(type: .bool(nil))
         case .isType(let operand, let name):
-            guard expect(operand, capabilities, [.entity("")], "an entity") != nil else { return nil }
+            guard let checked = expect(operand, capabilities, [.entity("")], "an entity") else { return nil }
             guard validator.entityType(name.value) != nil || name.value == schema.actionType else {
                 return problem(validator.unknownEntityMessage(EntityUID(type: name, id: "")))
             }
-            return Checked(type: .bool(nil))
+            // The operand's entity type is known in each environment: the test is decided statically.
+            guard case .entity(let type) = checked.type else { return Checked(type: .bool(nil)) }
+            return Checked(type: .bool(type == name.value))
         case .setLiteral(let elements):
             guard !elements.isEmpty else { return problem("empty set literals are forbidden in policies") }
             var element: CheckedType?

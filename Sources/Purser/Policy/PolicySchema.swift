@@ -111,9 +111,8 @@ public enum PolicySchema {
                     name: tool.name, principals: ["Agent"], resources: ["McpServer"],
                     context: ["input": SchemaAttribute(input)]))
         }
-        var payContext = Self.payContext
-        payContext["action"] = SchemaAttribute(.string)
-        actions.append(SchemaAction(name: "pay", principals: ["Agent"], resources: ["McpServer"], context: payContext))
+        actions.append(
+            SchemaAction(name: "pay", principals: ["Agent"], resources: ["McpServer"], context: Self.payContext))
         return CedarSchema(namespace: agentsNamespace, commonTypes: common, entityTypes: types, actions: actions)
     }
 

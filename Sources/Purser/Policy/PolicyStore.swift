@@ -224,6 +224,13 @@ public actor PolicyStore: CallAuthorizer {
         case .success(let value): params = value
         case .failure(let problem): return .refused(problem.message)
         }
+        if files.shape == .agents {
+            guard tool.name != "pay" else {
+                return .refused(
+                    "a tool named `pay` cannot be governed in the agents' shape: its action is the payment's")
+            }
+            return decide(files, agent: agent, action: tool.name, tool: tool, context: ["input": params])
+        }
         var context: [CedarString: CedarValue] = ["params": params, "tool": .string(CedarString(tool.name))]
         if let client { context["client"] = PolicyContext.client(client) }
         return decide(files, agent: agent, action: "call_tool", tool: tool, context: context)
@@ -245,11 +252,13 @@ public actor PolicyStore: CallAuthorizer {
         case .success(let value): amounts = value
         case .failure(let problem): return .refused(problem.message)
         }
-        let context: [CedarString: CedarValue] = [
+        var context: [CedarString: CedarValue] = [
             "amount": amounts.amount, "amountAtomic": amounts.atomic, "asset": .string(CedarString(payment.asset)),
             "network": .string(CedarString(payment.network)), "payTo": .string(CedarString(payment.payTo)),
-            "tool": .string(CedarString(tool.name)), "params": params,
+            "tool": .string(CedarString(tool.name)),
         ]
+        // In the agents' shape one `pay` action serves every tool, so its context cannot type each tool's input.
+        if files.shape == .purser { context["params"] = params }
         return decide(files, agent: agent, action: "pay", tool: tool, context: context)
     }
 
@@ -262,9 +271,9 @@ public actor PolicyStore: CallAuthorizer {
     public func mayEverCall(agent: String, tool: ToolFacts) -> Bool {
         reloadIfChanged()
         guard let files else { return false }
+        let (principal, action, resource) = Self.request(files, agent: agent, action: "call_tool", tool: tool.name)
         return Authorizer().mayAllow(
-            principal: EntityUID(type: "Agent", id: agent), action: EntityUID(type: "Action", id: "call_tool"),
-            resource: EntityUID(type: "Tool", id: tool.name), policies: files.policySet,
+            principal: principal, action: action, resource: resource, policies: files.policySet,
             entities: entities(for: tool, files))
     }
 
@@ -327,9 +336,8 @@ public actor PolicyStore: CallAuthorizer {
     private func decide(
         _ files: PolicyFiles, agent: String, action: String, tool: ToolFacts, context: [CedarString: CedarValue]
     ) -> PolicyDecision {
-        let request = Request(
-            principal: EntityUID(type: "Agent", id: agent), action: EntityUID(type: "Action", id: action),
-            resource: EntityUID(type: "Tool", id: tool.name), context: context)
+        let (principal, actionUID, resource) = Self.request(files, agent: agent, action: action, tool: tool.name)
+        let request = Request(principal: principal, action: actionUID, resource: resource, context: context)
         let response = Authorizer().isAuthorized(
             request, policies: files.policySet, entities: entities(for: tool, files))
         let facts = decisionFacts ?? Self.decisionFacts(files)
@@ -344,6 +352,28 @@ public actor PolicyStore: CallAuthorizer {
         return decision
     }
 
+    /// The request's entities in the configured shape. Purser's: `Agent::"<agent>"`, `Action::"<action>"`,
+    /// `Tool::"<tool>"`. The agents': `Purser::Agent::"<agent>"`, `Purser::Action::"<action>"` (the tool's name
+    /// for a call), `Purser::McpServer::"<server>"`.
+    static func request(_ files: PolicyFiles, agent: String, action: String, tool: String) -> (
+        EntityUID, EntityUID, EntityUID
+    ) {
+        switch files.shape {
+        case .purser:
+            return (
+                EntityUID(type: "Agent", id: agent), EntityUID(type: "Action", id: action),
+                EntityUID(type: "Tool", id: tool)
+            )
+        case .agents:
+            let namespace = PolicySchema.agentsNamespace
+            return (
+                EntityUID(type: "\(namespace)::Agent", id: agent),
+                EntityUID(type: "\(namespace)::Action", id: action == "call_tool" ? tool : action),
+                EntityUID(type: "\(namespace)::McpServer", id: files.server)
+            )
+        }
+    }
+
     private static func decisionFacts(_ files: PolicyFiles) -> (names: [String: String], approval: Set<String>) {
         let names = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0.displayID) })
         let marked = Set(
@@ -355,6 +385,8 @@ public actor PolicyStore: CallAuthorizer {
 
     /// The store with the tool's entity merged in (cached per tool and policy generation).
     private func entities(for tool: ToolFacts, _ files: PolicyFiles) -> Entities {
+        // The agents' shape has no Tool entity: the resource is the server.
+        if files.shape == .agents { return files.entities }
         if let cached = toolStores[tool] { return cached }
         let store = PolicyStore.entities(files.entities, adding: tool)
         toolStores[tool] = store
