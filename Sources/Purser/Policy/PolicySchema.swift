@@ -35,10 +35,9 @@ public enum PolicySchema {
     /// The context every decision sees about the session (`context.session`, see `SessionFacts`).
     static let sessionType: SchemaType = .record([
         "spent": SchemaAttribute(.extension("decimal")), "held": SchemaAttribute(.extension("decimal")),
-        "remaining": SchemaAttribute(.extension("decimal"), required: false),
-        "windowPayments": SchemaAttribute(.long), "windowAmount": SchemaAttribute(.extension("decimal")),
-        "toolCalls": SchemaAttribute(.long), "toolPayments": SchemaAttribute(.long),
-        "toolSpent": SchemaAttribute(.extension("decimal")),
+        "remaining": SchemaAttribute(.extension("decimal")), "windowPayments": SchemaAttribute(.long),
+        "windowAmount": SchemaAttribute(.extension("decimal")), "toolPayments": SchemaAttribute(.long),
+        "toolWindowPayments": SchemaAttribute(.long), "toolSpent": SchemaAttribute(.extension("decimal")),
     ])
 
     static let clientType: SchemaType = .record([
@@ -89,7 +88,6 @@ public enum PolicySchema {
             context: [
                 "params": SchemaAttribute(.record(params)), "tool": SchemaAttribute(.string),
                 "client": SchemaAttribute(clientType, required: false),
-                "session": SchemaAttribute(sessionType, required: false),
             ])
         let pay = SchemaAction(name: "pay", principals: ["Agent"], resources: ["Tool"], context: payContext)
         return CedarSchema(entityTypes: types, actions: [call, pay])

@@ -238,7 +238,8 @@ public actor PolicyStore: CallAuthorizer {
 
     /// May `agent` pay for a call to `tool`? `arguments` become `context.params`.
     public func authorizePayment(
-        agent: String, tool: ToolFacts, payment: PaymentFacts, arguments: JSONValue = .object(JSONObject())
+        agent: String, tool: ToolFacts, payment: PaymentFacts, arguments: JSONValue = .object(JSONObject()),
+        session: SessionFacts? = nil
     ) -> PolicyDecision {
         reloadIfChanged()
         guard let files else { return .refused(noPolicies) }
@@ -257,6 +258,12 @@ public actor PolicyStore: CallAuthorizer {
             "network": .string(CedarString(payment.network)), "payTo": .string(CedarString(payment.payTo)),
             "tool": .string(CedarString(tool.name)),
         ]
+        if let session {
+            switch session.cedarValue() {
+            case .success(let value): context["session"] = value
+            case .failure(let problem): return .refused(problem.message)
+            }
+        }
         // In the agents' shape one `pay` action serves every tool, so its context cannot type each tool's input.
         if files.shape == .purser { context["params"] = params }
         return decide(files, agent: agent, action: "pay", tool: tool, context: context)
@@ -287,6 +294,14 @@ public actor PolicyStore: CallAuthorizer {
         -> PolicyDecision
     {
         authorizePayment(agent: agent, tool: ToolFacts(manifest: tool), payment: payment, arguments: .object(arguments))
+    }
+
+    public func authorizePayment(
+        agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject, session: SessionFacts?
+    ) async -> PolicyDecision {
+        authorizePayment(
+            agent: agent, tool: ToolFacts(manifest: tool), payment: payment, arguments: .object(arguments),
+            session: session)
     }
 
     public func mayEverCall(agent: String, tool: ToolManifest) async -> Bool {

@@ -8,12 +8,29 @@ struct PayPolicyStep: CallStep {
 
     func run(_ state: inout CallState, in environment: CallEnvironment) async -> StepOutcome {
         guard let payment = state.payment else { return state.outOfOrder(name) }
+        // The session's history for `context.session`; an unreadable ledger refuses (nothing is paid).
+        var session: SessionFacts?
+        if case .enabled(let rail) = environment.payments {
+            do {
+                if let found = try await rail.ledger.activeSession(
+                    agent: state.caller.agent, asset: payment.asset.symbol)
+                {
+                    let window = rail.limits.limits(for: payment.asset.symbol).velocity?.windowMilliseconds ?? 3_600_000
+                    session = SessionFacts(
+                        session: found, reservations: try await rail.ledger.reservations(),
+                        tool: state.manifest.name, windowMilliseconds: window,
+                        nowMilliseconds: rail.clock() * 1000)
+                }
+            } catch {
+                return .finish(.refused(.ledgerUnavailable))
+            }
+        }
         let decision = await environment.authorizer.authorizePayment(
             agent: state.caller.agent, tool: state.manifest,
             payment: PaymentFacts(
                 amountAtomic: String(payment.amount), decimals: payment.asset.decimals, asset: payment.asset.symbol,
                 network: payment.offer.network.caip2, payTo: payment.offer.payTo.text),
-            arguments: state.arguments)
+            arguments: state.arguments, session: session)
         state.trace.payPolicy = decision.allowed ? "allowed" : "denied"
         guard decision.allowed else {
             return .finish(
