@@ -104,4 +104,17 @@ struct PolicySchemaTests {
             #expect(error.diagnostic.message.contains("unknown setting `shap`"))
         }
     }
+
+    @Test("the example policies validate against the example tools, with no warning left")
+    func examplesValidate() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let (manifests, problems) = ToolManifestLoader.loadDirectory(root.appendingPathComponent("tools").path)
+        #expect(problems.isEmpty)
+        let directory = root.appendingPathComponent("policies").path
+        #expect(PolicyStore.lint(directory: directory, tools: manifests).map(\.description) == [])
+        // Without the schema, the lint cannot know `context.session.toolWindowPayments` exists when
+        // `context.session` does, and says so.
+        #expect(PolicyStore.lint(directory: directory).count == 1)
+    }
 }

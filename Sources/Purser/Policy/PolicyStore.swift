@@ -322,21 +322,28 @@ public actor PolicyStore: CallAuthorizer {
         } catch {
             return [error.diagnostic]
         }
-        var result = PolicyLint.warnings(files.policySet).map { warning in
+        var warnings = PolicyLint.warnings(files.policySet)
+        var problems: [ValidationError] = []
+        if let tools {
+            let schema = PolicySchema.generate(
+                shape: files.shape, tools: tools.map { ($0.name, $0.inputSchema.document) }, entities: files.entities)
+            problems = Validator(schema: schema).validate(files.policySet)
+            // A policy that validates reads no attribute the schema does not guarantee (every attribute that
+            // may be missing is optional there), so the lint's unguarded-read warning would be a false alarm.
+            let invalid = Set(problems.map(\.policyID))
+            warnings.removeAll { !invalid.contains($0.policyID) && $0.message.contains("without a `has` guard") }
+        }
+        var result = warnings.map { warning in
             Diagnostic(
                 file: warning.file ?? directory,
                 location: SourceLocation(line: warning.position.line, column: warning.position.column),
                 severity: .warning, message: warning.message)
         }
-        if let tools {
-            let schema = PolicySchema.generate(
-                shape: files.shape, tools: tools.map { ($0.name, $0.inputSchema.document) }, entities: files.entities)
-            result += Validator(schema: schema).validate(files.policySet).map { problem in
-                Diagnostic(
-                    file: problem.file ?? directory,
-                    location: SourceLocation(line: problem.position.line, column: problem.position.column),
-                    severity: .error, message: problem.message)
-            }
+        result += problems.map { problem in
+            Diagnostic(
+                file: problem.file ?? directory,
+                location: SourceLocation(line: problem.position.line, column: problem.position.column),
+                severity: .error, message: problem.message)
         }
         return result
     }
