@@ -409,9 +409,12 @@ public actor PolicyStore: CallAuthorizer {
     private func entities(for tool: ToolFacts, _ files: PolicyFiles) -> Entities {
         // The agents' shape has no Tool entity: the resource is the server.
         if files.shape == .agents { return files.entities }
-        if let cached = toolStores[tool] { return cached }
+        // The entity does not depend on the input schema; leaving it out of the key keeps the lookup cheap.
+        var key = tool
+        key.inputSchema = nil
+        if let cached = toolStores[key] { return cached }
         let store = PolicyStore.entities(files.entities, adding: tool)
-        toolStores[tool] = store
+        toolStores[key] = store
         return store
     }
 
