@@ -63,6 +63,29 @@ struct SessionPolicyTests {
         #expect(world.seller.paidRequests.count == 2)
     }
 
+    @Test("a call decision sees the session too: after two paid calls the third is refused before the seller")
+    func callSeesSession() async throws {
+        let world = try await World(
+            policy: """
+                permit (principal == Agent::"alice", action, resource);
+                forbid (principal, action == Action::"call_tool", resource == Tool::"weather")
+                when { context has session && context.session.toolPayments >= 2 };
+                """)
+        #expect(try !result(await world.call(city: "Paris")).isError)
+        #expect(try !result(await world.call(city: "Rome")).isError)
+        #expect(try errorCode(await world.call(city: "Oslo")) == "policy_denied")
+        #expect(world.seller.requests.count == 4)
+    }
+
+    @Test("an unreadable ledger refuses the call (session read by the call policy) and contacts nothing")
+    func unreadableLedger() async throws {
+        let box = FaultyLedgerBox()
+        let world = try await World(ledger: { box.make($0, failAt: 1) })
+        #expect(try errorCode(await world.call()) == "ledger_unavailable")
+        #expect(world.seller.requests.isEmpty)
+        #expect(box.ledger?.failedOperations == ["activeSession"])
+    }
+
     @Test("amounts are rounded against the agent: spent up, remaining down")
     func rounding() throws {
         #expect(SessionFacts.decimal(10_001, decimals: 6, roundUp: true) == CedarDecimal(scaled: 101))

@@ -88,6 +88,7 @@ public enum PolicySchema {
             context: [
                 "params": SchemaAttribute(.record(params)), "tool": SchemaAttribute(.string),
                 "client": SchemaAttribute(clientType, required: false),
+                "session": SchemaAttribute(sessionType, required: false),
             ])
         let pay = SchemaAction(name: "pay", principals: ["Agent"], resources: ["Tool"], context: payContext)
         return CedarSchema(entityTypes: types, actions: [call, pay])

@@ -214,9 +214,10 @@ public actor PolicyStore: CallAuthorizer {
     // MARK: Questions
 
     /// May `agent` call `tool` with these arguments?
-    public func authorizeToolCall(agent: String, tool: ToolFacts, arguments: JSONValue, client: ClientFacts? = nil)
-        -> PolicyDecision
-    {
+    public func authorizeToolCall(
+        agent: String, tool: ToolFacts, arguments: JSONValue, client: ClientFacts? = nil,
+        session: SessionFacts? = nil
+    ) -> PolicyDecision {
         reloadIfChanged()
         guard let files else { return .refused(noPolicies) }
         let params: CedarValue
@@ -233,6 +234,12 @@ public actor PolicyStore: CallAuthorizer {
         }
         var context: [CedarString: CedarValue] = ["params": params, "tool": .string(CedarString(tool.name))]
         if let client { context["client"] = PolicyContext.client(client) }
+        if let session {
+            switch session.cedarValue() {
+            case .success(let value): context["session"] = value
+            case .failure(let problem): return .refused(problem.message)
+            }
+        }
         return decide(files, agent: agent, action: "call_tool", tool: tool, context: context)
     }
 
@@ -288,6 +295,13 @@ public actor PolicyStore: CallAuthorizer {
 
     public func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject) async -> PolicyDecision {
         authorizeToolCall(agent: agent, tool: ToolFacts(manifest: tool), arguments: .object(arguments))
+    }
+
+    public func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject, session: SessionFacts?)
+        async -> PolicyDecision
+    {
+        authorizeToolCall(
+            agent: agent, tool: ToolFacts(manifest: tool), arguments: .object(arguments), session: session)
     }
 
     public func authorizePayment(agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject) async

@@ -63,6 +63,18 @@ public struct SessionFacts: Sendable, Hashable {
         remaining = max(0, session.cap - Self.add(spent, held))
     }
 
+    /// The facts of `agent`'s active session in `asset` for a call to `tool`, read from the rail's ledger: nil
+    /// without a session. A ledger that cannot be read throws (the caller refuses: nothing is paid).
+    static func current(rail: PaymentRail, agent: String, asset: String, tool: String) async throws(LedgerError)
+        -> SessionFacts?
+    {
+        guard let session = try await rail.ledger.activeSession(agent: agent, asset: asset) else { return nil }
+        let window = rail.limits.limits(for: asset).velocity?.windowMilliseconds ?? 3_600_000
+        return SessionFacts(
+            session: session, reservations: try await rail.ledger.reservations(), tool: tool,
+            windowMilliseconds: window, nowMilliseconds: rail.clock() * 1000)
+    }
+
     /// Saturating: a sum too large for 64 bits stays at the maximum (then `cedarValue()` refuses it).
     private static func add(_ a: Int64, _ b: Int64) -> Int64 {
         let (sum, overflow) = a.addingReportingOverflow(b)

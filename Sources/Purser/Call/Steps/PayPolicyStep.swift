@@ -12,15 +12,8 @@ struct PayPolicyStep: CallStep {
         var session: SessionFacts?
         if case .enabled(let rail) = environment.payments {
             do {
-                if let found = try await rail.ledger.activeSession(
-                    agent: state.caller.agent, asset: payment.asset.symbol)
-                {
-                    let window = rail.limits.limits(for: payment.asset.symbol).velocity?.windowMilliseconds ?? 3_600_000
-                    session = SessionFacts(
-                        session: found, reservations: try await rail.ledger.reservations(),
-                        tool: state.manifest.name, windowMilliseconds: window,
-                        nowMilliseconds: rail.clock() * 1000)
-                }
+                session = try await SessionFacts.current(
+                    rail: rail, agent: state.caller.agent, asset: payment.asset.symbol, tool: state.manifest.name)
             } catch {
                 return .finish(.refused(.ledgerUnavailable))
             }
