@@ -16,7 +16,8 @@ public struct Runtime: Sendable {
 
     /// Every problem in tools/, policies/ (Cedar parse errors, lint warnings) and policies/limits.json.
     public func checkAll() -> [Diagnostic] {
-        var all = diagnostics + PolicyStore.lint(directory: configuration.policiesDirectory)
+        var all =
+            diagnostics + PolicyStore.lint(directory: configuration.policiesDirectory, tools: catalog.manifests)
         let limits = (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json")
         if FileManager.default.fileExists(atPath: limits) {
             do {

@@ -1,5 +1,6 @@
 import Cedar
 import Foundation
+import JSONCore
 import Purser
 
 /// `purser policy eval`: one authorization against `policies/`, or the difftest JSONL protocol with `--batch`.
@@ -10,16 +11,20 @@ struct PolicyCommand: Subcommand {
         purser policy eval --principal 'Agent::"a"' --action 'Action::"call_tool"' --resource 'Tool::"t"' \
         [--context FILE] [--entities FILE] [--policies DIR] [--tools DIR] [--home DIR]
                purser policy eval --batch   (difftest JSONL on stdin/stdout)
+               purser policy eval --tool NAME --args JSON [--agent ID] [--tools DIR] [--policies DIR] [--home DIR]
+               purser policy schema [--json] [--shape purser|agents] [--tools DIR] [--policies DIR] [--home DIR]
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
-        let verb = try arguments.positional("the verb (eval)")
+        let verb = try arguments.positional("the verb (eval or schema)")
+        if verb == "schema" { return try runSchema(&arguments) }
         guard verb == "eval" else { throw UsageError(description: "unknown verb '\(verb)'") }
         if try arguments.flag("batch") {
             try arguments.finish()
             runBatch()
             return 0
         }
+        if let tool = try arguments.option("tool") { return try await runToolCall(tool, &arguments) }
         guard let principalText = try arguments.option("principal"),
             let actionText = try arguments.option("action"),
             let resourceText = try arguments.option("resource")
@@ -97,6 +102,65 @@ struct PolicyCommand: Subcommand {
         }
         printOut(lines.joined(separator: "\n"))
         return response.decision == .allow ? 0 : 2
+    }
+
+    /// The call decision for one tool call, built as `serve` builds it (the configured shape, the arguments
+    /// mapped by the tool's `inputSchema`): `allow` or `deny` and the deciding policies; exit 0 when allowed.
+    private static func runToolCall(_ name: String, _ arguments: inout Arguments) async throws -> Int32 {
+        let argumentsText = try arguments.option("args") ?? "{}"
+        let configuration = try RuntimeConfiguration.resolve(
+            agent: try arguments.option("agent"), tools: try arguments.option("tools"),
+            policies: try arguments.option("policies"), home: try arguments.option("home"))
+        try arguments.finish()
+        let (manifests, _) = ToolManifestLoader.loadDirectory(configuration.toolsDirectory)
+        guard let manifest = manifests.first(where: { $0.name == name }) else {
+            printError("no valid tool named `\(name)` in \(configuration.toolsDirectory)")
+            return 1
+        }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(argumentsText)
+        } catch {
+            throw UsageError(description: "--args: \(error)")
+        }
+        let store = PolicyStore(directory: configuration.policiesDirectory)
+        let decision = await store.authorizeToolCall(
+            agent: configuration.agent, tool: ToolFacts(manifest: manifest), arguments: value)
+        printOut((decision.allowed ? "allow: " : "deny: ") + decision.summary)
+        return decision.allowed ? 0 : 2
+    }
+
+    /// Prints the Cedar schema generated from the tools and `entities.json` (human form, or JSON with `--json`).
+    private static func runSchema(_ arguments: inout Arguments) throws -> Int32 {
+        let json = try arguments.flag("json")
+        let shapeName = try arguments.option("shape")
+        let configuration = try RuntimeConfiguration.resolve(
+            agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"),
+            home: try arguments.option("home"))
+        try arguments.finish()
+        let files: PolicyFiles
+        do {
+            files = try PolicyFiles.load(directory: configuration.policiesDirectory)
+        } catch {
+            printError(error.description)
+            return 1
+        }
+        var shape = files.shape
+        if let shapeName {
+            guard let chosen = PolicyShape(rawValue: shapeName) else {
+                throw UsageError(description: "--shape must be purser or agents")
+            }
+            shape = chosen
+        }
+        let (manifests, diagnostics) = ToolManifestLoader.loadDirectory(configuration.toolsDirectory)
+        for diagnostic in diagnostics where diagnostic.severity == .error {
+            printError(diagnostic.description)
+            return 1
+        }
+        let schema = PolicySchema.generate(
+            shape: shape, tools: manifests.map { ($0.name, $0.inputSchema.document) }, entities: files.entities)
+        printOut(json ? schema.jsonText : schema.cedarText.trimmingCharacters(in: .newlines))
+        return 0
     }
 
     /// Speaks the difftest protocol: one JSON line out per case line in, in order, written as it is answered.

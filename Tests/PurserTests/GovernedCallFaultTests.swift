@@ -116,10 +116,11 @@ struct GovernedCallFaultTests {
     @Test("a failed trace write is logged, queued, and appended once the ledger accepts writes again")
     func traceQueuedUntilHealed() async throws {
         let box = FaultyLedgerBox()
-        // Free upstream answer (no 402): the only ledger operation is the trace append.
+        // Free upstream answer (no 402): the ledger operations are the call policy's session read (the tool has
+        // a price: active session, reservations) and the trace append, the third.
         let world = try await World(
             transport: ScriptedTransport { _ in HTTPResponse(status: 200, body: Array("ok".utf8)) },
-            ledger: { box.make($0, failAt: 1) })
+            ledger: { box.make($0, failAt: 3) })
         #expect(try !result(await world.call()).isError)
         #expect(world.logged.all.count == 1)
         #expect(try await world.ledger.auditRecords().filter { $0.kind == "call" }.isEmpty)

@@ -25,7 +25,11 @@ struct PolicyStoreTests {
 
     @Test("the example policies lint clean")
     func examplesLintClean() {
-        #expect(PolicyStore.lint(directory: PolicyStoreTests.examples).isEmpty)
+        // As `purser check` lints them: with the schema of the example tools.
+        let tools = URL(fileURLWithPath: PolicyStoreTests.examples).deletingLastPathComponent()
+            .appendingPathComponent("tools").path
+        let manifests = ToolManifestLoader.loadDirectory(tools).0
+        #expect(PolicyStore.lint(directory: PolicyStoreTests.examples, tools: manifests).isEmpty)
     }
 
     @Test("call decisions on the examples name the deciding policies by @id")

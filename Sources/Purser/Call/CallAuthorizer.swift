@@ -10,6 +10,29 @@ public protocol CallAuthorizer: Sendable {
     /// May `agent` make this payment for a call to `tool`? (step 6, after the 402, before any gate)
     func authorizePayment(agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject) async
         -> PolicyDecision
+    /// The call decision with the session's state as `context.session` (nil when there is none).
+    func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject, session: SessionFacts?) async
+        -> PolicyDecision
+    /// The pay decision with the session's state as `context.session` (nil when there is no session).
+    func authorizePayment(
+        agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject, session: SessionFacts?
+    ) async -> PolicyDecision
     /// Whether `agent` could ever be allowed to call `tool` (tools it never may are left out of `tools/list`).
     func mayEverCall(agent: String, tool: ToolManifest) async -> Bool
+}
+
+extension CallAuthorizer {
+    /// Authorizers that do not read session state answer as without it.
+    public func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject, session: SessionFacts?)
+        async -> PolicyDecision
+    {
+        await authorizeCall(agent: agent, tool: tool, arguments: arguments)
+    }
+
+    /// Authorizers that do not read session state answer as without it.
+    public func authorizePayment(
+        agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject, session: SessionFacts?
+    ) async -> PolicyDecision {
+        await authorizePayment(agent: agent, tool: tool, payment: payment, arguments: arguments)
+    }
 }

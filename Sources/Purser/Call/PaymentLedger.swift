@@ -15,6 +15,8 @@ public protocol PaymentLedger: Sendable {
     func abandonIdempotent(agent: String, key: String) async throws(LedgerError) -> Bool
     /// The agent's active session for an asset.
     func activeSession(agent: String, asset: String) async throws(LedgerError) -> PaymentSession?
+    /// Every reservation (for the session facts pay policies see).
+    func reservations() async throws(LedgerError) -> [Reservation]
     /// Evaluates every gate without holding anything.
     func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
         -> GateEvaluation

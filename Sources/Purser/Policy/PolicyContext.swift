@@ -14,7 +14,19 @@ public enum PolicyContext {
     ///
     /// A number that fits neither is refused rather than rounded or passed as a string: a string would make a
     /// numeric policy error, and an erroring forbid is skipped.
-    public static func value(_ json: JSONValue, path: String = "params") -> Result<CedarValue, PolicyContextError> {
+    ///
+    /// With the tool's `schema` (its `inputSchema`), a property declared `"type": "number"` is always a decimal,
+    /// however it is written (`5` becomes `decimal("5.0")`), so it has the type the generated Cedar schema
+    /// gives it; `"integer"` properties are Longs (the input check has already refused non-integers).
+    public static func value(_ json: JSONValue, schema: JSONValue? = nil, path: String = "params") -> Result<
+        CedarValue, PolicyContextError
+    > {
+        if case .number(let number) = json, number.isIntegerLexeme, declaredType(schema) == "number" {
+            guard let decimal = decimal(number.decimal) else {
+                return .failure(PolicyContextError(message: "`\(path)` is too large for a Cedar decimal"))
+            }
+            return .success(.decimal(decimal))
+        }
         switch json {
         case .null:
             return .success(.record([:]))
@@ -37,8 +49,9 @@ public enum PolicyContext {
             return .success(.decimal(decimal))
         case .array(let elements):
             var result = Set<CedarValue>()
+            let items = member(schema, "items")
             for (offset, element) in elements.enumerated() where !element.isNull {
-                switch value(element, path: "\(path)[\(offset)]") {
+                switch value(element, schema: items, path: "\(path)[\(offset)]") {
                 case .success(let mapped): result.insert(mapped)
                 case .failure(let error): return .failure(error)
                 }
@@ -46,14 +59,25 @@ public enum PolicyContext {
             return .success(.set(result))
         case .object(let object):
             var result: [CedarString: CedarValue] = [:]
+            let properties = member(schema, "properties")
             for (key, element) in object where !element.isNull {
-                switch value(element, path: "\(path).\(key)") {
+                switch value(element, schema: member(properties, key), path: "\(path).\(key)") {
                 case .success(let mapped): result[CedarString(key)] = mapped
                 case .failure(let error): return .failure(error)
                 }
             }
             return .success(.record(result))
         }
+    }
+
+    private static func member(_ schema: JSONValue?, _ key: String) -> JSONValue? {
+        guard case .object(let object)? = schema else { return nil }
+        return object[key]
+    }
+
+    private static func declaredType(_ schema: JSONValue?) -> String? {
+        guard case .string(let name)? = member(schema, "type") else { return nil }
+        return name
     }
 
     /// An exact decimal value as a Cedar decimal, if it has at most 4 fractional digits and fits.

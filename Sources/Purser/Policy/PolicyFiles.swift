@@ -10,6 +10,13 @@ public struct PolicyFiles: Sendable {
     public let entities: Entities
     /// The files read, with their modification fingerprints (for reload-on-change).
     public let fingerprint: [String: String]
+    /// How the policies describe a call (`policy.json` `"shape"`; Purser's own by default).
+    public var shape: PolicyShape = .purser
+    /// The `McpServer` id of the agents' shape (`policy.json` `"server"`; `purser` by default).
+    public var server: String = "purser"
+
+    /// The name of the optional settings file in the policies directory: `{"shape": "agents", "server": "…"}`.
+    public static let settingsFileName = "policy.json"
 
     /// Reads and parses a directory.
     ///
@@ -72,7 +79,49 @@ public struct PolicyFiles: Sendable {
             throw PolicyLoadError.at(
                 file: entitiesPath, location: SourceLocation(line: 1, column: 1), message: "cannot read the file")
         }
-        return PolicyFiles(policySet: policySet, entities: entities, fingerprint: fingerprint)
+        var files = PolicyFiles(policySet: policySet, entities: entities, fingerprint: fingerprint)
+        let settingsPath = (directory as NSString).appendingPathComponent(settingsFileName)
+        if let data = manager.contents(atPath: settingsPath) {
+            fingerprint[settingsPath] = PolicyFiles.fingerprint(of: data)
+            files = PolicyFiles(policySet: policySet, entities: entities, fingerprint: fingerprint)
+            try files.readSettings(data, path: settingsPath)
+        }
+        return files
+    }
+
+    /// Reads `policy.json`; an unknown key or value refuses the whole directory (fail closed).
+    private mutating func readSettings(_ data: Data, path: String) throws(PolicyLoadError) {
+        let root: JSONValue
+        let locations: JSONLocations
+        do {
+            (root, locations) = try JSONParser.parseWithLocations(Array(data))
+        } catch {
+            throw PolicyLoadError.at(file: path, location: error.location, message: error.message)
+        }
+        guard case .object(let object) = root else {
+            throw PolicyLoadError.at(
+                file: path, location: SourceLocation(line: 1, column: 1), message: "expected a JSON object")
+        }
+        for (key, value) in object {
+            let at = locations.location(of: "/" + JSONLocations.escape(key))
+            switch (key, value) {
+            case ("shape", .string(let name)):
+                guard let shape = PolicyShape(rawValue: name) else {
+                    throw PolicyLoadError.at(
+                        file: path, location: at,
+                        message: "unknown shape `\(name)`; expected one of: "
+                            + PolicyShape.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                self.shape = shape
+            case ("server", .string(let name)) where !name.isEmpty:
+                self.server = name
+            case ("shape", _), ("server", _):
+                throw PolicyLoadError.at(file: path, location: at, message: "`\(key)` must be a non-empty string")
+            default:
+                throw PolicyLoadError.at(
+                    file: path, location: at, message: "unknown setting `\(key)`; expected `shape` or `server`")
+            }
+        }
     }
 
     /// The current fingerprints of the files a load would read, without parsing them.
@@ -86,6 +135,8 @@ public struct PolicyFiles: Sendable {
         }
         let entitiesPath = entitiesFile ?? (directory as NSString).appendingPathComponent("entities.json")
         if let data = manager.contents(atPath: entitiesPath) { result[entitiesPath] = fingerprint(of: data) }
+        let settingsPath = (directory as NSString).appendingPathComponent(settingsFileName)
+        if let data = manager.contents(atPath: settingsPath) { result[settingsPath] = fingerprint(of: data) }
         return result
     }
 

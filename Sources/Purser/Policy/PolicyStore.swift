@@ -16,6 +16,8 @@ public struct ToolFacts: Sendable, Hashable {
     public var priceHint: String?
     /// The asset of the price hint (e.g. `"USDC"`): `resource.priceAsset`.
     public var priceAsset: String?
+    /// The tool's `inputSchema`: arguments declared `number` become decimals even when written as integers.
+    public var inputSchema: JSONValue?
 
     /// Creates facts.
     public init(
@@ -34,6 +36,7 @@ public struct ToolFacts: Sendable, Hashable {
         self.init(
             name: manifest.name, tags: Set(manifest.tags), groups: manifest.groups,
             priceHint: manifest.price?.amount, priceAsset: manifest.price?.asset)
+        self.inputSchema = manifest.inputSchema.document
     }
 }
 
@@ -236,29 +239,44 @@ public actor PolicyStore: CallAuthorizer {
     // MARK: Questions
 
     /// May `agent` call `tool` with these arguments?
-    public func authorizeToolCall(agent: String, tool: ToolFacts, arguments: JSONValue, client: ClientFacts? = nil)
-        -> PolicyDecision
-    {
+    public func authorizeToolCall(
+        agent: String, tool: ToolFacts, arguments: JSONValue, client: ClientFacts? = nil,
+        session: SessionFacts? = nil
+    ) -> PolicyDecision {
         reloadIfChanged()
         guard let files else { return .refused(noPolicies) }
         let params: CedarValue
-        switch PolicyContext.value(arguments) {
+        switch PolicyContext.value(arguments, schema: tool.inputSchema) {
         case .success(let value): params = value
         case .failure(let problem): return .refused(problem.message)
         }
+        if files.shape == .agents {
+            guard tool.name != "pay" else {
+                return .refused(
+                    "a tool named `pay` cannot be governed in the agents' shape: its action is the payment's")
+            }
+            return decide(files, agent: agent, action: tool.name, tool: tool, context: ["input": params])
+        }
         var context: [CedarString: CedarValue] = ["params": params, "tool": .string(CedarString(tool.name))]
         if let client { context["client"] = PolicyContext.client(client) }
+        if let session {
+            switch session.cedarValue() {
+            case .success(let value): context["session"] = value
+            case .failure(let problem): return .refused(problem.message)
+            }
+        }
         return decide(files, agent: agent, action: "call_tool", tool: tool, context: context)
     }
 
     /// May `agent` pay for a call to `tool`? `arguments` become `context.params`.
     public func authorizePayment(
-        agent: String, tool: ToolFacts, payment: PaymentFacts, arguments: JSONValue = .object(JSONObject())
+        agent: String, tool: ToolFacts, payment: PaymentFacts, arguments: JSONValue = .object(JSONObject()),
+        session: SessionFacts? = nil
     ) -> PolicyDecision {
         reloadIfChanged()
         guard let files else { return .refused(noPolicies) }
         let params: CedarValue
-        switch PolicyContext.value(arguments) {
+        switch PolicyContext.value(arguments, schema: tool.inputSchema) {
         case .success(let value): params = value
         case .failure(let problem): return .refused(problem.message)
         }
@@ -267,13 +285,21 @@ public actor PolicyStore: CallAuthorizer {
         case .success(let value): amounts = value
         case .failure(let problem): return .refused(problem.message)
         }
-        let context: [CedarString: CedarValue] = [
+        var context: [CedarString: CedarValue] = [
             "amount": amounts.amount, "amountAtomic": amounts.atomic, "asset": .string(CedarString(payment.asset)),
             "network": .string(CedarString(payment.network)), "payTo": .string(CedarString(payment.payTo)),
-            "tool": .string(CedarString(tool.name)), "params": params,
+            "tool": .string(CedarString(tool.name)),
             "payeeIsNew": .bool(payment.change.payeeIsNew), "networkChanged": .bool(payment.change.networkChanged),
             "priceRatio": .decimal(CedarDecimal(scaled: payment.change.priceRatioScaled)),
         ]
+        if let session {
+            switch session.cedarValue() {
+            case .success(let value): context["session"] = value
+            case .failure(let problem): return .refused(problem.message)
+            }
+        }
+        // In the agents' shape one `pay` action serves every tool, so its context cannot type each tool's input.
+        if files.shape == .purser { context["params"] = params }
         return decide(files, agent: agent, action: "pay", tool: tool, context: context)
     }
 
@@ -286,9 +312,9 @@ public actor PolicyStore: CallAuthorizer {
     public func mayEverCall(agent: String, tool: ToolFacts) -> Bool {
         reloadIfChanged()
         guard let files else { return false }
+        let (principal, action, resource) = Self.request(files, agent: agent, action: "call_tool", tool: tool.name)
         return Authorizer().mayAllow(
-            principal: EntityUID(type: "Agent", id: agent), action: EntityUID(type: "Action", id: "call_tool"),
-            resource: EntityUID(type: "Tool", id: tool.name), policies: files.policySet,
+            principal: principal, action: action, resource: resource, policies: files.policySet,
             entities: entities(for: tool, files))
     }
 
@@ -298,10 +324,25 @@ public actor PolicyStore: CallAuthorizer {
         authorizeToolCall(agent: agent, tool: ToolFacts(manifest: tool), arguments: .object(arguments))
     }
 
+    public func authorizeCall(agent: String, tool: ToolManifest, arguments: JSONObject, session: SessionFacts?)
+        async -> PolicyDecision
+    {
+        authorizeToolCall(
+            agent: agent, tool: ToolFacts(manifest: tool), arguments: .object(arguments), session: session)
+    }
+
     public func authorizePayment(agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject) async
         -> PolicyDecision
     {
         authorizePayment(agent: agent, tool: ToolFacts(manifest: tool), payment: payment, arguments: .object(arguments))
+    }
+
+    public func authorizePayment(
+        agent: String, tool: ToolManifest, payment: PaymentFacts, arguments: JSONObject, session: SessionFacts?
+    ) async -> PolicyDecision {
+        authorizePayment(
+            agent: agent, tool: ToolFacts(manifest: tool), payment: payment, arguments: .object(arguments),
+            session: session)
     }
 
     public func mayEverCall(agent: String, tool: ToolManifest) async -> Bool {
@@ -312,19 +353,40 @@ public actor PolicyStore: CallAuthorizer {
 
     /// Everything `purser check` should say about a policies directory: parse and data errors (with file,
     /// line and column) and warnings (an unguarded attribute read in a `forbid`, decimals compared with `<`).
-    public static func lint(directory: String) -> [Diagnostic] {
+    ///
+    /// With `tools`, every policy is also validated against the schema generated from them (`PolicySchema`),
+    /// the way Cedar's strict validator does: each problem is an error.
+    public static func lint(directory: String, tools: [ToolManifest]? = nil) -> [Diagnostic] {
         let files: PolicyFiles
         do {
             files = try PolicyFiles.load(directory: directory)
         } catch {
             return [error.diagnostic]
         }
-        return PolicyLint.warnings(files.policySet).map { warning in
+        var warnings = PolicyLint.warnings(files.policySet)
+        var problems: [ValidationError] = []
+        if let tools {
+            let schema = PolicySchema.generate(
+                shape: files.shape, tools: tools.map { ($0.name, $0.inputSchema.document) }, entities: files.entities)
+            problems = Validator(schema: schema).validate(files.policySet)
+            // A policy that validates reads no attribute the schema does not guarantee (every attribute that
+            // may be missing is optional there), so the lint's unguarded-read warning would be a false alarm.
+            let invalid = Set(problems.map(\.policyID))
+            warnings.removeAll { !invalid.contains($0.policyID) && $0.message.contains("without a `has` guard") }
+        }
+        var result = warnings.map { warning in
             Diagnostic(
                 file: warning.file ?? directory,
                 location: SourceLocation(line: warning.position.line, column: warning.position.column),
                 severity: .warning, message: warning.message)
         }
+        result += problems.map { problem in
+            Diagnostic(
+                file: problem.file ?? directory,
+                location: SourceLocation(line: problem.position.line, column: problem.position.column),
+                severity: .error, message: problem.message)
+        }
+        return result
     }
 
     // MARK: Internals
@@ -337,9 +399,8 @@ public actor PolicyStore: CallAuthorizer {
     private func decide(
         _ files: PolicyFiles, agent: String, action: String, tool: ToolFacts, context: [CedarString: CedarValue]
     ) -> PolicyDecision {
-        let request = Request(
-            principal: EntityUID(type: "Agent", id: agent), action: EntityUID(type: "Action", id: action),
-            resource: EntityUID(type: "Tool", id: tool.name), context: context)
+        let (principal, actionUID, resource) = Self.request(files, agent: agent, action: action, tool: tool.name)
+        let request = Request(principal: principal, action: actionUID, resource: resource, context: context)
         let response = Authorizer().isAuthorized(
             request, policies: files.policySet, entities: entities(for: tool, files))
         let facts = decisionFacts ?? Self.decisionFacts(files)
@@ -354,6 +415,28 @@ public actor PolicyStore: CallAuthorizer {
         return decision
     }
 
+    /// The request's entities in the configured shape. Purser's: `Agent::"<agent>"`, `Action::"<action>"`,
+    /// `Tool::"<tool>"`. The agents': `Purser::Agent::"<agent>"`, `Purser::Action::"<action>"` (the tool's name
+    /// for a call), `Purser::McpServer::"<server>"`.
+    static func request(_ files: PolicyFiles, agent: String, action: String, tool: String) -> (
+        EntityUID, EntityUID, EntityUID
+    ) {
+        switch files.shape {
+        case .purser:
+            return (
+                EntityUID(type: "Agent", id: agent), EntityUID(type: "Action", id: action),
+                EntityUID(type: "Tool", id: tool)
+            )
+        case .agents:
+            let namespace = PolicySchema.agentsNamespace
+            return (
+                EntityUID(type: "\(namespace)::Agent", id: agent),
+                EntityUID(type: "\(namespace)::Action", id: action == "call_tool" ? tool : action),
+                EntityUID(type: "\(namespace)::McpServer", id: files.server)
+            )
+        }
+    }
+
     private static func decisionFacts(_ files: PolicyFiles) -> (names: [String: String], approval: Set<String>) {
         let names = Dictionary(uniqueKeysWithValues: files.policySet.policies.map { ($0.id, $0.displayID) })
         let marked = Set(
@@ -365,9 +448,14 @@ public actor PolicyStore: CallAuthorizer {
 
     /// The store with the tool's entity merged in (cached per tool and policy generation).
     private func entities(for tool: ToolFacts, _ files: PolicyFiles) -> Entities {
-        if let cached = toolStores[tool] { return cached }
+        // The agents' shape has no Tool entity: the resource is the server.
+        if files.shape == .agents { return files.entities }
+        // The entity does not depend on the input schema; leaving it out of the key keeps the lookup cheap.
+        var key = tool
+        key.inputSchema = nil
+        if let cached = toolStores[key] { return cached }
         let store = PolicyStore.entities(files.entities, adding: tool)
-        toolStores[tool] = store
+        toolStores[key] = store
         return store
     }
 

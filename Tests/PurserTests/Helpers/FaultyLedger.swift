@@ -59,6 +59,11 @@ final class FaultyLedger: PaymentLedger {
         return try await inner.activeSession(agent: agent, asset: asset)
     }
 
+    func reservations() async throws(LedgerError) -> [Reservation] {
+        try step("reservations")
+        return try await inner.reservations()
+    }
+
     func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
         -> GateEvaluation
     {

@@ -8,13 +8,23 @@ struct PayPolicyStep: CallStep {
 
     func run(_ state: inout CallState, in environment: CallEnvironment) async -> StepOutcome {
         guard let payment = state.payment else { return state.outOfOrder(name) }
+        // The session's history for `context.session`; an unreadable ledger refuses (nothing is paid).
+        var session: SessionFacts?
+        if case .enabled(let rail) = environment.payments {
+            do {
+                session = try await SessionFacts.current(
+                    rail: rail, agent: state.caller.agent, asset: payment.asset.symbol, tool: state.manifest.name)
+            } catch {
+                return .finish(.refused(.ledgerUnavailable))
+            }
+        }
         let decision = await environment.authorizer.authorizePayment(
             agent: state.caller.agent, tool: state.manifest,
             payment: PaymentFacts(
                 amountAtomic: String(payment.amount), decimals: payment.asset.decimals, asset: payment.asset.symbol,
                 network: payment.offer.network.caip2, payTo: payment.offer.payTo.text,
                 change: state.changeFacts),
-            arguments: state.arguments)
+            arguments: state.arguments, session: session)
         state.trace.payPolicy = decision.allowed ? "allowed" : "denied"
         state.trace.payPolicies = decision.deciding
         state.trace.changeFacts = state.changeFacts

@@ -1,0 +1,242 @@
+public import Cedar
+public import JSONCore
+
+/// How policies describe a call: Purser's own shape, or the cedar-for-agents shape (docs/policies.md).
+public enum PolicyShape: String, Sendable, Hashable, CaseIterable {
+    /// `Agent::"<id>"`, `Action::"call_tool"` / `Action::"pay"`, `Tool::"<name>"`, arguments in `context.params`.
+    case purser
+    /// `Purser::Agent::"<id>"`, `Purser::Action::"<tool>"`, `Purser::McpServer::"<server>"`, arguments in
+    /// `context.input` (as `cedar-policy-mcp-schema-generator` describes a tool with `numbersAsDecimal` and
+    /// `objectsAsRecords`); payments are `Purser::Action::"pay"` on the same resource.
+    case agents
+}
+
+/// Generates the Cedar schema policies are validated against, from the tool manifests, the entities Purser
+/// uses (and those in `entities.json`), and the call and pay contexts.
+public enum PolicySchema {
+    /// The namespace of the agents' shape.
+    public static let agentsNamespace = "Purser"
+
+    /// The schema for `shape`.
+    ///
+    /// - Parameters:
+    ///   - tools: the tool manifests' names and `inputSchema` documents.
+    ///   - entities: the `entities.json` store; each type it uses is declared, with every attribute it carries
+    ///     as optional (an agent missing from the file has none, so policies must test `has`).
+    public static func generate(
+        shape: PolicyShape, tools: [(name: String, inputSchema: JSONValue)], entities: Entities
+    ) -> CedarSchema {
+        switch shape {
+        case .purser: return purser(tools: tools, entities: entities)
+        case .agents: return agents(tools: tools, entities: entities)
+        }
+    }
+
+    /// The context every decision sees about the session (`context.session`, see `SessionFacts`).
+    static let sessionType: SchemaType = .record([
+        "spent": SchemaAttribute(.extension("decimal")), "held": SchemaAttribute(.extension("decimal")),
+        "remaining": SchemaAttribute(.extension("decimal")), "windowPayments": SchemaAttribute(.long),
+        "windowAmount": SchemaAttribute(.extension("decimal")), "toolPayments": SchemaAttribute(.long),
+        "toolWindowPayments": SchemaAttribute(.long), "toolSpent": SchemaAttribute(.extension("decimal")),
+    ])
+
+    static let clientType: SchemaType = .record([
+        "name": SchemaAttribute(.string, required: false), "version": SchemaAttribute(.string, required: false),
+    ])
+
+    /// The pay context minus the tool arguments.
+    static let payContext: [String: SchemaAttribute] = [
+        "amount": SchemaAttribute(.extension("decimal")), "amountAtomic": SchemaAttribute(.long),
+        "asset": SchemaAttribute(.string), "network": SchemaAttribute(.string), "payTo": SchemaAttribute(.string),
+        "tool": SchemaAttribute(.string), "session": SchemaAttribute(sessionType, required: false),
+        // Change detection (ChangeDetectionStep): always present in the pay context.
+        "payeeIsNew": SchemaAttribute(.bool), "networkChanged": SchemaAttribute(.bool),
+        "priceRatio": SchemaAttribute(.extension("decimal")),
+    ]
+
+    private static func purser(tools: [(name: String, inputSchema: JSONValue)], entities: Entities)
+        -> CedarSchema
+    {
+        // One `params` type for every tool: the union of their arguments, all optional (only one tool has
+        // each); an argument two tools type differently is left out.
+        var params: [String: SchemaAttribute] = [:]
+        var conflicting = Set<String>()
+        for tool in tools {
+            guard case .record(let fields) = inputType(tool.inputSchema) else { continue }
+            for (name, field) in fields where !conflicting.contains(name) {
+                if let existing = params[name], existing.type != field.type {
+                    params[name] = nil
+                    conflicting.insert(name)
+                } else {
+                    params[name] = SchemaAttribute(field.type, required: false)
+                }
+            }
+        }
+        var types = declaredTypes(entities, namespace: nil)
+        merge(&types, SchemaEntityType(name: "Agent"))
+        merge(&types, SchemaEntityType(name: "ToolGroup"))
+        merge(
+            &types,
+            SchemaEntityType(
+                name: "Tool", memberOf: ["ToolGroup"],
+                attributes: [
+                    "name": SchemaAttribute(.string), "tags": SchemaAttribute(.set(.string)),
+                    "price": SchemaAttribute(.extension("decimal"), required: false),
+                    "priceAsset": SchemaAttribute(.string, required: false),
+                ]))
+        var payContext = Self.payContext
+        payContext["params"] = SchemaAttribute(.record(params))
+        let call = SchemaAction(
+            name: "call_tool", principals: ["Agent"], resources: ["Tool"],
+            context: [
+                "params": SchemaAttribute(.record(params)), "tool": SchemaAttribute(.string),
+                "client": SchemaAttribute(clientType, required: false),
+                "session": SchemaAttribute(sessionType, required: false),
+            ])
+        let pay = SchemaAction(name: "pay", principals: ["Agent"], resources: ["Tool"], context: payContext)
+        return CedarSchema(entityTypes: types, actions: [call, pay])
+    }
+
+    private static func agents(tools: [(name: String, inputSchema: JSONValue)], entities: Entities)
+        -> CedarSchema
+    {
+        var types = declaredTypes(entities, namespace: agentsNamespace)
+        merge(&types, SchemaEntityType(name: "Agent"))
+        merge(&types, SchemaEntityType(name: "McpServer"))
+        var common: [String: SchemaType] = [:]
+        var actions: [SchemaAction] = []
+        for tool in tools.sorted(by: { $0.name < $1.name }) {
+            let input = inputType(tool.inputSchema)
+            common["\(tool.name)Input"] = input
+            actions.append(
+                SchemaAction(
+                    name: tool.name, principals: ["Agent"], resources: ["McpServer"],
+                    context: ["input": SchemaAttribute(input)]))
+        }
+        actions.append(
+            SchemaAction(name: "pay", principals: ["Agent"], resources: ["McpServer"], context: Self.payContext))
+        return CedarSchema(namespace: agentsNamespace, commonTypes: common, entityTypes: types, actions: actions)
+    }
+
+    /// A tool's arguments as a record: `integer` → Long, `number` → decimal, `string` → String, `boolean` →
+    /// Bool, `array` with typed `items` → Set, `object` with `properties` → record; `required` as declared.
+    /// Properties of any other form (no `type`, a type list, `null`, an untyped array or object) are left out,
+    /// so a policy cannot read them: Purser refuses what it cannot type rather than guess.
+    public static func inputType(_ schema: JSONValue) -> SchemaType {
+        guard case .object(let object) = schema, case .object(let properties)? = object["properties"] else {
+            return .record([:])
+        }
+        var required = Set<String>()
+        if case .array(let names)? = object["required"] {
+            for case .string(let name) in names { required.insert(name) }
+        }
+        var fields: [String: SchemaAttribute] = [:]
+        for (name, property) in properties {
+            if let type = type(property) { fields[name] = SchemaAttribute(type, required: required.contains(name)) }
+        }
+        return .record(fields)
+    }
+
+    static func type(_ property: JSONValue) -> SchemaType? {
+        guard case .object(let object) = property, case .string(let name)? = object["type"] else { return nil }
+        switch name {
+        case "integer": return .long
+        case "number": return .extension("decimal")
+        case "string": return .string
+        case "boolean": return .bool
+        case "array":
+            guard let items = object["items"], let element = type(items) else { return nil }
+            return .set(element)
+        case "object":
+            guard case .object? = object["properties"] else { return nil }
+            return inputType(property)
+        default: return nil
+        }
+    }
+
+    /// The types used in `entities.json`, with the attributes and parent types seen.
+    private static func declaredTypes(_ entities: Entities, namespace: String?) -> [SchemaEntityType] {
+        var byName: [String: SchemaEntityType] = [:]
+        var order: [String] = []
+        let prefix = namespace.map { "\($0)::" } ?? ""
+        for entity in entities.all.sorted(by: { $0.uid.description < $1.uid.description }) {
+            var name = entity.uid.type.value
+            if !prefix.isEmpty {
+                guard name.hasPrefix(prefix) else { continue }
+                name.removeFirst(prefix.count)
+            }
+            if byName[name] == nil {
+                byName[name] = SchemaEntityType(name: name)
+                order.append(name)
+            }
+            for parent in entity.parents {
+                var parentName = parent.type.value
+                if !prefix.isEmpty {
+                    guard parentName.hasPrefix(prefix) else { continue }
+                    parentName.removeFirst(prefix.count)
+                }
+                if !(byName[name]?.memberOf.contains(parentName) ?? true) { byName[name]?.memberOf.append(parentName) }
+                if byName[parentName] == nil {
+                    byName[parentName] = SchemaEntityType(name: parentName)
+                    order.append(parentName)
+                }
+            }
+            for (key, value) in entity.attributes {
+                guard let type = type(of: value, prefix: prefix) else { continue }
+                if let existing = byName[name]?.attributes[key.value], existing.type != type {
+                    continue
+                }
+                byName[name]?.attributes[key.value] = SchemaAttribute(type, required: false)
+            }
+        }
+        return order.sorted().compactMap { byName[$0] }.map { entity in
+            var sorted = entity
+            sorted.memberOf.sort()
+            return sorted
+        }
+    }
+
+    private static func type(of value: CedarValue, prefix: String) -> SchemaType? {
+        switch value {
+        case .bool: return .bool
+        case .long: return .long
+        case .string: return .string
+        case .decimal: return .extension("decimal")
+        case .ipaddr: return .extension("ipaddr")
+        case .datetime: return .extension("datetime")
+        case .duration: return .extension("duration")
+        case .entity(let uid):
+            var name = uid.type.value
+            if !prefix.isEmpty {
+                guard name.hasPrefix(prefix) else { return nil }
+                name.removeFirst(prefix.count)
+            }
+            return .entity(name)
+        case .set(let elements):
+            let types = Set(elements.compactMap { type(of: $0, prefix: prefix) })
+            guard types.count == 1, let element = types.first else { return elements.isEmpty ? .set(.string) : nil }
+            return .set(element)
+        case .record(let fields):
+            var attributes: [String: SchemaAttribute] = [:]
+            for (key, field) in fields {
+                guard let type = type(of: field, prefix: prefix) else { return nil }
+                attributes[key.value] = SchemaAttribute(type)
+            }
+            return .record(attributes)
+        }
+    }
+
+    /// Adds `entity`, or merges its parents and attributes into an existing declaration (Purser's facts win).
+    private static func merge(_ types: inout [SchemaEntityType], _ entity: SchemaEntityType) {
+        guard let index = types.firstIndex(where: { $0.name == entity.name }) else {
+            types.append(entity)
+            types.sort { $0.name < $1.name }
+            return
+        }
+        for parent in entity.memberOf where !types[index].memberOf.contains(parent) {
+            types[index].memberOf.append(parent)
+        }
+        types[index].memberOf.sort()
+        for (key, attribute) in entity.attributes { types[index].attributes[key] = attribute }
+    }
+}

@@ -1,0 +1,120 @@
+import Cedar
+import Foundation
+import JSONCore
+import Testing
+
+@testable import Purser
+
+/// The generated schemas and the argument mapping they promise.
+@Suite("PolicySchema")
+struct PolicySchemaTests {
+    static let tools: [(name: String, inputSchema: JSONValue)] = [
+        (
+            "search_papers",
+            try! JSONParser.parse(
+                #"{"type":"object","properties":{"query":{"type":"string"},"max_results":{"type":"integer"}},"required":["query"]}"#
+            )
+        ),
+        (
+            "weather",
+            try! JSONParser.parse(#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#)
+        ),
+    ]
+
+    @Test("the agents' shape for search_papers and weather is what the official generator printed (cedar.md appendix)")
+    func agentsShape() {
+        let schema = PolicySchema.generate(shape: .agents, tools: Self.tools, entities: Entities())
+        let text = schema.cedarText
+        #expect(text.contains("type search_papersInput = { max_results?: Long, query: String };"))
+        #expect(text.contains("type weatherInput = { city: String };"))
+        #expect(text.contains("entity Agent;"))
+        #expect(text.contains("entity McpServer;"))
+        #expect(
+            text.contains(
+                """
+                  action "search_papers" appliesTo {
+                    principal: [Agent],
+                    resource: [McpServer],
+                    context: { input: search_papersInput }
+                  };
+                """))
+        #expect(text.hasPrefix("namespace Purser {"))
+    }
+
+    @Test("Purser's shape: one params record, every argument optional; a conflicting argument is left out")
+    func purserShape() throws {
+        let conflicting =
+            Self.tools + [
+                ("other", try JSONParser.parse(#"{"type":"object","properties":{"city":{"type":"integer"}}}"#))
+            ]
+        let schema = PolicySchema.generate(shape: .purser, tools: conflicting, entities: Entities())
+        let call = try #require(schema.actions.first { $0.name == "call_tool" })
+        #expect(
+            call.context["params"]
+                == SchemaAttribute(
+                    .record([
+                        "query": SchemaAttribute(.string, required: false),
+                        "max_results": SchemaAttribute(.long, required: false),
+                    ])))
+    }
+
+    @Test("inputSchema types: integer → Long, number → decimal, arrays → sets, objects → records, others left out")
+    func types() throws {
+        let schema = try JSONParser.parse(
+            #"{"type":"object","required":["n"],"properties":{"i":{"type":"integer"},"n":{"type":"number"},"b":{"type":"boolean"},"a":{"type":"array","items":{"type":"string"}},"o":{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"]},"u":{},"nl":{"type":["string","null"]},"ai":{"type":"array"}}}"#
+        )
+        #expect(
+            PolicySchema.inputType(schema)
+                == .record([
+                    "i": SchemaAttribute(.long, required: false), "n": SchemaAttribute(.extension("decimal")),
+                    "b": SchemaAttribute(.bool, required: false), "a": SchemaAttribute(.set(.string), required: false),
+                    "o": SchemaAttribute(.record(["x": SchemaAttribute(.long)]), required: false),
+                ]))
+    }
+
+    @Test("a `number` argument written as an integer is a decimal in the context, as the schema says")
+    func numberArgumentIsDecimal() throws {
+        let schema = try JSONParser.parse(
+            #"{"type":"object","properties":{"ratio":{"type":"number"},"n":{"type":"integer"}}}"#)
+        let value = try PolicyContext.value(JSONParser.parse(#"{"ratio": 5, "n": 5}"#), schema: schema).get()
+        #expect(value == .record(["ratio": .decimal(CedarDecimal(scaled: 50_000)), "n": .long(5)]))
+        // Without a schema the lexeme decides, as before.
+        let plain = try PolicyContext.value(JSONParser.parse(#"{"ratio": 5}"#)).get()
+        #expect(plain == .record(["ratio": .long(5)]))
+    }
+
+    @Test("policy.json selects the shape; an unknown setting refuses the directory with its place")
+    func settings() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purser-shape-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "permit(principal, action, resource);".write(
+            to: directory.appendingPathComponent("p.cedar"), atomically: true, encoding: .utf8)
+        let settings = directory.appendingPathComponent("policy.json")
+        try #"{"shape": "agents", "server": "srv"}"#.write(to: settings, atomically: true, encoding: .utf8)
+        let files = try PolicyFiles.load(directory: directory.path)
+        #expect(files.shape == .agents)
+        #expect(files.server == "srv")
+        try "{\n  \"shape\": \"agents\",\n  \"shap\": 1\n}".write(to: settings, atomically: true, encoding: .utf8)
+        #expect(throws: PolicyLoadError.self) { try PolicyFiles.load(directory: directory.path) }
+        do {
+            _ = try PolicyFiles.load(directory: directory.path)
+        } catch {
+            #expect(error.diagnostic.location == SourceLocation(line: 3, column: 11))
+            #expect(error.diagnostic.message.contains("unknown setting `shap`"))
+        }
+    }
+
+    @Test("the example policies validate against the example tools, with no warning left")
+    func examplesValidate() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let (manifests, problems) = ToolManifestLoader.loadDirectory(root.appendingPathComponent("tools").path)
+        #expect(problems.isEmpty)
+        let directory = root.appendingPathComponent("policies").path
+        #expect(PolicyStore.lint(directory: directory, tools: manifests).map(\.description) == [])
+        // Without the schema, the lint cannot know `context.session.toolWindowPayments` exists when
+        // `context.session` does, and says so.
+        #expect(PolicyStore.lint(directory: directory).count == 1)
+    }
+}
