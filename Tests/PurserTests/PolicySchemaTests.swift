@@ -117,4 +117,23 @@ struct PolicySchemaTests {
         // `context.session` does, and says so.
         #expect(PolicyStore.lint(directory: directory).count == 1)
     }
+
+    @Test("the pay context's change facts are in the schema: a change rule validates, a misspelt fact does not")
+    func changeFactsValidate() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purser-schema-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rule = """
+            permit (principal, action == Action::"call_tool", resource);
+            forbid (principal, action == Action::"pay", resource)
+            when { context.payeeIsNew || context.networkChanged || context.priceRatio.greaterThan(decimal("2.0")) };
+
+            """
+        try rule.write(to: directory.appendingPathComponent("change.cedar"), atomically: true, encoding: .utf8)
+        #expect(PolicyStore.lint(directory: directory.path, tools: []).map(\.description) == [])
+        try rule.replacingOccurrences(of: "context.payeeIsNew", with: "context.payeeIsNw")
+            .write(to: directory.appendingPathComponent("change.cedar"), atomically: true, encoding: .utf8)
+        let problems = PolicyStore.lint(directory: directory.path, tools: []).map(\.description)
+        #expect(problems.contains { $0.contains("payeeIsNw") && $0.contains("did you mean `payeeIsNew`") })
+    }
 }
