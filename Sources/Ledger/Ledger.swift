@@ -583,6 +583,23 @@ public actor Ledger {
         }
     }
 
+    /// The reservations not released that count toward `session`'s facts: those of the session itself and
+    /// those of `agent` in `asset` created after `since` (unix milliseconds, the velocity window), in any
+    /// session. Both halves are served by partial indexes, so a pay decision reads only what it counts,
+    /// never the whole ledger.
+    public func unreleasedReservations(session sessionID: String, agent: String, asset: String, since: Int64)
+        throws(LedgerError) -> [Reservation]
+    {
+        try database.rows(
+            """
+            SELECT \(Self.reservationColumns) FROM reservations WHERE state != 'released' AND session_id = ?
+            UNION
+            SELECT \(Self.reservationColumns) FROM reservations
+            WHERE state != 'released' AND agent = ? AND asset = ? AND created_ms > ?
+            """, [.text(sessionID), .text(agent), .text(asset), .integer(since)]
+        ) { Self.reservation(from: $0) }
+    }
+
     /// What `recover()` did.
     public struct Recovery: Sendable, Hashable {
         /// Reservations of crashed processes that were never signed, now released.

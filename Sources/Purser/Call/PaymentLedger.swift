@@ -15,8 +15,10 @@ public protocol PaymentLedger: Sendable {
     func abandonIdempotent(agent: String, key: String) async throws(LedgerError) -> Bool
     /// The agent's active session for an asset.
     func activeSession(agent: String, asset: String) async throws(LedgerError) -> PaymentSession?
-    /// Every reservation (for the session facts pay policies see).
-    func reservations() async throws(LedgerError) -> [Reservation]
+    /// The unreleased reservations a session's facts count (the session's own, and the agent's in the
+    /// asset since the window began), for the session facts policies see.
+    func unreleasedReservations(session sessionID: String, agent: String, asset: String, since: Int64)
+        async throws(LedgerError) -> [Reservation]
     /// Evaluates every gate without holding anything.
     func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
         -> GateEvaluation

@@ -70,9 +70,12 @@ public struct SessionFacts: Sendable, Hashable {
     {
         guard let session = try await rail.ledger.activeSession(agent: agent, asset: asset) else { return nil }
         let window = rail.limits.limits(for: asset).velocity?.windowMilliseconds ?? 3_600_000
+        let now = rail.clock() * 1000
+        let reservations = try await rail.ledger.unreleasedReservations(
+            session: session.id, agent: agent, asset: asset, since: now - window)
         return SessionFacts(
-            session: session, reservations: try await rail.ledger.reservations(), tool: tool,
-            windowMilliseconds: window, nowMilliseconds: rail.clock() * 1000)
+            session: session, reservations: reservations, tool: tool, windowMilliseconds: window,
+            nowMilliseconds: now)
     }
 
     /// Saturating: a sum too large for 64 bits stays at the maximum (then `cedarValue()` refuses it).

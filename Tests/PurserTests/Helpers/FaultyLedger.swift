@@ -59,9 +59,11 @@ final class FaultyLedger: PaymentLedger {
         return try await inner.activeSession(agent: agent, asset: asset)
     }
 
-    func reservations() async throws(LedgerError) -> [Reservation] {
+    func unreleasedReservations(session sessionID: String, agent: String, asset: String, since: Int64)
+        async throws(LedgerError) -> [Reservation]
+    {
         try step("reservations")
-        return try await inner.reservations()
+        return try await inner.unreleasedReservations(session: sessionID, agent: agent, asset: asset, since: since)
     }
 
     func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
