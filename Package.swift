@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Purser takes no third-party packages: Foundation, the toolchain, the system libsqlite3 and OpenSSL only.
+// Purser takes no third-party packages: Foundation, the toolchain, the system libsqlite3, libpq and OpenSSL only.
 
 let package = Package(
     name: "Purser",
@@ -23,10 +23,12 @@ let package = Package(
         .target(name: "EVMSigning"),
         .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // The PostgreSQL client library, for a ledger shared by several machines.
+        .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // The HTTP/1.1 client behind X402's `HTTPTransport` seam; TLS through the system libssl.
         .target(name: "HTTPClient", dependencies: ["COpenSSL", "X402"]),
-        .target(name: "Ledger", dependencies: ["CSQLite", "JSONCore", "EVMSigning"]),
+        .target(name: "Ledger", dependencies: ["CSQLite", "CPostgres", "JSONCore", "EVMSigning"]),
         // Settlement evidence from an Ethereum node (JSON-RPC over the X402 module's HTTPTransport).
         .target(name: "Chain", dependencies: ["X402", "EVMSigning", "JSONCore"]),
         .target(
@@ -63,7 +65,7 @@ let package = Package(
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
         .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "CSQLite", "CPostgres"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore"]),
         .testTarget(
             name: "PurserTests",

@@ -20,7 +20,7 @@ extension Ledger {
     public func paymentHistory(tool: String) throws(LedgerError) -> [PaidDestination] {
         try database.rows(
             """
-            SELECT payee, network, asset, COUNT(*), MAX(amount) FROM reservations
+            SELECT \(database.dialect.grouped("payee")), network, asset, COUNT(*), MAX(amount) FROM reservations
             WHERE tool = ? AND state = 'committed' GROUP BY lower(payee), network, asset ORDER BY MIN(created_ms)
             """, [.text(tool)]
         ) {

@@ -218,7 +218,7 @@ extension Ledger {
         }
     }
 
-    static func authorizationValues(_ authorization: SignedAuthorization?) -> [SQLiteValue] {
+    static func authorizationValues(_ authorization: SignedAuthorization?) -> [SQLValue] {
         guard let authorization else { return [.null, .null, .null, .null] }
         return [
             .text(authorization.nonce), .text(authorization.authorizer), .text(authorization.token),

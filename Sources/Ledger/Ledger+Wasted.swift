@@ -23,13 +23,15 @@ extension Ledger {
     /// The trace and the settlement are committed in one transaction, so a wasted payment is never
     /// reported without its settlement, nor a settlement without its trace.
     public func wastedPayments() throws(LedgerError) -> [WastedPayment] {
-        try database.rows(
+        let dialect = database.dialect
+        return try database.rows(
             """
             SELECT r.id, r.tool, r.payee, r.asset, s.decimals, r.settled_amount, r.tx_hash,
-                json_extract(a.payload, '$.wasted'), r.updated_ms
-            FROM audit a JOIN reservations r ON r.id = json_extract(a.payload, '$.reservation')
+                \(dialect.auditField("wasted", of: "a.payload")), r.updated_ms
+            FROM audit a JOIN reservations r ON r.id = \(dialect.auditField("reservation", of: "a.payload"))
             JOIN sessions s ON s.id = r.session_id
-            WHERE a.kind = 'call' AND json_valid(a.payload) AND json_extract(a.payload, '$.wasted') IS NOT NULL
+            WHERE a.kind = 'call' AND \(dialect.auditValid("a.payload"))
+                AND \(dialect.auditField("wasted", of: "a.payload")) IS NOT NULL
                 AND r.state = 'committed'
             ORDER BY r.updated_ms, r.id
             """

@@ -25,13 +25,17 @@ public actor Ledger {
         public var busyTimeoutMilliseconds: Int32
         /// How long an idempotency record counts.
         public var idempotencyTTLMilliseconds: Int64
+        /// How PostgreSQL writers are kept from overspending (ignored for SQLite).
+        public var postgresConcurrency: PostgresConcurrency
 
         /// Creates a configuration.
         public init(
-            busyTimeoutMilliseconds: Int32 = 10_000, idempotencyTTLMilliseconds: Int64 = 86_400_000
+            busyTimeoutMilliseconds: Int32 = 10_000, idempotencyTTLMilliseconds: Int64 = 86_400_000,
+            postgresConcurrency: PostgresConcurrency = .writerLock
         ) {
             self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
             self.idempotencyTTLMilliseconds = idempotencyTTLMilliseconds
+            self.postgresConcurrency = postgresConcurrency
         }
     }
 
@@ -43,21 +47,25 @@ public actor Ledger {
         home.hasSuffix("/") ? home + "ledger.sqlite" : home + "/ledger.sqlite"
     }
 
-    let database: SQLiteDatabase
+    let database: any LedgerDatabase
     let clock: LedgerClock
     private let configuration: Configuration
-    private let ownerLock: OwnerLock
-    /// Path of the database file.
+    private let owners: any LedgerOwners
+    /// Path of the database file, or the PostgreSQL connection URL (which never holds a password).
     public nonisolated let path: String
+    /// This process's owner id (recorded on its reservations).
+    public nonisolated let ownerID: String
 
     private init(
-        path: String, database: SQLiteDatabase, clock: LedgerClock, configuration: Configuration, ownerLock: OwnerLock
+        path: String, database: any LedgerDatabase, clock: LedgerClock, configuration: Configuration,
+        owners: any LedgerOwners
     ) {
         self.path = path
         self.database = database
         self.clock = clock
         self.configuration = configuration
-        self.ownerLock = ownerLock
+        self.owners = owners
+        self.ownerID = owners.id
     }
 
     /// Opens (creating if needed, mode 0600) the ledger at `path` and brings its schema up to date.
@@ -65,109 +73,55 @@ public actor Ledger {
     /// Each open ledger holds an owner lock (an `flock` released by the kernel when the process dies),
     /// which lets `recover()` in another process tell a crashed owner's reservations from a live one's.
     /// - Throws: `LedgerError` when the file cannot be created or opened, or its schema is newer than this build.
+    ///
+    /// A `postgres://` or `postgresql://` URL instead of a path opens that PostgreSQL ledger
+    /// (`open(location:)`).
     public static func open(path: String, clock: LedgerClock = .system, configuration: Configuration = Configuration())
         throws(LedgerError) -> Ledger
     {
-        try createPrivateFile(path)
-        let ownerLock = try OwnerLock.acquire(directory: path + ".owners")
-        ownerLock.sweep()
-        let database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
-        try migrate(database)
-        return Ledger(path: path, database: database, clock: clock, configuration: configuration, ownerLock: ownerLock)
+        try open(location: LedgerLocation(path), clock: clock, configuration: configuration)
     }
 
-    /// This process's owner id (recorded on its reservations).
-    public nonisolated var ownerID: String { ownerLock.id }
+    /// Opens the ledger at `location`, creating its schema if needed, and brings the schema up to date.
+    ///
+    /// PostgreSQL: each open ledger holds a session advisory lock named after its owner id, which the
+    /// server drops when the connection ends (the process died, or the network between them did), so
+    /// `recover()` on any machine tells a gone owner's unsigned reservations from a live one's.
+    public static func open(
+        location: LedgerLocation, clock: LedgerClock = .system, configuration: Configuration = Configuration()
+    ) throws(LedgerError) -> Ledger {
+        switch location {
+        case .sqlite(let path):
+            try createPrivateFile(path)
+            let ownerLock = try OwnerLock.acquire(directory: path + ".owners")
+            ownerLock.sweep()
+            let database = try SQLiteDatabase(
+                path: path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+            try migrate(database)
+            return Ledger(path: path, database: database, clock: clock, configuration: configuration, owners: ownerLock)
+        case .postgres(let url):
+            let database = try PostgresDatabase(
+                url: url, lockTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
+                concurrency: configuration.postgresConcurrency)
+            try migrate(database)
+            let owners = try PostgresOwners.acquire(database)
+            return Ledger(path: url, database: database, clock: clock, configuration: configuration, owners: owners)
+        }
+    }
 
     // MARK: Schema
 
-    private static let migrations: [String] = [
-        """
-        CREATE TABLE sessions(
-            id TEXT PRIMARY KEY, agent TEXT NOT NULL, asset TEXT NOT NULL, decimals INTEGER NOT NULL,
-            cap INTEGER NOT NULL CHECK (cap >= 0),
-            per_call_cap INTEGER CHECK (per_call_cap IS NULL OR per_call_cap >= 0),
-            created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('active', 'revoked')), revoked_ms INTEGER) STRICT;
-        CREATE INDEX sessions_agent ON sessions(agent, asset, status);
-        CREATE TABLE reservations(
-            id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id),
-            agent TEXT NOT NULL, tool TEXT NOT NULL, payee TEXT NOT NULL, network TEXT NOT NULL,
-            asset TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),
-            state TEXT NOT NULL CHECK (state IN ('reserved', 'in_doubt', 'committed', 'released')),
-            purpose TEXT NOT NULL, args_digest TEXT NOT NULL, owner TEXT NOT NULL,
-            created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, valid_before INTEGER,
-            settled_amount INTEGER CHECK (settled_amount IS NULL OR settled_amount >= 0),
-            tx_hash TEXT, payer TEXT, release_reason TEXT) STRICT;
-        CREATE INDEX reservations_session ON reservations(session_id, tool) WHERE state != 'released';
-        CREATE INDEX reservations_window ON reservations(agent, asset, created_ms) WHERE state != 'released';
-        CREATE INDEX reservations_held ON reservations(state) WHERE state IN ('reserved', 'in_doubt');
-        CREATE TABLE idempotency(
-            agent TEXT NOT NULL, key TEXT NOT NULL, args_digest TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('in_progress', 'completed')), result TEXT, owner TEXT NOT NULL,
-            created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (agent, key)) STRICT;
-        CREATE TABLE audit(
-            seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
-            prev_hash TEXT NOT NULL, hash TEXT NOT NULL) STRICT;
-        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-        """,
-        """
-        CREATE TABLE approvals(
-            id TEXT PRIMARY KEY, agent TEXT NOT NULL, tool TEXT NOT NULL, args_digest TEXT NOT NULL,
-            amount INTEGER NOT NULL CHECK (amount > 0), asset TEXT NOT NULL, payee TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'redeemed')),
-            created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, redeemed_ms INTEGER) STRICT;
-        """,
-        // Idempotency records are bound to the tool. Records written before this column existed get the
-        // empty name, which matches no tool: they answer `conflict`, never a replay.
-        """
-        ALTER TABLE idempotency ADD COLUMN tool TEXT NOT NULL DEFAULT '';
-        """,
-        // 4: settlement evidence. A signed payment leaves the held states only with evidence, so the state
-        // set gains `contradicted`, a committed payment says how it was established, and what was signed
-        // (nonce, authorizer, token, payment id) is kept to look it up on chain. SQLite cannot change a
-        // CHECK constraint in place: the table is rebuilt. Old commits were the seller's word: `claimed`.
-        """
-        CREATE TABLE reservations_v3(
-            id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id),
-            agent TEXT NOT NULL, tool TEXT NOT NULL, payee TEXT NOT NULL, network TEXT NOT NULL,
-            asset TEXT NOT NULL, amount INTEGER NOT NULL CHECK (amount > 0),
-            state TEXT NOT NULL CHECK (state IN ('reserved', 'in_doubt', 'committed', 'contradicted', 'released')),
-            purpose TEXT NOT NULL, args_digest TEXT NOT NULL, owner TEXT NOT NULL,
-            created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, valid_before INTEGER,
-            settled_amount INTEGER CHECK (settled_amount IS NULL OR settled_amount >= 0),
-            tx_hash TEXT, payer TEXT, release_reason TEXT,
-            evidence TEXT CHECK (evidence IS NULL OR evidence IN ('verified', 'claimed', 'user')),
-            nonce TEXT, authorizer TEXT, token TEXT, payment_id TEXT, note TEXT,
-            CHECK ((state = 'committed') = (evidence IS NOT NULL))) STRICT;
-        INSERT INTO reservations_v3 SELECT id, session_id, agent, tool, payee, network, asset, amount, state,
-            purpose, args_digest, owner, created_ms, updated_ms, valid_before, settled_amount, tx_hash, payer,
-            release_reason, CASE WHEN state = 'committed' THEN 'claimed' END, NULL, NULL, NULL, NULL, NULL
-            FROM reservations;
-        DROP TABLE reservations;
-        ALTER TABLE reservations_v3 RENAME TO reservations;
-        CREATE INDEX reservations_session ON reservations(session_id, tool) WHERE state != 'released';
-        CREATE INDEX reservations_window ON reservations(agent, asset, created_ms) WHERE state != 'released';
-        CREATE INDEX reservations_held ON reservations(state) WHERE state IN ('reserved', 'in_doubt', 'contradicted');
-        CREATE INDEX reservations_claimed ON reservations(evidence) WHERE evidence = 'claimed';
-        """,
-        // 5: change detection reads a tool's settled payments on every paid call (`paymentHistory(tool:)`).
-        """
-        CREATE INDEX reservations_paid_by_tool ON reservations(tool) WHERE state = 'committed';
-        """,
-    ]
-
-    private static func migrate(_ database: SQLiteDatabase) throws(LedgerError) {
+    static func migrate(_ database: any LedgerDatabase) throws(LedgerError) {
         try database.transaction(immediate: true) { () throws(LedgerError) in
-            let version = try database.first("PRAGMA user_version") { $0.int64(0) } ?? 0
+            let version = try database.schemaVersion()
             guard version <= schemaVersion else {
                 throw LedgerError(
                     .schema, "the ledger has schema version \(version); this build knows up to \(schemaVersion)")
             }
-            for index in Int(version)..<migrations.count {
-                try database.execute(migrations[index])
+            for step in database.dialect.migrations where step.version > version {
+                try database.execute(step.sql)
             }
-            if version < schemaVersion { try database.execute("PRAGMA user_version = \(schemaVersion)") }
+            if version < schemaVersion { try database.setSchemaVersion(schemaVersion) }
         }
     }
 
@@ -269,7 +223,7 @@ public actor Ledger {
     private static let sessionColumns =
         "id, agent, asset, decimals, cap, per_call_cap, created_ms, expires_ms, status, revoked_ms"
 
-    private static func session(from row: SQLiteRow) -> PaymentSession {
+    private static func session(from row: any SQLRow) -> PaymentSession {
         PaymentSession(
             id: row.text(0), agent: row.text(1), asset: row.text(2), decimals: Int(row.int64(3)), cap: row.int64(4),
             perCallCap: row.optionalInt64(5), createdAt: row.int64(6), expiresAt: row.int64(7),
@@ -310,7 +264,7 @@ public actor Ledger {
             let since = now - velocity.windowMilliseconds
             try database.query(
                 """
-                SELECT COUNT(*), COALESCE(SUM(state != 'committed'), 0),
+                SELECT COUNT(*), COALESCE(SUM(CASE WHEN state != 'committed' THEN 1 ELSE 0 END), 0),
                        COALESCE(SUM(CASE WHEN state = 'committed' THEN settled_amount ELSE amount END), 0),
                        COALESCE(SUM(CASE WHEN state = 'committed' THEN 0 ELSE amount END), 0)
                 FROM reservations WHERE agent = ? AND asset = ? AND created_ms > ? AND state != 'released'
@@ -334,7 +288,7 @@ public actor Ledger {
                    COALESCE(SUM(CASE WHEN state = 'committed' THEN 0 ELSE amount END), 0)
             FROM reservations WHERE session_id = ? AND state != 'released'
             """
-        let values: [SQLiteValue] = tool.map { [.text(sessionID), .text($0)] } ?? [.text(sessionID)]
+        let values: [SQLValue] = tool.map { [.text(sessionID), .text($0)] } ?? [.text(sessionID)]
         try database.query(tool == nil ? sums : sums + " AND tool = ?", values) { row throws(LedgerError) in
             result = (row.int64(0), row.int64(1))
         }
@@ -403,7 +357,7 @@ public actor Ledger {
                         .text(reservation.id), .text(request.sessionID), .text(request.agent), .text(request.tool),
                         .text(request.payee), .text(request.network), .text(request.asset), .integer(request.amount),
                         .text(reservation.state.rawValue), .text(request.purpose), .text(request.argumentsDigest),
-                        .text(ownerLock.id), .integer(now), .integer(now), holdUntil.map { .integer($0) } ?? .null,
+                        .text(ownerID), .integer(now), .integer(now), holdUntil.map { .integer($0) } ?? .null,
                     ] + Self.authorizationValues(authorization))
                 payload["reservation"] = .string(reservation.id)
                 if let holdUntil { payload["held_until"] = .number(JSONNumber(holdUntil)) }
@@ -615,10 +569,13 @@ public actor Ledger {
     /// never touched: whether they settled is a fact on chain (`reconcile`), not a matter of time.
     public func recover() throws(LedgerError) -> Recovery {
         try reholdTimerReleases()
-        let owners = try database.rows(
-            "SELECT DISTINCT owner FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerLock.id)]
+        let candidates = try database.rows(
+            "SELECT DISTINCT owner FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerID)]
         ) { $0.text(0) }
-        let dead = owners.filter { !ownerLock.isOwnerAlive($0) }
+        var dead: [String] = []
+        for owner in candidates {
+            if try !owners.isOwnerAlive(owner) { dead.append(owner) }
+        }
         let now = clock.now()
         let unsigned = try database.transaction(immediate: true) { () throws(LedgerError) -> [String] in
             var unsigned: [String] = []
@@ -634,9 +591,9 @@ public actor Ledger {
             }
             return unsigned
         }
-        ownerLock.sweep()
+        owners.sweep()
         let held = try database.first(
-            "SELECT COUNT(*) FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerLock.id)]
+            "SELECT COUNT(*) FROM reservations WHERE state = 'reserved' AND owner != ?", [.text(ownerID)]
         ) { $0.int64(0) }
         return Recovery(releasedUnsigned: unsigned, heldByLiveOwners: Int(held ?? 0))
     }
@@ -670,7 +627,7 @@ public actor Ledger {
         token, payment_id, note
         """
 
-    static func reservation(from row: SQLiteRow) -> Reservation {
+    static func reservation(from row: any SQLRow) -> Reservation {
         Reservation(
             id: row.text(0), sessionID: row.text(1), agent: row.text(2), tool: row.text(3), payee: row.text(4),
             network: row.text(5), asset: row.text(6), amount: row.int64(7),
@@ -713,13 +670,9 @@ public actor Ledger {
                 return .inProgress
             }
             try database.run(
-                """
-                INSERT OR REPLACE INTO idempotency(
-                    agent, key, tool, args_digest, state, result, owner, created_ms, expires_ms)
-                VALUES (?, ?, ?, ?, 'in_progress', NULL, ?, ?, ?)
-                """,
+                database.dialect.upsertIdempotency,
                 [
-                    .text(agent), .text(key), .text(tool), .text(argumentsDigest), .text(ownerLock.id),
+                    .text(agent), .text(key), .text(tool), .text(argumentsDigest), .text(ownerID),
                     .integer(now), .integer(now &+ configuration.idempotencyTTLMilliseconds),
                 ])
             return .started
@@ -803,8 +756,7 @@ public actor Ledger {
         try database.run(
             "INSERT INTO audit(seq, at_ms, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
             [.integer(sequence), .integer(now), .text(kind), .text(text), .text(previous), .text(record.hash)])
-        try database.run(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", [.text("\(sequence):\(record.hash)")])
+        try database.run(database.dialect.upsertAuditHead, [.text("\(sequence):\(record.hash)")])
         return record
     }
 
@@ -868,11 +820,12 @@ public actor Ledger {
     /// Spend by agent, tool, payee and session; refusals by reason; held-in-doubt, claimed-unverified and
     /// contradicted amounts apart from spend; latency percentiles.
     public func report() throws(LedgerError) -> LedgerReport {
-        try database.transaction(immediate: false) { () throws(LedgerError) -> LedgerReport in
+        let dialect = database.dialect
+        return try database.transaction(immediate: false) { () throws(LedgerError) -> LedgerReport in
             func spend(_ column: String) throws(LedgerError) -> [LedgerReport.Spend] {
                 try database.rows(
                     """
-                    SELECT r.\(column), r.asset, s.decimals, SUM(r.settled_amount), COUNT(*)
+                    SELECT r.\(column), r.asset, \(dialect.grouped("s.decimals")), SUM(r.settled_amount), COUNT(*)
                     FROM reservations r JOIN sessions s ON s.id = r.session_id
                     WHERE r.state = 'committed' GROUP BY r.\(column), r.asset ORDER BY 4 DESC, 1
                     """
@@ -884,15 +837,15 @@ public actor Ledger {
             }
             let refusals = try database.rows(
                 """
-                SELECT COALESCE(json_extract(payload, '$.reason'), 'unspecified'), COUNT(*) FROM audit
-                WHERE json_valid(payload) AND json_extract(payload, '$.outcome') = 'refused'
+                SELECT COALESCE(\(dialect.auditField("reason")), 'unspecified'), COUNT(*) FROM audit
+                WHERE \(dialect.auditValid()) AND \(dialect.auditField("outcome")) = 'refused'
                 GROUP BY 1 ORDER BY 2 DESC, 1
                 """
             ) { LedgerReport.Refusals(reason: $0.text(0), count: $0.int64(1)) }
             func held(_ condition: String, _ column: String) throws(LedgerError) -> [LedgerReport.InDoubt] {
                 try database.rows(
                     """
-                    SELECT r.asset, s.decimals, SUM(r.\(column)), COUNT(*) FROM reservations r
+                    SELECT r.asset, \(dialect.grouped("s.decimals")), SUM(r.\(column)), COUNT(*) FROM reservations r
                     JOIN sessions s ON s.id = r.session_id WHERE \(condition) GROUP BY r.asset ORDER BY 1
                     """
                 ) {
@@ -903,12 +856,7 @@ public actor Ledger {
             let inDoubt = try held("r.state = 'in_doubt'", "amount")
             let claimed = try held("r.evidence = 'claimed'", "settled_amount")
             let contradicted = try held("r.state = 'contradicted'", "amount")
-            let latencies = try database.rows(
-                """
-                SELECT json_extract(payload, '$.\(AuditField.latencyMicroseconds)') AS latency FROM audit
-                WHERE json_valid(payload) AND typeof(latency) = 'integer' ORDER BY latency
-                """
-            ) { $0.int64(0) }
+            let latencies = try database.rows(dialect.auditIntegers(AuditField.latencyMicroseconds)) { $0.int64(0) }
             let latency: LedgerReport.Latency? =
                 latencies.isEmpty
                 ? nil

@@ -1,11 +1,22 @@
 import Glibc
 
+/// Which ledger owners (open ledgers, one per process) are alive, so `recover()` can release what a gone
+/// owner reserved and never signed.
+protocol LedgerOwners: AnyObject {
+    /// This ledger's owner id, `own_` and 24 hex digits.
+    var id: String { get }
+    /// Forgets what gone owners left behind, if anything.
+    func sweep()
+    /// True while `owner` is alive (or cannot be shown gone).
+    func isOwnerAlive(_ owner: String) throws(LedgerError) -> Bool
+}
+
 /// Liveness of ledger owners across processes, by `flock`.
 ///
 /// Each open ledger creates `<db>.owners/<id>.lock` and holds an exclusive `flock` on it for its lifetime.
 /// The kernel drops the lock when the process dies, even by SIGKILL, so another process can take the lock
 /// exactly when the owner is gone; no pid reuse or clock is involved.
-final class OwnerLock: Sendable {
+final class OwnerLock: LedgerOwners, Sendable {
     let id: String
     private let directory: String
     private let descriptor: Int32

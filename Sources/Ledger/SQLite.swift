@@ -1,13 +1,6 @@
 import CSQLite
 import Glibc
 
-/// A value bound to or read from an SQLite statement. Money columns are always `integer`.
-enum SQLiteValue: Sendable, Equatable {
-    case null
-    case integer(Int64)
-    case text(String)
-}
-
 /// `SQLITE_TRANSIENT` is a C macro Swift cannot import: SQLite copies the bound bytes before returning.
 private let transientDestructor = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
@@ -22,8 +15,8 @@ private func busyHandler(_ context: UnsafeMutableRawPointer?, _ attempts: Int32)
     return 1
 }
 
-/// One row of a result set, valid only inside the row callback.
-struct SQLiteRow {
+/// One row of an SQLite result set, valid only inside the row callback.
+struct SQLiteRow: SQLRow {
     fileprivate let statement: OpaquePointer
 
     func int64(_ column: Int32) -> Int64 {
@@ -32,10 +25,6 @@ struct SQLiteRow {
 
     func optionalInt64(_ column: Int32) -> Int64? {
         sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
-    }
-
-    func text(_ column: Int32) -> String {
-        optionalText(column) ?? ""
     }
 
     func optionalText(_ column: Int32) -> String? {
@@ -48,7 +37,8 @@ struct SQLiteRow {
 /// A single SQLite connection with a statement cache.
 ///
 /// Not thread-safe on its own: it is owned by the `Ledger` actor, which serialises every use.
-final class SQLiteDatabase {
+final class SQLiteDatabase: LedgerDatabase {
+    let dialect = SQLDialect.sqlite
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private(set) var inTransaction = false
@@ -113,7 +103,7 @@ final class SQLiteDatabase {
         return statement
     }
 
-    private func bind(_ values: [SQLiteValue], to statement: OpaquePointer) throws(LedgerError) {
+    private func bind(_ values: [SQLValue], to statement: OpaquePointer) throws(LedgerError) {
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let status: Int32
@@ -127,7 +117,7 @@ final class SQLiteDatabase {
     }
 
     /// Runs a statement, calling `row` for each result row.
-    func query(_ sql: String, _ values: [SQLiteValue] = [], row: (SQLiteRow) throws(LedgerError) -> Void)
+    func query(_ sql: String, _ values: [SQLValue], row: (any SQLRow) throws(LedgerError) -> Void)
         throws(LedgerError)
     {
         let statement = try prepared(sql)
@@ -150,25 +140,18 @@ final class SQLiteDatabase {
 
     /// Runs a statement that returns no rows; returns the number of rows changed.
     @discardableResult
-    func run(_ sql: String, _ values: [SQLiteValue] = []) throws(LedgerError) -> Int {
+    func run(_ sql: String, _ values: [SQLValue]) throws(LedgerError) -> Int {
         try query(sql, values) { _ throws(LedgerError) in }
         return Int(sqlite3_changes(handle))
     }
 
-    /// The rows of a query, mapped.
-    func rows<T>(_ sql: String, _ values: [SQLiteValue] = [], _ map: (SQLiteRow) -> T) throws(LedgerError) -> [T] {
-        var result: [T] = []
-        try query(sql, values) { row throws(LedgerError) in result.append(map(row)) }
-        return result
+    /// `PRAGMA user_version`: the version slot in the database header.
+    func schemaVersion() throws(LedgerError) -> Int64 {
+        try first("PRAGMA user_version") { $0.int64(0) } ?? 0
     }
 
-    /// The first row of a query, mapped, or nil.
-    func first<T>(_ sql: String, _ values: [SQLiteValue] = [], _ map: (SQLiteRow) -> T) throws(LedgerError) -> T? {
-        var result: T?
-        try query(sql, values) { row throws(LedgerError) in
-            if result == nil { result = map(row) }
-        }
-        return result
+    func setSchemaVersion(_ version: Int64) throws(LedgerError) {
+        try execute("PRAGMA user_version = \(version)")
     }
 
     /// Runs `body` in one transaction; `immediate` takes the write lock up front, so a read-check-write

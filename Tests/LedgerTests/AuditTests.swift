@@ -1,4 +1,3 @@
-import CSQLite
 import EVMSigning
 import Foundation
 import JSONCore
@@ -7,15 +6,10 @@ import Testing
 
 @Suite("Audit trail: hash chain and verify")
 struct AuditTests {
-    let directory: TemporaryDirectory
     let clock = ManualClock()
 
-    init() throws {
-        directory = try TemporaryDirectory()
-    }
-
     /// A ledger with a grant, a reservation, a commit and two pipeline records: six records in all.
-    func populated() async throws -> Ledger {
+    func populated(_ directory: any LedgerStore) async throws -> Ledger {
         let ledger = try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000_000, ttlMilliseconds: 3_600_000)
@@ -28,22 +22,11 @@ struct AuditTests {
         return ledger
     }
 
-    /// Runs SQL directly on the database file, as an attacker with file access would.
-    func tamper(_ sql: String) throws {
-        var handle: OpaquePointer?
-        guard sqlite3_open(directory.databasePath, &handle) == SQLITE_OK else { throw LedgerError(.io, "open") }
-        defer { sqlite3_close(handle) }
-        var message: UnsafeMutablePointer<CChar>?
-        let status = sqlite3_exec(handle, sql, nil, nil, &message)
-        let text = message.map { String(cString: $0) } ?? ""
-        sqlite3_free(message)
-        guard status == SQLITE_OK else { throw LedgerError(.storage, text) }
-    }
-
-    @Test("records chain by SHA-256 of the previous record's canonical bytes")
-    func chaining() async throws {
+    @Test("records chain by SHA-256 of the previous record's canonical bytes", arguments: LedgerBackend.all)
+    func chaining(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try await populated()
+        let ledger = try await populated(directory)
         let records = try await ledger.auditRecords()
         #expect(records.map { $0.kind } == ["session.grant", "reserve", "commit", "policy.call", "call"])
         #expect(records.map { $0.sequence } == [1, 2, 3, 4, 5])
@@ -62,10 +45,13 @@ struct AuditTests {
         #expect(verification.isValid && verification.records == 5 && verification.headHash == records[4].hash)
     }
 
-    @Test("the reserve record carries codes, amounts, digests and the gate arithmetic, not arguments")
-    func reservePayload() async throws {
+    @Test(
+        "the reserve record carries codes, amounts, digests and the gate arithmetic, not arguments",
+        arguments: LedgerBackend.all)
+    func reservePayload(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try await populated()
+        let ledger = try await populated(directory)
         let reserve = try #require(try await ledger.auditRecords().first { $0.kind == "reserve" }?.payloadJSON)
         #expect(reserve["outcome"] == "reserved")
         #expect(reserve["amount"] == 1000)
@@ -76,21 +62,23 @@ struct AuditTests {
         #expect(remaining["limit"] == 1_000_000 && remaining["requested"] == 1000 && remaining["used"] == 0)
     }
 
-    @Test("an edited record is named")
-    func edited() async throws {
+    @Test("an edited record is named", arguments: LedgerBackend.all)
+    func edited(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        _ = try await populated()
-        try tamper("UPDATE audit SET payload = replace(payload, '1000', '1') WHERE seq = 3")
+        _ = try await populated(directory)
+        try directory.execute("UPDATE audit SET payload = replace(payload, '1000', '1') WHERE seq = 3")
         let ledger = try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
         let verification = try await ledger.verify()
         #expect(verification.problem?.sequence == 3)
         #expect(verification.problem?.message.contains("edited") == true)
     }
 
-    @Test("an edit that also recomputes its own hash is caught at the next record")
-    func editedAndRehashed() async throws {
+    @Test("an edit that also recomputes its own hash is caught at the next record", arguments: LedgerBackend.all)
+    func editedAndRehashed(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try await populated()
+        let ledger = try await populated(directory)
         let records = try await ledger.auditRecords()
         let target = records[1]
         let payload = target.payload.replacingOccurrences(of: "\"amount\":1000", with: "\"amount\":1")
@@ -98,38 +86,41 @@ struct AuditTests {
             sequence: 2, timestamp: target.timestamp, kind: target.kind, payload: payload,
             previousHash: target.previousHash, hash: "")
         let escaped = payload.replacingOccurrences(of: "'", with: "''")
-        try tamper("UPDATE audit SET payload = '\(escaped)', hash = '\(forged.expectedHash)' WHERE seq = 2")
+        try directory.execute("UPDATE audit SET payload = '\(escaped)', hash = '\(forged.expectedHash)' WHERE seq = 2")
         let verification = try await ledger.verify()
         #expect(verification.problem?.sequence == 3)
         #expect(verification.problem?.message.contains("does not link") == true)
     }
 
-    @Test("a removed record is named")
-    func removed() async throws {
+    @Test("a removed record is named", arguments: LedgerBackend.all)
+    func removed(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try await populated()
-        try tamper("DELETE FROM audit WHERE seq = 2")
+        let ledger = try await populated(directory)
+        try directory.execute("DELETE FROM audit WHERE seq = 2")
         let verification = try await ledger.verify()
         #expect(verification.problem?.sequence == 2)
         #expect(verification.problem?.message.contains("removed") == true)
     }
 
-    @Test("removing the last records is caught by the head")
-    func truncated() async throws {
+    @Test("removing the last records is caught by the head", arguments: LedgerBackend.all)
+    func truncated(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try await populated()
-        try tamper("DELETE FROM audit WHERE seq >= 4")
+        let ledger = try await populated(directory)
+        try directory.execute("DELETE FROM audit WHERE seq >= 4")
         let verification = try await ledger.verify()
         #expect(verification.problem?.sequence == 4)
         #expect(verification.problem?.message.contains("removed from the end") == true)
     }
 
-    @Test("reordered records are named")
-    func reordered() async throws {
+    @Test("reordered records are named", arguments: LedgerBackend.all)
+    func reordered(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try await populated()
+        let ledger = try await populated(directory)
         // Swap records 2 and 3 wholesale (content and hashes), keeping the sequence numbers in place.
-        try tamper(
+        try directory.execute(
             """
             UPDATE audit SET seq = -2 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3;
             UPDATE audit SET seq = 3 WHERE seq = -2;
@@ -139,8 +130,9 @@ struct AuditTests {
         #expect(verification.problem?.message.contains("reordered") == true)
     }
 
-    @Test("an empty trail verifies; bad kinds are refused")
-    func emptyAndKinds() async throws {
+    @Test("an empty trail verifies; bad kinds are refused", arguments: LedgerBackend.all)
+    func emptyAndKinds(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
         let ledger = try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
         #expect(try await ledger.verify().isValid)

@@ -3,14 +3,9 @@ import Testing
 
 @Suite("Budget gates: each limit, its arithmetic and its explanation")
 struct GatesTests {
-    let directory: TemporaryDirectory
     let clock = ManualClock()
 
-    init() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    func open() throws -> Ledger {
+    func open(_ directory: any LedgerStore) throws -> Ledger {
         try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
     }
 
@@ -18,10 +13,13 @@ struct GatesTests {
         try #require(evaluation.checks.first { $0.gate == gate })
     }
 
-    @Test("session remaining counts committed and in-flight amounts and reports the shortfall")
-    func sessionRemaining() async throws {
+    @Test(
+        "session remaining counts committed and in-flight amounts and reports the shortfall",
+        arguments: LedgerBackend.all)
+    func sessionRemaining(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let limits = Fixtures.limits()
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000_000, ttlMilliseconds: 3_600_000)
@@ -60,10 +58,11 @@ struct GatesTests {
         #expect(try check(full.evaluation, .sessionRemaining).shortfall == 1)
     }
 
-    @Test("the session's per-call cap and the configured per-call cap are separate gates")
-    func perCall() async throws {
+    @Test("the session's per-call cap and the configured per-call cap are separate gates", arguments: LedgerBackend.all)
+    func perCall(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let limits = Fixtures.limits(.init(perCall: 200_000))
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 5_000_000, ttlMilliseconds: 3_600_000,
@@ -86,10 +85,11 @@ struct GatesTests {
                 != nil)
     }
 
-    @Test("the per-tool cap counts only that tool within the session, in-flight included")
-    func perTool() async throws {
+    @Test("the per-tool cap counts only that tool within the session, in-flight included", arguments: LedgerBackend.all)
+    func perTool(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let limits = Fixtures.limits(.init(perTool: ["weather": 500_000]))
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 5_000_000, ttlMilliseconds: 3_600_000)
@@ -107,10 +107,13 @@ struct GatesTests {
         #expect(!other.evaluation.checks.contains { $0.gate == .perTool })
     }
 
-    @Test("velocity counts payments and amount in a rolling window; released ones do not count")
-    func velocity() async throws {
+    @Test(
+        "velocity counts payments and amount in a rolling window; released ones do not count",
+        arguments: LedgerBackend.all)
+    func velocity(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let limits = Fixtures.limits(
             .init(velocity: .init(windowMilliseconds: 3_600_000, maxPayments: 2, maxAmount: 500_000)))
         let session = try await ledger.grantSession(
@@ -144,10 +147,13 @@ struct GatesTests {
                 != nil)
     }
 
-    @Test("above the approval threshold is 'approval required', not a refusal; an approval lets it through")
-    func approval() async throws {
+    @Test(
+        "above the approval threshold is 'approval required', not a refusal; an approval lets it through",
+        arguments: LedgerBackend.all)
+    func approval(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let limits = Fixtures.limits(.init(perCall: 1_000_000, approvalAbove: 250_000))
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 5_000_000, ttlMilliseconds: 3_600_000)
@@ -168,10 +174,11 @@ struct GatesTests {
         #expect(refused.evaluation.outcome == .refused(.perCall))
     }
 
-    @Test("network, asset and payee outside the allow lists are refused")
-    func allowLists() async throws {
+    @Test("network, asset and payee outside the allow lists are refused", arguments: LedgerBackend.all)
+    func allowLists(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let limits = Fixtures.limits()
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 5_000_000, ttlMilliseconds: 3_600_000)
@@ -189,11 +196,13 @@ struct GatesTests {
         #expect(lower.reservation != nil)
     }
 
-    @Test("a revocation by another process and expiry take effect at the next reservation")
-    func revocationAndExpiry() async throws {
+    @Test(
+        "a revocation by another process and expiry take effect at the next reservation", arguments: LedgerBackend.all)
+    func revocationAndExpiry(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
-        let other = try open()
+        let ledger = try open(directory)
+        let other = try open(directory)
         let limits = Fixtures.limits()
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 5_000_000, ttlMilliseconds: 3_600_000)
@@ -228,10 +237,11 @@ struct GatesTests {
         #expect(try check(wrongAgent.evaluation, .session).detail == "wrong_agent")
     }
 
-    @Test("evaluateGates holds nothing and records nothing")
-    func previewOnly() async throws {
+    @Test("evaluateGates holds nothing and records nothing", arguments: LedgerBackend.all)
+    func previewOnly(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000, ttlMilliseconds: 3_600_000)
         let before = try await ledger.auditRecords().count
@@ -242,10 +252,11 @@ struct GatesTests {
         #expect(try await ledger.reservations().isEmpty)
     }
 
-    @Test("malformed requests throw before anything is written")
-    func malformed() async throws {
+    @Test("malformed requests throw before anything is written", arguments: LedgerBackend.all)
+    func malformed(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000, ttlMilliseconds: 3_600_000)
         var request = Fixtures.request(session: session.id, amount: 1)
@@ -257,10 +268,13 @@ struct GatesTests {
         #expect(try await ledger.reservations().isEmpty)
     }
 
-    @Test("unreleasedReservations reads the session's holds and the agent's window, nothing else")
-    func sessionFactsRows() async throws {
+    @Test(
+        "unreleasedReservations reads the session's holds and the agent's window, nothing else",
+        arguments: LedgerBackend.all)
+    func sessionFactsRows(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let limits = Fixtures.limits()
         let old = try await ledger.grantSession(
             agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000_000, ttlMilliseconds: 86_400_000)

@@ -3,23 +3,20 @@ import Testing
 
 @Suite("Idempotency records")
 struct IdempotencyTests {
-    let directory: TemporaryDirectory
     let clock = ManualClock()
 
-    init() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    func open(ttl: Int64 = 600_000) throws -> Ledger {
+    func open(_ directory: any LedgerStore, ttl: Int64 = 600_000) throws -> Ledger {
         try Ledger.open(
             path: directory.databasePath, clock: clock.ledgerClock,
             configuration: .init(idempotencyTTLMilliseconds: ttl))
     }
 
-    @Test("same key and arguments replays the stored result; different arguments conflict")
-    func replay() async throws {
+    @Test(
+        "same key and arguments replays the stored result; different arguments conflict", arguments: LedgerBackend.all)
+    func replay(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         #expect(try await ledger.beginIdempotent(agent: "a", key: "k1", tool: "t", argumentsDigest: "d1") == .started)
         #expect(
             try await ledger.beginIdempotent(agent: "a", key: "k1", tool: "t", argumentsDigest: "d1") == .inProgress)
@@ -35,10 +32,13 @@ struct IdempotencyTests {
         #expect(record.state == .completed && record.result == #"{"content":[]}"# && record.argumentsDigest == "d1")
     }
 
-    @Test("the same key and arguments with another tool is a conflict, never a replay (issue 16)")
-    func boundToTool() async throws {
+    @Test(
+        "the same key and arguments with another tool is a conflict, never a replay (issue 16)",
+        arguments: LedgerBackend.all)
+    func boundToTool(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "toolA", argumentsDigest: "d") == .started)
         #expect(
             try await ledger.beginIdempotent(agent: "a", key: "k", tool: "toolB", argumentsDigest: "d") == .conflict)
@@ -51,19 +51,21 @@ struct IdempotencyTests {
         #expect(try await ledger.lookupIdempotent(agent: "a", key: "k")?.tool == "toolA")
     }
 
-    @Test("keys are scoped per agent")
-    func perAgent() async throws {
+    @Test("keys are scoped per agent", arguments: LedgerBackend.all)
+    func perAgent(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d1") == .started)
         #expect(try await ledger.beginIdempotent(agent: "b", key: "k", tool: "t", argumentsDigest: "d2") == .started)
         #expect(try await ledger.lookupIdempotent(agent: "c", key: "k") == nil)
     }
 
-    @Test("records expire after the configured time and the key can be used afresh")
-    func expiry() async throws {
+    @Test("records expire after the configured time and the key can be used afresh", arguments: LedgerBackend.all)
+    func expiry(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open(ttl: 10_000)
+        let ledger = try open(directory, ttl: 10_000)
         #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d1") == .started)
         try await ledger.completeIdempotent(agent: "a", key: "k", result: "r")
         clock.advance(9_999)
@@ -73,10 +75,13 @@ struct IdempotencyTests {
         #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d2") == .started)
     }
 
-    @Test("an abandoned in-progress call may be retried; a completed one cannot be abandoned")
-    func abandon() async throws {
+    @Test(
+        "an abandoned in-progress call may be retried; a completed one cannot be abandoned",
+        arguments: LedgerBackend.all)
+    func abandon(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d") == .started)
         #expect(try await ledger.abandonIdempotent(agent: "a", key: "k"))
         #expect(try await ledger.beginIdempotent(agent: "a", key: "k", tool: "t", argumentsDigest: "d") == .started)

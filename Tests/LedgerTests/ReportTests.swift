@@ -4,9 +4,11 @@ import Testing
 
 @Suite("Reports")
 struct ReportTests {
-    @Test("spend by agent, tool, payee and session; refusals by reason; in doubt; latency percentiles")
-    func report() async throws {
-        let directory = try TemporaryDirectory()
+    @Test(
+        "spend by agent, tool, payee and session; refusals by reason; in doubt; latency percentiles",
+        arguments: LedgerBackend.all)
+    func report(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
         let clock = ManualClock()
         let ledger = try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)

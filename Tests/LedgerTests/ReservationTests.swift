@@ -4,15 +4,10 @@ import Testing
 
 @Suite("Reservations: reserve, commit, release, in doubt, recover")
 struct ReservationTests {
-    let directory: TemporaryDirectory
     let clock = ManualClock()
     let limits = Fixtures.limits()
 
-    init() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    func open() throws -> Ledger {
+    func open(_ directory: any LedgerStore) throws -> Ledger {
         try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
     }
 
@@ -25,10 +20,13 @@ struct ReservationTests {
         try #require(try await ledger.sessions().first { $0.session.id == session.id }).remaining
     }
 
-    @Test("a reservation held in doubt from the start stays held past holdUntil: time is not evidence")
-    func reserveInDoubt() async throws {
+    @Test(
+        "a reservation held in doubt from the start stays held past holdUntil: time is not evidence",
+        arguments: LedgerBackend.all)
+    func reserveInDoubt(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 300_000)
         let holdUntil = clock.now / 1000 + 600
         let held = try #require(
@@ -49,10 +47,13 @@ struct ReservationTests {
         #expect(try await ledger.reservation(id: held.id)?.state == .inDoubt)
     }
 
-    @Test("commit records the settlement once; repeats are recognised; conflicting ones refused")
-    func commit() async throws {
+    @Test(
+        "commit records the settlement once; repeats are recognised; conflicting ones refused",
+        arguments: LedgerBackend.all)
+    func commit(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger)
         let reservation = try #require(
             try await ledger.reserve(Fixtures.request(session: session.id, amount: 200_000), limits: limits).reservation
@@ -84,10 +85,11 @@ struct ReservationTests {
         #expect(try await remaining(ledger, session) == 800_000)
     }
 
-    @Test("release frees the amount and a released reservation cannot be committed")
-    func release() async throws {
+    @Test("release frees the amount and a released reservation cannot be committed", arguments: LedgerBackend.all)
+    func release(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger)
         let reservation = try #require(
             try await ledger.reserve(Fixtures.request(session: session.id, amount: 1_000_000), limits: limits)
@@ -108,10 +110,13 @@ struct ReservationTests {
         #expect(try await remaining(ledger, session) == 1_000_000)
     }
 
-    @Test("in doubt holds the amount past validBefore; a late settlement commits; chain proof frees it")
-    func inDoubt() async throws {
+    @Test(
+        "in doubt holds the amount past validBefore; a late settlement commits; chain proof frees it",
+        arguments: LedgerBackend.all)
+    func inDoubt(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger)
         let reservation = try #require(
             try await ledger.reserve(Fixtures.request(session: session.id, amount: 600_000), limits: limits).reservation
@@ -152,10 +157,11 @@ struct ReservationTests {
         #expect(try await ledger.sessions().first?.committed == 600_000)
     }
 
-    @Test("in doubt can be committed or released explicitly")
-    func inDoubtResolution() async throws {
+    @Test("in doubt can be committed or released explicitly", arguments: LedgerBackend.all)
+    func inDoubtResolution(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger)
         let a = try #require(
             try await ledger.reserve(Fixtures.request(session: session.id, amount: 100_000), limits: limits).reservation
@@ -178,11 +184,14 @@ struct ReservationTests {
         await #expect(throws: LedgerError.self) { try await ledger.markInDoubt(a.id, validBefore: 0) }
     }
 
-    @Test("recover releases a dead process's unsigned reservations, keeps its in-doubt ones and a live process's")
-    func recover() async throws {
+    @Test(
+        "recover releases a dead process's unsigned reservations, keeps its in-doubt ones and a live process's",
+        arguments: LedgerBackend.all)
+    func recover(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        var crashed: Ledger? = try open()
-        let survivor = try open()
+        var crashed: Ledger? = try open(directory)
+        let survivor = try open(directory)
         let session = try await grant(survivor)
         let unsigned = try #require(
             try await crashed!.reserve(Fixtures.request(session: session.id, amount: 100_000), limits: limits)
@@ -203,7 +212,7 @@ struct ReservationTests {
         #expect(try await survivor.reservation(id: live.id)?.state == .reserved)
 
         // A third process starting up must not release the survivor's in-flight reservation.
-        let starter = try open()
+        let starter = try open(directory)
         let second = try await starter.recover()
         #expect(second.releasedUnsigned.isEmpty)
         #expect(second.heldByLiveOwners == 1)
@@ -220,10 +229,11 @@ struct ReservationTests {
         #expect(try await starter.verify().isValid)
     }
 
-    @Test("the database file is private to its owner")
+    @Test("the SQLite database file is private to its owner")
     func fileMode() async throws {
+        let directory = try LedgerBackend.sqlite.store()
         defer { directory.remove() }
-        _ = try open()
+        _ = try open(directory)
         let attributes = try FileManagerAttributes.mode(directory.databasePath)
         #expect(attributes & 0o777 == 0o600)
     }

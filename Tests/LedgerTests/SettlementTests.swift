@@ -1,19 +1,13 @@
-import CSQLite
 import JSONCore
 import Ledger
 import Testing
 
 @Suite("Settlement evidence: only evidence moves a signed payment's amount")
 struct SettlementTests {
-    let directory: TemporaryDirectory
     let clock = ManualClock()
     let limits = Fixtures.limits()
 
-    init() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    func open() throws -> Ledger {
+    func open(_ directory: any LedgerStore) throws -> Ledger {
         try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
     }
 
@@ -35,10 +29,13 @@ struct SettlementTests {
         ).reservation
     }
 
-    @Test("regression: a settle-then-fail seller cannot drain a session one validity window at a time")
-    func drainAfterExpiry() async throws {
+    @Test(
+        "regression: a settle-then-fail seller cannot drain a session one validity window at a time",
+        arguments: LedgerBackend.all)
+    func drainAfterExpiry(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 30_000)
         var held = 0
         // Three rounds, each after the previous authorizations' validBefore has long passed (the old ledger
@@ -53,10 +50,13 @@ struct SettlementTests {
         #expect(usage.inFlight == 30_000 && usage.remaining == 0)
     }
 
-    @Test("regression: a commit that fails (a transaction id the ledger refuses) leaves the amount held")
-    func commitFailureStaysHeld() async throws {
+    @Test(
+        "regression: a commit that fails (a transaction id the ledger refuses) leaves the amount held",
+        arguments: LedgerBackend.all)
+    func commitFailureStaysHeld(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 10_000)
         let reservation = try #require(try await signed(ledger, session, amount: 10_000))
         let longTransaction = "0x" + String(repeating: "ab", count: 400)
@@ -70,10 +70,13 @@ struct SettlementTests {
         #expect(try await signed(ledger, session, amount: 1) == nil)
     }
 
-    @Test("a contradicted claim stays held, cannot be committed on a claim, and is settled only by evidence")
-    func contradicted() async throws {
+    @Test(
+        "a contradicted claim stays held, cannot be committed on a claim, and is settled only by evidence",
+        arguments: LedgerBackend.all)
+    func contradicted(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 20_000)
         let reservation = try #require(try await signed(ledger, session, amount: 10_000))
         let contradicted = try #require(
@@ -103,10 +106,13 @@ struct SettlementTests {
         #expect(try await ledger.report().contradicted.isEmpty)
     }
 
-    @Test("a claimed settlement counts as spent, shows as claimed-unverified, and is upgraded or contradicted")
-    func claimedThenVerified() async throws {
+    @Test(
+        "a claimed settlement counts as spent, shows as claimed-unverified, and is upgraded or contradicted",
+        arguments: LedgerBackend.all)
+    func claimedThenVerified(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 20_000)
         let a = try #require(try await signed(ledger, session, amount: 10_000))
         let b = try #require(try await signed(ledger, session, amount: 5_000))
@@ -129,10 +135,13 @@ struct SettlementTests {
         #expect(try await ledger.unsettled().map(\.id) == [b.id])
     }
 
-    @Test("void needs a signed payment and never undoes a verified settlement; it restores the budget")
-    func void() async throws {
+    @Test(
+        "void needs a signed payment and never undoes a verified settlement; it restores the budget",
+        arguments: LedgerBackend.all)
+    func void(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 10_000)
         let unsigned = try #require(
             try await ledger.reserve(Fixtures.request(session: session.id, amount: 1_000), limits: limits).reservation)
@@ -156,10 +165,11 @@ struct SettlementTests {
         #expect(try await ledger.verify().isValid)
     }
 
-    @Test("the end user resolves a held payment as settled or void, with a note, audited")
-    func resolve() async throws {
+    @Test("the end user resolves a held payment as settled or void, with a note, audited", arguments: LedgerBackend.all)
+    func resolve(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 20_000)
         let a = try #require(try await signed(ledger, session, amount: 10_000))
         let b = try #require(try await signed(ledger, session, amount: 10_000))
@@ -179,10 +189,11 @@ struct SettlementTests {
         #expect(try await ledger.sessions().first?.committed == 10_000)
     }
 
-    @Test("what was signed is stored with the hold, for reconciliation")
-    func authorizationStored() async throws {
+    @Test("what was signed is stored with the hold, for reconciliation", arguments: LedgerBackend.all)
+    func authorizationStored(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 20_000)
         let reservation = try #require(try await signed(ledger, session, amount: 10_000))
         let stored = try #require(try await ledger.reservation(id: reservation.id))
@@ -191,21 +202,17 @@ struct SettlementTests {
         #expect(stored.authorization?.token == Fixtures.usdcBaseSepolia)
     }
 
-    @Test("an old timer release (in_doubt_expired) is held again at recovery, audited")
-    func timerReleaseUndone() async throws {
+    @Test("an old timer release (in_doubt_expired) is held again at recovery, audited", arguments: LedgerBackend.all)
+    func timerReleaseUndone(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
-        let ledger = try open()
+        let ledger = try open(directory)
         let session = try await grant(ledger, cap: 10_000)
         let reservation = try #require(try await signed(ledger, session, amount: 10_000))
         // What an earlier build wrote when validBefore passed.
-        var handle: OpaquePointer?
-        #expect(sqlite3_open(directory.databasePath, &handle) == SQLITE_OK)
-        #expect(
-            sqlite3_exec(
-                handle,
-                "UPDATE reservations SET state = 'released', release_reason = 'in_doubt_expired' WHERE id = '\(reservation.id)'",
-                nil, nil, nil) == SQLITE_OK)
-        sqlite3_close(handle)
+        try directory.execute(
+            "UPDATE reservations SET state = 'released', release_reason = 'in_doubt_expired' WHERE id = '\(reservation.id)'"
+        )
         #expect(try await ledger.sessions().first?.remaining == 10_000)
         _ = try await ledger.recover()
         #expect(try await ledger.reservation(id: reservation.id)?.state == .inDoubt)

@@ -17,32 +17,35 @@ struct StorageTests {
         return String(cString: text)
     }
 
-    @Test("a new ledger is in WAL mode at the current schema version")
+    @Test("a new SQLite ledger is in WAL mode at the current schema version")
     func settings() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try LedgerBackend.sqlite.store()
         defer { directory.remove() }
         _ = try Ledger.open(path: directory.databasePath)
         #expect(try pragma(directory.databasePath, "PRAGMA journal_mode") == "wal")
         #expect(try pragma(directory.databasePath, "PRAGMA user_version") == "\(Ledger.schemaVersion)")
     }
 
-    @Test("a ledger written by a newer build is refused, not misread")
-    func newerSchema() throws {
-        let directory = try TemporaryDirectory()
+    @Test("a ledger written by a newer build is refused, not misread", arguments: LedgerBackend.all)
+    func newerSchema(backend: LedgerBackend) throws {
+        let directory = try backend.store()
         defer { directory.remove() }
         _ = try Ledger.open(path: directory.databasePath)
-        _ = try pragma(directory.databasePath, "PRAGMA user_version = 99")
+        try directory.execute(
+            backend == .sqlite ? "PRAGMA user_version = 99" : "UPDATE purser_schema SET version = 99")
         #expect {
             _ = try Ledger.open(path: directory.databasePath)
         } throws: { error in
             (error as? LedgerError)?.code == .schema
         }
-        #expect(try pragma(directory.databasePath, "PRAGMA user_version") == "99")
+        if backend == .sqlite {
+            #expect(try pragma(directory.databasePath, "PRAGMA user_version") == "99")
+        }
     }
 
-    @Test("reopening keeps the data and does not migrate twice")
-    func reopen() async throws {
-        let directory = try TemporaryDirectory()
+    @Test("reopening keeps the data and does not migrate twice", arguments: LedgerBackend.all)
+    func reopen(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
         let session = try await Ledger.open(path: directory.databasePath).grantSession(
             agent: "a", asset: "USDC", decimals: 6, cap: 5, ttlMilliseconds: 60_000)
@@ -51,9 +54,9 @@ struct StorageTests {
         #expect(try await again.verify().records == 1)
     }
 
-    @Test("bad session arguments throw and write nothing")
-    func badGrant() async throws {
-        let directory = try TemporaryDirectory()
+    @Test("bad session arguments throw and write nothing", arguments: LedgerBackend.all)
+    func badGrant(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
         defer { directory.remove() }
         let ledger = try Ledger.open(path: directory.databasePath)
         await #expect(throws: LedgerError.self) {

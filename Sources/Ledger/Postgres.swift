@@ -1,0 +1,351 @@
+import CPostgres
+import Glibc
+
+/// How PostgreSQL writers are kept from overspending a session.
+public enum PostgresConcurrency: Sendable, Hashable {
+    /// Every writer transaction first takes one transaction-scoped advisory lock, so writers run one at a
+    /// time, as SQLite's `BEGIN IMMEDIATE` makes them, in READ COMMITTED (each statement sees everything
+    /// committed before the lock was granted). The default: see docs/ledger.md for why and the numbers.
+    case writerLock
+    /// SERIALIZABLE transactions, retried on serialization failures and deadlocks (SQLSTATE 40001, 40P01).
+    case serializable
+}
+
+/// The advisory-lock class of the writer lock (`pg_advisory_xact_lock(class, 0)`): "PURW".
+private let writerLockClass: Int32 = 0x5055_5257
+/// The advisory-lock class of owner locks (`pg_advisory_lock(class, owner key)`): "PURS".
+let ownerLockClass: Int32 = 0x5055_5253
+/// `PG_DIAG_SQLSTATE` is a character macro Swift does not import.
+private let sqlStateField = Int32(UInt8(ascii: "C"))
+
+/// Server notices (e.g. "relation already exists, skipping") would go to stderr unasked; the ledger
+/// reports what matters through its errors.
+private func ignoreNotice(_ context: UnsafeMutableRawPointer?, _ message: UnsafePointer<CChar>?) {}
+
+/// One row of a PostgreSQL result (text format), valid only inside the row callback.
+struct PostgresRow: SQLRow {
+    fileprivate let result: OpaquePointer
+    fileprivate let row: Int32
+
+    func optionalText(_ column: Int32) -> String? {
+        guard PQgetisnull(result, row, column) == 0, let value = PQgetvalue(result, row, column) else { return nil }
+        return String(cString: value)
+    }
+
+    func optionalInt64(_ column: Int32) -> Int64? {
+        optionalText(column).flatMap { Int64($0) }
+    }
+
+    func int64(_ column: Int32) -> Int64 {
+        optionalInt64(column) ?? 0
+    }
+}
+
+/// A single PostgreSQL connection through libpq with a prepared-statement cache.
+///
+/// Not thread-safe on its own: it is owned by the `Ledger` actor, which serialises every use. A lost
+/// connection fails the statement or transaction it was in (the server rolls that transaction back,
+/// exactly as a crash would); the next transaction reconnects and runs `sessionSetup` again.
+final class PostgresDatabase: LedgerDatabase {
+    let dialect = SQLDialect.postgres
+    private let connection: OpaquePointer
+    private let concurrency: PostgresConcurrency
+    private let lockTimeoutMilliseconds: Int32
+    private var statements: [String: String] = [:]
+    private(set) var inTransaction = false
+    /// The SQLSTATE of the last failed statement, for the serializable retry.
+    private var lastState: String?
+    /// Statements run after every (re)connection, after the ledger's own settings: the owner's lock.
+    var sessionSetup: [String] = []
+
+    /// Connects to `url` (no password in it: libpq reads `PGPASSWORD` or `~/.pgpass`).
+    init(url: String, lockTimeoutMilliseconds: Int32, concurrency: PostgresConcurrency) throws(LedgerError) {
+        // The URL comes last so its own settings win; a connect timeout keeps an unreachable server from
+        // hanging the process.
+        let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
+        let values = ["10", "purser", url]
+        let opened = withCStringArray(keywords) { keys in
+            withCStringArray(values) { values in PQconnectdbParams(keys, values, 1) }
+        }
+        guard let opened else { throw LedgerError(.storage, "cannot connect to PostgreSQL: out of memory") }
+        guard PQstatus(opened) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(opened))
+            PQfinish(opened)
+            throw LedgerError(.storage, "cannot connect to the PostgreSQL ledger: \(message)")
+        }
+        connection = opened
+        self.concurrency = concurrency
+        self.lockTimeoutMilliseconds = max(1, lockTimeoutMilliseconds)
+        PQsetNoticeProcessor(connection, ignoreNotice, nil)
+        do {
+            try configure()
+        } catch {
+            PQfinish(connection)
+            throw error
+        }
+    }
+
+    deinit {
+        PQfinish(connection)
+    }
+
+    /// The ledger's session settings: a lock wait fails as `.busy` after the timeout, as SQLite's busy
+    /// timeout does; a commit returns only once it is durable (whatever the server's default).
+    private func configure() throws(LedgerError) {
+        try execute("SET lock_timeout = \(lockTimeoutMilliseconds)")
+        try execute("SET synchronous_commit = on")
+        try execute("SET client_min_messages = warning")
+        for statement in sessionSetup { try execute(statement) }
+    }
+
+    /// Reconnects when the connection was lost (only between transactions).
+    private func ensureConnected() throws(LedgerError) {
+        guard !inTransaction, PQstatus(connection) != CONNECTION_OK else { return }
+        statements = [:]
+        PQreset(connection)
+        guard PQstatus(connection) == CONNECTION_OK else {
+            throw LedgerError(
+                .storage, "the PostgreSQL ledger connection was lost: \(Self.trimmed(PQerrorMessage(connection)))")
+        }
+        try configure()
+    }
+
+    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+        guard let message else { return "unknown error" }
+        let text = String(cString: message)
+        return String(text.reversed().drop(while: { $0.isWhitespace }).reversed())
+            .replacingNewlines()
+    }
+
+    private func failure(_ result: OpaquePointer?, _ context: String) -> LedgerError {
+        let state = result.flatMap { PQresultErrorField($0, sqlStateField) }.map { String(cString: $0) }
+        lastState = state
+        guard PQstatus(connection) == CONNECTION_OK else {
+            return LedgerError(
+                .storage, "\(context): the PostgreSQL connection was lost: \(Self.trimmed(PQerrorMessage(connection)))")
+        }
+        let message = Self.trimmed(result.flatMap { PQresultErrorMessage($0) } ?? PQerrorMessage(connection))
+        // Serialization failures, deadlocks and lock timeouts are contention, like SQLite's SQLITE_BUSY.
+        let code: LedgerError.Code = ["40001", "40P01", "55P03"].contains(state ?? "") ? .busy : .storage
+        return LedgerError(code, "\(context): \(message) (PostgreSQL \(state ?? "?"))")
+    }
+
+    /// Takes ownership of `result`: returns it when it succeeded, clears it and throws otherwise.
+    private func checked(_ result: OpaquePointer?, _ context: String) throws(LedgerError) -> OpaquePointer {
+        if let result {
+            let status = PQresultStatus(result)
+            if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK { return result }
+        }
+        let error = failure(result, context)
+        PQclear(result)
+        throw error
+    }
+
+    func execute(_ sql: String) throws(LedgerError) {
+        try ensureConnected()
+        PQclear(try checked(PQexec(connection, sql), "SQL failed"))
+    }
+
+    /// `?` placeholders become `$1`, `$2`, …; a `?` inside a quoted literal stays.
+    static func numberingPlaceholders(_ sql: String) -> String {
+        var output = ""
+        var quoted = false
+        var number = 0
+        for character in sql {
+            if character == "'" { quoted.toggle() }
+            if character == "?" && !quoted {
+                number += 1
+                output += "$\(number)"
+            } else {
+                output.append(character)
+            }
+        }
+        return output
+    }
+
+    private func prepared(_ sql: String) throws(LedgerError) -> String {
+        if let name = statements[sql] { return name }
+        let name = "purser_\(statements.count + 1)"
+        PQclear(
+            try checked(
+                PQprepare(connection, name, Self.numberingPlaceholders(sql), 0, nil), "cannot prepare a statement"))
+        statements[sql] = name
+        return name
+    }
+
+    /// Runs a prepared statement; the caller clears the result.
+    private func perform(_ sql: String, _ values: [SQLValue]) throws(LedgerError) -> OpaquePointer {
+        try ensureConnected()
+        let name = try prepared(sql)
+        let texts: [String?] = values.map {
+            switch $0 {
+            case .null: return nil
+            case .integer(let number): return String(number)
+            case .text(let text): return text
+            }
+        }
+        let result = withOptionalCStringArray(texts) { pointers in
+            PQexecPrepared(connection, name, Int32(texts.count), pointers, nil, nil, 0)
+        }
+        return try checked(result, "statement failed")
+    }
+
+    func query(_ sql: String, _ values: [SQLValue], row: (any SQLRow) throws(LedgerError) -> Void)
+        throws(LedgerError)
+    {
+        let result = try perform(sql, values)
+        defer { PQclear(result) }
+        for index in 0..<PQntuples(result) {
+            try row(PostgresRow(result: result, row: index))
+        }
+    }
+
+    @discardableResult
+    func run(_ sql: String, _ values: [SQLValue]) throws(LedgerError) -> Int {
+        let result = try perform(sql, values)
+        defer { PQclear(result) }
+        return PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
+    }
+
+    /// The version table `purser_schema`, one row; created on first use, under the writer lock.
+    func schemaVersion() throws(LedgerError) -> Int64 {
+        precondition(inTransaction, "the schema version is read under the writer lock")
+        try execute("CREATE TABLE IF NOT EXISTS purser_schema(version BIGINT NOT NULL)")
+        return try first("SELECT COALESCE(MAX(version), 0) FROM purser_schema") { $0.int64(0) } ?? 0
+    }
+
+    func setSchemaVersion(_ version: Int64) throws(LedgerError) {
+        try run("DELETE FROM purser_schema")
+        try run("INSERT INTO purser_schema(version) VALUES (?)", [.integer(version)])
+    }
+
+    /// How many times a serializable writer is tried before its `.busy` error is returned.
+    private static let serializableAttempts = 50
+
+    func transaction<T>(immediate: Bool, _ body: () throws(LedgerError) -> T) throws(LedgerError) -> T {
+        precondition(!inTransaction, "ledger transactions do not nest")
+        var attempt = 0
+        while true {
+            attempt += 1
+            lastState = nil
+            do {
+                return try attemptTransaction(immediate: immediate, body)
+            } catch {
+                let retriable = lastState == "40001" || lastState == "40P01"
+                guard immediate, concurrency == .serializable, retriable, attempt < Self.serializableAttempts else {
+                    throw error
+                }
+                // The whole transaction runs again from its first read: nothing of the failed attempt
+                // was committed. Jittered, growing pauses keep the retries from colliding again.
+                usleep(UInt32(min(5000, 50 * attempt)) + UInt32.random(in: 0...200))
+            }
+        }
+    }
+
+    private func attemptTransaction<T>(immediate: Bool, _ body: () throws(LedgerError) -> T) throws(LedgerError)
+        -> T
+    {
+        let begin: String
+        switch (immediate, concurrency) {
+        case (false, _): begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        case (true, .writerLock): begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+        case (true, .serializable): begin = "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        }
+        try execute(begin)
+        inTransaction = true
+        defer { inTransaction = false }
+        let result: T
+        do {
+            if immediate && concurrency == .writerLock {
+                try execute("SELECT pg_advisory_xact_lock(\(writerLockClass), 0)")
+            }
+            result = try body()
+        } catch {
+            rollBack()
+            throw error
+        }
+        let commit = try checked(PQexec(connection, "COMMIT"), "cannot commit")
+        defer { PQclear(commit) }
+        // COMMIT of a transaction the server had already aborted answers ROLLBACK, not an error.
+        guard let status = PQcmdStatus(commit), String(cString: status) == "COMMIT" else {
+            throw LedgerError(.storage, "the transaction was rolled back by the server")
+        }
+        return result
+    }
+
+    /// Ends a failed transaction. Its outcome needs no check: if ROLLBACK cannot reach the server, the
+    /// connection is gone and the server rolls the transaction back itself.
+    private func rollBack() {
+        if PQstatus(connection) == CONNECTION_OK { PQclear(PQexec(connection, "ROLLBACK")) }
+    }
+}
+
+/// Owner liveness on PostgreSQL: each open ledger holds a session advisory lock keyed by its owner id;
+/// the server drops it when the connection ends, so it is held exactly while the owner can still write.
+final class PostgresOwners: LedgerOwners {
+    let id: String
+    private let database: PostgresDatabase
+
+    private init(id: String, database: PostgresDatabase) {
+        self.id = id
+        self.database = database
+    }
+
+    /// A new owner id, locked on `database` now and again after every reconnection.
+    static func acquire(_ database: PostgresDatabase) throws(LedgerError) -> PostgresOwners {
+        let id = "own_" + randomHex(12)
+        let lock = "SELECT pg_advisory_lock(\(ownerLockClass), \(key(id)))"
+        try database.execute(lock)
+        database.sessionSetup.append(lock)
+        return PostgresOwners(id: id, database: database)
+    }
+
+    /// The advisory-lock key of an owner id: its first 32 bits. Two live owners sharing a key only make a
+    /// gone one look alive, which holds its reservations longer, never frees them early.
+    static func key(_ owner: String) -> Int32 {
+        Int32(bitPattern: UInt32(owner.dropFirst(4).prefix(8), radix: 16) ?? 0)
+    }
+
+    /// Nothing is left behind: the server drops a gone owner's lock.
+    func sweep() {}
+
+    func isOwnerAlive(_ owner: String) throws(LedgerError) -> Bool {
+        if owner == id { return true }
+        // Owner ids come from the database: only our own format names an owner.
+        guard owner.hasPrefix("own_"), owner.utf8.count == 28,
+            owner.utf8.dropFirst(4).allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
+        else { return false }
+        let key = Self.key(owner)
+        if key == Self.key(id) { return true }
+        let taken = try database.first(
+            "SELECT pg_try_advisory_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
+            [.integer(Int64(ownerLockClass)), .integer(Int64(key))]
+        ) { $0.text(0) == "t" }
+        guard taken == true else { return true }
+        try database.run(
+            "SELECT pg_advisory_unlock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
+            [.integer(Int64(ownerLockClass)), .integer(Int64(key))])
+        return false
+    }
+}
+
+extension String {
+    /// Server messages can span lines (DETAIL, HINT); errors here are one line.
+    fileprivate func replacingNewlines() -> String {
+        String(map { $0 == "\n" ? " " : $0 })
+    }
+}
+
+/// Calls `body` with a NULL-terminated C array of the strings.
+private func withCStringArray<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    return body(copies.map { $0.map { UnsafePointer($0) } } + [nil])
+}
+
+/// Calls `body` with a C array of the strings, NULL for nil (an SQL NULL parameter).
+private func withOptionalCStringArray<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies = strings.map { $0.flatMap { strdup($0) } }
+    defer { copies.forEach { free($0) } }
+    return body(copies.map { $0.map { UnsafePointer($0) } })
+}
