@@ -251,7 +251,14 @@ final class PostgresDatabase: LedgerDatabase {
         case (true, .writerLock): begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
         case (true, .serializable): begin = "BEGIN ISOLATION LEVEL SERIALIZABLE"
         }
-        try execute(begin)
+        do {
+            try execute(begin)
+        } catch where PQstatus(connection) != CONNECTION_OK {
+            // The connection died while idle (a server restart, a network cut): nothing of this
+            // transaction has happened yet, so it starts again on a new connection, once.
+            try ensureConnected()
+            try execute(begin)
+        }
         inTransaction = true
         defer { inTransaction = false }
         let result: T

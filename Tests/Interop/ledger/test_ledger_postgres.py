@@ -1,0 +1,193 @@
+"""The ledger on PostgreSQL across processes: a race of 4 processes x 250 reservations on one session never
+goes over the cap, and an immediate server restart (`pg_ctl restart -m immediate`, a crash of the database)
+in the middle of paying workers leaves a ledger that verifies, with nothing spent twice and held amounts
+still held.
+
+Needs a server: $PURSER_TEST_POSTGRES (a URL without password; the password in $PGPASSWORD), as
+`scripts/throwaway-postgres start` sets it; the restart test also needs $PURSER_TEST_POSTGRES_DIR (that
+throwaway server's directory). Without them these tests skip, unless $PURSER_REQUIRE_POSTGRES is set
+(scripts/test sets it), when they fail. The database is checked independently with `psql`.
+"""
+
+import json
+import os
+import pathlib
+import random
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+BIN = os.environ.get("PURSER_INTEROP_BIN") or str(ROOT / ".build" / "release" / "purser-interop")
+URL = os.environ.get("PURSER_TEST_POSTGRES", "")
+SERVER_DIR = os.environ.get("PURSER_TEST_POSTGRES_DIR", "")
+
+
+def psql_binary():
+    found = shutil.which("psql")
+    if found:
+        return found
+    for candidate in sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin/psql")):
+        return str(candidate)
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def server_present():
+    if not URL:
+        if os.environ.get("PURSER_REQUIRE_POSTGRES"):
+            pytest.fail("PURSER_REQUIRE_POSTGRES is set but PURSER_TEST_POSTGRES is not")
+        pytest.skip("PURSER_TEST_POSTGRES is not set: no PostgreSQL server for the ledger tests")
+    if not os.access(BIN, os.X_OK):
+        pytest.fail(f"{BIN} is missing: build it with `swift build -c release --product purser-interop`")
+    assert psql_binary(), "psql is needed to check the database independently"
+
+
+def psql(url, sql):
+    done = subprocess.run([psql_binary(), "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+
+@pytest.fixture
+def db():
+    """A fresh schema: the ledger URL with that schema first in its search_path."""
+    schema = "it_" + uuid.uuid4().hex
+    psql(URL, f"CREATE SCHEMA {schema}")
+    yield URL + ("&" if "?" in URL else "?") + f"options=-csearch_path%3D{schema}"
+    psql(URL, f"DROP SCHEMA {schema} CASCADE")
+
+
+def ledger(*args, timeout=60):
+    done = subprocess.run([BIN, "ledger", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def replay_exposure(db):
+    """Replays the audit trail in order and returns the highest held+settled total ever reached."""
+    held = {}
+    settled = 0
+    highest = 0
+    for kind, payload in psql(db, "SELECT kind, payload FROM audit ORDER BY seq"):
+        record = json.loads(payload)
+        if kind == "reserve" and record["outcome"] == "reserved":
+            held[record["reservation"]] = record["amount"]
+        elif kind == "commit":
+            held.pop(record["reservation"], None)
+            settled += record["settled"]
+        elif kind == "release":
+            held.pop(record["reservation"], None)
+        highest = max(highest, settled + sum(held.values()))
+    return highest
+
+
+def test_four_processes_x_250_reservations_on_one_session_never_exceed_the_cap(db):
+    cap = 2000
+    session = ledger("init", "--db", db, "--agent", "agent-race", "--cap", cap)[0]["session"]
+    workers = [
+        subprocess.Popen(
+            [BIN, "ledger", "race", "--db", db, "--session", session, "--agent", "agent-race",
+             "--count", "250", "--seed", str(seed), "--max-amount", "9"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for seed in (11, 22, 33, 44)
+    ]
+    settled_by_test = 0
+    refused = 0
+    try:
+        for worker in workers:
+            out, err = worker.communicate(timeout=300)
+            assert worker.returncode == 0, err
+            lines = [json.loads(line) for line in out.splitlines()]
+            settled_by_test += sum(line["amount"] for line in lines if line["op"] == "commit")
+            refused += lines[-1]["refused"]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+    [[committed, held, count]] = psql(
+        db, "SELECT COALESCE(SUM(CASE WHEN state = 'committed' THEN settled_amount END), 0),"
+            " COUNT(CASE WHEN state IN ('reserved', 'in_doubt') THEN 1 END), COUNT(*) FROM reservations")
+    # Demand (about 4 x 250 x 5) is far above the cap, so the cap was contended.
+    assert refused > 0
+    assert int(count) > 0
+    assert int(committed) == settled_by_test
+    assert int(committed) <= cap
+    assert int(held) == 0
+    # Not one atomic unit over the cap at any point of the history.
+    assert replay_exposure(db) <= cap
+    check = ledger("check", "--db", db)[0]
+    assert check["verified"], check["problem"]
+
+
+def test_an_immediate_server_restart_mid_run_loses_nothing_and_spends_nothing_twice(db):
+    if not SERVER_DIR:
+        pytest.skip("PURSER_TEST_POSTGRES_DIR is not set: the server is not a throwaway one this test may restart")
+    cap = 1500
+    payments = 200
+    session = ledger("init", "--db", db, "--agent", "agent-restart", "--cap", cap)[0]["session"]
+    rng = random.Random(20261206)
+    signed, committed_seen, in_doubt_seen = set(), set(), set()
+    restarts = 0
+    finished = False
+    for _ in range(40):
+        worker = subprocess.Popen(
+            [BIN, "ledger", "pay", "--db", db, "--session", session, "--agent", "agent-restart",
+             "--payments", str(payments), "--seed", "9", "--max-amount", "10", "--sign-us", "2000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if restarts < 3:
+            time.sleep(rng.uniform(0.2, 0.6))
+            if worker.poll() is None:
+                subprocess.run([str(ROOT / "scripts" / "throwaway-postgres"), "restart", SERVER_DIR], check=True,
+                               timeout=120)
+                restarts += 1
+        out, err = worker.communicate(timeout=300)
+        for line in out.splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if event["op"] == "signed":
+                signed.add(event["reservation"])
+            elif event["op"] == "committed":
+                committed_seen.add(event["reservation"])
+            elif event["op"] == "in_doubt":
+                in_doubt_seen.add(event["reservation"])
+            elif event["op"] == "done":
+                finished = True
+        if worker.returncode != 0:
+            # The restart cut the worker's connection inside a transaction: it stops, as after a crash.
+            assert "ledger" in err.lower() or "postgres" in err.lower(), err
+        check = ledger("check", "--db", db)[0]
+        assert check["verified"], check["problem"]
+        assert check["states"]["reserved"] == 0
+        if finished:
+            break
+    assert finished
+    assert restarts == 3
+
+    rows = psql(db, "SELECT id, args_digest, state, COALESCE(release_reason, ''), amount,"
+                    " COALESCE(settled_amount, 0) FROM reservations")
+    states = {row[0]: row[2] for row in rows}
+    by_key = {}
+    for reservation, key, state, reason, _, _ in rows:
+        if state != "released":
+            by_key.setdefault(key, []).append(reservation)
+        if reservation in signed:
+            assert reason != "not_signed_owner_gone"
+    # No payment (idempotency key) holds or spent money twice.
+    assert all(len(ids) == 1 for ids in by_key.values()), {k: v for k, v in by_key.items() if len(v) > 1}
+    # Everything reported committed before a restart is still committed: commits were durable.
+    assert all(states[reservation] == "committed" for reservation in committed_seen)
+    # Held stays held: every payment left in doubt is still in doubt.
+    assert in_doubt_seen and all(states[reservation] == "in_doubt" for reservation in in_doubt_seen)
+    spent_or_held = sum(int(settled) if state == "committed" else int(amount)
+                        for _, _, state, _, amount, settled in rows if state != "released")
+    assert spent_or_held <= cap
+    assert replay_exposure(db) <= cap
