@@ -253,7 +253,7 @@ final class PostgresDatabase: LedgerDatabase {
         }
         do {
             try execute(begin)
-        } catch where PQstatus(connection) != CONNECTION_OK {
+        } catch  where PQstatus(connection) != CONNECTION_OK {
             // The connection died while idle (a server restart, a network cut): nothing of this
             // transaction has happened yet, so it starts again on a new connection, once.
             try ensureConnected()

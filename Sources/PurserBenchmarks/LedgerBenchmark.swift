@@ -4,6 +4,10 @@ import Ledger
 
 /// Reserve+commit throughput and latency with full durability (WAL, synchronous=FULL, BEGIN IMMEDIATE),
 /// for 1 and for 4 processes sharing one session. Workers are this executable re-run with `--worker`.
+///
+/// `--postgres URL` adds the same rows on a PostgreSQL ledger in the same run (password from PGPASSWORD or
+/// ~/.pgpass; use a throwaway database: the benchmark leaves its sessions there), for each of
+/// `--postgres-modes lock,serializable` (default `lock`, the writer lock the ledger uses).
 struct LedgerBenchmark: Benchmark {
     static let name = "ledger"
     static let summary = "reserve+commit latency and throughput, 1 and 4 processes (full durability)"
@@ -19,12 +23,16 @@ struct LedgerBenchmark: Benchmark {
         if arguments.first == "--worker" { return try await worker(Array(arguments.dropFirst())) }
         var operations = 1000
         var processCounts = [1, 4]
+        var postgres: String?
+        var postgresModes = ["lock"]
         var index = 0
         while index < arguments.count {
             let value = index + 1 < arguments.count ? arguments[index + 1] : ""
             switch arguments[index] {
             case "--operations": operations = Int(value) ?? operations
             case "--processes": processCounts = value.split(separator: ",").compactMap { Int($0) }
+            case "--postgres": postgres = value
+            case "--postgres-modes": postgresModes = value.split(separator: ",").map(String.init)
             default: throw BenchmarkError("unknown option \(arguments[index])")
             }
             index += 2
@@ -37,12 +45,25 @@ struct LedgerBenchmark: Benchmark {
         var lines = [
             "ledger: reserve+commit with full durability (WAL, synchronous=FULL, BEGIN IMMEDIATE), one shared session",
             "command: swift run -c release purser-bench ledger --operations \(operations) --processes "
-                + processCounts.map { String($0) }.joined(separator: ","),
+                + processCounts.map { String($0) }.joined(separator: ",")
+                + (postgres == nil ? "" : " --postgres URL --postgres-modes " + postgresModes.joined(separator: ",")),
             "",
-            "processes  ops/process  total ops  throughput (ops/s)  median (ms)  p99 (ms)  max (ms)",
+            "backend                    processes  ops/process  total ops  throughput (ops/s)  median (ms)  p99 (ms)  max (ms)",
         ]
-        for processes in processCounts {
-            let path = directory.appendingPathComponent("ledger-\(processes).sqlite").path
+        var runs: [(backend: String, mode: String, processes: Int)] = processCounts.map { ("sqlite", "lock", $0) }
+        if postgres != nil {
+            for mode in postgresModes {
+                guard mode == "lock" || mode == "serializable" else {
+                    throw BenchmarkError("--postgres-modes takes lock and serializable")
+                }
+                runs += processCounts.map { ("postgres", mode, $0) }
+            }
+        }
+        for run in runs {
+            let processes = run.processes
+            let path =
+                run.backend == "postgres"
+                ? postgres ?? "" : directory.appendingPathComponent("ledger-\(processes).sqlite").path
             let session = try await Ledger.open(path: path).grantSession(
                 agent: "bench", asset: "USDC", decimals: 6, cap: Int64.max / 4, ttlMilliseconds: 86_400_000)
             let executable = URL(fileURLWithPath: CommandLine.arguments[0])
@@ -52,7 +73,7 @@ struct LedgerBenchmark: Benchmark {
                 let pipe = Pipe()
                 process.executableURL = executable
                 process.arguments = [
-                    name, "--worker", path, session.id, String(operations),
+                    name, "--worker", path, session.id, String(operations), run.mode,
                 ]
                 process.standardOutput = pipe
                 try process.run()
@@ -78,14 +99,18 @@ struct LedgerBenchmark: Benchmark {
             func ms(_ nanoseconds: Int64) -> String { String(format: "%.3f", Double(nanoseconds) / 1e6) }
             let p50 = latencies[(latencies.count - 1) / 2]
             let p99 = latencies[min(latencies.count - 1, (latencies.count * 99 + 99) / 100 - 1)]
+            let backend =
+                run.backend == "sqlite" ? "sqlite" : "postgres (\(run.mode == "lock" ? "writer lock" : "serializable"))"
             let columns = [
-                String(processes), String(operations), String(total), String(throughput), ms(p50), ms(p99),
+                backend, String(processes), String(operations), String(total), String(throughput), ms(p50), ms(p99),
                 ms(latencies.last ?? 0),
             ]
-            let widths = [9, 11, 9, 18, 11, 8, 8]
+            let widths = [-25, 9, 11, 9, 18, 11, 8, 8]
             lines.append(
                 zip(columns, widths).map { column, width in
-                    String(repeating: " ", count: max(0, width - column.count)) + column
+                    width < 0
+                        ? column + String(repeating: " ", count: max(0, -width - column.count))
+                        : String(repeating: " ", count: max(0, width - column.count)) + column
                 }.joined(separator: "  "))
         }
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
@@ -95,10 +120,12 @@ struct LedgerBenchmark: Benchmark {
     /// One worker: `operations` reserve+commit pairs; prints its latencies (ns) and its start and end
     /// (CLOCK_MONOTONIC ns, comparable across processes on one machine).
     private static func worker(_ arguments: [String]) async throws -> Int32 {
-        guard arguments.count == 3, let operations = Int(arguments[2]) else {
+        guard arguments.count == 4, let operations = Int(arguments[2]) else {
             throw BenchmarkError("bad worker arguments")
         }
-        let ledger = try Ledger.open(path: arguments[0])
+        let ledger = try Ledger.open(
+            path: arguments[0],
+            configuration: .init(postgresConcurrency: arguments[3] == "serializable" ? .serializable : .writerLock))
         let session = arguments[1]
         var latencies: [JSONValue] = []
         latencies.reserveCapacity(operations)
