@@ -46,7 +46,8 @@ public struct Runtime: Sendable {
         let payments =
             enablePayments
             ? await PaymentEnvironment.load(
-                home: configuration.homeDirectory, policiesDirectory: configuration.policiesDirectory) : nil
+                home: configuration.homeDirectory, policiesDirectory: configuration.policiesDirectory,
+                ledgerLocation: configuration.ledger) : nil
         let policies = PolicyStore(directory: configuration.policiesDirectory)
         let (manifests, diagnostics) = ToolManifestLoader.loadDirectory(configuration.toolsDirectory)
         let catalog = ToolCatalog(manifests)

@@ -1,5 +1,6 @@
 import Foundation
 import JSONCore
+import Ledger
 
 /// Where Purser finds its configuration and state, resolved the same way by every command.
 ///
@@ -69,6 +70,15 @@ public struct RuntimeConfiguration: Sendable {
     public var homeDirectory: String
     /// Where each of the three locations came from.
     public var sources: [Setting: Source]
+    /// The ledger: a file path or a `postgres://` URL (never with a password). From `--ledger`,
+    /// `$PURSER_LEDGER`, the home's `config.json` (`"ledger"`), else `<home>/ledger.sqlite`.
+    public var ledger: String
+    /// Where `ledger` came from.
+    public var ledgerSource: Source
+
+    /// The ledger's location, read.
+    /// - Throws: `LedgerError` for a URL with a password (checked when resolving too).
+    public func ledgerLocation() throws(LedgerError) -> LedgerLocation { try LedgerLocation(ledger) }
 
     /// Explicit locations (the demo and tests); unset ones fall back as `resolve` does, without a config file.
     public init(agent: String?, tools: String?, policies: String?, home: String?) {
@@ -78,6 +88,8 @@ public struct RuntimeConfiguration: Sendable {
         self.toolsDirectory = tools ?? "tools"
         self.policiesDirectory = policies ?? "policies"
         self.homeDirectory = home ?? variable("PURSER_HOME") ?? ".purser"
+        self.ledger = variable("PURSER_LEDGER") ?? Ledger.path(inHome: self.homeDirectory)
+        self.ledgerSource = variable("PURSER_LEDGER") == nil ? .currentDirectory : .environment("PURSER_LEDGER")
         self.sources = [
             .tools: tools == nil ? .currentDirectory : .explicit,
             .policies: policies == nil ? .currentDirectory : .explicit,
@@ -87,13 +99,16 @@ public struct RuntimeConfiguration: Sendable {
     }
 
     private init(
-        agent: String, tools: String, policies: String, home: String, sources: [Setting: Source]
+        agent: String, tools: String, policies: String, home: String, sources: [Setting: Source], ledger: String,
+        ledgerSource: Source
     ) {
         self.agent = agent
         self.toolsDirectory = tools
         self.policiesDirectory = policies
         self.homeDirectory = home
         self.sources = sources
+        self.ledger = ledger
+        self.ledgerSource = ledgerSource
     }
 
     /// Resolves every setting: flag, then environment, then the home's `config.json`, then the current
@@ -102,8 +117,11 @@ public struct RuntimeConfiguration: Sendable {
     /// - Throws: `ConfigurationError` when the home's `config.json` exists but cannot be read or has an
     ///   unknown key or a value that is not a non-empty string (fail closed: a half-read configuration
     ///   could point `serve` at the wrong policies).
+    ///
+    /// The ledger (`ledger`): `--ledger`, then `$PURSER_LEDGER`, then the home's `config.json`, then
+    /// `<home>/ledger.sqlite`. A PostgreSQL URL with a password is refused wherever it came from.
     public static func resolve(
-        agent: String?, tools: String?, policies: String?, home: String?,
+        agent: String?, tools: String?, policies: String?, home: String?, ledger: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigurationError) -> RuntimeConfiguration {
         func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -130,9 +148,24 @@ public struct RuntimeConfiguration: Sendable {
         let toolsPath = pick(.tools, flag: tools, file: file?.tools, filePath: configPath, fallback: "tools")
         let policiesPath = pick(
             .policies, flag: policies, file: file?.policies, filePath: configPath, fallback: "policies")
+        let ledgerChoice: (String, Source) =
+            if let ledger {
+                (ledger, .flag("--ledger"))
+            } else if let value = variable("PURSER_LEDGER") {
+                (value, .environment("PURSER_LEDGER"))
+            } else if let value = file?.ledger {
+                (value, .homeConfig(configPath))
+            } else {
+                (Ledger.path(inHome: homePath), .currentDirectory)
+            }
+        do {
+            _ = try LedgerLocation(ledgerChoice.0)
+        } catch {
+            throw ConfigurationError(code: "ledger", message: "the ledger \(ledgerChoice.1): \(error.message)")
+        }
         return RuntimeConfiguration(
             agent: agent ?? variable("PURSER_AGENT") ?? "default", tools: toolsPath, policies: policiesPath,
-            home: homePath, sources: sources)
+            home: homePath, sources: sources, ledger: ledgerChoice.0, ledgerSource: ledgerChoice.1)
     }
 
     /// The path of a setting.
@@ -196,6 +229,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
 struct HomeConfigFile: Sendable {
     var tools: String?
     var policies: String?
+    var ledger: String?
 
     static func read(path: String) throws(ConfigurationError) -> HomeConfigFile? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
@@ -223,9 +257,11 @@ struct HomeConfigFile: Sendable {
             switch key {
             case "tools": file.tools = text
             case "policies": file.policies = text
+            case "ledger": file.ledger = text
             default:
                 throw ConfigurationError(
-                    code: "config_file", message: "\(path): unknown key \"\(key)\" (allowed: policies, tools)")
+                    code: "config_file",
+                    message: "\(path): unknown key \"\(key)\" (allowed: ledger, policies, tools)")
             }
         }
         return file

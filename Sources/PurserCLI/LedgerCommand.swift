@@ -9,9 +9,9 @@ struct LedgerCommand: Subcommand {
     static let name = "ledger"
     static let summary = "verify the audit trail; reconcile held payments with the chain; resolve one by hand"
     static let usage = """
-        purser ledger verify [--home DIR]
-               purser ledger reconcile [--home DIR] [--json]
-               purser ledger resolve ID (--settled TX | --void) --note TEXT [--home DIR]
+        purser ledger verify [--home DIR] [--ledger PATH|URL]
+               purser ledger reconcile [--home DIR] [--ledger PATH|URL] [--json]
+               purser ledger resolve ID (--settled TX | --void) --note TEXT [--home DIR] [--ledger PATH|URL]
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
@@ -25,9 +25,9 @@ struct LedgerCommand: Subcommand {
     }
 
     static func verify(_ arguments: inout Arguments) async throws -> Int32 {
-        let home = try LedgerHome.directory(&arguments)
+        let configuration = try LedgerHome.configuration(&arguments)
         try arguments.finish()
-        let ledger = try LedgerHome.open(home: home, create: false)
+        let ledger = try LedgerHome.open(configuration, create: false)
         let verification = try await ledger.verify()
         if let problem = verification.problem {
             printError("purser ledger verify: FAILED at \(problem) (\(verification.records) records read)")
@@ -40,9 +40,10 @@ struct LedgerCommand: Subcommand {
     /// Asks the configured nodes (`$PURSER_HOME/nodes.json`) about every unsettled payment.
     static func reconcile(_ arguments: inout Arguments) async throws -> Int32 {
         let json = try arguments.flag("json")
-        let home = try LedgerHome.directory(&arguments)
+        let resolved = try LedgerHome.configuration(&arguments)
+        let home = resolved.homeDirectory
         try arguments.finish()
-        let ledger = try LedgerHome.open(home: home, create: false)
+        let ledger = try LedgerHome.open(resolved, create: false)
         let configuration: NodeConfiguration
         do {
             configuration = try NodeConfiguration.load(path: NodeConfiguration.path(inHome: home))
@@ -83,7 +84,7 @@ struct LedgerCommand: Subcommand {
         let settled = try arguments.option("settled")
         let void = try arguments.flag("void")
         guard let note = try arguments.option("note") else { throw UsageError(description: "--note is required") }
-        let home = try LedgerHome.directory(&arguments)
+        let configuration = try LedgerHome.configuration(&arguments)
         let id = try arguments.positional("reservation id")
         try arguments.finish()
         let resolution: Resolution
@@ -98,7 +99,7 @@ struct LedgerCommand: Subcommand {
         case (nil, true): resolution = .void
         default: throw UsageError(description: "give exactly one of --settled TX and --void")
         }
-        let ledger = try LedgerHome.open(home: home, create: false)
+        let ledger = try LedgerHome.open(configuration, create: false)
         switch try await ledger.resolve(id, resolution, note: note) {
         case .applied(let reservation), .alreadyApplied(let reservation):
             printOut(

@@ -40,7 +40,7 @@ struct ReportCommand: Subcommand {
             .sorted { $0.time < $1.time }
         let page = ReportPage(
             report: report, payments: payments, generatedAt: LedgerClock.system.now(),
-            source: LedgerHome.databasePath(home: configuration.homeDirectory))
+            source: configuration.ledger)
         do {
             try page.render().write(toFile: html, atomically: true, encoding: .utf8)
         } catch {

@@ -9,7 +9,7 @@ struct ServeCommand: Subcommand {
     static let name = "serve"
     static let summary = "run the MCP server on stdin/stdout"
     static let usage =
-        "purser serve [--agent ID] [--tools DIR] [--policies DIR] [--home DIR] [--page-size N] | purser serve --vault SOCKET [--agent ID] [--page-size N]"
+        "purser serve [--agent ID] [--tools DIR] [--policies DIR] [--home DIR] [--ledger PATH|postgres://…] [--page-size N] | purser serve --vault SOCKET [--agent ID] [--page-size N]"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         if let socket = try arguments.option("vault") {
@@ -17,7 +17,8 @@ struct ServeCommand: Subcommand {
         }
         let configuration = try RuntimeConfiguration.resolve(
             agent: try arguments.option("agent"), tools: try arguments.option("tools"),
-            policies: try arguments.option("policies"), home: try arguments.option("home"))
+            policies: try arguments.option("policies"), home: try arguments.option("home"),
+            ledger: try arguments.option("ledger"))
         var pageSize = 100
         if let text = try arguments.option("page-size") {
             guard let value = Int(text), value > 0 else {

@@ -14,8 +14,10 @@ enum LedgerHome {
     /// `config.json`.
     static func configuration(_ arguments: inout Arguments, policies: Bool = false) throws -> RuntimeConfiguration {
         let home = try arguments.option("home")
+        let ledger = try arguments.option("ledger")
         let policiesOption = policies ? try arguments.option("policies") : nil
-        return try RuntimeConfiguration.resolve(agent: nil, tools: nil, policies: policiesOption, home: home)
+        return try RuntimeConfiguration.resolve(
+            agent: nil, tools: nil, policies: policiesOption, home: home, ledger: ledger)
     }
 
     /// The state home alone, resolved like everything else (for commands that need nothing more).
@@ -34,9 +36,13 @@ enum LedgerHome {
 
     /// Opens the ledger, creating the home (mode 0700) when `create` is set; otherwise a missing ledger is
     /// an error naming the path tried and how to point elsewhere, rather than a new empty file.
+    ///
+    /// A PostgreSQL ledger (`--ledger postgres://…`, `$PURSER_LEDGER`, or `"ledger"` in the home's
+    /// `config.json`) is opened as it is: its schema is created on first use.
     static func open(_ configuration: RuntimeConfiguration, create: Bool) throws -> Ledger {
+        let location = try configuration.ledgerLocation()
+        guard case .sqlite(let path) = location else { return try Ledger.open(location: location) }
         let home = configuration.homeDirectory
-        let path = databasePath(home: home)
         if !FileManager.default.fileExists(atPath: path) {
             guard create else {
                 throw LedgerHomeError(
@@ -94,9 +100,9 @@ struct SessionCommand: Subcommand {
     static let summary = "grant, list and revoke payment sessions"
     static let usage = """
         purser session grant --agent ID --budget AMOUNT [--asset SYM] [--ttl 24h|90m|3600s] [--per-call AMOUNT] \
-        [--home DIR] [--policies DIR]
-               purser session list [--json] [--home DIR]
-               purser session revoke ID [--home DIR]
+        [--home DIR] [--ledger PATH|URL] [--policies DIR]
+               purser session list [--json] [--home DIR] [--ledger PATH|URL]
+               purser session revoke ID [--home DIR] [--ledger PATH|URL]
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
@@ -183,8 +189,8 @@ struct SessionCommand: Subcommand {
     private static func list(_ arguments: inout Arguments, configuration: RuntimeConfiguration) async throws -> Int32 {
         let json = try arguments.flag("json")
         try arguments.finish()
-        let path = LedgerHome.databasePath(home: configuration.homeDirectory)
-        guard FileManager.default.fileExists(atPath: path) else {
+        let path = configuration.ledger
+        guard try configuration.ledgerLocation().isPostgres || FileManager.default.fileExists(atPath: path) else {
             if json {
                 printOut("[]")
             } else {

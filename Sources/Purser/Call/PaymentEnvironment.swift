@@ -37,11 +37,15 @@ public struct PaymentEnvironment: Sendable {
     }
 
     /// Loads everything from the state home and the policies folder.
-    public static func load(home: String, policiesDirectory: String) async -> PaymentEnvironment {
+    /// - Parameter ledgerLocation: the ledger's path or PostgreSQL URL; `<home>/ledger.sqlite` when nil.
+    public static func load(home: String, policiesDirectory: String, ledgerLocation: String? = nil) async
+        -> PaymentEnvironment
+    {
         var problems: [String] = []
         var ledger: Ledger?
-        let ledgerPath = Ledger.path(inHome: home)
-        if FileManager.default.fileExists(atPath: ledgerPath) {
+        let ledgerPath = ledgerLocation ?? Ledger.path(inHome: home)
+        let shared = (try? LedgerLocation(ledgerPath))?.isPostgres ?? false
+        if shared || FileManager.default.fileExists(atPath: ledgerPath) {
             do {
                 let opened = try Ledger.open(path: ledgerPath)
                 _ = try await opened.recover()
