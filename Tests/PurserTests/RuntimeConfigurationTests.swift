@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import Testing
 
 @testable import Purser
@@ -52,6 +53,48 @@ struct RuntimeConfigurationTests {
             environment: ["PURSER_TOOLS": "/env/t", "PURSER_POLICIES": "/env/p", "PURSER_AGENT": "claude"])
         #expect(flags.toolsDirectory == "/flag/t" && flags.policiesDirectory == "/flag/p" && flags.agent == "bob")
         #expect(flags.sources[.policies] == .flag("--policies"))
+    }
+
+    @Test("the ledger: --ledger, then PURSER_LEDGER, then the home's config.json, then <home>/ledger.sqlite")
+    func ledgerLocation() throws {
+        let home = try temporaryHome(config: #"{"ledger": "postgres://db.internal/purser"}"#)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let bare = try temporaryHome(config: nil)
+        defer { try? FileManager.default.removeItem(atPath: bare) }
+        let fallback = try RuntimeConfiguration.resolve(
+            agent: nil, tools: nil, policies: nil, home: bare, environment: [:])
+        #expect(fallback.ledger == bare + "/ledger.sqlite")
+        #expect(try fallback.ledgerLocation() == .sqlite(path: bare + "/ledger.sqlite"))
+        let file = try RuntimeConfiguration.resolve(agent: nil, tools: nil, policies: nil, home: home, environment: [:])
+        #expect(try file.ledgerLocation() == .postgres(url: "postgres://db.internal/purser"))
+        #expect(file.ledgerSource == .homeConfig(home + "/config.json"))
+        let environment = try RuntimeConfiguration.resolve(
+            agent: nil, tools: nil, policies: nil, home: home, environment: ["PURSER_LEDGER": "postgresql://a@h/l"])
+        #expect(environment.ledger == "postgresql://a@h/l" && environment.ledgerSource == .environment("PURSER_LEDGER"))
+        let flag = try RuntimeConfiguration.resolve(
+            agent: nil, tools: nil, policies: nil, home: home, ledger: "/var/lib/purser/ledger.sqlite",
+            environment: ["PURSER_LEDGER": "postgresql://a@h/l"])
+        #expect(flag.ledger == "/var/lib/purser/ledger.sqlite" && flag.ledgerSource == .flag("--ledger"))
+    }
+
+    @Test(
+        "a ledger URL with a password is refused from every source, without repeating the password",
+        arguments: [
+            "postgres://purser:s3cret-pw@db/purser", "postgresql://u:s3cret-pw@h:5432/l?sslmode=require",
+            "postgres://h/l?sslmode=require&password=s3cret-pw", "postgres://h/l?pass%77ord=s3cret-pw",
+        ])
+    func ledgerPasswordRefused(url: String) throws {
+        let home = try temporaryHome(config: nil)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        for (flag, environment) in [(url, [String: String]()), (nil, ["PURSER_LEDGER": url])] {
+            #expect {
+                _ = try RuntimeConfiguration.resolve(
+                    agent: nil, tools: nil, policies: nil, home: home, ledger: flag, environment: environment)
+            } throws: { error in
+                let message = (error as? ConfigurationError)?.message ?? ""
+                return message.contains("PGPASSWORD") && !message.contains("s3cret")
+            }
+        }
     }
 
     @Test(
