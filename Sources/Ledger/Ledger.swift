@@ -777,42 +777,47 @@ public actor Ledger {
     /// head written with it. Reports the first record that fails.
     public func verify() throws(LedgerError) -> AuditVerification {
         try database.transaction(immediate: false) { () throws(LedgerError) -> AuditVerification in
-            var expectedSequence: Int64 = 1
-            var previous = AuditRecord.genesisHash
-            var problem: AuditVerification.Problem?
-            try database.query("SELECT seq, at_ms, kind, payload, prev_hash, hash FROM audit ORDER BY seq") {
-                row throws(LedgerError) in
-                guard problem == nil else { return }
-                let record = AuditRecord(
-                    sequence: row.int64(0), timestamp: row.int64(1), kind: row.text(2), payload: row.text(3),
-                    previousHash: row.text(4), hash: row.text(5))
-                if record.sequence != expectedSequence {
-                    problem = .init(
-                        sequence: expectedSequence,
-                        message: "missing (found record \(record.sequence) next): a record was removed or reordered")
-                } else if record.previousHash != previous {
-                    problem = .init(
-                        sequence: record.sequence,
-                        message: "does not link to the previous record: a record before it was removed or reordered")
-                } else if record.expectedHash != record.hash {
-                    problem = .init(sequence: record.sequence, message: "content does not match its hash: edited")
-                }
-                previous = record.hash
-                expectedSequence += 1
-            }
-            let records = expectedSequence - 1
-            if problem == nil {
-                let head = try database.first("SELECT value FROM meta WHERE key = 'audit_head'") { $0.text(0) }
-                let expectedHead = records == 0 ? nil : "\(records):\(previous)"
-                if head != expectedHead {
-                    problem = .init(
-                        sequence: records + 1,
-                        message: "the chain ends at record \(records) but its recorded head is \(head ?? "absent"): "
-                            + "records were removed from the end or the head was edited")
-                }
-            }
-            return AuditVerification(records: records, headHash: previous, problem: problem)
+            try verifyLocked()
         }
+    }
+
+    /// `verify`, inside the caller's transaction.
+    func verifyLocked() throws(LedgerError) -> AuditVerification {
+        var expectedSequence: Int64 = 1
+        var previous = AuditRecord.genesisHash
+        var problem: AuditVerification.Problem?
+        try database.query("SELECT seq, at_ms, kind, payload, prev_hash, hash FROM audit ORDER BY seq") {
+            row throws(LedgerError) in
+            guard problem == nil else { return }
+            let record = AuditRecord(
+                sequence: row.int64(0), timestamp: row.int64(1), kind: row.text(2), payload: row.text(3),
+                previousHash: row.text(4), hash: row.text(5))
+            if record.sequence != expectedSequence {
+                problem = .init(
+                    sequence: expectedSequence,
+                    message: "missing (found record \(record.sequence) next): a record was removed or reordered")
+            } else if record.previousHash != previous {
+                problem = .init(
+                    sequence: record.sequence,
+                    message: "does not link to the previous record: a record before it was removed or reordered")
+            } else if record.expectedHash != record.hash {
+                problem = .init(sequence: record.sequence, message: "content does not match its hash: edited")
+            }
+            previous = record.hash
+            expectedSequence += 1
+        }
+        let records = expectedSequence - 1
+        if problem == nil {
+            let head = try database.first("SELECT value FROM meta WHERE key = 'audit_head'") { $0.text(0) }
+            let expectedHead = records == 0 ? nil : "\(records):\(previous)"
+            if head != expectedHead {
+                problem = .init(
+                    sequence: records + 1,
+                    message: "the chain ends at record \(records) but its recorded head is \(head ?? "absent"): "
+                        + "records were removed from the end or the head was edited")
+            }
+        }
+        return AuditVerification(records: records, headHash: previous, problem: problem)
     }
 
     // MARK: Reports

@@ -4,24 +4,87 @@ import JSONCore
 import Ledger
 import Purser
 
-/// `purser ledger verify | reconcile | resolve`: the audit trail, and settlement evidence for held payments.
+/// `purser ledger verify | reconcile | resolve | export | import`: the audit trail, settlement evidence for
+/// held payments, and moving a ledger between backends.
 struct LedgerCommand: Subcommand {
     static let name = "ledger"
-    static let summary = "verify the audit trail; reconcile held payments with the chain; resolve one by hand"
+    static let summary =
+        "verify the audit trail; reconcile held payments with the chain; resolve one by hand; export or import"
     static let usage = """
         purser ledger verify [--home DIR] [--ledger PATH|URL]
                purser ledger reconcile [--home DIR] [--ledger PATH|URL] [--json]
                purser ledger resolve ID (--settled TX | --void) --note TEXT [--home DIR] [--ledger PATH|URL]
+               purser ledger export [--home DIR] [--ledger PATH|URL] [--output FILE]
+               purser ledger import FILE [--home DIR] [--ledger PATH|URL]   (into an empty ledger)
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
-        let action = try arguments.positional("action (verify, reconcile, resolve)")
+        let action = try arguments.positional("action (verify, reconcile, resolve, export, import)")
         switch action {
         case "verify": return try await verify(&arguments)
+        case "export": return try await export(&arguments)
+        case "import": return try await importLedger(&arguments)
         case "reconcile": return try await reconcile(&arguments)
         case "resolve": return try await resolve(&arguments)
         default: throw UsageError(description: "unknown action '\(action)'")
         }
+    }
+
+    /// Writes the ledger as JSON Lines (to stdout, or `--output FILE` created with mode 0600).
+    static func export(_ arguments: inout Arguments) async throws -> Int32 {
+        let output = try arguments.option("output")
+        let configuration = try LedgerHome.configuration(&arguments)
+        try arguments.finish()
+        let ledger = try LedgerHome.open(configuration, create: false)
+        var text = ""
+        try await ledger.export { line throws(LedgerError) in text += line + "\n" }
+        guard let output else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+            return 0
+        }
+        // The export holds the whole spending record: private to its owner, like the ledger itself.
+        guard
+            FileManager.default.createFile(
+                atPath: output, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            printError("purser ledger export: cannot write \(output)")
+            return 1
+        }
+        printError("wrote \(output)")
+        return 0
+    }
+
+    /// Reads an export into an empty ledger; everything or nothing, and the chain must verify.
+    static func importLedger(_ arguments: inout Arguments) async throws -> Int32 {
+        let configuration = try LedgerHome.configuration(&arguments)
+        let file = try arguments.positional("export file")
+        try arguments.finish()
+        guard let data = FileManager.default.contents(atPath: file) else {
+            printError("purser ledger import: cannot read \(file)")
+            return 1
+        }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .map(String.init)
+        let ledger = try LedgerHome.open(configuration, create: true)
+        let verification: AuditVerification
+        do {
+            verification = try await ledger.importExport(lines)
+        } catch {
+            // "line N: …" becomes FILE:N:1: …
+            var message = error.message
+            if message.hasPrefix("line "), let colon = message.firstIndex(of: ":") {
+                let number = message[message.index(message.startIndex, offsetBy: 5)..<colon]
+                message = "\(file):\(number):1:" + message[message.index(after: colon)...]
+            } else {
+                message = "\(file): " + message
+            }
+            printError("purser ledger import: \(message)")
+            return 1
+        }
+        printOut(
+            "imported into \(configuration.ledger): \(verification.records) audit records verified; "
+                + "chain head \(verification.headHash)")
+        return 0
     }
 
     static func verify(_ arguments: inout Arguments) async throws -> Int32 {
