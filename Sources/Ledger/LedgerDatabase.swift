@@ -33,6 +33,7 @@ protocol LedgerDatabase: AnyObject {
     func query(_ sql: String, _ values: [SQLValue], row: (any SQLRow) throws(LedgerError) -> Void)
         throws(LedgerError)
     /// Runs a statement that returns no rows; returns the number of rows changed.
+    @discardableResult
     func run(_ sql: String, _ values: [SQLValue]) throws(LedgerError) -> Int
     /// Runs `body` in one transaction. `immediate`: a writer, serialised against every other writer of
     /// this ledger (in any process, on any machine) from its first read, so a read-check-write sequence

@@ -60,10 +60,14 @@ final class PostgresDatabase: LedgerDatabase {
 
     /// Connects to `url` (no password in it: libpq reads `PGPASSWORD` or `~/.pgpass`).
     init(url: String, lockTimeoutMilliseconds: Int32, concurrency: PostgresConcurrency) throws(LedgerError) {
-        // The URL comes last so its own settings win; a connect timeout keeps an unreachable server from
-        // hanging the process.
-        let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
-        let values = ["10", "purser", url]
+        // The URL comes last so its own settings win. A connect timeout keeps an unreachable server from
+        // hanging the process; keepalives and a TCP user timeout make a connection whose network died
+        // fail within about 30 s instead of waiting for the kernel's retransmissions (minutes).
+        let keywords = [
+            "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "tcp_user_timeout", "fallback_application_name", "dbname",
+        ]
+        let values = ["10", "1", "10", "5", "3", "30000", "purser", url]
         let opened = withCStringArray(keywords) { keys in
             withCStringArray(values) { values in PQconnectdbParams(keys, values, 1) }
         }

@@ -191,3 +191,116 @@ def test_an_immediate_server_restart_mid_run_loses_nothing_and_spends_nothing_tw
                         for _, _, state, _, amount, settled in rows if state != "released")
     assert spent_or_held <= cap
     assert replay_exposure(db) <= cap
+
+
+def _ip(*args):
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def machines():
+    """Two network namespaces, each with its own loopback and one veth link to this host: two "machines"
+    that reach the database only over TCP, at 10.77.<n>.1. Root only; skipped where namespaces cannot be
+    made. The throwaway server is told to listen on the host ends and to accept the two subnets."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not SERVER_DIR:
+        pytest.skip("network namespaces need root, `ip` and the throwaway server (PURSER_TEST_POSTGRES_DIR)")
+    tag = uuid.uuid4().hex[:6]
+    made = []
+    try:
+        for n in (1, 2):
+            ns, host, peer = f"purser-m{n}-{tag}", f"pm{n}h{tag}", f"pm{n}n{tag}"
+            _ip("netns", "add", ns)
+            made.append((ns, host))
+            _ip("link", "add", host, "type", "veth", "peer", "name", peer)
+            _ip("link", "set", peer, "netns", ns)
+            _ip("addr", "add", f"10.77.{n}.1/24", "dev", host)
+            _ip("link", "set", host, "up")
+            _ip("-n", ns, "addr", "add", f"10.77.{n}.2/24", "dev", peer)
+            _ip("-n", ns, "link", "set", peer, "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+    except subprocess.CalledProcessError as error:
+        for ns, host in made:
+            subprocess.run(["ip", "link", "del", host], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        pytest.skip(f"cannot make network namespaces here: {error.stderr.strip()}")
+    hba = pathlib.Path(SERVER_DIR) / "data" / "pg_hba.conf"
+    original_hba = hba.read_text()
+    hba.write_text(original_hba + "host all all 10.77.0.0/16 scram-sha-256\n")
+    psql(URL, "ALTER SYSTEM SET listen_addresses = '127.0.0.1,10.77.1.1,10.77.2.1'")
+    subprocess.run([str(ROOT / "scripts" / "throwaway-postgres"), "restart", SERVER_DIR], check=True, timeout=120)
+    try:
+        yield [ns for ns, _ in made]
+    finally:
+        psql(URL, "ALTER SYSTEM RESET listen_addresses")
+        hba.write_text(original_hba)
+        for ns, host in made:
+            subprocess.run(["ip", "link", "del", host], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run([str(ROOT / "scripts" / "throwaway-postgres"), "restart", SERVER_DIR], check=True,
+                       timeout=120)
+
+
+def test_two_machines_in_separate_network_namespaces_share_one_budget_and_recover_each_other(db, machines):
+    # The same database, reached from each "machine" over its own link: only the host part differs.
+    port = URL.split("@127.0.0.1:")[1].split("/")[0]
+    def url_on(n):
+        return db.replace(f"@127.0.0.1:{port}", f"@10.77.{n}.1:{port}")
+    def on(n, *args):
+        return ["ip", "netns", "exec", machines[n - 1], BIN, "ledger", *map(str, args)]
+
+    cap = 1500
+    session = ledger("init", "--db", url_on(1).replace(f"10.77.1.1", "127.0.0.1"), "--agent", "agent-net",
+                     "--cap", cap)[0]["session"]
+    workers = [
+        subprocess.Popen(on(n, "race", "--db", url_on(n), "--session", session, "--agent", "agent-net",
+                            "--count", "150", "--seed", str(seed), "--max-amount", "9"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n, seed in ((1, 5), (1, 6), (2, 7), (2, 8))
+    ]
+    settled = 0
+    try:
+        for worker in workers:
+            out, err = worker.communicate(timeout=300)
+            assert worker.returncode == 0, err
+            settled += sum(json.loads(line).get("amount", 0) for line in out.splitlines()
+                           if json.loads(line)["op"] == "commit")
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    [[committed]] = psql(db, "SELECT COALESCE(SUM(settled_amount), 0) FROM reservations WHERE state = 'committed'")
+    assert int(committed) == settled <= cap
+    assert replay_exposure(db) <= cap
+
+    # Machine 1 dies in the middle of paying; machine 2's recovery releases what it reserved and never
+    # signed (its owner lock went with its connection), and nothing it signed.
+    pay_session = ledger("init", "--db", db, "--agent", "agent-crash", "--cap", 100000)[0]["session"]
+    released = 0
+    signed = set()
+    rng = random.Random(77)
+    for _ in range(15):
+        worker = subprocess.Popen(
+            on(1, "pay", "--db", url_on(1), "--session", pay_session, "--agent", "agent-crash", "--payments", 400,
+               "--seed", 3, "--max-amount", 10, "--sign-us", 3000),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.3, 0.8))
+        worker.kill()
+        out, _ = worker.communicate()
+        for line in out.splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if event["op"] == "signed":
+                signed.add(event["reservation"])
+        check = json.loads(subprocess.run(on(2, "check", "--db", url_on(2)), capture_output=True, text=True,
+                                          timeout=60, check=True).stdout.splitlines()[0])
+        assert check["verified"], check["problem"]
+        assert check["states"]["reserved"] == 0
+        released += check["releasedUnsigned"]
+        if released > 0 and len(signed) > 0:
+            break
+    assert released > 0
+    reasons = dict(psql(db, "SELECT id, COALESCE(release_reason, '') FROM reservations"))
+    assert all(reasons[reservation] != "not_signed_owner_gone" for reservation in signed)
