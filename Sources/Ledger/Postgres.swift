@@ -57,6 +57,8 @@ final class PostgresDatabase: LedgerDatabase {
     private var lastState: String?
     /// Statements run after every (re)connection, after the ledger's own settings: the owner's lock.
     var sessionSetup: [String] = []
+    /// Set when a reconnection's setup has not completed yet.
+    private var needsSetup = false
 
     /// Connects to `url` (no password in it: libpq reads `PGPASSWORD` or `~/.pgpass`).
     init(url: String, lockTimeoutMilliseconds: Int32, concurrency: PostgresConcurrency) throws(LedgerError) {
@@ -102,16 +104,27 @@ final class PostgresDatabase: LedgerDatabase {
         for statement in sessionSetup { try execute(statement) }
     }
 
-    /// Reconnects when the connection was lost (only between transactions).
+    /// Reconnects when the connection was lost (only between transactions), and finishes a setup that
+    /// failed after a reconnection (the owner's lock must be held before this connection writes again).
     private func ensureConnected() throws(LedgerError) {
-        guard !inTransaction, PQstatus(connection) != CONNECTION_OK else { return }
-        statements = [:]
-        PQreset(connection)
-        guard PQstatus(connection) == CONNECTION_OK else {
-            throw LedgerError(
-                .storage, "the PostgreSQL ledger connection was lost: \(Self.trimmed(PQerrorMessage(connection)))")
+        guard !inTransaction else { return }
+        if PQstatus(connection) != CONNECTION_OK {
+            statements = [:]
+            PQreset(connection)
+            guard PQstatus(connection) == CONNECTION_OK else {
+                throw LedgerError(
+                    .storage, "the PostgreSQL ledger connection was lost: \(Self.trimmed(PQerrorMessage(connection)))")
+            }
+            needsSetup = true
         }
-        try configure()
+        guard needsSetup else { return }
+        needsSetup = false
+        do {
+            try configure()
+        } catch {
+            needsSetup = true
+            throw error
+        }
     }
 
     private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {

@@ -73,8 +73,10 @@ struct PostgresStore: LedgerStore {
         try Self.run(url, "CREATE SCHEMA \(schema)")
     }
 
+    /// The schema first in the search path; the schema's name as the application name too, so a test can
+    /// find (and cut) the ledger's own connections.
     var databasePath: String {
-        baseURL + (baseURL.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+        baseURL + (baseURL.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)&application_name=\(schema)"
     }
 
     func execute(_ sql: String) throws { try Self.run(databasePath, sql) }
