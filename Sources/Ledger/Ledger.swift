@@ -68,7 +68,7 @@ public actor Ledger {
     public static func open(path: String, clock: LedgerClock = .system, configuration: Configuration = Configuration())
         throws(LedgerError) -> Ledger
     {
-        try createPrivateFile(path)
+        try LedgerFile.prepare(path)
         let ownerLock = try OwnerLock.acquire(directory: path + ".owners")
         ownerLock.sweep()
         let database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
@@ -949,22 +949,6 @@ public actor Ledger {
 func randomHex(_ byteCount: Int) -> String {
     var generator = SystemRandomNumberGenerator()
     return hexString((0..<byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) })
-}
-
-/// Creates the database file with mode 0600 (or tightens an existing one) and makes the creation durable.
-private func createPrivateFile(_ path: String) throws(LedgerError) {
-    let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard descriptor >= 0 else {
-        throw LedgerError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")
-    }
-    defer { close(descriptor) }
-    var status = stat()
-    if fstat(descriptor, &status) == 0, status.st_mode & 0o077 != 0 {
-        guard fchmod(descriptor, 0o600) == 0 else {
-            throw LedgerError(.io, "cannot restrict \(path) to mode 0600: \(String(cString: strerror(errno)))")
-        }
-    }
-    fsyncDirectory(of: path)
 }
 
 /// fsyncs the directory containing `path`, so a newly created file's name survives a crash.
