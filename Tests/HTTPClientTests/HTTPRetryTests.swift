@@ -10,6 +10,11 @@ import X402
 struct HTTPRetryTests {
     init() { signal(SIGPIPE, SIG_IGN) }
 
+    /// A client whose idle connections do not expire while a loaded machine runs the test.
+    private func client(connectTimeout: Duration = .seconds(10)) -> HTTPClient {
+        HTTPClient(configuration: .init(connectTimeout: connectTimeout, idleTimeout: .seconds(600)))
+    }
+
     /// Answers `/first` and keeps the connection; any other request is read, then the connection closed
     /// without an answer, except that the `answerAfter`-th and later such requests get a 200.
     private func server(answerAfter: Int = .max, delay: Double = 0) throws -> LoopbackServer {
@@ -47,7 +52,7 @@ struct HTTPRetryTests {
     func sentThenRetryRefused() async throws {
         let server = try server()
         defer { server.stop() }
-        let outcome = try await secondOnReusedConnection(server, client: HTTPClient(), stopFirst: true)
+        let outcome = try await secondOnReusedConnection(server, client: client(), stopFirst: true)
         guard case .failure(let error) = outcome else {
             Issue.record("expected a failure, got \(outcome)")
             return
@@ -63,7 +68,7 @@ struct HTTPRetryTests {
     func paymentNotRetried(header: String) async throws {
         let server = try server(answerAfter: 2)
         defer { server.stop() }
-        let outcome = try await secondOnReusedConnection(server, client: HTTPClient(), headers: [header: "c2lnbmVk"])
+        let outcome = try await secondOnReusedConnection(server, client: client(), headers: [header: "c2lnbmVk"])
         if case .failure(let error) = outcome {
             #expect(error.code == .connectionLost)
             #expect(!error.code.definitelyNotSent)
@@ -78,7 +83,7 @@ struct HTTPRetryTests {
     func plainGetRetried() async throws {
         let server = try server(answerAfter: 2)
         defer { server.stop() }
-        let outcome = try await secondOnReusedConnection(server, client: HTTPClient())
+        let outcome = try await secondOnReusedConnection(server, client: client())
         guard case .success(let response) = outcome else {
             Issue.record("expected the retry's answer, got \(outcome)")
             return
@@ -94,8 +99,7 @@ struct HTTPRetryTests {
         // connect deadline. The retry must still be allowed to connect.
         let server = try server(answerAfter: 2, delay: 1.5)
         defer { server.stop() }
-        let client = HTTPClient(configuration: .init(timeout: .seconds(30), connectTimeout: .seconds(1)))
-        let outcome = try await secondOnReusedConnection(server, client: client)
+        let outcome = try await secondOnReusedConnection(server, client: client(connectTimeout: .seconds(1)))
         guard case .success(let response) = outcome else {
             Issue.record("expected the retry's answer, got \(outcome)")
             return

@@ -35,7 +35,9 @@ struct PaidRequestTransportTests {
         defer { server.stop() }
         let manifest = World.weatherManifest.replacingOccurrences(
             of: "http://seller.test", with: server.baseURL.absoluteString)
-        let world = try await World(manifestText: manifest, transport: HTTPClient())
+        // Idle connections must not expire while a loaded machine runs the test.
+        let world = try await World(
+            manifestText: manifest, transport: HTTPClient(configuration: .init(idleTimeout: .seconds(600))))
 
         let outcome = try result(await world.call())
         #expect(outcome.isError)
