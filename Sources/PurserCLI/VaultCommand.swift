@@ -96,7 +96,9 @@ struct VaultCommand: Subcommand {
         let ledgerPath = Ledger.path(inHome: home)
         if !FileManager.default.fileExists(atPath: ledgerPath) { _ = try Ledger.open(path: ledgerPath) }
 
-        let runtime = await Runtime.load(configuration)
+        // Refusals behind the vault name the owner's signed commands (`purser owner approve`), not the
+        // single-user ones, which cannot reach the vault's home.
+        let runtime = await Runtime.load(configuration, ownerCommands: .vault)
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
         for problem in runtime.payments?.problems ?? [] { printError("purser vault: payments: \(problem)") }
         let policy = await runtime.policies.status()

@@ -28,6 +28,7 @@ final class World: Sendable {
     ///   - transport: replaces the seller as the tool's transport (the seller then sees nothing).
     ///   - ledger: wraps the ledger the pipeline uses (fault injection); `self.ledger` stays the real one.
     ///   - authorizer: replaces the Cedar policy store built from `policy`.
+    ///   - ownerCommands: the mode refusals word their commands for (`.vault` as behind `purser vault serve`).
     init(
         seller: FakeSeller = FakeSeller(), budget: Int64 = 1_000_000, approvalAbove: String? = nil,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
@@ -35,7 +36,7 @@ final class World: Sendable {
         manifestText: String = World.weatherManifest, transport: (any HTTPTransport)? = nil,
         ledger wrap: (Ledger) -> any PaymentLedger = { $0 }, authorizer: (any CallAuthorizer)? = nil,
         signer wrapSigner: (any Signer) -> any Signer = { $0 }, ledgerClock: LedgerClock = .system,
-        changes: String = ""
+        changes: String = "", ownerCommands: OwnerCommands = .singleUser
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "purser-governed-\(UUID().uuidString)")
@@ -66,8 +67,8 @@ final class World: Sendable {
             clock: clock)
         pipeline = ToolCallPipeline(
             catalog: ToolCatalog([manifest]), transport: { _ in transport ?? seller }, secrets: EnvironmentSecrets(),
-            authorizer: authorizer ?? PolicyStore(directory: policies.path), payments: payments
-        ) { [logged] line in logged.append(line) }
+            authorizer: authorizer ?? PolicyStore(directory: policies.path), payments: payments,
+            log: { [logged] line in logged.append(line) }, ownerCommands: ownerCommands)
     }
 
     func call(

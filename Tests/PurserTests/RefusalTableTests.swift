@@ -159,6 +159,30 @@ struct RefusalTableTests {
         }
     }
 
+    @Test("behind the vault, refusals name the owner's commands (purser owner approve), not the single-user ones")
+    func vaultWording() async throws {
+        func text(_ outcome: ToolCallOutcome) throws -> String {
+            try result(outcome).content.first?["text"]?.stringValue ?? ""
+        }
+        let single = try await World(approvalAbove: "0.005")
+        let singleText = try text(await single.call())
+        #expect(singleText.contains("Ask the user to run `purser approve apr_"), "\(singleText)")
+
+        let vault = try await World(
+            approvalAbove: "0.005", policy: "permit (principal, action, resource);", ownerCommands: .vault)
+        let required = try result(await vault.call())
+        let id = try #require(required.structuredContent?["approvalId"]?.stringValue)
+        let requiredText = required.content.first?["text"]?.stringValue ?? ""
+        #expect(requiredText.contains("Ask the user to run `purser owner approve \(id)`"), "\(requiredText)")
+        #expect(!requiredText.contains("`purser approve"))
+        // Retried before the owner approved: the reminder names the owner's command too.
+        let pending = try text(await vault.call(meta: ["com.purser/approval": .string(id)]))
+        #expect(pending.contains("(purser owner approve \(id))"), "\(pending)")
+        // No session for this agent: the owner grants one with `purser owner grant`.
+        let noSession = try text(await vault.call(agent: "carol"))
+        #expect(noSession.contains("purser owner grant") && !noSession.contains("purser session grant"), "\(noSession)")
+    }
+
     @Test("the table covers every stable refusal code")
     func coverage() {
         #expect(Set(scenarios.map(\.code)) == allCodes)

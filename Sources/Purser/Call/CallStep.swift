@@ -52,6 +52,8 @@ struct CallEnvironment: Sendable {
     let backlog: LedgerBacklog
     /// stderr (never stdout, which is JSON-RPC).
     let log: @Sendable (String) -> Void
+    /// The commands refusals tell the user to run (single-user mode or the vault).
+    var ownerCommands: OwnerCommands = .singleUser
 }
 
 /// The steps every pipeline runs, in order.

@@ -32,31 +32,35 @@ public final class ToolCallPipeline: Sendable {
     ///   - authorizer: the call and pay policy (both are always asked).
     ///   - payments: whether and how this pipeline pays (`.disabled` refuses every 402 with the reasons).
     ///   - log: where failed ledger writes are reported (stderr by default; never stdout).
+    ///   - ownerCommands: the commands refusals tell the user to run (`.vault` behind `purser vault`).
     public convenience init(
         catalog: ToolCatalog, transport: (ToolManifest) -> any HTTPTransport, secrets: any SecretSource,
         authorizer: any CallAuthorizer, payments: Payments,
-        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError
+        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError,
+        ownerCommands: OwnerCommands = .singleUser
     ) {
         self.init(
             catalog: catalog, transport: transport, secrets: secrets, authorizer: authorizer, payments: payments,
-            log: log, steps: Self.standardSteps)
+            log: log, ownerCommands: ownerCommands, steps: Self.standardSteps)
     }
 
     /// Creates a pipeline from a payment environment (`environment.payments` decides enabled or disabled).
     public convenience init(
         catalog: ToolCatalog, transport: (ToolManifest) -> any HTTPTransport, secrets: any SecretSource,
         authorizer: any CallAuthorizer, payments: PaymentEnvironment?,
-        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError
+        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError,
+        ownerCommands: OwnerCommands = .singleUser
     ) {
         self.init(
             catalog: catalog, transport: transport, secrets: secrets, authorizer: authorizer,
-            payments: payments?.payments ?? .disabled(reasons: ["payments are not enabled"], ledger: nil), log: log)
+            payments: payments?.payments ?? .disabled(reasons: ["payments are not enabled"], ledger: nil), log: log,
+            ownerCommands: ownerCommands)
     }
 
     init(
         catalog: ToolCatalog, transport: (ToolManifest) -> any HTTPTransport, secrets: any SecretSource,
         authorizer: any CallAuthorizer, payments: Payments, log: @escaping @Sendable (String) -> Void,
-        steps: [any CallStep]
+        ownerCommands: OwnerCommands = .singleUser, steps: [any CallStep]
     ) {
         self.catalog = catalog
         var transports: [String: any HTTPTransport] = [:]
@@ -68,7 +72,7 @@ public final class ToolCallPipeline: Sendable {
         }
         self.environment = CallEnvironment(
             transports: transports, secrets: secrets, authorizer: authorizer, payments: payments,
-            backlog: LedgerBacklog(log: log), log: log)
+            backlog: LedgerBacklog(log: log), log: log, ownerCommands: ownerCommands)
         self.steps = steps
     }
 
