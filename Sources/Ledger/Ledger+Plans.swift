@@ -147,6 +147,9 @@ public struct PlanUsage: Sendable, Hashable {
     /// The reservations (not released), oldest first.
     public var reservations: [String] = []
 
+    /// No payments yet.
+    public init() {}
+
     /// Settled plus held.
     public var used: Int64 { saturatingAdd(settled, held) }
 }
@@ -159,6 +162,13 @@ public struct PlanStatus: Sendable, Hashable {
     public var usage: PlanUsage
     /// The asset's decimals (from the session).
     public var decimals: Int
+
+    /// Creates a status.
+    public init(plan: SpendPlan, usage: PlanUsage, decimals: Int) {
+        self.plan = plan
+        self.usage = usage
+        self.decimals = decimals
+    }
 
     /// What the plan still reserves from the session at `now`: total minus used while approved and open, else 0.
     public func unused(at now: Int64) -> Int64 {
@@ -584,6 +594,16 @@ extension Ledger {
             "plan": .string(plan.id), "session": .string(plan.sessionID), "agent": .string(plan.agent),
             "asset": .string(plan.asset), "total": .number(JSONNumber(plan.total)),
         ]
+    }
+}
+
+extension GateEvaluation {
+    /// An evaluation refused by the first failing check of `checks` (the plan step's early check words its
+    /// refusal with the same numbers the reservation would).
+    public init(refusing checks: [GateCheck], asset: String, decimals: Int) {
+        let failing = checks.first { !$0.passed }
+        self.init(
+            outcome: failing.map { .refused($0.gate) } ?? .allowed, checks: checks, asset: asset, decimals: decimals)
     }
 }
 

@@ -119,6 +119,7 @@ public enum StandardOwnerActions {
         }
         await desk.register("approve") { parameters throws(OwnerActionRefusal) in
             let id = try string(parameters, "id", allowed: ["id"])
+            if id.hasPrefix("pln_") { return try await approvePlan(id, ledger: ledger) }
             let approved: Bool
             let approval: Approval?
             do {
@@ -133,6 +134,25 @@ public enum StandardOwnerActions {
             }
             return
                 "approved \(id): \(approval.agent) may pay \(approval.amount) atomic \(approval.asset) to \(approval.payee) for \(approval.tool), once"
+        }
+    }
+
+    /// A spend plan (`pln_…`): approving reserves its total from the session.
+    private static func approvePlan(_ id: String, ledger: Ledger) async throws(OwnerActionRefusal) -> String {
+        let outcome: PlanApprovalOutcome
+        do {
+            outcome = try await ledger.approvePlan(id, by: "end_user")
+        } catch {
+            throw OwnerActionRefusal("the ledger refused: \(error)")
+        }
+        switch outcome {
+        case .approved(let status), .alreadyApproved(let status):
+            return "approved plan \(id): \(status.plan.total) atomic \(status.plan.asset) reserved for \(status.plan.agent)"
+        case .unknownPlan: throw OwnerActionRefusal("no plan \(id)")
+        case .closed, .expired: throw OwnerActionRefusal("plan \(id) is closed or expired; nothing changed")
+        case .sessionUnusable(_, let problem): throw OwnerActionRefusal("the plan's session is \(problem)")
+        case .exceedsSession(_, let remaining):
+            throw OwnerActionRefusal("the plan's total is more than the session's \(remaining) atomic left")
         }
     }
 

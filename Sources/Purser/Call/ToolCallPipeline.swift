@@ -23,6 +23,8 @@ public final class ToolCallPipeline: Sendable {
     let catalog: ToolCatalog
     let environment: CallEnvironment
     let steps: [any CallStep]
+    /// Purser's own spend-plan tools (listed where a session requires a plan).
+    let planTools: PlanTools
 
     /// Creates a pipeline.
     /// - Parameters:
@@ -70,6 +72,7 @@ public final class ToolCallPipeline: Sendable {
             transports: transports, secrets: secrets, authorizer: authorizer, payments: payments,
             backlog: LedgerBacklog(log: log), log: log)
         self.steps = steps
+        self.planTools = PlanTools(catalog: catalog, environment: environment)
     }
 
     /// Writes one line to stderr.
