@@ -112,7 +112,8 @@ public struct SpendPlan: Sendable, Hashable {
         guard problem == nil, let step = plan.plan.step(for: tool) else { return checks }
         let used = plan.usage.byTool[tool] ?? PlanUsage.Tool()
         checks.append(
-            GateCheck(gate: .planStepAmount, unit: .atomic, limit: step.maxAmount, used: 0, inFlight: 0, requested: amount))
+            GateCheck(
+                gate: .planStepAmount, unit: .atomic, limit: step.maxAmount, used: 0, inFlight: 0, requested: amount))
         checks.append(
             GateCheck(
                 gate: .planStepCount, unit: .count, limit: step.count, used: used.payments, inFlight: used.paymentsHeld,
@@ -270,14 +271,18 @@ extension Ledger {
         try checkName(agent, "agent")
         try checkName(argumentsDigest, "arguments digest")
         try Self.checkPlan(steps: steps, total: total)
-        guard lifetimeMilliseconds > 0 else { throw LedgerError(.invalidArgument, "a plan's lifetime must be positive") }
+        guard lifetimeMilliseconds > 0 else {
+            throw LedgerError(.invalidArgument, "a plan's lifetime must be positive")
+        }
         for step in steps {
             try checkName(step.tool, "tool")
             try checkName(step.purpose, "purpose")
         }
         let now = clock.now()
         return try database.transaction(immediate: true) { () throws(LedgerError) -> PlanProposal in
-            guard let session = try loadSessionLocked(sessionID) else { return .refused(.sessionUnusable("unknown_session")) }
+            guard let session = try loadSessionLocked(sessionID) else {
+                return .refused(.sessionUnusable("unknown_session"))
+            }
             if let problem = Self.sessionProblem(session, agent: agent, now: now) {
                 return .refused(.sessionUnusable(problem))
             }
@@ -513,7 +518,9 @@ extension Ledger {
             [.text(sessionID), .integer(now)]
         ) { $0.text(0) }
         for id in ids {
-            if let status = try planStatusLocked(id) { _ = try closeLocked(status, outcome: .expired, by: "deadline", now: now) }
+            if let status = try planStatusLocked(id) {
+                _ = try closeLocked(status, outcome: .expired, by: "deadline", now: now)
+            }
         }
     }
 

@@ -38,16 +38,20 @@ struct ApproveCommand: Subcommand {
         case .approved(let status), .alreadyApproved(let status):
             let plan = status.plan
             let show = { (atomic: Int64) in LedgerHome.display(atomic, decimals: status.decimals, asset: plan.asset) }
-            let steps = plan.steps.map { "\($0.tool) up to \(show($0.maxAmount)) × \($0.count)" }.joined(separator: ", ")
+            let steps = plan.steps.map { "\($0.tool) up to \(show($0.maxAmount)) × \($0.count)" }.joined(
+                separator: ", ")
             let already = if case .alreadyApproved = outcome { " (already approved)" } else { "" }
             printOut(
                 "approved plan \(id)\(already): \(plan.agent) may pay \(steps), at most \(show(plan.total)) in all (reserved now) until \(LedgerHome.time(plan.expiresAt))"
             )
             return 0
         case .unknownPlan: printError("purser approve: no plan \(id)")
-        case .closed(let plan): printError("purser approve: plan \(id) is closed (\(plan.outcome?.rawValue ?? "closed")); nothing changed")
-        case .expired: printError("purser approve: plan \(id) waited too long and has expired; the agent must propose it again")
-        case .sessionUnusable(_, let problem): printError("purser approve: the plan's session is \(problem); nothing changed")
+        case .closed(let plan):
+            printError("purser approve: plan \(id) is closed (\(plan.outcome?.rawValue ?? "closed")); nothing changed")
+        case .expired:
+            printError("purser approve: plan \(id) waited too long and has expired; the agent must propose it again")
+        case .sessionUnusable(_, let problem):
+            printError("purser approve: the plan's session is \(problem); nothing changed")
         case .exceedsSession(let plan, let remaining):
             printError(
                 "purser approve: plan \(id) reserves \(plan.total) atomic \(plan.asset) but the session has \(remaining) left; nothing changed"

@@ -147,7 +147,8 @@ public enum StandardOwnerActions {
         }
         switch outcome {
         case .approved(let status), .alreadyApproved(let status):
-            return "approved plan \(id): \(status.plan.total) atomic \(status.plan.asset) reserved for \(status.plan.agent)"
+            return
+                "approved plan \(id): \(status.plan.total) atomic \(status.plan.asset) reserved for \(status.plan.agent)"
         case .unknownPlan: throw OwnerActionRefusal("no plan \(id)")
         case .closed, .expired: throw OwnerActionRefusal("plan \(id) is closed or expired; nothing changed")
         case .sessionUnusable(_, let problem): throw OwnerActionRefusal("the plan's session is \(problem)")

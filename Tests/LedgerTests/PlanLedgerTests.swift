@@ -98,7 +98,9 @@ struct PlanLedgerTests {
         #expect(try await remaining(ledger, session) == 750_000)
         let held = try #require(
             try await pay(ledger, session, 50_000, plan: proposed.id).reservation)
-        guard case .closed(let status, let returned) = try await ledger.closePlan(proposed.id, outcome: .done, by: "agent")
+        guard
+            case .closed(let status, let returned) = try await ledger.closePlan(
+                proposed.id, outcome: .done, by: "agent")
         else { throw LedgerError(.invalidArgument, "not closed") }
         #expect(returned == 100_000)  // 0.25 - 0.10 settled - 0.05 held
         #expect(status.usage.settled == 100_000 && status.usage.held == 50_000)
@@ -130,7 +132,9 @@ struct PlanLedgerTests {
             sessionID: session.id, agent: "agent-1",
             steps: [.init(tool: "weather", purpose: "p", maxAmount: 1, count: 1)], total: 1,
             argumentsDigest: "sha256:y", lifetimeMilliseconds: 1000)
-        if case .refused(.planOpen(let open)) = usedElsewhere { #expect(open.id == plan.id) } else {
+        if case .refused(.planOpen(let open)) = usedElsewhere {
+            #expect(open.id == plan.id)
+        } else {
             Issue.record("a second open plan was accepted: \(usedElsewhere)")
         }
         let outcome = try await ledger.approvePlan(plan.id, by: "end_user")
@@ -148,8 +152,9 @@ struct PlanLedgerTests {
         let first = try await pay(ledger, session, 100_000, plan: plan.id)
         #expect(first.reservation != nil)
         #expect(first.evaluation.checks.first { $0.gate == .approval }?.detail == "plan")
-        #expect(try await pay(ledger, session, 10_000, plan: plan.id, tool: "search").evaluation.failures.first?.detail
-            == "tool_not_in_plan")
+        #expect(
+            try await pay(ledger, session, 10_000, plan: plan.id, tool: "search").evaluation.failures.first?.detail
+                == "tool_not_in_plan")
         #expect(try await pay(ledger, session, 100_001, plan: plan.id).evaluation.outcome == .refused(.planStepAmount))
         #expect(try await pay(ledger, session, 100_000, plan: plan.id).reservation != nil)  // 0.20 of 0.25
         #expect(try await pay(ledger, session, 60_000, plan: plan.id).evaluation.outcome == .refused(.planTotal))
@@ -178,7 +183,8 @@ struct PlanLedgerTests {
         #expect(try await remaining(ledger, session) == 750_000)
         clock.advance(3_600_000)
         #expect(try await remaining(ledger, session) == 1_000_000)
-        #expect(try await pay(ledger, session, 10_000, plan: plan.id).evaluation.failures.first?.detail == "plan_expired")
+        #expect(
+            try await pay(ledger, session, 10_000, plan: plan.id).evaluation.failures.first?.detail == "plan_expired")
         // A new proposal closes the expired plan (audited) instead of refusing it as open.
         let next = try await ledger.proposePlan(
             sessionID: session.id, agent: "agent-1",
@@ -251,7 +257,9 @@ struct PlanLedgerTests {
         _ = try await ledger.commit(inDoubt.id, settledAmount: 50_000, transaction: "0xlate", payer: "0xme")
         #expect(try await ledger.wastedPayments().count == 2)
         // A plan closed as done wastes nothing.
-        #expect(try await ledger.closePlan(plan.id, outcome: .done, by: "agent") == .alreadyClosed(
-            try #require(try await ledger.plan(id: plan.id)?.plan)))
+        #expect(
+            try await ledger.closePlan(plan.id, outcome: .done, by: "agent")
+                == .alreadyClosed(
+                    try #require(try await ledger.plan(id: plan.id)?.plan)))
     }
 }

@@ -36,7 +36,12 @@ private func proposal(maxAmount: String = "0.01", count: Int = 2, total: String 
     -> JSONObject
 {
     [
-        "steps": [["tool": .string(tool), "purpose": "forecasts", "maxAmount": .string(maxAmount), "count": .number(JSONNumber(count))]],
+        "steps": [
+            [
+                "tool": .string(tool), "purpose": "forecasts", "maxAmount": .string(maxAmount),
+                "count": .number(JSONNumber(count)),
+            ]
+        ],
         "total": .string(total),
     ]
 }
@@ -78,7 +83,9 @@ struct SpendPlanTests {
         #expect(try !result(await world.call()).isError)
     }
 
-    @Test("a session without the flag behaves as before: no plan needed, plan tools not listed and answered plan_not_required")
+    @Test(
+        "a session without the flag behaves as before: no plan needed, plan tools not listed and answered plan_not_required"
+    )
     func sessionsWithoutFlag() async throws {
         let world = try await planWorld(requirePlan: false)
         let asked = try result(await world.call())
@@ -102,7 +109,8 @@ struct SpendPlanTests {
         #expect(proposed.structuredContent?["state"] == "proposed")
         #expect(proposed.structuredContent?["approvalCommand"] == .string("purser approve \(id)"))
         let pending = try result(await world.call())
-        #expect(pending.structuredContent?["error"] == "plan_required" && pending.structuredContent?["plan"] == .string(id))
+        #expect(
+            pending.structuredContent?["error"] == "plan_required" && pending.structuredContent?["plan"] == .string(id))
         #expect(try await remaining(world) == 1_000_000)  // proposed reserves nothing
         guard case .approved = try await world.ledger.approvePlan(id, by: "end_user") else {
             Issue.record("not approved")
@@ -236,7 +244,9 @@ struct SpendPlanTests {
         #expect(try await problems(unknown).contains("budget"))
         let number = try #require(
             try JSONParser.parse(
-                Array(#"{"steps": [{"tool": "weather", "purpose": "p", "maxAmount": 0.01, "count": 1}], "total": "0.01"}"#.utf8)
+                Array(
+                    #"{"steps": [{"tool": "weather", "purpose": "p", "maxAmount": 0.01, "count": 1}], "total": "0.01"}"#
+                        .utf8)
             ).objectValue)
         #expect(try await !problems(number).isEmpty)
         let step: JSONValue = ["tool": "weather", "purpose": "p", "maxAmount": "0.01", "count": 1]

@@ -90,7 +90,8 @@ struct PlanTools: Sendable {
             ],
             "ttl": [
                 "type": "string", "minLength": 2, "maxLength": 16,
-                "description": "How long the approved plan lasts, e.g. 30m or 2h (default 1h, at most 24h and the session's end).",
+                "description":
+                    "How long the approved plan lasts, e.g. 30m or 2h (default 1h, at most 24h and the session's end).",
             ],
             "asset": assetProperty,
         ],
@@ -154,11 +155,13 @@ struct PlanTools: Sendable {
         }
         do {
             switch name {
-            case Self.statusName: return .success(.complete(try await status(session: session, plans: plans, rail: rail)))
+            case Self.statusName:
+                return .success(.complete(try await status(session: session, plans: plans, rail: rail)))
             case Self.closeName:
                 return try await close(arguments: arguments, session: session, plans: plans, rail: rail)
             default:
-                return try await propose(arguments: arguments, caller: caller, session: session, plans: plans, rail: rail)
+                return try await propose(
+                    arguments: arguments, caller: caller, session: session, plans: plans, rail: rail)
             }
         } catch {
             return .failure(.ledgerUnavailable)
@@ -214,7 +217,8 @@ struct PlanTools: Sendable {
                 _ = try await plans.closePlan(state.approvalID, outcome: .declined, by: "input_required")
                 return .failure(.planDeclined(id: state.approvalID))
             }
-            return try await approve(state.approvalID, channel: "input_required", plans: plans, rail: rail, session: session)
+            return try await approve(
+                state.approvalID, channel: "input_required", plans: plans, rail: rail, session: session)
         }
         let parsed: (steps: [SpendPlan.Step], total: Int64, lifetime: Int64)
         switch await parse(arguments, agent: caller.agent, session: session, rail: rail) {
@@ -272,17 +276,18 @@ struct PlanTools: Sendable {
 
     private func approve(
         _ id: String, channel: String, plans: any PlanLedger, rail: PaymentRail, session: PaymentSession
-    ) async throws(LedgerError) -> Result<ToolCallOutcome, CallRefusal>
-    {
+    ) async throws(LedgerError) -> Result<ToolCallOutcome, CallRefusal> {
         let now = rail.clock() * 1000
         switch try await plans.approvePlan(id, by: channel) {
         case .approved(let status), .alreadyApproved(let status):
-            return .success(.complete(.text(Self.sentence(status, now: now), structured: .object(Self.json(status, now: now)))))
+            return .success(
+                .complete(.text(Self.sentence(status, now: now), structured: .object(Self.json(status, now: now)))))
         case .unknownPlan: return .failure(.planNotApproved(id: id, reason: "no such plan"))
         case .closed(let plan):
             return .failure(.planNotApproved(id: id, reason: "it is closed (\(plan.outcome?.rawValue ?? "closed"))"))
         case .expired: return .failure(.planNotApproved(id: id, reason: "the approval came after its deadline"))
-        case .sessionUnusable(_, let problem): return .failure(.planNotApproved(id: id, reason: "the session is \(problem)"))
+        case .sessionUnusable(_, let problem):
+            return .failure(.planNotApproved(id: id, reason: "the session is \(problem)"))
         case .exceedsSession(let plan, let remaining):
             return .failure(
                 .planExceedsSession(total: display(plan.total, session), remaining: display(remaining, session)))
@@ -301,7 +306,8 @@ struct PlanTools: Sendable {
             case .success: problems.append(ArgumentProblem(pointer: pointer, message: "an amount must be above 0"))
             case .failure(let error):
                 problems.append(
-                    ArgumentProblem(pointer: pointer, message: "\(error.message) (a decimal string in \(session.asset))"))
+                    ArgumentProblem(
+                        pointer: pointer, message: "\(error.message) (a decimal string in \(session.asset))"))
             }
             return nil
         }
@@ -319,7 +325,8 @@ struct PlanTools: Sendable {
             {
                 if !seen.insert(tool).inserted {
                     problems.append(
-                        ArgumentProblem(pointer: here + "/tool", message: "\(tool) is already a step: one step per tool"))
+                        ArgumentProblem(
+                            pointer: here + "/tool", message: "\(tool) is already a step: one step per tool"))
                 }
             } else {
                 problems.append(ArgumentProblem(pointer: here + "/tool", message: "\(tool) is not a tool you can call"))
@@ -332,7 +339,8 @@ struct PlanTools: Sendable {
                 problems.append(
                     ArgumentProblem(
                         pointer: here + "/maxAmount",
-                        message: "\(display(maximum, session)) is above the per-call cap of \(display(perCall, session))"
+                        message:
+                            "\(display(maximum, session)) is above the per-call cap of \(display(perCall, session))"
                     ))
             }
             let (product, overflow) = maximum.multipliedReportingOverflow(by: count)
@@ -354,7 +362,8 @@ struct PlanTools: Sendable {
             if let parsed = parseDurationMilliseconds(text), parsed > 0, parsed <= Self.maximumLifetimeMilliseconds {
                 lifetime = parsed
             } else {
-                problems.append(ArgumentProblem(pointer: "/ttl", message: "expected a duration like 30m or 2h, at most 24h"))
+                problems.append(
+                    ArgumentProblem(pointer: "/ttl", message: "expected a duration like 30m or 2h, at most 24h"))
             }
         }
         guard problems.isEmpty, let total else { return .failure(ProposalProblems(problems: problems)) }
@@ -444,9 +453,11 @@ struct PlanTools: Sendable {
             return
                 "Plan \(plan.id) is approved: calls inside it run without asking again. Calls used: \(steps). Spent \(amount(status.usage.settled, status)), held \(amount(status.usage.held, status)), \(amount(status.unused(at: now), status)) still reserved of \(amount(plan.total, status))."
         case "proposed":
-            return "Plan \(plan.id) is waiting for the user's approval (purser approve \(plan.id)). Paid calls are refused until then."
+            return
+                "Plan \(plan.id) is waiting for the user's approval (purser approve \(plan.id)). Paid calls are refused until then."
         case "expired":
-            return "Plan \(plan.id) has expired: close it with \(closeName) and propose a new one for further paid calls."
+            return
+                "Plan \(plan.id) has expired: close it with \(closeName) and propose a new one for further paid calls."
         default:
             return "Plan \(plan.id) is closed (\(plan.outcome?.rawValue ?? "closed"))."
         }

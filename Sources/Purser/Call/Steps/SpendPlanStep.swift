@@ -19,7 +19,8 @@ struct SpendPlanStep: CallStep {
         let session: PaymentSession
         do {
             // No session: the approval step refuses `no_session` with its own words.
-            guard let found = try await rail.ledger.activeSession(agent: state.caller.agent, asset: payment.asset.symbol)
+            guard
+                let found = try await rail.ledger.activeSession(agent: state.caller.agent, asset: payment.asset.symbol)
             else { return .proceed }
             session = found
         } catch {
