@@ -210,8 +210,13 @@ public enum StandardOwnerActions {
     private static func grant(_ parameters: JSONObject, ledger: Ledger, limitsPath: String)
         async throws(OwnerActionRefusal) -> String
     {
-        let allowed: Set<String> = ["agent", "budget", "asset", "ttl", "perCall"]
+        let allowed: Set<String> = ["agent", "budget", "asset", "ttl", "perCall", "requirePlan"]
         let agent = try string(parameters, "agent", allowed: allowed)
+        var requirePlan = false
+        if let flag = parameters["requirePlan"] {
+            guard let value = flag.boolValue else { throw OwnerActionRefusal("\"requirePlan\" must be a boolean") }
+            requirePlan = value
+        }
         func optional(_ key: String) throws(OwnerActionRefusal) -> String? {
             guard let raw = parameters[key] else { return nil }
             guard let text = raw.stringValue else { throw OwnerActionRefusal("\"\(key)\" must be a string") }
@@ -256,7 +261,7 @@ public enum StandardOwnerActions {
         do {
             let session = try await ledger.grantSession(
                 agent: agent, asset: symbol, decimals: asset.decimals, cap: cap, ttlMilliseconds: ttl,
-                perCallCap: perCall)
+                perCallCap: perCall, requirePlan: requirePlan)
             return
                 "granted session \(session.id) to \(agent): \(AssetAmount.format(cap, decimals: asset.decimals)) \(symbol)"
         } catch {
