@@ -29,12 +29,14 @@ struct OwnerPlanActionTests {
             await desk.handle(
                 try OwnerRequest.fresh(action: action, parameters: parameters, now: 1_000_000).signed(with: key).json)
         }
-        let granted = try await send("session.grant", ["agent": "alice", "budget": "1.00", "asset": "USDC", "requirePlan": true])
+        let granted = try await send(
+            "session.grant", ["agent": "alice", "budget": "1.00", "asset": "USDC", "requirePlan": true])
         #expect(granted.accepted, "\(granted)")
         let session = try #require(try await ledger.activeSession(agent: "alice", asset: "USDC"))
         #expect(session.requiresPlan)
         #expect(
-            try await send("session.grant", ["agent": "bob", "budget": "1.00", "asset": "USDC", "requirePlan": "yes"]).accepted == false)
+            try await send("session.grant", ["agent": "bob", "budget": "1.00", "asset": "USDC", "requirePlan": "yes"])
+                .accepted == false)
         guard
             case .proposed(let plan) = try await ledger.proposePlan(
                 sessionID: session.id, agent: "alice",
