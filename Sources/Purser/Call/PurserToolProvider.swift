@@ -35,9 +35,6 @@ public struct PurserToolProvider: ToolProvider {
             await context.reportProgress(step, total, message)
         }
         await context.log(.debug, ["event": "tools/call", "tool": .string(name)])
-        if PlanTools.names.contains(name), pipeline.catalog.manifest(named: name) == nil {
-            return await pipeline.planTools.call(name: name, arguments: arguments, caller: caller)
-        }
         return try await pipeline.call(name: name, arguments: arguments, caller: caller)
     }
 }

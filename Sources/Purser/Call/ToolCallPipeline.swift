@@ -106,10 +106,14 @@ public final class ToolCallPipeline: Sendable {
         return description
     }
 
-    /// Runs one call. An unknown tool is a protocol error; everything else is a result.
+    /// Runs one call. An unknown tool is a protocol error; everything else is a result. Purser's own
+    /// spend-plan tools (`purser_plan_…`, a prefix manifests cannot use) are answered by `PlanTools`.
     public func call(name: String, arguments: JSONObject, caller: CallerContext) async throws(MCPError)
         -> ToolCallOutcome
     {
+        if PlanTools.names.contains(name) {
+            return await planTools.call(name: name, arguments: arguments, caller: caller)
+        }
         guard let manifest = catalog.manifest(named: name) else {
             throw MCPError.invalidParams("Unknown tool: \(name)")
         }
