@@ -457,7 +457,10 @@ extension Ledger {
             SELECT pl.total, COALESCE((SELECT SUM(CASE WHEN r.state = 'committed' THEN r.settled_amount ELSE r.amount END)
                 FROM plan_payments p JOIN reservations r ON r.id = p.reservation_id
                 WHERE p.plan_id = pl.id AND r.state != 'released'), 0)
-            FROM plans pl WHERE pl.session_id = ? AND pl.state = 'approved' AND pl.expires_ms > ? AND pl.id != ?
+            FROM plans pl
+            -- `state != 'closed'` lets SQLite use the partial index plans_open (it does not infer it from = 'approved').
+            WHERE pl.session_id = ? AND pl.state != 'closed' AND pl.state = 'approved' AND pl.expires_ms > ?
+                AND pl.id != ?
             """, [.text(sessionID), .integer(now), .text(planID ?? "")]
         ) { row throws(LedgerError) in
             total = saturatingAdd(total, max(0, row.int64(0) - row.int64(1)))
