@@ -279,6 +279,18 @@ struct SpendPlanTests {
         #expect(try errorCode(await plain.call()) == "approval_required")  // not in a plan: the forbid is silent
     }
 
+    @Test("context.session counts the plan's unused reservation as held")
+    func sessionFactsCountPlan() async throws {
+        let policy = """
+            permit (principal == Agent::"alice", action, resource);
+            forbid (principal, action == Action::"pay", resource)
+            when { context has session && context.session.held.greaterThan(decimal("0.015")) };
+            """
+        let world = try await planWorld(policy: policy)
+        _ = try await approvedPlan(world)  // reserves 0.02, all unused before the first step
+        #expect(try errorCode(await world.call()) == "payment_policy_denied")
+    }
+
     @Test("explain shows the plan's proposal and approval with the payment")
     func explainShowsPlan() async throws {
         let world = try await planWorld()
