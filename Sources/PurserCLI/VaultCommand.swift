@@ -143,9 +143,10 @@ struct OwnerCommand: Subcommand {
     static let name = "owner"
     static let summary = "grant, revoke, approve or resolve through the vault, signed with the owner passphrase"
     static let usage = """
-        purser owner grant --agent ID [--budget AMOUNT] [--asset SYM] [--ttl 24h] [--per-call AMOUNT] [--vault SOCKET]
+        purser owner grant --agent ID [--budget AMOUNT] [--asset SYM] [--ttl 24h] [--per-call AMOUNT] [--require-plan] \
+        [--vault SOCKET]
                purser owner revoke SESSION_ID [--vault SOCKET]
-               purser owner approve APPROVAL_ID [--vault SOCKET]
+               purser owner approve APPROVAL_ID|PLAN_ID [--vault SOCKET]
                purser owner resolve ID (--settled TX | --void) --note TEXT [--vault SOCKET]
                (socket: --vault, else $PURSER_VAULT, else \(defaultVaultSocket); \
         the passphrase is read from the terminal)
@@ -167,6 +168,7 @@ struct OwnerCommand: Subcommand {
             for (option, key) in [("budget", "budget"), ("asset", "asset"), ("ttl", "ttl"), ("per-call", "perCall")] {
                 if let value = try arguments.option(option) { parameters[key] = .string(value) }
             }
+            if try arguments.flag("require-plan") { parameters["requirePlan"] = true }
             request = ("session.grant", parameters)
         case "revoke":
             request = ("session.revoke", ["id": .string(try arguments.positional("the session id"))])

@@ -128,6 +128,15 @@ private let scenarios: [RefusalScenario] = [
             payments: .disabled(reasons: [], ledger: nil), log: { _ in }, steps: [])
         return (try await pipeline.call(name: "weather", arguments: ["city": "Paris"], caller: .init(agent: "a")), nil)
     },
+    RefusalScenario(code: "plan_required", why: "a --require-plan session without an approved plan") {
+        let world = try await World(requirePlan: true)
+        return (try await world.call(), world)
+    },
+    RefusalScenario(code: "outside_plan", why: "the plan's one step is used up", paidBefore: 1) {
+        let world = try await plannedWorld(count: 1)
+        _ = try await world.call()
+        return (try await world.call(city: "Rome"), world)
+    },
 ]
 
 /// Every stable refusal code (docs/governed-call.md); the table below must reach each one.
@@ -135,8 +144,20 @@ private let allCodes: Set<String> = [
     "invalid_arguments", "policy_denied", "idempotency_conflict", "idempotency_in_progress", "upstream_failed",
     "cross_origin_redirect", "not_configured", "payment_unserviceable", "payment_policy_denied", "no_session",
     "budget_exceeded", "approval_required", "approval_declined", "approval_invalid", "payment_failed",
-    "outcome_unknown", "ledger_unavailable", "internal_error",
+    "outcome_unknown", "ledger_unavailable", "internal_error", "plan_required", "outside_plan",
 ]
+
+/// A --require-plan world with an approved plan of `count` weather calls (0.01 each).
+private func plannedWorld(count: Int64) async throws -> World {
+    let world = try await World(requirePlan: true)
+    let proposal = try await world.ledger.proposePlan(
+        sessionID: world.session.id, agent: "alice",
+        steps: [.init(tool: "weather", purpose: "p", maxAmount: 10_000, count: count)], total: 10_000 * count,
+        argumentsDigest: "sha256:p", lifetimeMilliseconds: 3_600_000)
+    guard case .proposed(let plan) = proposal else { throw CocoaError(.featureUnsupported) }
+    _ = try await world.ledger.approvePlan(plan.id, by: "end_user")
+    return world
+}
 
 @Suite("Refusal codes", .serialized)
 struct RefusalTableTests {

@@ -67,6 +67,42 @@ extension CallRefusal {
         case .signingFailed, .paymentWindowMoved, .notDelivered, .refusedAfterSigning, .outcomeUnknown,
             .unexpectedPaymentOutcome, .unrecordedPayment, .settlementContradicted, .stepOrder:
             return settlementSentence(commands)
+        case .planRequired, .outsidePlan, .plansNotUsed, .planStillOpen, .planExceedsSession, .noOpenPlan,
+            .planDeclined, .planNotApproved:
+            return planSentence(commands)
+        }
+    }
+
+    /// Spend plans: every sentence tells the model what to do with its plan next.
+    private func planSentence(_ commands: OwnerCommands) -> String {
+        let propose = PlanTools.proposeName
+        let close = PlanTools.closeName
+        let status = PlanTools.statusName
+        switch self {
+        case .planRequired(let tool, let payment, let pending?):
+            return
+                "Paying \(payment.display) for \(tool) needs an approved spend plan, and plan \(pending) is still waiting for the user's approval (\(commands.approve) \(pending)). Check it with \(status), then call again."
+        case .planRequired(let tool, let payment, nil):
+            return
+                "Paying \(payment.display) for \(tool) needs an approved spend plan: this session pays only for planned steps. Explore with free tools first, then propose the paid steps (tool, purpose, maxAmount per call, count) and a total with \(propose); once the user approves it, call again."
+        case .outsidePlan(let tool, let payment, let plan, let evaluation):
+            return
+                "Paying \(payment.display) for \(tool) is outside the approved plan \(plan) (\(evaluation.explanation())). Revise the plan: close it with \(close) and propose one that covers this call with \(propose)."
+        case .plansNotUsed:
+            return
+                "This session pays per call (it was not granted with --require-plan): no plan is needed; call the paid tools directly."
+        case .planStillOpen(let id):
+            return
+                "Plan \(id) is still open. Close it with \(close) (outcome done or failed) before proposing another; \(status) shows it."
+        case .planExceedsSession(let total, let remaining):
+            return
+                "The plan's total of \(total) is more than the session has left (\(remaining)). Propose a smaller plan, or ask the user for a larger budget."
+        case .noOpenPlan: return "There is no open plan. Propose one with \(propose)."
+        case .planDeclined(let id):
+            return "The user declined plan \(id); it is closed. Revise it and propose again with \(propose), or stop."
+        case .planNotApproved(let id, let reason):
+            return "Plan \(id) could not be approved (\(reason)). Propose it again with \(propose)."
+        default: return "The call was refused."
         }
     }
 
@@ -210,6 +246,30 @@ extension CallRefusal {
                 "change": .string(change),
             ]
         case .changeDenied(_, _, let change, let code): return ["change": .string(change), "changeCode": .string(code)]
+        case .planRequired(_, let payment, let pending):
+            var detail: JSONObject = ["amount": .string(payment.display)]
+            if let pending { detail["plan"] = .string(pending) }
+            return detail
+        case .outsidePlan(_, let payment, let plan, let evaluation):
+            var detail: JSONObject = [
+                "plan": .string(plan), "gate": .string(evaluation.reason), "amount": .string(payment.display),
+            ]
+            if let check = evaluation.failures.first {
+                if let code = check.detail { detail["planReason"] = .string(code) }
+                if check.unit == .atomic {
+                    detail["limit"] = .string(evaluation.display(check.limit))
+                    detail["used"] = .string(evaluation.display(check.used))
+                    detail["requested"] = .string(evaluation.display(check.requested))
+                } else if check.unit == .count {
+                    detail["limit"] = .number(JSONNumber(check.limit))
+                    detail["used"] = .number(JSONNumber(check.used))
+                }
+            }
+            return detail
+        case .planStillOpen(let id), .planDeclined(let id): return ["plan": .string(id)]
+        case .planNotApproved(let id, let reason): return ["plan": .string(id), "reason": .string(reason)]
+        case .planExceedsSession(let total, let remaining):
+            return ["total": .string(total), "remaining": .string(remaining)]
         case .approvalNotGranted(let id): return ["approvalId": .string(id)]
         case .refusedAfterSigning(let reason, _, let heldUntil):
             return ["reason": .string(reason), "heldUntil": .number(JSONNumber(heldUntil))]

@@ -62,7 +62,8 @@ extension ToolCallPipeline {
     /// in `Steps/` and insert it here at its place; the other steps do not change.
     static let standardSteps: [any CallStep] = [
         InputCheckStep(), CallPolicyStep(), IdempotencyClaimStep(), UpstreamRequestStep(), OfferSelectionStep(),
-        ChangeDetectionStep(), PayPolicyStep(), LimitsAndApprovalStep(), ReservationStep(), SigningStep(),
+        ChangeDetectionStep(), SpendPlanStep(), PayPolicyStep(), LimitsAndApprovalStep(), ReservationStep(),
+        SigningStep(),
         SettlementStep(), SettlementClaimStep(), ReceiptStep(),
     ]
 }

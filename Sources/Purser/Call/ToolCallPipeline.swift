@@ -23,6 +23,8 @@ public final class ToolCallPipeline: Sendable {
     let catalog: ToolCatalog
     let environment: CallEnvironment
     let steps: [any CallStep]
+    /// Purser's own spend-plan tools (listed where a session requires a plan).
+    let planTools: PlanTools
 
     /// Creates a pipeline.
     /// - Parameters:
@@ -74,6 +76,7 @@ public final class ToolCallPipeline: Sendable {
             transports: transports, secrets: secrets, authorizer: authorizer, payments: payments,
             backlog: LedgerBacklog(log: log), log: log, ownerCommands: ownerCommands)
         self.steps = steps
+        self.planTools = PlanTools(catalog: catalog, environment: environment)
     }
 
     /// Writes one line to stderr.
@@ -107,10 +110,14 @@ public final class ToolCallPipeline: Sendable {
         return description
     }
 
-    /// Runs one call. An unknown tool is a protocol error; everything else is a result.
+    /// Runs one call. An unknown tool is a protocol error; everything else is a result. Purser's own
+    /// spend-plan tools (`purser_plan_…`, a prefix manifests cannot use) are answered by `PlanTools`.
     public func call(name: String, arguments: JSONObject, caller: CallerContext) async throws(MCPError)
         -> ToolCallOutcome
     {
+        if PlanTools.names.contains(name) {
+            return await planTools.call(name: name, arguments: arguments, caller: caller)
+        }
         guard let manifest = catalog.manifest(named: name) else {
             throw MCPError.invalidParams("Unknown tool: \(name)")
         }

@@ -54,12 +54,15 @@ public struct PaymentFacts: Sendable, Hashable {
     public var payTo: String
     /// How this payment differs from what the tool paid before (`context.payeeIsNew`, …).
     public var change: ChangeFacts
+    /// The payment is a step of the session's approved spend plan (`context.inPlan`).
+    public var inPlan: Bool
 
     /// Creates facts.
     public init(
         amountAtomic: String, decimals: Int, asset: String, network: String, payTo: String,
-        change: ChangeFacts = ChangeFacts()
+        change: ChangeFacts = ChangeFacts(), inPlan: Bool = false
     ) {
+        self.inPlan = inPlan
         self.amountAtomic = amountAtomic
         self.decimals = decimals
         self.asset = asset
@@ -291,6 +294,7 @@ public actor PolicyStore: CallAuthorizer {
             "tool": .string(CedarString(tool.name)),
             "payeeIsNew": .bool(payment.change.payeeIsNew), "networkChanged": .bool(payment.change.networkChanged),
             "priceRatio": .decimal(CedarDecimal(scaled: payment.change.priceRatioScaled)),
+            "inPlan": .bool(payment.inPlan),
         ]
         if let session {
             switch session.cedarValue() {
