@@ -17,7 +17,9 @@ static inline long purser_ssl_ctx_set_min_tls12(SSL_CTX *ctx) {
 
 static inline long purser_ssl_ctx_set_modes(SSL_CTX *ctx) {
     // Retrying SSL_write with the same buffer after WANT_WRITE must be allowed when the buffer moves.
-    return SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Partial writes: SSL_write reports each record as it leaves, so the client's count of bytes sent is
+    // true; without it a write that failed after some records went out would report none sent.
+    return SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
 }
 
 #endif

@@ -10,8 +10,11 @@ public struct ChainError: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// The node could not be reached, or did not answer in time.
         public static let unreachable = Code("unreachable")
-        /// The node answered with a JSON-RPC error or an HTTP error status.
+        /// The node answered with an HTTP error status.
         public static let nodeError = Code("node_error")
+        /// The node answered the request with a JSON-RPC error object (it refused this request, e.g. a block
+        /// tag it does not know).
+        public static let rpcError = Code("rpc_error")
         /// The answer is malformed, oversized, or not what was asked.
         public static let invalidAnswer = Code("invalid_answer")
         /// The node is on another chain than the network configured for it.

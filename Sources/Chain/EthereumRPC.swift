@@ -68,7 +68,7 @@ public struct EthereumRPC: Sendable {
         else { throw ChainError(.invalidAnswer, "\(method): not a JSON-RPC 2.0 answer to this request") }
         if let error = object["error"], error != .null {
             let message = error["message"]?.stringValue.map { String($0.prefix(200)) } ?? "no message"
-            throw ChainError(.nodeError, "\(method): \(message)")
+            throw ChainError(.rpcError, "\(method): \(message)")
         }
         guard let result = object["result"] else { throw ChainError(.invalidAnswer, "\(method): no result") }
         return result
@@ -84,11 +84,41 @@ public struct EthereumRPC: Sendable {
 
     /// The latest block's number and timestamp (unix seconds).
     public func latestBlock() async throws(ChainError) -> (number: UInt64, timestamp: UInt64) {
-        let block = try await call("eth_getBlockByNumber", ["latest", false])
-        guard let number = block["number"]?.stringValue.flatMap(ABI.quantity),
-            let timestamp = block["timestamp"]?.stringValue.flatMap(ABI.quantity)
-        else { throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no number or timestamp") }
-        return (number, timestamp)
+        guard let block = try await block(.latest) else {
+            throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no latest block")
+        }
+        return (block.number, block.timestamp)
+    }
+
+    /// The block a tag names, or nil when the node does not know the tag (it answers with a JSON-RPC error
+    /// or a null block, as nodes without `safe`/`finalized` do). Transport and malformed answers throw.
+    public func block(_ tag: BlockTag) async throws(ChainError) -> BlockHeader? {
+        let block: JSONValue
+        do {
+            block = try await call("eth_getBlockByNumber", [.string(tag.rawValue), false])
+        } catch {
+            guard error.code == .rpcError else { throw error }
+            return nil
+        }
+        if block == .null { return nil }
+        return try BlockHeader(block)
+    }
+
+    /// The block with this number (it must exist).
+    public func block(number: UInt64) async throws(ChainError) -> BlockHeader {
+        let block = try await call("eth_getBlockByNumber", [.string(ABI.quantity(number)), false])
+        guard block != .null else { throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no block \(number)") }
+        return try BlockHeader(block)
+    }
+
+    /// The newest block no reorg is expected to undo, by `FinalityRule`: the node's `finalized` block, else
+    /// its `safe` block, else `confirmations` blocks below `latest` (the genesis block on a younger chain).
+    public func finalBlock(confirmations: UInt64) async throws(ChainError) -> FinalBlock {
+        if let finalized = try await self.block(.finalized) { return FinalBlock(header: finalized, basis: .finalized) }
+        if let safe = try await self.block(.safe) { return FinalBlock(header: safe, basis: .safe) }
+        let latest = try await latestBlock()
+        let number = latest.number >= confirmations ? latest.number - confirmations : 0
+        return FinalBlock(header: try await self.block(number: number), basis: .confirmations(confirmations))
     }
 
     /// EIP-3009 `authorizationState(authorizer, nonce)` on `token` at `block`: true when used or canceled.
@@ -121,10 +151,11 @@ public struct EthereumRPC: Sendable {
         return try TransactionReceipt(result, expectedHash: hash)
     }
 
-    /// `eth_getLogs` for `AuthorizationUsed(authorizer, nonce)` on `token`, from `fromBlock`.
-    public func authorizationUsedLogs(token: String, authorizer: String, nonce: String, fromBlock: UInt64)
-        async throws(ChainError) -> [LogEntry]
-    {
+    /// `eth_getLogs` for `AuthorizationUsed(authorizer, nonce)` on `token`, from `fromBlock` through `toBlock`
+    /// (`latest` when nil).
+    public func authorizationUsedLogs(
+        token: String, authorizer: String, nonce: String, fromBlock: UInt64, toBlock: UInt64? = nil
+    ) async throws(ChainError) -> [LogEntry] {
         guard ABI.address(token) != nil, let from = ABI.address(authorizer), ABI.word(nonce) != nil else {
             throw ChainError(.invalidArgument, "getLogs: malformed token, authorizer or nonce")
         }
@@ -132,7 +163,8 @@ public struct EthereumRPC: Sendable {
             "eth_getLogs",
             [
                 [
-                    "address": .string(token), "fromBlock": .string(ABI.quantity(fromBlock)), "toBlock": "latest",
+                    "address": .string(token), "fromBlock": .string(ABI.quantity(fromBlock)),
+                    "toBlock": .string(toBlock.map { ABI.quantity($0) } ?? "latest"),
                     "topics": [
                         .string(ABI.authorizationUsedTopic), .string(HexBytes.prefixed(ABI.padded(from))),
                         .string(nonce.lowercased()),
@@ -163,6 +195,69 @@ public struct EthereumRPC: Sendable {
     private final class Counter: Sendable {
         private let value = Atomic<Int64>(0)
         func next() -> Int64 { value.wrappingAdd(1, ordering: .relaxed).newValue }
+    }
+}
+
+/// A block tag that names a block by its standing rather than its number.
+public enum BlockTag: String, Sendable, Hashable {
+    /// The head: a reorg can replace it.
+    case latest
+    /// Unlikely to be reorged (post-merge Ethereum: justified).
+    case safe
+    /// Finalized: cannot be reorged without slashing a third of the stake.
+    case finalized
+}
+
+/// A block's number and timestamp (unix seconds).
+public struct BlockHeader: Sendable, Hashable {
+    /// The block number.
+    public let number: UInt64
+    /// The block timestamp, unix seconds.
+    public let timestamp: UInt64
+
+    /// Creates a header.
+    public init(number: UInt64, timestamp: UInt64) {
+        self.number = number
+        self.timestamp = timestamp
+    }
+
+    init(_ block: JSONValue) throws(ChainError) {
+        guard let number = block["number"]?.stringValue.flatMap(ABI.quantity),
+            let timestamp = block["timestamp"]?.stringValue.flatMap(ABI.quantity)
+        else { throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no number or timestamp") }
+        self.init(number: number, timestamp: timestamp)
+    }
+}
+
+/// The block settlement decisions are taken at, and which rule chose it.
+public struct FinalBlock: Sendable, Hashable {
+    /// How the block was chosen.
+    public enum Basis: Sendable, Hashable, CustomStringConvertible {
+        /// The node's `finalized` block.
+        case finalized
+        /// The node's `safe` block (the node knows no `finalized`).
+        case safe
+        /// `latest` minus this many blocks (the node knows neither tag).
+        case confirmations(UInt64)
+
+        public var description: String {
+            switch self {
+            case .finalized: return "finalized"
+            case .safe: return "safe"
+            case .confirmations(let depth): return "latest-\(depth)"
+            }
+        }
+    }
+
+    /// The block.
+    public let header: BlockHeader
+    /// The rule that chose it.
+    public let basis: Basis
+
+    /// Creates a final block.
+    public init(header: BlockHeader, basis: Basis) {
+        self.header = header
+        self.basis = basis
     }
 }
 

@@ -7,8 +7,10 @@ import X402
 /// ```json
 /// {"nodes": {"eip155:84532": {"url": "https://base-sepolia.example/rpc",
 ///                             "headers": {"Authorization": {"env": "PURSER_NODE_TOKEN", "prefix": "Bearer "}},
-///                             "fromBlock": 0, "timeoutSeconds": 10}}}
+///                             "fromBlock": 0, "timeoutSeconds": 10, "confirmations": 12}}}
 /// ```
+/// `confirmations` (1 to 10000, default 12) is the depth below `latest` taken as final when the node has no
+/// `finalized` or `safe` block (`EthereumRPC.finalBlock`).
 /// A credential is never written in the file: a header names the environment variable holding it.
 /// Every problem is reported as `file:line:col: message`; an unknown key is an error.
 public struct NodeConfiguration: Sendable {
@@ -22,13 +24,19 @@ public struct NodeConfiguration: Sendable {
         public var endpoint: EthereumRPC.Endpoint
         /// Where log searches start.
         public var fromBlock: UInt64
+        /// The depth below `latest` taken as final when the node knows neither `finalized` nor `safe`.
+        public var confirmations: UInt64
 
         /// Creates a node entry.
-        public init(network: String, chainID: UInt64, endpoint: EthereumRPC.Endpoint, fromBlock: UInt64) {
+        public init(
+            network: String, chainID: UInt64, endpoint: EthereumRPC.Endpoint, fromBlock: UInt64,
+            confirmations: UInt64 = SettlementVerifier.defaultConfirmations
+        ) {
             self.network = network
             self.chainID = chainID
             self.endpoint = endpoint
             self.fromBlock = fromBlock
+            self.confirmations = confirmations
         }
     }
 
@@ -90,7 +98,8 @@ public struct NodeConfiguration: Sendable {
                 problem(pointer, "a node is an object with \"url\"")
                 continue
             }
-            for key in fields.keys where !["url", "headers", "fromBlock", "timeoutSeconds"].contains(key) {
+            for key in fields.keys
+            where !["url", "headers", "fromBlock", "timeoutSeconds", "confirmations"].contains(key) {
                 problem(pointer + "/" + JSONLocations.escape(key), "unknown key \"\(key)\"")
             }
             guard let text = fields["url"]?.stringValue, let url = URL(string: text),
@@ -138,10 +147,19 @@ public struct NodeConfiguration: Sendable {
                 }
                 timeout = Double(number)
             }
+            var confirmations = SettlementVerifier.defaultConfirmations
+            if let value = fields["confirmations"] {
+                guard let number = value.numberValue.flatMap({ UInt64($0.description) }), (1...10_000).contains(number)
+                else {
+                    problem(pointer + "/confirmations", "\"confirmations\" must be an integer from 1 to 10000")
+                    continue
+                }
+                confirmations = number
+            }
             nodes[network] = Node(
                 network: network, chainID: chain.chainId,
                 endpoint: EthereumRPC.Endpoint(url: url, headers: headers, timeoutSeconds: timeout),
-                fromBlock: fromBlock)
+                fromBlock: fromBlock, confirmations: confirmations)
         }
         guard problems.isEmpty else { throw NodeConfigurationError(problems: problems) }
         return NodeConfiguration(nodes: nodes)

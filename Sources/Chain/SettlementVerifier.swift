@@ -34,12 +34,13 @@ public struct SignedPaymentFacts: Sendable, Hashable {
 
 /// What the chain says about a signed payment.
 public enum ChainEvidence: Sendable, Hashable {
-    /// Used: this transaction carries `AuthorizationUsed(authorizer, nonce)` and the `Transfer` from the
-    /// authorizer to the payee of the signed amount, both emitted by the token, and succeeded.
+    /// Used: this transaction, in a final block, carries `AuthorizationUsed(authorizer, nonce)` and the
+    /// `Transfer` from the authorizer to the payee of the signed amount, both emitted by the token, and succeeded.
     case settled(transaction: String, block: UInt64)
-    /// Unused at a block whose timestamp is at or after `validBefore`: it never settled and never can.
+    /// Unused at a final block whose timestamp is at or after `validBefore`: it never settled and never can.
     case unused(block: UInt64, timestamp: UInt64)
-    /// Unused so far, but it can still settle (before `validBefore`, or `validBefore` unknown).
+    /// Unused so far at the final block, but it can still settle (before `validBefore`, `validBefore`
+    /// unknown, or a settlement not final yet).
     case pending
     /// Used (or canceled) on chain, but no transaction matching the signed transfer was found: held,
     /// for the end user to resolve.
@@ -47,41 +48,63 @@ public enum ChainEvidence: Sendable, Hashable {
 }
 
 /// Establishes settlement facts from a node: receipts, logs and `authorizationState`, never the seller's word.
+///
+/// Every decision is taken at a final block (`EthereumRPC.finalBlock`: `finalized`, else `safe`, else
+/// `confirmations` below `latest`), never at `latest`: a reorg can undo what the head says. An authorization
+/// unused at the head past `validBefore` may still be in a block the reorg brings back; voiding on that would
+/// free money that then settles. A settlement seen only above the final block is not reported either: it
+/// stays pending (the amount held, which is safe) until its block is final.
 public struct SettlementVerifier: Sendable {
+    /// The default depth below `latest` when the node knows neither `finalized` nor `safe`.
+    public static let defaultConfirmations: UInt64 = 12
+
     private let rpc: EthereumRPC
     private let fromBlock: UInt64
+    private let confirmations: UInt64
 
     /// Creates a verifier; `fromBlock` bounds the log search (nodes limit ranges; the token's deployment
-    /// block is a good value).
-    public init(rpc: EthereumRPC, fromBlock: UInt64 = 0) {
+    /// block is a good value); `confirmations` is the depth below `latest` taken as final when the node has
+    /// no `finalized` or `safe` block.
+    public init(rpc: EthereumRPC, fromBlock: UInt64 = 0, confirmations: UInt64 = defaultConfirmations) {
         self.rpc = rpc
         self.fromBlock = fromBlock
+        self.confirmations = confirmations
     }
 
     /// Checks one payment. Throws when the node cannot answer; the caller then decides nothing.
     public func check(_ facts: SignedPaymentFacts) async throws(ChainError) -> ChainEvidence {
+        // One final block as the snapshot for every question: its time, the authorization's state at it,
+        // and the blocks a settling transaction may be in.
+        let final = try await rpc.finalBlock(confirmations: confirmations).header
         // 1. The seller's transaction, when it names one: the cheapest proof.
         if let claimed = facts.claimedTransaction, ABI.word(claimed) != nil,
-            let receipt = try await rpc.transactionReceipt(claimed), matches(receipt, facts)
+            let receipt = try await rpc.transactionReceipt(claimed), receipt.blockNumber <= final.number,
+            matches(receipt, facts)
         {
             return .settled(transaction: receipt.transactionHash, block: receipt.blockNumber)
         }
-        // 2. One block as the snapshot for both questions: its time and the authorization's state at it.
-        let block = try await rpc.latestBlock()
+        // 2. The authorization's state at the final block.
         let used = try await rpc.authorizationState(
-            token: facts.token, authorizer: facts.authorizer, nonce: facts.nonce, block: block.number)
+            token: facts.token, authorizer: facts.authorizer, nonce: facts.nonce, block: final.number)
         guard used else {
-            // EIP-3009 requires block.timestamp < validBefore; block timestamps never go back.
-            if let validBefore = facts.validBefore, block.timestamp >= validBefore {
-                return .unused(block: block.number, timestamp: block.timestamp)
+            // EIP-3009 requires block.timestamp < validBefore; block timestamps never go back, and every block
+            // that can still be added comes after the final one.
+            if let validBefore = facts.validBefore, final.timestamp >= validBefore {
+                return .unused(block: final.number, timestamp: final.timestamp)
             }
             return .pending
         }
-        // 3. Used: find the transaction through its AuthorizationUsed event.
+        guard fromBlock <= final.number else {
+            return .usedUnmatched("used by final block \(final.number), before the log search's fromBlock \(fromBlock)")
+        }
+        // 3. Used: find the transaction through its AuthorizationUsed event, in the final part of the chain.
         let logs = try await rpc.authorizationUsedLogs(
-            token: facts.token, authorizer: facts.authorizer, nonce: facts.nonce, fromBlock: fromBlock)
+            token: facts.token, authorizer: facts.authorizer, nonce: facts.nonce, fromBlock: fromBlock,
+            toBlock: final.number)
         for log in logs.prefix(4) where !log.removed {
-            if let receipt = try await rpc.transactionReceipt(log.transactionHash), matches(receipt, facts) {
+            if let receipt = try await rpc.transactionReceipt(log.transactionHash), receipt.blockNumber <= final.number,
+                matches(receipt, facts)
+            {
                 return .settled(transaction: receipt.transactionHash, block: receipt.blockNumber)
             }
         }

@@ -18,7 +18,11 @@ typealias HTTPFailure = HTTPTransportError
 /// - **Verified TLS.** TLS 1.2+, the peer's chain checked against the system trust store (or an injected
 ///   CA file), host name (or IP address) checked, SNI sent.
 /// - **Classified failures.** `HTTPTransportError.Code.definitelyNotSent` separates "never left this
-///   machine" (connect and TLS failures) from "may have arrived".
+///   machine" (connect and TLS failures before any attempt wrote a byte) from "may have arrived". Once
+///   a byte of the request has left, every failure of it is "may have arrived".
+/// - **A payment is sent at most once.** A request with an x402 payment header (`PAYMENT-SIGNATURE`,
+///   `X-PAYMENT`) is never retried automatically; other requests are retried once on a fresh
+///   connection when a reused one fails before anything was sent (GET/HEAD also before any response).
 ///
 /// Keep-alive connections are reused per origin, at most `maximumIdleConnectionsPerOrigin` idle ones.
 /// Proxies (`HTTPS_PROXY`, `HTTP_PROXY`) are not supported: requests always go directly to the host.
@@ -123,69 +127,88 @@ public final class HTTPClient: HTTPTransport {
 
     private func exchange(_ prepared: PreparedRequest, _ cancellation: Cancellation) throws(HTTPFailure) -> HTTPResponse
     {
-        let started = Deadline.now()
         let timeout = configuration.timeout
         let total = Wait(
-            deadline: started.advanced(by: timeout),
+            deadline: Deadline.after(timeout),
             onTimeout: HTTPFailure(.timeout, "no complete response within \(timeout)"), cancellation: cancellation)
-        let connectWait = Wait(
-            deadline: min(total.deadline, started.advanced(by: configuration.connectTimeout)),
-            onTimeout: HTTPFailure(
-                .cannotConnect, "could not connect to \(prepared.target.host) port \(prepared.target.port) in time"),
-            cancellation: cancellation)
         let trustFile = configuration.trustedCertificatesFile
         let tls = prepared.target.secure ? try TLSContext.shared(caFile: trustFile) : nil
         let origin = prepared.target.origin(trustFile)
 
-        var attempt = 0
-        while true {
-            attempt += 1
-            // The retry always opens a new connection: another pooled one may be as stale as the first.
-            let pooled = attempt == 1 ? pool.checkOut(origin) : nil
-            let connection: Connection
-            if let pooled {
-                connection = pooled
-            } else {
-                connection = try Connection.open(
-                    host: prepared.target.host, port: prepared.target.port, tls: tls, wait: connectWait)
-            }
-            // A reused connection the server closed a moment ago fails before anything is processed:
-            // retried once on a fresh one when nothing left this host, or for a GET/HEAD (RFC 9112 §9.3.1).
-            let mayRetry = pooled != nil && attempt == 1
-            var written = 0
-            do {
-                try connection.write(prepared.bytes, written: &written, total)
-            } catch {
-                connection.close()
-                if mayRetry && written == 0 && error.code == .connectionLost { continue }
-                throw error
-            }
-            var firstByte = total
-            if let limit = configuration.firstByteTimeout {
-                let deadline = Deadline.now().advanced(by: limit)
-                if deadline < total.deadline {
-                    firstByte = Wait(
-                        deadline: deadline, onTimeout: HTTPFailure(.timeout, "no response began within \(limit)"),
+        // Once any attempt has handed a byte of the request to the kernel, the server may have it: from
+        // then on no failure of this request may say "definitely not sent" (a payment would be released
+        // as never delivered while its signature is out).
+        var requestLeft = false
+        do throws(HTTPFailure) {
+            var attempt = 0
+            while true {
+                attempt += 1
+                // The retry always opens a new connection: another pooled one may be as stale as the first.
+                let pooled = attempt == 1 ? pool.checkOut(origin) : nil
+                let connection: Connection
+                if let pooled {
+                    connection = pooled
+                } else {
+                    // Each attempt gets its own connect deadline, within the request's total one: a retry
+                    // after a slow first attempt must not find its deadline already past.
+                    let connectWait = Wait(
+                        deadline: min(total.deadline, Deadline.after(configuration.connectTimeout)),
+                        onTimeout: HTTPFailure(
+                            .cannotConnect,
+                            "could not connect to \(prepared.target.host) port \(prepared.target.port) in time"),
                         cancellation: cancellation)
+                    connection = try Connection.open(
+                        host: prepared.target.host, port: prepared.target.port, tls: tls, wait: connectWait)
                 }
+                // A reused connection the server closed a moment ago fails before anything is processed:
+                // retried once on a fresh one when nothing left this host, or for a GET/HEAD (RFC 9112
+                // §9.3.1). Never a request carrying a payment: sending a signature again is the x402
+                // client's decision, not the transport's.
+                let mayRetry = pooled != nil && attempt == 1 && !prepared.carriesPayment
+                var written = 0
+                do {
+                    defer { if written > 0 { requestLeft = true } }
+                    try connection.write(prepared.bytes, written: &written, total)
+                } catch {
+                    connection.close()
+                    if mayRetry && written == 0 && error.code == .connectionLost { continue }
+                    throw error
+                }
+                var firstByte = total
+                if let limit = configuration.firstByteTimeout {
+                    let deadline = Deadline.after(limit)
+                    if deadline < total.deadline {
+                        firstByte = Wait(
+                            deadline: deadline, onTimeout: HTTPFailure(.timeout, "no response began within \(limit)"),
+                            cancellation: cancellation)
+                    }
+                }
+                var reader = ResponseReader(
+                    connection: connection, maximumHeaderBytes: configuration.maximumHeaderBytes,
+                    maximumBodyBytes: configuration.maximumResponseBytes, firstByte: firstByte, total: total)
+                let outcome: ResponseReader.Outcome
+                do {
+                    outcome = try reader.read(method: prepared.method)
+                } catch {
+                    connection.close()
+                    if mayRetry && prepared.idempotent && !reader.receivedAny && error.code == .connectionLost {
+                        continue
+                    }
+                    throw error
+                }
+                if outcome.reusable {
+                    pool.checkIn(connection, origin)
+                } else {
+                    connection.close()
+                }
+                return outcome.response
             }
-            var reader = ResponseReader(
-                connection: connection, maximumHeaderBytes: configuration.maximumHeaderBytes,
-                maximumBodyBytes: configuration.maximumResponseBytes, firstByte: firstByte, total: total)
-            let outcome: ResponseReader.Outcome
-            do {
-                outcome = try reader.read(method: prepared.method)
-            } catch {
-                connection.close()
-                if mayRetry && prepared.idempotent && !reader.receivedAny && error.code == .connectionLost { continue }
-                throw error
-            }
-            if outcome.reusable {
-                pool.checkIn(connection, origin)
-            } else {
-                connection.close()
-            }
-            return outcome.response
+        } catch {
+            guard requestLeft && error.code.definitelyNotSent else { throw error }
+            throw HTTPFailure(
+                .connectionLost,
+                "the request was sent, then its connection failed and a retry could not be made (\(error.message)); "
+                    + "the server may have received it")
         }
     }
 }
@@ -232,7 +255,12 @@ struct PreparedRequest: Sendable {
     let target: Target
     let method: String
     let idempotent: Bool
+    /// Whether the request carries an x402 payment header (either version's, in any case).
+    let carriesPayment: Bool
     let bytes: [UInt8]
+
+    /// The x402 payment header names, lower-cased.
+    private static let paymentFields = Set([X402Version.v1, .v2].map { $0.paymentHeader.lowercased() })
 
     /// Fields the client writes itself; a caller's value could desynchronise framing.
     private static let managed = ["host", "content-length", "transfer-encoding", "connection"]
@@ -247,6 +275,7 @@ struct PreparedRequest: Sendable {
         }
         method = request.method
         idempotent = method == "GET" || method == "HEAD"
+        carriesPayment = request.headers.contains { Self.paymentFields.contains($0.name.lowercased()) }
         guard let components = URLComponents(url: request.url, resolvingAgainstBaseURL: false) else {
             throw HTTPFailure(.invalidRequest, "the URL is not usable")
         }

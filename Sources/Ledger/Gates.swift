@@ -25,6 +25,17 @@ public struct Gate: Sendable, Hashable, CustomStringConvertible {
     public static let velocityAmount = Gate("velocity_amount")
     /// Payments above the threshold need an approval (an outcome, not a refusal).
     public static let approval = Gate("approval")
+    /// The session requires a spend plan: an approved, open plan of this session names the tool.
+    public static let plan = Gate("plan")
+    /// The plan step's largest amount per call.
+    public static let planStepAmount = Gate("plan_step_amount")
+    /// The plan step's number of calls.
+    public static let planStepCount = Gate("plan_step_count")
+    /// The plan's total.
+    public static let planTotal = Gate("plan_total")
+
+    /// The spend-plan gates (a refusal by one of them means: revise the plan).
+    public static let planGates: Set<Gate> = [.plan, .planStepAmount, .planStepCount, .planTotal]
 
     public var description: String { code }
 
@@ -39,6 +50,10 @@ public struct Gate: Sendable, Hashable, CustomStringConvertible {
         case "per_tool": return "per-tool cap"
         case "velocity_count": return "payments per window"
         case "velocity_amount": return "amount per window"
+        case "plan": return "spend plan"
+        case "plan_step_amount": return "plan step's amount per call"
+        case "plan_step_count": return "plan step's calls"
+        case "plan_total": return "plan total"
         default: return "approval threshold"
         }
     }
@@ -209,7 +224,7 @@ struct Usage: Sendable, Hashable {
 enum GateEvaluator {
     static func evaluate(
         _ request: ReservationRequest, session: PaymentSession?, usage: Usage, limits: LimitsConfiguration,
-        now: Int64
+        now: Int64, plan: PlanStatus? = nil
     ) -> GateEvaluation {
         let decimals = session?.decimals ?? limits.assets[request.asset]?.decimals ?? 0
         var checks: [GateCheck] = []
@@ -257,6 +272,16 @@ enum GateEvaluator {
             }
         add(GateCheck(gate: .allowList, passed: allowProblem == nil, detail: allowProblem))
 
+        // Spend plans: a session that requires one pays only inside an approved plan, and a payment named
+        // as a plan step is held to the step and the plan's total (Ledger+Plans.swift).
+        var planCovers = false
+        if let session, session.requiresPlan || request.planID != nil {
+            let planChecks = SpendPlan.gateChecks(
+                tool: request.tool, amount: request.amount, sessionID: session.id, plan: plan, now: now)
+            planChecks.forEach(add)
+            planCovers = plan != nil && planChecks.allSatisfy(\.passed)
+        }
+
         let amount = request.amount
         if let session {
             add(
@@ -300,6 +325,10 @@ enum GateEvaluator {
             if !check.passed && request.approvalID != nil {
                 check.passed = true
                 check.detail = "approved"
+            } else if !check.passed && planCovers {
+                // The human approved the plan, amounts and counts included: its steps are not asked again.
+                check.passed = true
+                check.detail = "plan"
             }
             needsApproval = !check.passed
             add(check)

@@ -3,7 +3,8 @@ import JSONCore
 /// Why one payment was allowed, assembled from the hash-chained audit trail alone (`purser report --explain`).
 ///
 /// The records are the ones the pipeline and the ledger wrote when it happened: the session grant, the
-/// call's trace (call and pay policies, change detection, approval and its channel), the approval's
+/// call's trace (call and pay policies, change detection, approval and its channel), the spend plan's
+/// proposal, approval and close when the payment was a plan step, the approval's
 /// creation, grant and redemption, the reservation with every gate's numbers, and the settlement. Nothing
 /// is recomputed from today's policies or limits, and no raw argument is ever in a record.
 public struct PaymentExplanation: Sendable, Hashable {
@@ -81,11 +82,16 @@ extension Ledger {
             return .failure(ExplanationError(message: "no audit record names the reservation \(reservation)"))
         }
         let approvals = Set(held.compactMap { $0.payload["approval"]?.stringValue })
+        let plans = Set(held.compactMap { $0.payload["plan"]?.stringValue })
         let sessions = Set(held.compactMap { $0.payload["session"]?.stringValue })
         let related = records.filter { step in
             if step.payload["reservation"]?.stringValue == reservation { return true }
             if step.kind.hasPrefix("approval."), let approval = step.payload["approval"]?.stringValue {
                 return approvals.contains(approval)
+            }
+            // The spend plan the payment was a step of: its proposal, approval (channel, numbers) and close.
+            if step.kind.hasPrefix("plan."), let plan = step.payload["plan"]?.stringValue {
+                return plans.contains(plan)
             }
             if step.kind == "session.grant", let session = step.payload["session"]?.stringValue {
                 return sessions.contains(session)

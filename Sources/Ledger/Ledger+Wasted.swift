@@ -11,18 +11,28 @@ public struct WastedPayment: Sendable, Hashable {
     public var amount: Int64
     /// The settlement transaction.
     public var transaction: String
-    /// Why it is wasted, as the trace says (`upstream_error`).
+    /// Why it is wasted: the trace's reason (`upstream_error`, …), or `plan_failed`.
     public var reason: String
     /// When it settled, unix milliseconds.
     public var settledAt: Int64
+    /// The plan closed as failed that it was a step of, if any.
+    public var plan: String? = nil
 }
 
 extension Ledger {
-    /// Settled payments whose call trace marks them wasted, oldest first (`purser report`).
+    /// Settled payments that bought nothing, oldest first (`purser report`): those whose call trace marks them
+    /// wasted, and the steps of plans closed as failed (once each; the trace's reason wins).
     ///
     /// The trace and the settlement are committed in one transaction, so a wasted payment is never
     /// reported without its settlement, nor a settlement without its trace.
     public func wastedPayments() throws(LedgerError) -> [WastedPayment] {
+        let traced = try tracedWastedPayments()
+        let seen = Set(traced.map(\.receiptID))
+        let failed = try failedPlanPayments().filter { !seen.contains($0.receiptID) }
+        return (traced + failed).sorted { ($0.settledAt, $0.receiptID) < ($1.settledAt, $1.receiptID) }
+    }
+
+    private func tracedWastedPayments() throws(LedgerError) -> [WastedPayment] {
         let dialect = database.dialect
         return try database.rows(
             """

@@ -40,7 +40,7 @@ public actor Ledger {
     }
 
     /// The newest schema this build knows.
-    public static let schemaVersion: Int64 = 5
+    public static let schemaVersion: Int64 = 6
 
     /// The ledger database's path inside a state home (`$PURSER_HOME`).
     public static func path(inHome home: String) -> String {
@@ -92,7 +92,7 @@ public actor Ledger {
     ) throws(LedgerError) -> Ledger {
         switch location {
         case .sqlite(let path):
-            try createPrivateFile(path)
+            try LedgerFile.prepare(path)
             let ownerLock = try OwnerLock.acquire(directory: path + ".owners")
             ownerLock.sweep()
             let database = try SQLiteDatabase(
@@ -132,9 +132,11 @@ public actor Ledger {
     ///   - cap: budget in atomic units (≥ 0).
     ///   - ttlMilliseconds: lifetime from now (> 0).
     ///   - perCallCap: optional largest single payment, atomic units.
+    ///   - requirePlan: paid calls need an approved spend plan (`purser session grant --require-plan`).
     /// - Throws: `LedgerError.Code.invalidArgument` for a bad argument; nothing is written then.
     public func grantSession(
-        agent: String, asset: String, decimals: Int, cap: Int64, ttlMilliseconds: Int64, perCallCap: Int64? = nil
+        agent: String, asset: String, decimals: Int, cap: Int64, ttlMilliseconds: Int64, perCallCap: Int64? = nil,
+        requirePlan: Bool = false
     ) throws(LedgerError) -> PaymentSession {
         try checkName(agent, "agent")
         try checkName(asset, "asset")
@@ -150,22 +152,25 @@ public actor Ledger {
         let session = PaymentSession(
             id: "ses_" + randomHex(12), agent: agent, asset: asset, decimals: decimals, cap: cap,
             perCallCap: perCallCap,
-            createdAt: now, expiresAt: expires, status: .active, revokedAt: nil)
+            createdAt: now, expiresAt: expires, status: .active, revokedAt: nil, requiresPlan: requirePlan)
         try database.transaction(immediate: true) { () throws(LedgerError) in
             try database.run(
                 """
-                INSERT INTO sessions(id, agent, asset, decimals, cap, per_call_cap, created_ms, expires_ms, status)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active')
+                INSERT INTO sessions(
+                    id, agent, asset, decimals, cap, per_call_cap, created_ms, expires_ms, status, require_plan)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)
                 """,
                 [
                     .text(session.id), .text(agent), .text(asset), .integer(Int64(decimals)), .integer(cap),
                     perCallCap.map { .integer($0) } ?? .null, .integer(now), .integer(expires),
+                    .integer(requirePlan ? 1 : 0),
                 ])
             var payload: JSONObject = [
                 "session": .string(session.id), "agent": .string(agent), "asset": .string(asset),
                 "cap": .number(JSONNumber(cap)), "expiresAt": .number(JSONNumber(expires)),
             ]
             if let perCallCap { payload["perCallCap"] = .number(JSONNumber(perCallCap)) }
+            if requirePlan { payload["requirePlan"] = .bool(true) }
             try appendAuditLocked(kind: "session.grant", payload: payload, now: now)
         }
         return session
@@ -195,9 +200,14 @@ public actor Ledger {
                 Self.session(from: $0)
             }
             var result: [SessionUsage] = []
+            let now = clock.now()
             for session in sessions {
                 let (used, inFlight) = try sessionUsage(session.id, tool: nil)
-                result.append(SessionUsage(session: session, committed: used - inFlight, inFlight: inFlight))
+                // An approved plan's unused reservation is held against the session like a payment in flight.
+                let planned = try openPlanHoldsLocked(session: session.id, excluding: nil, now: now)
+                result.append(
+                    SessionUsage(
+                        session: session, committed: used - inFlight, inFlight: saturatingAdd(inFlight, planned)))
             }
             return result
         }
@@ -221,13 +231,14 @@ public actor Ledger {
     }
 
     private static let sessionColumns =
-        "id, agent, asset, decimals, cap, per_call_cap, created_ms, expires_ms, status, revoked_ms"
+        "id, agent, asset, decimals, cap, per_call_cap, created_ms, expires_ms, status, revoked_ms, require_plan"
 
     private static func session(from row: any SQLRow) -> PaymentSession {
         PaymentSession(
             id: row.text(0), agent: row.text(1), asset: row.text(2), decimals: Int(row.int64(3)), cap: row.int64(4),
             perCallCap: row.optionalInt64(5), createdAt: row.int64(6), expiresAt: row.int64(7),
-            status: PaymentSession.Status(rawValue: row.text(8)) ?? .revoked, revokedAt: row.optionalInt64(9))
+            status: PaymentSession.Status(rawValue: row.text(8)) ?? .revoked, revokedAt: row.optionalInt64(9),
+            requiresPlan: row.int64(10) != 0)
     }
 
     private func loadSession(_ id: String) throws(LedgerError) -> PaymentSession? {
@@ -260,6 +271,7 @@ public actor Ledger {
                 (usage.toolUsed, usage.toolInFlight) = try sessionUsage(session.id, tool: request.tool)
             }
         }
+        let plan = try planUsageLocked(request, session: session, usage: &usage, now: now)
         if let velocity = limits.limits(for: request.asset).velocity {
             let since = now - velocity.windowMilliseconds
             try database.query(
@@ -277,11 +289,11 @@ public actor Ledger {
                 usage.windowAmountInFlight = row.int64(3)
             }
         }
-        return GateEvaluator.evaluate(request, session: session, usage: usage, limits: limits, now: now)
+        return GateEvaluator.evaluate(request, session: session, usage: usage, limits: limits, now: now, plan: plan)
     }
 
     /// (used including in flight, in flight) for a session, optionally for one tool.
-    private func sessionUsage(_ sessionID: String, tool: String?) throws(LedgerError) -> (Int64, Int64) {
+    func sessionUsage(_ sessionID: String, tool: String?) throws(LedgerError) -> (Int64, Int64) {
         var result: (Int64, Int64) = (0, 0)
         let sums = """
             SELECT COALESCE(SUM(CASE WHEN state = 'committed' THEN settled_amount ELSE amount END), 0),
@@ -331,6 +343,7 @@ public actor Ledger {
                 "argsDigest": .string(request.argumentsDigest), "checks": .array(evaluation.checks.map { $0.json }),
             ]
             if let approval = request.approvalID { payload["approval"] = .string(approval) }
+            if let plan = request.planID { payload["plan"] = .string(plan) }
             switch evaluation.outcome {
             case .refused:
                 try appendAuditLocked(kind: "reserve", payload: payload, now: now)
@@ -359,6 +372,7 @@ public actor Ledger {
                         .text(reservation.state.rawValue), .text(request.purpose), .text(request.argumentsDigest),
                         .text(ownerID), .integer(now), .integer(now), holdUntil.map { .integer($0) } ?? .null,
                     ] + Self.authorizationValues(authorization))
+                if let plan = request.planID { try recordPlanPaymentLocked(reservation: reservation.id, plan: plan) }
                 payload["reservation"] = .string(reservation.id)
                 if let holdUntil { payload["held_until"] = .number(JSONNumber(holdUntil)) }
                 try appendAuditLocked(kind: "reserve", payload: payload, now: now)
@@ -888,6 +902,7 @@ public actor Ledger {
         try checkName(request.purpose, "purpose")
         try checkName(request.argumentsDigest, "arguments digest")
         if let approval = request.approvalID { try checkName(approval, "approval id") }
+        if let plan = request.planID { try checkName(plan, "plan id") }
     }
 
     /// Identifiers and codes: 1–256 bytes, no control characters.
@@ -902,22 +917,6 @@ public actor Ledger {
 func randomHex(_ byteCount: Int) -> String {
     var generator = SystemRandomNumberGenerator()
     return hexString((0..<byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) })
-}
-
-/// Creates the database file with mode 0600 (or tightens an existing one) and makes the creation durable.
-private func createPrivateFile(_ path: String) throws(LedgerError) {
-    let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard descriptor >= 0 else {
-        throw LedgerError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")
-    }
-    defer { close(descriptor) }
-    var status = stat()
-    if fstat(descriptor, &status) == 0, status.st_mode & 0o077 != 0 {
-        guard fchmod(descriptor, 0o600) == 0 else {
-            throw LedgerError(.io, "cannot restrict \(path) to mode 0600: \(String(cString: strerror(errno)))")
-        }
-    }
-    fsyncDirectory(of: path)
 }
 
 /// fsyncs the directory containing `path`, so a newly created file's name survives a crash.

@@ -26,6 +26,8 @@ public struct PaymentSession: Sendable, Hashable {
     public var status: Status
     /// When it was revoked, unix milliseconds.
     public var revokedAt: Int64?
+    /// Paid calls need an approved spend plan (`purser session grant --require-plan`); free calls never do.
+    public var requiresPlan: Bool = false
 
     /// True when the session can pay at `now`.
     public func isUsable(at now: Int64) -> Bool {
@@ -182,12 +184,16 @@ public struct ReservationRequest: Sendable, Hashable {
     public var argumentsDigest: String
     /// Id of the approval granted for this payment, when one was needed and given.
     public var approvalID: String?
+    /// The approved spend plan this payment is a step of: the plan's gates apply, its approval stands in
+    /// for the amount approval, and the amount comes out of the plan's reservation.
+    public var planID: String?
 
     /// Creates a request.
     public init(
         sessionID: String, agent: String, tool: String, payee: String, network: String, asset: String,
-        amount: Int64, purpose: String, argumentsDigest: String, approvalID: String? = nil
+        amount: Int64, purpose: String, argumentsDigest: String, approvalID: String? = nil, planID: String? = nil
     ) {
+        self.planID = planID
         self.sessionID = sessionID
         self.agent = agent
         self.tool = tool

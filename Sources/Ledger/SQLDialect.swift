@@ -168,6 +168,28 @@ enum SQLiteSchema {
         """
         CREATE INDEX reservations_paid_by_tool ON reservations(tool) WHERE state = 'committed';
         """,
+        // 6: spend plans (Ledger+Plans.swift): a session may require one, plans and their steps, and which
+        // reservations were plan steps.
+        """
+        ALTER TABLE sessions ADD COLUMN require_plan INTEGER NOT NULL DEFAULT 0 CHECK (require_plan IN (0, 1));
+        CREATE TABLE plans(
+            id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id), agent TEXT NOT NULL,
+            asset TEXT NOT NULL, total INTEGER NOT NULL CHECK (total > 0),
+            state TEXT NOT NULL CHECK (state IN ('proposed', 'approved', 'closed')),
+            outcome TEXT CHECK (outcome IS NULL OR outcome IN ('done', 'failed', 'declined', 'expired')),
+            args_digest TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+            lifetime_ms INTEGER NOT NULL CHECK (lifetime_ms > 0), approved_ms INTEGER, approved_by TEXT,
+            closed_ms INTEGER, CHECK ((state = 'closed') = (outcome IS NOT NULL))) STRICT;
+        CREATE INDEX plans_open ON plans(session_id) WHERE state != 'closed';
+        CREATE TABLE plan_steps(
+            plan_id TEXT NOT NULL REFERENCES plans(id), position INTEGER NOT NULL, tool TEXT NOT NULL,
+            purpose TEXT NOT NULL, max_amount INTEGER NOT NULL CHECK (max_amount > 0),
+            count INTEGER NOT NULL CHECK (count > 0), PRIMARY KEY (plan_id, tool)) STRICT;
+        CREATE TABLE plan_payments(
+            reservation_id TEXT PRIMARY KEY REFERENCES reservations(id),
+            plan_id TEXT NOT NULL REFERENCES plans(id)) STRICT;
+        CREATE INDEX plan_payments_plan ON plan_payments(plan_id);
+        """,
     ]
 }
 

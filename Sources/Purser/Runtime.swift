@@ -37,11 +37,13 @@ public struct Runtime: Sendable {
     /// Loads tools and policies and builds the pipeline. Every call is authorized by the policies:
     /// with no valid policy, Cedar denies everything (fail closed).
     ///
-    /// - Parameter enablePayments: open the ledger, limits and wallet so a 402 can be paid (false for
-    ///   `purser check`, which must not create state).
+    /// - Parameters:
+    ///   - enablePayments: open the ledger, limits and wallet so a 402 can be paid (false for
+    ///     `purser check`, which must not create state).
+    ///   - ownerCommands: the commands refusals tell the user to run (`.vault` for `purser vault serve`).
     public static func load(
         _ configuration: RuntimeConfiguration, secrets: any SecretSource = EnvironmentSecrets(),
-        enablePayments: Bool = true
+        enablePayments: Bool = true, ownerCommands: OwnerCommands = .singleUser
     ) async -> Runtime {
         let payments =
             enablePayments
@@ -58,7 +60,7 @@ public struct Runtime: Sendable {
                     configuration: HTTPClient.Configuration(
                         maximumResponseBytes: manifest.upstream.maxResponseBytes,
                         timeout: .seconds(manifest.upstream.timeoutSeconds)))
-            }, secrets: secrets, authorizer: policies, payments: payments)
+            }, secrets: secrets, authorizer: policies, payments: payments, ownerCommands: ownerCommands)
         return Runtime(
             configuration: configuration, catalog: catalog, pipeline: pipeline, diagnostics: diagnostics,
             policies: policies, payments: payments)

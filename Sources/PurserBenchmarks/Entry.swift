@@ -31,6 +31,7 @@ struct PurserBenchmarks {
         PipelineBenchmark.self,
         WaitBenchmark.self,
         VaultBenchmark.self,
+        ScrubBenchmark.self,
     ]
 
     static func main() async {

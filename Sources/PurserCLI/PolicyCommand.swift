@@ -77,7 +77,13 @@ struct PolicyCommand: Subcommand {
         if resource.type == "Tool", FileManager.default.fileExists(atPath: toolsDirectory) {
             let (manifests, _) = ToolManifestLoader.loadDirectory(toolsDirectory)
             if let manifest = manifests.first(where: { $0.name == resource.id.value }) {
-                entities = PolicyStore.entities(entities, adding: ToolFacts(manifest: manifest))
+                do {
+                    entities = try PolicyStore.entities(entities, adding: ToolFacts(manifest: manifest))
+                } catch {
+                    // As in `serve`: no evaluation against fewer entities than configured.
+                    printOut("decision: deny\nrefused: " + PolicyStore.entitiesRefusal(tool: manifest.name, error))
+                    return 2
+                }
             }
         }
         let request = Request(principal: principal, action: action, resource: resource, context: context)

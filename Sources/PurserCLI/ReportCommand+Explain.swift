@@ -81,10 +81,12 @@ extension ReportCommand {
             if p["approval"] != nil {
                 out.append("approval \(text("approval")) via \(text("approval_channel"))")
             }
+            if p["plan"] != nil { out.append("step of spend plan \(text("plan"))") }
             return out
         case "reserve":
             var out = [
                 "reservation \(text("reservation")): \(text("outcome")) (\(text("reason"))), \(text("amount")) atomic \(text("asset")) to \(text("payee")) on \(text("network"))"
+                    + (p["plan"] != nil ? ", step of plan \(text("plan"))" : "")
             ]
             for check in p["checks"]?.arrayValue ?? [] {
                 guard let c = check.objectValue else { continue }
@@ -103,6 +105,21 @@ extension ReportCommand {
                 "approval \(text("approval")) asked (\(text("state"))) for \(text("amount")) atomic \(text("asset")) to \(text("payee"))"
             ]
         case "approval.granted": return ["approval \(text("approval")) granted by \(text("by"))"]
+        case "plan.propose":
+            let steps = (p["steps"]?.arrayValue ?? []).compactMap(\.objectValue).map {
+                "\($0["tool"]?.stringValue ?? "?") up to \($0["maxAmount"].map { $0.serialized() } ?? "?") × \($0["count"].map { $0.serialized() } ?? "?")"
+            }
+            return [
+                "plan \(text("plan")) proposed by \(text("agent")): \(steps.joined(separator: ", ")), total \(text("total")) atomic \(text("asset"))"
+            ]
+        case "plan.approve":
+            return [
+                "plan \(text("plan")) approved via \(text("by")): \(text("reserved")) atomic \(text("asset")) reserved (session remaining \(text("sessionRemaining")) of \(text("sessionCap"))), until \(text("expiresAt")) ms"
+            ]
+        case "plan.close":
+            return [
+                "plan \(text("plan")) closed (\(text("outcome"))) by \(text("by")): spent \(text("spent")), held \(text("held")), returned \(text("returned")) atomic \(text("asset"))"
+            ]
         case "approval.redeem": return ["approval \(text("approval")) redeemed: \(text("outcome"))"]
         case "commit":
             return [

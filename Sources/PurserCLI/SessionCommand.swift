@@ -100,7 +100,7 @@ struct SessionCommand: Subcommand {
     static let summary = "grant, list and revoke payment sessions"
     static let usage = """
         purser session grant --agent ID --budget AMOUNT [--asset SYM] [--ttl 24h|90m|3600s] [--per-call AMOUNT] \
-        [--home DIR] [--ledger PATH|URL] [--policies DIR]
+        [--require-plan] [--home DIR] [--ledger PATH|URL] [--policies DIR]
                purser session list [--json] [--home DIR] [--ledger PATH|URL]
                purser session revoke ID [--home DIR] [--ledger PATH|URL]
         """
@@ -137,6 +137,7 @@ struct SessionCommand: Subcommand {
         let assetOption = try arguments.option("asset")
         let ttlText = try arguments.option("ttl")
         let perCallText = try arguments.option("per-call")
+        let requirePlan = try arguments.flag("require-plan")
         try arguments.finish()
         let limits = try LedgerHome.limits(configuration)
         guard let agent else { throw UsageError(description: "--agent is required") }
@@ -175,13 +176,15 @@ struct SessionCommand: Subcommand {
         }
         let ledger = try LedgerHome.open(configuration, create: true)
         let session = try await ledger.grantSession(
-            agent: agent, asset: symbol, decimals: asset.decimals, cap: cap, ttlMilliseconds: ttl, perCallCap: perCall)
+            agent: agent, asset: symbol, decimals: asset.decimals, cap: cap, ttlMilliseconds: ttl, perCallCap: perCall,
+            requirePlan: requirePlan)
         var line =
             "granted session \(session.id) to \(agent): "
             + "\(LedgerHome.display(cap, decimals: asset.decimals, asset: symbol)) until \(LedgerHome.time(session.expiresAt))"
         if let perCall {
             line += ", at most \(LedgerHome.display(perCall, decimals: asset.decimals, asset: symbol)) per call"
         }
+        if requirePlan { line += "; paid calls need an approved spend plan" }
         printOut(line)
         return 0
     }
@@ -218,6 +221,7 @@ struct SessionCommand: Subcommand {
                     "remainingAtomic": .number(JSONNumber(usage.remaining)), "remaining": show(usage.remaining),
                     "createdAt": .string(LedgerHome.time(session.createdAt)),
                     "expiresAt": .string(LedgerHome.time(session.expiresAt)),
+                    "requiresPlan": .bool(session.requiresPlan),
                 ]
                 if let perCall = session.perCallCap {
                     object["perCallAtomic"] = .number(JSONNumber(perCall))

@@ -96,7 +96,9 @@ struct VaultCommand: Subcommand {
         let ledgerPath = Ledger.path(inHome: home)
         if !FileManager.default.fileExists(atPath: ledgerPath) { _ = try Ledger.open(path: ledgerPath) }
 
-        let runtime = await Runtime.load(configuration)
+        // Refusals behind the vault name the owner's signed commands (`purser owner approve`), not the
+        // single-user ones, which cannot reach the vault's home.
+        let runtime = await Runtime.load(configuration, ownerCommands: .vault)
         for diagnostic in runtime.diagnostics { printError(diagnostic.description) }
         for problem in runtime.payments?.problems ?? [] { printError("purser vault: payments: \(problem)") }
         let policy = await runtime.policies.status()
@@ -141,9 +143,10 @@ struct OwnerCommand: Subcommand {
     static let name = "owner"
     static let summary = "grant, revoke, approve or resolve through the vault, signed with the owner passphrase"
     static let usage = """
-        purser owner grant --agent ID [--budget AMOUNT] [--asset SYM] [--ttl 24h] [--per-call AMOUNT] [--vault SOCKET]
+        purser owner grant --agent ID [--budget AMOUNT] [--asset SYM] [--ttl 24h] [--per-call AMOUNT] [--require-plan] \
+        [--vault SOCKET]
                purser owner revoke SESSION_ID [--vault SOCKET]
-               purser owner approve APPROVAL_ID [--vault SOCKET]
+               purser owner approve APPROVAL_ID|PLAN_ID [--vault SOCKET]
                purser owner resolve ID (--settled TX | --void) --note TEXT [--vault SOCKET]
                (socket: --vault, else $PURSER_VAULT, else \(defaultVaultSocket); \
         the passphrase is read from the terminal)
@@ -165,6 +168,7 @@ struct OwnerCommand: Subcommand {
             for (option, key) in [("budget", "budget"), ("asset", "asset"), ("ttl", "ttl"), ("per-call", "perCall")] {
                 if let value = try arguments.option(option) { parameters[key] = .string(value) }
             }
+            if try arguments.flag("require-plan") { parameters["requirePlan"] = true }
             request = ("session.grant", parameters)
         case "revoke":
             request = ("session.revoke", ["id": .string(try arguments.positional("the session id"))])

@@ -119,6 +119,7 @@ public enum StandardOwnerActions {
         }
         await desk.register("approve") { parameters throws(OwnerActionRefusal) in
             let id = try string(parameters, "id", allowed: ["id"])
+            if id.hasPrefix("pln_") { return try await approvePlan(id, ledger: ledger) }
             let approved: Bool
             let approval: Approval?
             do {
@@ -133,6 +134,26 @@ public enum StandardOwnerActions {
             }
             return
                 "approved \(id): \(approval.agent) may pay \(approval.amount) atomic \(approval.asset) to \(approval.payee) for \(approval.tool), once"
+        }
+    }
+
+    /// A spend plan (`pln_…`): approving reserves its total from the session.
+    private static func approvePlan(_ id: String, ledger: Ledger) async throws(OwnerActionRefusal) -> String {
+        let outcome: PlanApprovalOutcome
+        do {
+            outcome = try await ledger.approvePlan(id, by: "end_user")
+        } catch {
+            throw OwnerActionRefusal("the ledger refused: \(error)")
+        }
+        switch outcome {
+        case .approved(let status), .alreadyApproved(let status):
+            return
+                "approved plan \(id): \(status.plan.total) atomic \(status.plan.asset) reserved for \(status.plan.agent)"
+        case .unknownPlan: throw OwnerActionRefusal("no plan \(id)")
+        case .closed, .expired: throw OwnerActionRefusal("plan \(id) is closed or expired; nothing changed")
+        case .sessionUnusable(_, let problem): throw OwnerActionRefusal("the plan's session is \(problem)")
+        case .exceedsSession(_, let remaining):
+            throw OwnerActionRefusal("the plan's total is more than the session's \(remaining) atomic left")
         }
     }
 
@@ -189,8 +210,13 @@ public enum StandardOwnerActions {
     private static func grant(_ parameters: JSONObject, ledger: Ledger, limitsPath: String)
         async throws(OwnerActionRefusal) -> String
     {
-        let allowed: Set<String> = ["agent", "budget", "asset", "ttl", "perCall"]
+        let allowed: Set<String> = ["agent", "budget", "asset", "ttl", "perCall", "requirePlan"]
         let agent = try string(parameters, "agent", allowed: allowed)
+        var requirePlan = false
+        if let flag = parameters["requirePlan"] {
+            guard let value = flag.boolValue else { throw OwnerActionRefusal("\"requirePlan\" must be a boolean") }
+            requirePlan = value
+        }
         func optional(_ key: String) throws(OwnerActionRefusal) -> String? {
             guard let raw = parameters[key] else { return nil }
             guard let text = raw.stringValue else { throw OwnerActionRefusal("\"\(key)\" must be a string") }
@@ -235,7 +261,7 @@ public enum StandardOwnerActions {
         do {
             let session = try await ledger.grantSession(
                 agent: agent, asset: symbol, decimals: asset.decimals, cap: cap, ttlMilliseconds: ttl,
-                perCallCap: perCall)
+                perCallCap: perCall, requirePlan: requirePlan)
             return
                 "granted session \(session.id) to \(agent): \(AssetAmount.format(cap, decimals: asset.decimals)) \(symbol)"
         } catch {

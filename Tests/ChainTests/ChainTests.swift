@@ -15,11 +15,13 @@ struct ChainTests {
     static let nonce = "0x" + String(repeating: "11", count: 32)
     static let transaction = "0x" + String(repeating: "cd", count: 32)
 
-    func verifier(_ node: FakeNode, timeout: Double = 5) -> SettlementVerifier {
-        SettlementVerifier(
-            rpc: EthereumRPC(
-                transport: node,
-                endpoint: .init(url: URL(string: "http://127.0.0.1:8545")!, timeoutSeconds: timeout)))
+    func verifier(_ node: FakeNode, timeout: Double = 5, confirmations: UInt64 = 12) -> SettlementVerifier {
+        SettlementVerifier(rpc: rpc(node, timeout: timeout), confirmations: confirmations)
+    }
+
+    func rpc(_ node: FakeNode, timeout: Double = 5) -> EthereumRPC {
+        EthereumRPC(
+            transport: node, endpoint: .init(url: URL(string: "http://127.0.0.1:8545")!, timeoutSeconds: timeout))
     }
 
     func facts(validBefore: UInt64? = 1_800_000_060, claimed: String? = nil, amount: String = "10000")
@@ -97,6 +99,72 @@ struct ChainTests {
         #expect(try await verifier(node).check(facts()) == .unused(block: 101, timestamp: 1_800_000_060))
     }
 
+    @Test("void is decided at the finalized block: unused at latest past validBefore is still pending")
+    func voidWaitsForFinality() async throws {
+        let node = FakeNode()
+        node.state.withLock { $0.finalizedLag = 2 }
+        node.mine(seconds: 60)
+        // latest (101) is past validBefore, but a reorg could still replace it with a block that uses the
+        // authorization; the finalized block (99) is before validBefore.
+        #expect(try await verifier(node).check(facts()) == .pending)
+        node.mine(seconds: 12)
+        node.mine(seconds: 12)
+        #expect(try await verifier(node).check(facts()) == .unused(block: 101, timestamp: 1_800_000_060))
+        #expect(node.state.withLock { $0.blocksAsked.allSatisfy { $0 == "finalized" } })
+    }
+
+    @Test("a settlement is verified only once its block is final; until then it stays pending (held)")
+    func settledWaitsForFinality() async throws {
+        let node = FakeNode()
+        node.state.withLock { $0.finalizedLag = 2 }
+        node.settle(
+            token: Self.token, authorizer: Self.authorizer, nonce: Self.nonce, payTo: Self.payTo, amount: 10_000,
+            transaction: Self.transaction)
+        #expect(try await verifier(node).check(facts(claimed: Self.transaction)) == .pending)
+        #expect(try await verifier(node).check(facts()) == .pending)
+        node.mine(seconds: 12)
+        node.mine(seconds: 12)
+        #expect(
+            try await verifier(node).check(facts(claimed: Self.transaction))
+                == .settled(transaction: Self.transaction, block: 101))
+        #expect(try await verifier(node).check(facts()) == .settled(transaction: Self.transaction, block: 101))
+    }
+
+    @Test("without finalized the safe block decides; without either, latest minus the confirmation depth")
+    func finalityFallbacks() async throws {
+        let safeOnly = FakeNode()
+        safeOnly.state.withLock {
+            $0.knownTags = ["latest", "safe"]
+            $0.safeLag = 1
+        }
+        safeOnly.mine(seconds: 60)
+        let safe = try await rpc(safeOnly).finalBlock(confirmations: 12)
+        #expect(safe == FinalBlock(header: BlockHeader(number: 100, timestamp: 1_800_000_000), basis: .safe))
+        #expect(try await verifier(safeOnly).check(facts()) == .pending)
+
+        let neither = FakeNode()
+        neither.state.withLock {
+            $0.knownTags = ["latest"]
+            $0.nullTags = ["safe"]  // a node may also answer an unknown tag with a null block
+        }
+        neither.mine(seconds: 60)
+        neither.mine(seconds: 60)
+        let deep = try await rpc(neither).finalBlock(confirmations: 12)
+        #expect(
+            deep == FinalBlock(header: BlockHeader(number: 90, timestamp: 1_799_999_880), basis: .confirmations(12)))
+        #expect(try await verifier(neither).check(facts()) == .pending)
+        #expect(
+            try await verifier(neither, confirmations: 1).check(facts())
+                == .unused(block: 101, timestamp: 1_800_000_060))
+        let asked = neither.state.withLock { $0.blocksAsked }
+        #expect(Array(asked.prefix(4)) == ["finalized", "safe", "latest", "0x5a"])
+
+        // A node that cannot be reached is not a node without the tags: no fallback, no decision.
+        let down = FakeNode()
+        down.state.withLock { $0.unreachable = true }
+        await #expect(throws: ChainError.self) { _ = try await rpc(down).finalBlock(confirmations: 12) }
+    }
+
     @Test("an unreachable or lying node is an error, never evidence")
     func badNodes() async throws {
         let node = FakeNode()
@@ -141,7 +209,20 @@ struct ChainTests {
         let parsed = try NodeConfiguration.parse(
             Array(good.utf8), file: "nodes.json", environment: ["NODE_TOKEN": "s3"])
         let node = try #require(parsed.nodes["eip155:84532"])
-        #expect(node.chainID == 84532 && node.fromBlock == 7)
+        #expect(node.chainID == 84532 && node.fromBlock == 7 && node.confirmations == 12)
+        let deeper = try NodeConfiguration.parse(
+            Array(#"{"nodes": {"eip155:1": {"url": "http://h/", "confirmations": 64}}}"#.utf8), file: "nodes.json",
+            environment: [:])
+        #expect(deeper.nodes["eip155:1"]?.confirmations == 64)
+        for depth in ["0", "10001", "1.5", "\"12\""] {
+            let text = #"{"nodes": {"eip155:1": {"url": "http://h/", "confirmations": "# + depth + "}}}"
+            do {
+                _ = try NodeConfiguration.parse(Array(text.utf8), file: "nodes.json", environment: [:])
+                Issue.record("confirmations \(depth) was accepted")
+            } catch {
+                #expect(error.problems == ["nodes.json:1:62: \"confirmations\" must be an integer from 1 to 10000"])
+            }
+        }
         #expect(node.endpoint.headers["Authorization"] == "Bearer s3")
         let bad = """
             {"nodes": {"base": {"url": "http://x"},

@@ -28,6 +28,7 @@ final class World: Sendable {
     ///   - transport: replaces the seller as the tool's transport (the seller then sees nothing).
     ///   - ledger: wraps the ledger the pipeline uses (fault injection); `self.ledger` stays the real one.
     ///   - authorizer: replaces the Cedar policy store built from `policy`.
+    ///   - ownerCommands: the mode refusals word their commands for (`.vault` as behind `purser vault serve`).
     init(
         seller: FakeSeller = FakeSeller(), budget: Int64 = 1_000_000, approvalAbove: String? = nil,
         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
@@ -35,7 +36,8 @@ final class World: Sendable {
         manifestText: String = World.weatherManifest, transport: (any HTTPTransport)? = nil,
         ledger wrap: (Ledger) -> any PaymentLedger = { $0 }, authorizer: (any CallAuthorizer)? = nil,
         signer wrapSigner: (any Signer) -> any Signer = { $0 }, ledgerClock: LedgerClock = .system,
-        changes: String = ""
+        changes: String = "", ownerCommands: OwnerCommands = .singleUser, requirePlan: Bool = false,
+        extraManifests: [String] = []
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "purser-governed-\(UUID().uuidString)")
@@ -55,9 +57,14 @@ final class World: Sendable {
         _ = try KeyFile.create(at: keyPath)
         ledger = try Ledger.open(path: home.appendingPathComponent("ledger.sqlite").path, clock: ledgerClock)
         session = try await ledger.grantSession(
-            agent: "alice", asset: "USDC", decimals: 6, cap: budget, ttlMilliseconds: 3_600_000)
-        let (manifest, problems) = ToolManifestLoader.load(bytes: Array(manifestText.utf8), file: "weather.json")
-        guard let manifest, problems.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
+            agent: "alice", asset: "USDC", decimals: 6, cap: budget, ttlMilliseconds: 3_600_000,
+            requirePlan: requirePlan)
+        var manifests: [ToolManifest] = []
+        for text in [manifestText] + extraManifests {
+            let (manifest, problems) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "tool.json")
+            guard let manifest, problems.isEmpty else { throw CocoaError(.fileReadCorruptFile) }
+            manifests.append(manifest)
+        }
         self.seller = seller
         let payments = PaymentEnvironment(
             ledger: wrap(ledger),
@@ -65,18 +72,18 @@ final class World: Sendable {
             signer: wrapSigner(try KeyFileSigner(path: keyPath)), approvalKey: Array(repeating: 7, count: 32),
             clock: clock)
         pipeline = ToolCallPipeline(
-            catalog: ToolCatalog([manifest]), transport: { _ in transport ?? seller }, secrets: EnvironmentSecrets(),
-            authorizer: authorizer ?? PolicyStore(directory: policies.path), payments: payments
-        ) { [logged] line in logged.append(line) }
+            catalog: ToolCatalog(manifests), transport: { _ in transport ?? seller }, secrets: EnvironmentSecrets(),
+            authorizer: authorizer ?? PolicyStore(directory: policies.path), payments: payments,
+            log: { [logged] line in logged.append(line) }, ownerCommands: ownerCommands)
     }
 
     func call(
         agent: String = "alice", city: String = "Paris", meta: JSONObject = [:],
         channel: CallerContext.ApprovalChannel = .fallbackToken, requestState: String? = nil,
-        inputResponses: JSONObject? = nil, arguments: JSONObject? = nil
+        inputResponses: JSONObject? = nil, arguments: JSONObject? = nil, tool: String = "weather"
     ) async throws -> ToolCallOutcome {
         try await pipeline.call(
-            name: "weather", arguments: arguments ?? ["city": .string(city)],
+            name: tool, arguments: arguments ?? ["city": .string(city)],
             caller: CallerContext(
                 agent: agent, meta: meta, requestState: requestState, inputResponses: inputResponses,
                 approvalChannel: channel))

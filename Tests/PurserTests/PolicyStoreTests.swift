@@ -155,4 +155,101 @@ struct PolicyStoreTests {
         let broken = PolicyStore.lint(directory: directory.path)
         #expect(broken.count == 1 && broken[0].severity == .error && broken[0].location.column == 48)
     }
+
+    /// A directory whose forbid relies on group membership, and whose entities.json makes `web_search`'s
+    /// group `search` a child of the tool itself: a tool manifest putting `web_search` in `search` closes a cycle.
+    static func blockedDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("purser-cycle-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try """
+        permit(principal, action, resource);
+        forbid(principal in Group::"blocked", action, resource);
+        """.write(to: directory.appendingPathComponent("p.cedar"), atomically: true, encoding: .utf8)
+        try """
+        [
+          {"uid": {"type": "Agent", "id": "mallory"}, "attrs": {}, "parents": [{"type": "Group", "id": "blocked"}]},
+          {"uid": {"type": "Group", "id": "blocked"}, "attrs": {}, "parents": []},
+          {"uid": {"type": "ToolGroup", "id": "search"}, "attrs": {},
+           "parents": [{"type": "ToolGroup", "id": "all"}, {"type": "Tool", "id": "web_search"}]}
+        ]
+        """.write(to: directory.appendingPathComponent("entities.json"), atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    @Test("entities that cannot take the tool refuse the call: never evaluated against fewer entities")
+    func entityCycleFailsClosed() async throws {
+        let directory = try PolicyStoreTests.blockedDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = PolicyStore(directory: directory.path)
+        let plain = ToolFacts(name: "weather")
+        // The forbid applies through the membership in entities.json.
+        #expect(!(await store.authorizeToolCall(agent: "mallory", tool: plain, arguments: [:]).allowed))
+        #expect(await store.authorizeToolCall(agent: "alice", tool: plain, arguments: [:]).allowed)
+
+        let looped = ToolFacts(name: "web_search", groups: ["search"])
+        for agent in ["mallory", "alice"] {
+            let call = await store.authorizeToolCall(agent: agent, tool: looped, arguments: [:])
+            #expect(!call.allowed)
+            let why = try #require(call.refusal)
+            #expect(why.contains("web_search") && why.contains("cycle"))
+            let pay = await store.authorizePayment(
+                agent: agent, tool: looped,
+                payment: PaymentFacts(
+                    amountAtomic: "10000", decimals: 6, asset: "USDC", network: "base", payTo: PolicyStoreTests.payee))
+            #expect(!pay.allowed && pay.refusal != nil)
+            #expect(!(await store.mayEverCall(agent: agent, tool: looped)))
+        }
+        #expect(throws: CedarDataError.self) {
+            _ = try PolicyStore.entities(try PolicyFiles.load(directory: directory.path).entities, adding: looped)
+        }
+    }
+
+    @Test("purser check names the entities.json parent entry that closes a tool's group cycle")
+    func entityCycleLint() throws {
+        let directory = try PolicyStoreTests.blockedDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let manifest = """
+            {"name": "web_search", "description": "d", "inputSchema": {"type": "object"},
+             "upstream": {"method": "GET", "url": "http://127.0.0.1:9/s"}, "groups": ["search"]}
+            """
+        let (loaded, problems) = ToolManifestLoader.load(bytes: Array(manifest.utf8), file: "tools/web_search.json")
+        #expect(problems.isEmpty)
+        let tool = try #require(loaded)
+        let diagnostics = PolicyStore.lint(directory: directory.path, tools: [tool])
+        let cycle = try #require(diagnostics.first { $0.message.contains("cycle") })
+        #expect(cycle.severity == .error)
+        #expect(cycle.file == directory.appendingPathComponent("entities.json").path)
+        // Line 5 of entities.json, at `{"type": "Tool", "id": "web_search"}` (the second parent).
+        #expect(cycle.location == SourceLocation(line: 5, column: 52))
+        #expect(cycle.message.contains("tools/web_search.json") && cycle.message.contains("`search`"))
+        // Another tool in the same group is fine.
+        var other = tool
+        other.name = "news"
+        #expect(!PolicyStore.lint(directory: directory.path, tools: [other]).contains { $0.severity == .error })
+    }
+
+    @Test("an entities.json or policy.json that exists but cannot be read refuses the load, never means none")
+    func unreadableFilesFailClosed() async throws {
+        let directory = try PolicyStoreTests.blockedDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let entities = directory.appendingPathComponent("entities.json")
+        try FileManager.default.removeItem(at: entities)
+        // A directory in its place: present, but no contents to read (as a file without read permission).
+        try FileManager.default.createDirectory(at: entities, withIntermediateDirectories: false)
+        let store = PolicyStore(directory: directory.path)
+        let call = await store.authorizeToolCall(agent: "mallory", tool: ToolFacts(name: "weather"), arguments: [:])
+        #expect(!call.allowed)
+        let problem = try #require(await store.status().problem)
+        #expect(problem.file == entities.path && problem.message.contains("cannot read"))
+
+        try FileManager.default.removeItem(at: entities)
+        let settings = directory.appendingPathComponent(PolicyFiles.settingsFileName)
+        try FileManager.default.createDirectory(at: settings, withIntermediateDirectories: false)
+        do {
+            _ = try PolicyFiles.load(directory: directory.path)
+            Issue.record("an unreadable policy.json loaded as the default shape")
+        } catch {
+            #expect(error.diagnostic.file == settings.path && error.diagnostic.message.contains("cannot read"))
+        }
+    }
 }

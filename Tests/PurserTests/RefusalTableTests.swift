@@ -128,6 +128,15 @@ private let scenarios: [RefusalScenario] = [
             payments: .disabled(reasons: [], ledger: nil), log: { _ in }, steps: [])
         return (try await pipeline.call(name: "weather", arguments: ["city": "Paris"], caller: .init(agent: "a")), nil)
     },
+    RefusalScenario(code: "plan_required", why: "a --require-plan session without an approved plan") {
+        let world = try await World(requirePlan: true)
+        return (try await world.call(), world)
+    },
+    RefusalScenario(code: "outside_plan", why: "the plan's one step is used up", paidBefore: 1) {
+        let world = try await plannedWorld(count: 1)
+        _ = try await world.call()
+        return (try await world.call(city: "Rome"), world)
+    },
 ]
 
 /// Every stable refusal code (docs/governed-call.md); the table below must reach each one.
@@ -135,8 +144,20 @@ private let allCodes: Set<String> = [
     "invalid_arguments", "policy_denied", "idempotency_conflict", "idempotency_in_progress", "upstream_failed",
     "cross_origin_redirect", "not_configured", "payment_unserviceable", "payment_policy_denied", "no_session",
     "budget_exceeded", "approval_required", "approval_declined", "approval_invalid", "payment_failed",
-    "outcome_unknown", "ledger_unavailable", "internal_error",
+    "outcome_unknown", "ledger_unavailable", "internal_error", "plan_required", "outside_plan",
 ]
+
+/// A --require-plan world with an approved plan of `count` weather calls (0.01 each).
+private func plannedWorld(count: Int64) async throws -> World {
+    let world = try await World(requirePlan: true)
+    let proposal = try await world.ledger.proposePlan(
+        sessionID: world.session.id, agent: "alice",
+        steps: [.init(tool: "weather", purpose: "p", maxAmount: 10_000, count: count)], total: 10_000 * count,
+        argumentsDigest: "sha256:p", lifetimeMilliseconds: 3_600_000)
+    guard case .proposed(let plan) = proposal else { throw CocoaError(.featureUnsupported) }
+    _ = try await world.ledger.approvePlan(plan.id, by: "end_user")
+    return world
+}
 
 @Suite("Refusal codes", .serialized)
 struct RefusalTableTests {
@@ -157,6 +178,30 @@ struct RefusalTableTests {
             let states = try await world.reservationStates()
             #expect(states.filter { $0 != .released } == Array(repeating: .committed, count: scenario.paidBefore))
         }
+    }
+
+    @Test("behind the vault, refusals name the owner's commands (purser owner approve), not the single-user ones")
+    func vaultWording() async throws {
+        func text(_ outcome: ToolCallOutcome) throws -> String {
+            try result(outcome).content.first?["text"]?.stringValue ?? ""
+        }
+        let single = try await World(approvalAbove: "0.005")
+        let singleText = try text(await single.call())
+        #expect(singleText.contains("Ask the user to run `purser approve apr_"), "\(singleText)")
+
+        let vault = try await World(
+            approvalAbove: "0.005", policy: "permit (principal, action, resource);", ownerCommands: .vault)
+        let required = try result(await vault.call())
+        let id = try #require(required.structuredContent?["approvalId"]?.stringValue)
+        let requiredText = required.content.first?["text"]?.stringValue ?? ""
+        #expect(requiredText.contains("Ask the user to run `purser owner approve \(id)`"), "\(requiredText)")
+        #expect(!requiredText.contains("`purser approve"))
+        // Retried before the owner approved: the reminder names the owner's command too.
+        let pending = try text(await vault.call(meta: ["com.purser/approval": .string(id)]))
+        #expect(pending.contains("(purser owner approve \(id))"), "\(pending)")
+        // No session for this agent: the owner grants one with `purser owner grant`.
+        let noSession = try text(await vault.call(agent: "carol"))
+        #expect(noSession.contains("purser owner grant") && !noSession.contains("purser session grant"), "\(noSession)")
     }
 
     @Test("the table covers every stable refusal code")

@@ -129,4 +129,82 @@ struct SecretScrubbingTests {
         #expect(second.meta?["com.purser/replayed"] == nil)
         #expect(calls.withLock { $0 } == ["/toolA"])
     }
+
+    /// A secret with every character JSON encoders disagree about: `<`, `>`, `&` (Go escapes them), `/`
+    /// (PHP escapes it), `"` and `\` (always escaped), and non-ASCII up to an astral character.
+    static let awkward = "sk_live<9f>&a/b\"c\\é€😀Z"
+
+    @Test("a secret echoed in any encoder's JSON escaping is removed from the decoded string")
+    func jsonEscapingVariants() throws {
+        let scrubber = SecretScrubber(values: ["Bearer " + Self.awkward, Self.awkward])
+        var everyUnit = ""
+        for unit in Self.awkward.utf16 { everyUnit += String(format: "\\u%04X", unit) }
+        let echoes = [
+            #"sk_live\u003c9f\u003e\u0026a/b\"c\\é€😀Z"#,  // Go encoding/json
+            #"sk_live<9f>&a\/b\"c\\\u00e9\u20ac\ud83d\ude00Z"#,  // PHP json_encode
+            #"sk_live\u003C9f\u003E\u0026a\/b\u0022c\\\u00e9\u20ac\ud83d\ude00Z"#,  // PHP with JSON_HEX_*
+            #"sk_live<9f>&a/b\"c\\\u00E9\u20AC\uD83D\uDE00Z"#,  // upper-case hex, ASCII only
+            everyUnit,  // every UTF-16 unit escaped
+        ]
+        for echo in echoes {
+            let body = Array((#"{"error":"invalid api key: "# + echo + #"","n":1}"#).utf8)
+            let scrubbed = scrubber.scrub(body)
+            let value = try JSONParser.parse(scrubbed)
+            #expect(value["error"]?.stringValue == "invalid api key: [redacted]", "\(echo) leaked")
+            #expect(value["n"] == 1)
+            #expect(!String(decoding: scrubbed, as: UTF8.self).contains("sk_live"))
+        }
+    }
+
+    @Test("a secret in JSON inside a JSON string, in a cut-off body, or HTML-escaped is removed")
+    func nestedCutAndHTMLEchoes() throws {
+        let scrubber = SecretScrubber(values: ["Bearer " + Self.awkward, Self.awkward])
+        // An upstream echoing the request body it received, itself Go-encoded JSON.
+        let nested = #"{"echo":"{\"error\":\"sk_live\\u003c9f\\u003e\\u0026a/b\\\"c\\\\é€😀Z\"}"}"#
+        let value = try JSONParser.parse(scrubber.scrub(Array(nested.utf8)))
+        #expect(value["echo"]?.stringValue == #"{"error":"[redacted]"}"#)
+        // Cut off at the size limit inside the string.
+        let cut = #"{"error":"invalid api key: sk_live\u003C9f\u003E\u0026a\/b\"c\\\u00e9\u20ac\ud83d\ude00Z, try"#
+        let scrubbedCut = String(decoding: scrubber.scrub(Array(cut.utf8)), as: UTF8.self)
+        #expect(scrubbedCut == #"{"error":"invalid api key: [redacted], try"#)
+        // An HTML error page, escaped by Go's html.EscapeString and by Python's html.escape.
+        for page in [
+            "<p>invalid key sk_live&lt;9f&gt;&amp;a/b&#34;c\\é€😀Z</p>",
+            "<p>invalid key sk_live&lt;9f&gt;&amp;a/b&quot;c\\é€😀Z</p>",
+        ] {
+            #expect(scrubber.scrub(page) == "<p>invalid key [redacted]</p>")
+        }
+        // Escaped text that holds no secret is left byte for byte.
+        let other = #"{"a":"x\u003cy\/z \u00e9","b":"broken \q escape"}"#
+        #expect(scrubber.scrub(other) == other)
+    }
+
+    @Test("an upstream that Go-encodes the Authorization header it received does not leak it")
+    func goEncodedEcho() async throws {
+        let tools = ToolCallPipeline(
+            catalog: ToolCatalog([try manifest("echo")]),
+            transport: { _ in
+                EchoingUpstream { request in
+                    var escaped = ""
+                    for character in request.headers["Authorization"] ?? "" {
+                        switch character {
+                        case "\"": escaped += "\\\""
+                        case "\\": escaped += "\\\\"
+                        case "<": escaped += "\\u003c"
+                        case ">": escaped += "\\u003e"
+                        case "&": escaped += "\\u0026"
+                        default: escaped.append(character)
+                        }
+                    }
+                    return HTTPResponse(
+                        status: 401, body: Array(#"{"error":"bad credentials: \#(escaped)"}"#.utf8))
+                }
+            }, secrets: FixedSecrets(values: ["API_TOKEN": "k<1>&2/\"3\\CANARY"]), authorizer: PayDenyingAuthorizer(),
+            payments: nil)
+        let refused = try result(await tools.call(name: "echo", arguments: [:], caller: CallerContext(agent: "a")))
+        #expect(refused.isError)
+        let text = allText(refused)
+        #expect(text.contains("[redacted]"))
+        #expect(!text.contains("CANARY"))
+    }
 }

@@ -30,6 +30,18 @@ extension ToolRefusal.Code {
     static let settlementContradicted = Self("settlement_contradicted")
     /// The pipeline's steps ran out of order (a programming error); refused, fail closed.
     static let internalError = Self("internal_error")
+    /// The session requires a spend plan and none is approved.
+    static let planRequired = Self("plan_required")
+    /// The payment is outside the approved spend plan (other tool, larger amount, count or total used up).
+    static let outsidePlan = Self("outside_plan")
+    /// A plan tool in a session that does not use plans.
+    static let planNotRequired = Self("plan_not_required")
+    /// A plan is still open (propose a new one after closing it).
+    static let planOpen = Self("plan_open")
+    /// No open plan to show or close.
+    static let noPlan = Self("no_plan")
+    /// The plan could not be approved (expired, closed, or the session changed).
+    static let planNotApproved = Self("plan_not_approved")
 }
 
 /// Whether money may have left the wallet when a call was refused: a property of the refusal.
@@ -135,6 +147,23 @@ public enum CallRefusal: Error, Sendable {
     case settlementContradicted(problems: [String], payment: PaymentSummary, reservation: String)
     /// A step found the call's state incomplete (a programming error in the step order).
     case stepOrder(step: String, signed: Bool)
+    /// The session requires a spend plan and none is approved; `pending` names a plan waiting for the human
+    /// (step 5c, or the reservation's `plan` gate).
+    case planRequired(tool: String, payment: PaymentSummary, pending: String?)
+    /// The payment is outside the approved plan `plan`: the evaluation's failing gate says how (step 5c or 9a).
+    case outsidePlan(tool: String, payment: PaymentSummary, plan: String, evaluation: GateEvaluation)
+    /// A plan tool was called in a session that pays per call (not granted with `--require-plan`).
+    case plansNotUsed
+    /// A new plan was proposed while `id` is still open.
+    case planStillOpen(id: String)
+    /// The plan's total does not fit what the session has left (`remaining`, displayed).
+    case planExceedsSession(total: String, remaining: String)
+    /// There is no open plan.
+    case noOpenPlan
+    /// The human declined the plan (it is closed).
+    case planDeclined(id: String)
+    /// The plan could not be approved: `reason` (expired, closed, session revoked or expired, budget).
+    case planNotApproved(id: String, reason: String)
 
     /// The stable code for `structuredContent.error`, receipts and traces.
     public var code: ToolRefusal.Code {
@@ -162,6 +191,14 @@ public enum CallRefusal: Error, Sendable {
         case .outcomeUnknown, .unexpectedPaymentOutcome, .unrecordedPayment: return .outcomeUnknown
         case .settlementContradicted: return .settlementContradicted
         case .stepOrder: return .internalError
+        case .planRequired: return .planRequired
+        case .outsidePlan: return .outsidePlan
+        case .plansNotUsed: return .planNotRequired
+        case .planStillOpen: return .planOpen
+        case .planExceedsSession: return .budgetExceeded
+        case .noOpenPlan: return .noPlan
+        case .planDeclined: return .approvalDeclined
+        case .planNotApproved: return .planNotApproved
         }
     }
 

@@ -59,6 +59,8 @@ struct CallState: Sendable {
     /// What changed, when the change rules want the human to approve it (the approval says it).
     var changeToApprove: String?
     var session: PaymentSession?
+    /// The approved spend plan this payment is a step of (a session granted with `--require-plan`).
+    var plan: PlanStatus?
     var reservationRequest: ReservationRequest?
     var approvalBinding: ApprovalBinding?
     var hold: Hold?

@@ -52,6 +52,8 @@ struct CallEnvironment: Sendable {
     let backlog: LedgerBacklog
     /// stderr (never stdout, which is JSON-RPC).
     let log: @Sendable (String) -> Void
+    /// The commands refusals tell the user to run (single-user mode or the vault).
+    var ownerCommands: OwnerCommands = .singleUser
 }
 
 /// The steps every pipeline runs, in order.
@@ -60,7 +62,8 @@ extension ToolCallPipeline {
     /// in `Steps/` and insert it here at its place; the other steps do not change.
     static let standardSteps: [any CallStep] = [
         InputCheckStep(), CallPolicyStep(), IdempotencyClaimStep(), UpstreamRequestStep(), OfferSelectionStep(),
-        ChangeDetectionStep(), PayPolicyStep(), LimitsAndApprovalStep(), ReservationStep(), SigningStep(),
+        ChangeDetectionStep(), SpendPlanStep(), PayPolicyStep(), LimitsAndApprovalStep(), ReservationStep(),
+        SigningStep(),
         SettlementStep(), SettlementClaimStep(), ReceiptStep(),
     ]
 }

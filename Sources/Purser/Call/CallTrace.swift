@@ -14,6 +14,8 @@ struct CallTrace: Sendable {
     var rejectedOffers = 0
     var reservation: String?
     var approval: String?
+    /// The spend plan the payment was a step of.
+    var plan: String?
     /// Change detection: the codes of what changed and the action taken.
     var changes: [String] = []
     var changeAction: String?
@@ -49,6 +51,7 @@ struct CallTrace: Sendable {
         if rejectedOffers > 0 { payload["rejected_offers"] = .number(JSONNumber(rejectedOffers)) }
         if let reservation { payload["reservation"] = .string(reservation) }
         if let approval { payload["approval"] = .string(approval) }
+        if let plan { payload["plan"] = .string(plan) }
         if !changes.isEmpty { payload["changes"] = .array(changes.map { .string($0) }) }
         if let changeAction { payload["change_action"] = .string(changeAction) }
         if !callPolicies.isEmpty { payload["call_policies"] = .array(callPolicies.map { .string($0) }) }

@@ -84,4 +84,22 @@ extension PaymentLedger {
     }
 }
 
-extension Ledger: PaymentLedger, SettlementEvidenceLedger {}
+/// Spend plans (docs/governed-call.md): the ledger keeps them, reserves an approved plan's total, and checks
+/// each plan step in the reservation transaction. A pipeline whose ledger does not implement this refuses
+/// every paid call of a session that requires a plan (fail closed), and offers no plan tools.
+public protocol PlanLedger: PaymentLedger {
+    /// The session's open (not closed) plan with what it used.
+    func currentPlan(session sessionID: String) async throws(LedgerError) -> PlanStatus?
+    /// Records a proposed plan.
+    func proposePlan(
+        sessionID: String, agent: String, steps: [SpendPlan.Step], total: Int64, argumentsDigest: String,
+        lifetimeMilliseconds: Int64
+    ) async throws(LedgerError) -> PlanProposal
+    /// The human's approval: reserves the total.
+    func approvePlan(_ id: String, by channel: String) async throws(LedgerError) -> PlanApprovalOutcome
+    /// Closes a plan; the unused part returns to the session.
+    func closePlan(_ id: String, outcome: SpendPlan.Outcome, by actor: String) async throws(LedgerError)
+        -> PlanCloseOutcome
+}
+
+extension Ledger: PaymentLedger, SettlementEvidenceLedger, PlanLedger {}

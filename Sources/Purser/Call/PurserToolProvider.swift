@@ -13,7 +13,10 @@ public struct PurserToolProvider: ToolProvider {
     }
 
     public func tools(for client: ClientDescription) async -> [ToolDescription] {
-        await pipeline.visibleTools(agent: agent).map { pipeline.listing(of: $0) }
+        let tools = await pipeline.visibleTools(agent: agent).map { pipeline.listing(of: $0) }
+        // The plan tools only where they apply: a session that pays per call lists exactly what it did before.
+        guard await pipeline.planTools.apply(agent: agent) else { return tools }
+        return tools + pipeline.planTools.descriptions
     }
 
     public func callTool(name: String, arguments: JSONObject, context: ToolCallContext) async throws(MCPError)

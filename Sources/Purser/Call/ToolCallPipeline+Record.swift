@@ -20,7 +20,7 @@ extension ToolCallPipeline {
         case .paid(let result): end = await commit(result, state: &state)
         default: await appendTrace(end, state: &state)
         }
-        let outcome = end.outcome
+        let outcome = end.outcome(environment.ownerCommands)
         await completeIdempotency(end, outcome: outcome, state: state)
         return outcome
     }
@@ -124,11 +124,11 @@ extension ToolCallPipeline {
 }
 
 extension CallEnd {
-    /// The MCP outcome of the call.
-    var outcome: ToolCallOutcome {
+    /// The MCP outcome of the call; a refusal names the commands of `commands`' mode.
+    func outcome(_ commands: OwnerCommands) -> ToolCallOutcome {
         switch self {
         case .answered(let result), .replayed(let result), .paid(let result): return .complete(result)
-        case .refused(let refusal): return .complete(refusal.result)
+        case .refused(let refusal): return .complete(refusal.result(for: commands))
         case .awaitingInput(let outcome): return outcome
         }
     }

@@ -23,6 +23,8 @@ public final class ToolCallPipeline: Sendable {
     let catalog: ToolCatalog
     let environment: CallEnvironment
     let steps: [any CallStep]
+    /// Purser's own spend-plan tools (listed where a session requires a plan).
+    let planTools: PlanTools
 
     /// Creates a pipeline.
     /// - Parameters:
@@ -32,31 +34,35 @@ public final class ToolCallPipeline: Sendable {
     ///   - authorizer: the call and pay policy (both are always asked).
     ///   - payments: whether and how this pipeline pays (`.disabled` refuses every 402 with the reasons).
     ///   - log: where failed ledger writes are reported (stderr by default; never stdout).
+    ///   - ownerCommands: the commands refusals tell the user to run (`.vault` behind `purser vault`).
     public convenience init(
         catalog: ToolCatalog, transport: (ToolManifest) -> any HTTPTransport, secrets: any SecretSource,
         authorizer: any CallAuthorizer, payments: Payments,
-        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError
+        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError,
+        ownerCommands: OwnerCommands = .singleUser
     ) {
         self.init(
             catalog: catalog, transport: transport, secrets: secrets, authorizer: authorizer, payments: payments,
-            log: log, steps: Self.standardSteps)
+            log: log, ownerCommands: ownerCommands, steps: Self.standardSteps)
     }
 
     /// Creates a pipeline from a payment environment (`environment.payments` decides enabled or disabled).
     public convenience init(
         catalog: ToolCatalog, transport: (ToolManifest) -> any HTTPTransport, secrets: any SecretSource,
         authorizer: any CallAuthorizer, payments: PaymentEnvironment?,
-        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError
+        log: @escaping @Sendable (String) -> Void = ToolCallPipeline.standardError,
+        ownerCommands: OwnerCommands = .singleUser
     ) {
         self.init(
             catalog: catalog, transport: transport, secrets: secrets, authorizer: authorizer,
-            payments: payments?.payments ?? .disabled(reasons: ["payments are not enabled"], ledger: nil), log: log)
+            payments: payments?.payments ?? .disabled(reasons: ["payments are not enabled"], ledger: nil), log: log,
+            ownerCommands: ownerCommands)
     }
 
     init(
         catalog: ToolCatalog, transport: (ToolManifest) -> any HTTPTransport, secrets: any SecretSource,
         authorizer: any CallAuthorizer, payments: Payments, log: @escaping @Sendable (String) -> Void,
-        steps: [any CallStep]
+        ownerCommands: OwnerCommands = .singleUser, steps: [any CallStep]
     ) {
         self.catalog = catalog
         var transports: [String: any HTTPTransport] = [:]
@@ -68,8 +74,9 @@ public final class ToolCallPipeline: Sendable {
         }
         self.environment = CallEnvironment(
             transports: transports, secrets: secrets, authorizer: authorizer, payments: payments,
-            backlog: LedgerBacklog(log: log), log: log)
+            backlog: LedgerBacklog(log: log), log: log, ownerCommands: ownerCommands)
         self.steps = steps
+        self.planTools = PlanTools(catalog: catalog, environment: environment)
     }
 
     /// Writes one line to stderr.
@@ -103,10 +110,14 @@ public final class ToolCallPipeline: Sendable {
         return description
     }
 
-    /// Runs one call. An unknown tool is a protocol error; everything else is a result.
+    /// Runs one call. An unknown tool is a protocol error; everything else is a result. Purser's own
+    /// spend-plan tools (`purser_plan_…`, a prefix manifests cannot use) are answered by `PlanTools`.
     public func call(name: String, arguments: JSONObject, caller: CallerContext) async throws(MCPError)
         -> ToolCallOutcome
     {
+        if PlanTools.names.contains(name) {
+            return await planTools.call(name: name, arguments: arguments, caller: caller)
+        }
         guard let manifest = catalog.manifest(named: name) else {
             throw MCPError.invalidParams("Unknown tool: \(name)")
         }

@@ -51,3 +51,26 @@ extension PolicyFiles {
         return ""
     }
 }
+
+extension PolicyFiles {
+    /// Where in `entities.json` a tool joining its manifest's groups closes a cycle: the `parents` entry that
+    /// names `tool` on one of `groups` or on one of their ancestors (1:1 when it cannot be found).
+    static func toolCycleLocation(bytes: [UInt8], tool: EntityUID, groups: [EntityUID], entities: Entities)
+        -> SourceLocation
+    {
+        guard let json = try? CedarJSON.parse(bytes: bytes), case .array(let items) = json,
+            let (_, locations) = try? JSONParser.parseWithLocations(bytes)
+        else { return SourceLocation(line: 1, column: 1) }
+        var above = Set(groups)
+        for group in groups { above.formUnion(entities[group]?.ancestors ?? []) }
+        for (index, item) in items.enumerated() {
+            guard let uidJSON = item["uid"], let uid = try? CedarData.entityUID(uidJSON), above.contains(uid),
+                case .array(let parents)? = item["parents"]
+            else { continue }
+            for (position, parent) in parents.enumerated() where (try? CedarData.entityUID(parent)) == tool {
+                return locations.location(of: "/\(index)/parents/\(position)")
+            }
+        }
+        return SourceLocation(line: 1, column: 1)
+    }
+}

@@ -32,8 +32,16 @@ public struct PolicyFiles: Sendable {
                 file: directory, location: SourceLocation(line: 1, column: 1),
                 message: "policies directory not found")
         }
-        let names = ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".cedar") }
-            .sorted()
+        let listing: [String]
+        do {
+            listing = try manager.contentsOfDirectory(atPath: directory)
+        } catch {
+            // Not an empty set: a policy file that cannot be seen is a policy that is not enforced.
+            throw PolicyLoadError.at(
+                file: directory, location: SourceLocation(line: 1, column: 1),
+                message: "cannot list the policies directory: \(error.localizedDescription)")
+        }
+        let names = listing.filter { $0.hasSuffix(".cedar") }.sorted()
         var sources: [(name: String, text: String)] = []
         var fingerprint: [String: String] = [:]
         for name in names {
@@ -75,7 +83,8 @@ public struct PolicyFiles: Sendable {
                     location: PolicyFiles.entitiesProblemLocation(bytes: bytes, json: json, message: error.message),
                     message: error.message)
             }
-        } else if entitiesFile != nil {
+        } else if entitiesFile != nil || manager.fileExists(atPath: entitiesPath) {
+            // Present but unreadable is not "no entities": the memberships a `forbid` relies on would vanish.
             throw PolicyLoadError.at(
                 file: entitiesPath, location: SourceLocation(line: 1, column: 1), message: "cannot read the file")
         }
@@ -85,6 +94,10 @@ public struct PolicyFiles: Sendable {
             fingerprint[settingsPath] = PolicyFiles.fingerprint(of: data)
             files = PolicyFiles(policySet: policySet, entities: entities, fingerprint: fingerprint)
             try files.readSettings(data, path: settingsPath)
+        } else if manager.fileExists(atPath: settingsPath) {
+            // Unreadable settings would silently mean Purser's shape: policies written for another shape.
+            throw PolicyLoadError.at(
+                file: settingsPath, location: SourceLocation(line: 1, column: 1), message: "cannot read the file")
         }
         return files
     }

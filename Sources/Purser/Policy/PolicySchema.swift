@@ -52,6 +52,8 @@ public enum PolicySchema {
         // Change detection (ChangeDetectionStep): always present in the pay context.
         "payeeIsNew": SchemaAttribute(.bool), "networkChanged": SchemaAttribute(.bool),
         "priceRatio": SchemaAttribute(.extension("decimal")),
+        // Spend plans (SpendPlanStep): always present; true for a step of the session's approved plan.
+        "inPlan": SchemaAttribute(.bool),
     ]
 
     private static func purser(tools: [(name: String, inputSchema: JSONValue)], entities: Entities)

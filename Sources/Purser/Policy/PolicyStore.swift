@@ -54,12 +54,15 @@ public struct PaymentFacts: Sendable, Hashable {
     public var payTo: String
     /// How this payment differs from what the tool paid before (`context.payeeIsNew`, …).
     public var change: ChangeFacts
+    /// The payment is a step of the session's approved spend plan (`context.inPlan`).
+    public var inPlan: Bool
 
     /// Creates facts.
     public init(
         amountAtomic: String, decimals: Int, asset: String, network: String, payTo: String,
-        change: ChangeFacts = ChangeFacts()
+        change: ChangeFacts = ChangeFacts(), inPlan: Bool = false
     ) {
+        self.inPlan = inPlan
         self.amountAtomic = amountAtomic
         self.decimals = decimals
         self.asset = asset
@@ -191,7 +194,7 @@ public actor PolicyStore: CallAuthorizer {
     private var files: PolicyFiles?
     private var problem: Diagnostic?
     private var lastCheck: ContinuousClock.Instant?
-    private var toolStores: [ToolFacts: Entities] = [:]
+    private var toolStores: [ToolFacts: Result<Entities, CedarDataError>] = [:]
     /// Display names and `@approval("required")` permits of the loaded set (per policy generation).
     private var decisionFacts: (names: [String: String], approval: Set<String>)?
 
@@ -291,6 +294,7 @@ public actor PolicyStore: CallAuthorizer {
             "tool": .string(CedarString(tool.name)),
             "payeeIsNew": .bool(payment.change.payeeIsNew), "networkChanged": .bool(payment.change.networkChanged),
             "priceRatio": .decimal(CedarDecimal(scaled: payment.change.priceRatioScaled)),
+            "inPlan": .bool(payment.inPlan),
         ]
         if let session {
             switch session.cedarValue() {
@@ -313,9 +317,10 @@ public actor PolicyStore: CallAuthorizer {
         reloadIfChanged()
         guard let files else { return false }
         let (principal, action, resource) = Self.request(files, agent: agent, action: "call_tool", tool: tool.name)
+        // Entities that cannot take the tool refuse every call to it (see `decide`), so it is never callable.
+        guard case .success(let entities) = self.entities(for: tool, files) else { return false }
         return Authorizer().mayAllow(
-            principal: principal, action: action, resource: resource, policies: files.policySet,
-            entities: entities(for: tool, files))
+            principal: principal, action: action, resource: resource, policies: files.policySet, entities: entities)
     }
 
     // MARK: CallAuthorizer
@@ -374,7 +379,11 @@ public actor PolicyStore: CallAuthorizer {
             let invalid = Set(problems.map(\.policyID))
             warnings.removeAll { !invalid.contains($0.policyID) && $0.message.contains("without a `has` guard") }
         }
-        var result = warnings.map { warning in
+        var result: [Diagnostic] = []
+        if let tools, files.shape == .purser {
+            result += toolEntityProblems(directory: directory, files: files, tools: tools)
+        }
+        result += warnings.map { warning in
             Diagnostic(
                 file: warning.file ?? directory,
                 location: SourceLocation(line: warning.position.line, column: warning.position.column),
@@ -385,6 +394,34 @@ public actor PolicyStore: CallAuthorizer {
                 file: problem.file ?? directory,
                 location: SourceLocation(line: problem.position.line, column: problem.position.column),
                 severity: .error, message: problem.message)
+        }
+        return result
+    }
+
+    /// A tool whose manifest's `groups` close a cycle with `entities.json` (a group that has the tool among its
+    /// ancestors): every call to it would be refused, so `purser check` reports it where entities.json says it.
+    private static func toolEntityProblems(directory: String, files: PolicyFiles, tools: [ToolManifest])
+        -> [Diagnostic]
+    {
+        let path = (directory as NSString).appendingPathComponent("entities.json")
+        var result: [Diagnostic] = []
+        for tool in tools {
+            let facts = ToolFacts(manifest: tool)
+            do {
+                _ = try entities(files.entities, adding: facts)
+            } catch {
+                let uid = EntityUID(type: "Tool", id: tool.name)
+                let groups = tool.groups.map { EntityUID(type: "ToolGroup", id: $0) }
+                let bytes = FileManager.default.contents(atPath: path).map { Array($0) } ?? []
+                let location = PolicyFiles.toolCycleLocation(
+                    bytes: bytes, tool: uid, groups: groups, entities: files.entities)
+                result.append(
+                    Diagnostic(
+                        file: path, location: location,
+                        message: "\(uid) is made an ancestor of its own group here, and its manifest \(tool.file) puts "
+                            + "it in groups \(tool.groups.map { "`\($0)`" }.joined(separator: ", ")): \(error.message); "
+                            + "every call to `\(tool.name)` is refused until the cycle is removed"))
+            }
         }
         return result
     }
@@ -401,8 +438,14 @@ public actor PolicyStore: CallAuthorizer {
     ) -> PolicyDecision {
         let (principal, actionUID, resource) = Self.request(files, agent: agent, action: action, tool: tool.name)
         let request = Request(principal: principal, action: actionUID, resource: resource, context: context)
-        let response = Authorizer().isAuthorized(
-            request, policies: files.policySet, entities: entities(for: tool, files))
+        // Fail closed: evaluating against fewer entities than configured could drop the membership a
+        // `forbid` relies on (`principal in Group::"blocked"`) and let the call through.
+        let entities: Entities
+        switch self.entities(for: tool, files) {
+        case .success(let store): entities = store
+        case .failure(let error): return .refused(Self.entitiesRefusal(tool: tool.name, error))
+        }
+        let response = Authorizer().isAuthorized(request, policies: files.policySet, entities: entities)
         let facts = decisionFacts ?? Self.decisionFacts(files)
         decisionFacts = facts
         let (names, marked) = facts
@@ -446,22 +489,33 @@ public actor PolicyStore: CallAuthorizer {
         return (names, marked)
     }
 
-    /// The store with the tool's entity merged in (cached per tool and policy generation).
-    private func entities(for tool: ToolFacts, _ files: PolicyFiles) -> Entities {
+    /// The store with the tool's entity merged in (cached per tool and policy generation), or why it cannot be
+    /// built (a cycle through the tool's groups): then every call to the tool is refused.
+    private func entities(for tool: ToolFacts, _ files: PolicyFiles) -> Result<Entities, CedarDataError> {
         // The agents' shape has no Tool entity: the resource is the server.
-        if files.shape == .agents { return files.entities }
+        if files.shape == .agents { return .success(files.entities) }
         // The entity does not depend on the input schema; leaving it out of the key keeps the lookup cheap.
         var key = tool
         key.inputSchema = nil
         if let cached = toolStores[key] { return cached }
-        let store = PolicyStore.entities(files.entities, adding: tool)
+        let store = Result { () throws(CedarDataError) in try PolicyStore.entities(files.entities, adding: tool) }
         toolStores[key] = store
         return store
     }
 
+    /// The refusal when the tool's entity cannot join `entities.json`.
+    public static func entitiesRefusal(tool: String, _ error: CedarDataError) -> String {
+        "the entities cannot take tool `\(tool)` (\(error.message)): its manifest's `groups` and entities.json "
+            + "form a cycle, so no call to it is evaluated; `purser check` shows where"
+    }
+
     /// `base` with the `Tool::"<name>"` entity built from `tool` merged in: attributes `name`, `tags`, `price`
     /// (decimal) and `priceAsset` override those in `base`; parents `ToolGroup::"<group>"` are added.
-    public static func entities(_ base: Entities, adding tool: ToolFacts) -> Entities {
+    ///
+    /// - Throws: when the result is not a valid store (a group of the tool has the tool among its ancestors in
+    ///   `base`: a cycle). There is no smaller fallback: a policy evaluated against less than the configured
+    ///   entities could miss the membership a `forbid` relies on.
+    public static func entities(_ base: Entities, adding tool: ToolFacts) throws(CedarDataError) -> Entities {
         let uid = EntityUID(type: "Tool", id: tool.name)
         let existing = base[uid]
         var attributes = existing?.attributes ?? [:]
@@ -477,7 +531,6 @@ public actor PolicyStore: CallAuthorizer {
             if !parents.contains(parent) { parents.append(parent) }
         }
         let entity = Entity(uid: uid, attributes: attributes, parents: parents, tags: existing?.tags ?? [:])
-        // A cycle through the tool would make the store invalid; then the tool keeps only its own facts.
-        return (try? base.adding([entity])) ?? (try? Entities([Entity(uid: uid, attributes: attributes)])) ?? Entities()
+        return try base.adding([entity])
     }
 }

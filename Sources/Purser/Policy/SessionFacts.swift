@@ -33,10 +33,11 @@ public struct SessionFacts: Sendable, Hashable {
         self.decimals = decimals
     }
 
-    /// The facts of `session` for a payment to `tool`, from the ledger's reservations.
+    /// The facts of `session` for a payment to `tool`, from the ledger's reservations; `planned` is what an
+    /// approved spend plan still reserves (counted as held: the session cannot spend it elsewhere).
     public init(
         session: PaymentSession, reservations: [Reservation], tool: String, windowMilliseconds: Int64,
-        nowMilliseconds: Int64
+        nowMilliseconds: Int64, planned: Int64 = 0
     ) {
         self.init(decimals: session.decimals)
         let windowStart = nowMilliseconds - windowMilliseconds
@@ -60,6 +61,7 @@ public struct SessionFacts: Sendable, Hashable {
                 toolSpent = Self.add(toolSpent, amount)
             }
         }
+        held = Self.add(held, max(0, planned))
         remaining = max(0, session.cap - Self.add(spent, held))
     }
 
@@ -73,9 +75,14 @@ public struct SessionFacts: Sendable, Hashable {
         let now = rail.clock() * 1000
         let reservations = try await rail.ledger.unreleasedReservations(
             session: session.id, agent: agent, asset: asset, since: now - window)
+        // A plan session's approved plan holds its unused part; other sessions have none (and no extra read).
+        var planned: Int64 = 0
+        if session.requiresPlan, let plans = rail.ledger as? any PlanLedger {
+            planned = try await plans.currentPlan(session: session.id)?.unused(at: now) ?? 0
+        }
         return SessionFacts(
             session: session, reservations: reservations, tool: tool, windowMilliseconds: window,
-            nowMilliseconds: now)
+            nowMilliseconds: now, planned: planned)
     }
 
     /// Saturating: a sum too large for 64 bits stays at the maximum (then `cedarValue()` refuses it).

@@ -6,10 +6,11 @@ public import X402
 
 /// Resolves in-doubt, contradicted and seller-claimed payments with chain evidence, never with time.
 ///
-/// For each unsettled reservation whose network has a node: the chain's answer decides
+/// For each unsettled reservation whose network has a node: the chain's answer at a final block (never
+/// `latest`, which a reorg can undo; see `SettlementVerifier`) decides
 /// - `.settled(tx)` → committed with `verified` evidence (the chain's transaction, even if the seller
-///   named another);
-/// - `.unused` (unused at a block at or after `validBefore`) → void, the budget is restored;
+///   named another), once its block is final;
+/// - `.unused` (unused at a final block at or after `validBefore`) → void, the budget is restored;
 /// - `.pending`, `.usedUnmatched`, or any node error → nothing changes: the amount stays held.
 /// Reservations without a recorded authorization (written by older builds) or without a node are left
 /// for the end user (`purser ledger resolve`).
@@ -55,7 +56,8 @@ public struct SettlementReconciler: Sendable {
                     problems.append("the node for \(network) reports chain id \(chain)")
                     continue
                 }
-                verifiers[network] = SettlementVerifier(rpc: rpc, fromBlock: node.fromBlock)
+                verifiers[network] = SettlementVerifier(
+                    rpc: rpc, fromBlock: node.fromBlock, confirmations: node.confirmations)
             } catch {
                 problems.append("the node for \(network) did not answer (\(error.code))")
             }
@@ -88,7 +90,8 @@ public struct SettlementReconciler: Sendable {
             case .settled(let transaction, let block):
                 outcome = try await ledger.commit(
                     reservation.id, settledAmount: reservation.amount, transaction: transaction,
-                    payer: authorization.authorizer, evidence: .verified, note: "verified on chain at block \(block)",
+                    payer: authorization.authorizer, evidence: .verified,
+                    note: "verified on chain in final block \(block)",
                     alsoRecord: nil
                 ).outcome
                 if case .applied = outcome { summary.verified.append(reservation.id) }
@@ -96,7 +99,7 @@ public struct SettlementReconciler: Sendable {
                 outcome = try await ledger.void(
                     reservation.id,
                     evidence:
-                        "authorizationState false at block \(block) (time \(timestamp) >= validBefore \(reservation.validBefore ?? 0))"
+                        "authorizationState false at final block \(block) (time \(timestamp) >= validBefore \(reservation.validBefore ?? 0))"
                 )
                 if case .applied = outcome { summary.voided.append(reservation.id) }
             case .pending, .usedUnmatched:

@@ -224,6 +224,9 @@ public enum ToolManifestLoader {
             let name = string(root, "name", at: "", required: true)
             if let name, !ToolDescription.isValidName(name) {
                 problem("/name", "tool name must be 1-128 characters of A-Z a-z 0-9 _ - .")
+            } else if let name, name.hasPrefix("purser_") {
+                // Purser's own tools (the spend-plan tools) are named purser_…: a manifest cannot shadow them.
+                problem("/name", "tool names starting with \"purser_\" are reserved for Purser's own tools")
             }
             let title = string(root, "title", at: "", required: false)
             let description = string(root, "description", at: "", required: true)

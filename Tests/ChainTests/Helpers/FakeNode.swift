@@ -4,7 +4,9 @@ import Synchronization
 import X402
 
 /// An in-memory Ethereum node behind `HTTPTransport`: blocks with timestamps, EIP-3009 authorization
-/// states, and receipts with logs, answering the JSON-RPC methods settlement evidence uses.
+/// states per block, and receipts with logs, answering the JSON-RPC methods settlement evidence uses.
+/// `finalized` and `safe` trail the head by a set number of blocks (none by default, as in eth-tester),
+/// and a node can be made not to know them.
 final class FakeNode: HTTPTransport {
     struct Log: Sendable {
         var address: String
@@ -17,7 +19,13 @@ final class FakeNode: HTTPTransport {
         var chainID: UInt64 = 84532
         var block: UInt64 = 100
         var timestamp: UInt64 = 1_800_000_000
-        var used: Set<String> = []  // "token|authorizer|nonce", lower case
+        var used: [String: UInt64] = [:]  // "token|authorizer|nonce", lower case → block it was used in
+        var timestamps: [UInt64: UInt64] = [100: 1_800_000_000]  // block → timestamp, from block 100 on
+        var finalizedLag: UInt64 = 0
+        var safeLag: UInt64 = 0
+        var knownTags: Set<String> = ["latest", "safe", "finalized"]
+        var nullTags: Set<String> = []  // tags answered with a null block
+        var blocksAsked: [String] = []  // eth_getBlockByNumber's first parameter, in order
         var receipts: [String: (status: UInt64, block: UInt64, logs: [Log])] = [:]
         var unreachable = false
         var lie: JSONValue?  // answer every call with this instead
@@ -37,7 +45,8 @@ final class FakeNode: HTTPTransport {
     func settle(token: String, authorizer: String, nonce: String, payTo: String, amount: UInt64, transaction: String) {
         state.withLock { state in
             state.block += 1
-            state.used.insert("\(token)|\(authorizer)|\(nonce)".lowercased())
+            state.timestamps[state.block] = state.timestamp
+            state.used["\(token)|\(authorizer)|\(nonce)".lowercased()] = state.block
             let data =
                 "0x" + String(repeating: "0", count: 64 - String(amount, radix: 16).count)
                 + String(amount, radix: 16)
@@ -61,6 +70,7 @@ final class FakeNode: HTTPTransport {
         state.withLock {
             $0.block += 1
             $0.timestamp += seconds
+            $0.timestamps[$0.block] = $0.timestamp
         }
     }
 
@@ -73,6 +83,14 @@ final class FakeNode: HTTPTransport {
             state.calls.append(method)
             if state.unreachable { throw HTTPTransportError(.cannotConnect, "connection refused") }
             if let lie = state.lie { return lie }
+            if method == "eth_getBlockByNumber", let tag = params.first?.stringValue, !tag.hasPrefix("0x"),
+                !state.knownTags.contains(tag)
+            {
+                state.blocksAsked.append(tag)
+                // What geth answers for a tag it does not know.
+                let message = "invalid argument 0: hex string without 0x prefix"
+                return ["jsonrpc": "2.0", "id": id, "error": ["code": -32602, "message": .string(message)]]
+            }
             return ["jsonrpc": "2.0", "id": id, "result": result(method, params, &state)]
         }
         return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: answer.serializedBytes())
@@ -82,13 +100,19 @@ final class FakeNode: HTTPTransport {
         func hex(_ value: UInt64) -> JSONValue { .string("0x" + String(value, radix: 16)) }
         switch method {
         case "eth_chainId": return hex(state.chainID)
-        case "eth_getBlockByNumber": return ["number": hex(state.block), "timestamp": hex(state.timestamp)]
+        case "eth_getBlockByNumber":
+            let tag = params.first?.stringValue ?? "latest"
+            state.blocksAsked.append(tag)
+            if state.nullTags.contains(tag) { return .null }
+            let number = Self.number(tag, state)
+            return ["number": hex(number), "timestamp": hex(Self.timestamp(of: number, state))]
         case "eth_call":
             let to = params.first?["to"]?.stringValue?.lowercased() ?? ""
             let data = params.first?["data"]?.stringValue?.lowercased() ?? ""
             let authorizer = "0x" + data.dropFirst(10 + 24).prefix(40)
             let nonce = "0x" + data.dropFirst(10 + 64).prefix(64)
-            let used = state.used.contains("\(to)|\(authorizer)|\(nonce)")
+            let at = Self.number(params.dropFirst().first?.stringValue ?? "latest", state)
+            let used = state.used["\(to)|\(authorizer)|\(nonce)"].map { $0 <= at } ?? false
             return .string("0x" + String(repeating: "0", count: 63) + (used ? "1" : "0"))
         case "eth_getTransactionReceipt":
             let hash = params.first?.stringValue?.lowercased() ?? ""
@@ -101,12 +125,29 @@ final class FakeNode: HTTPTransport {
             let filter = params.first
             let address = filter?["address"]?.stringValue?.lowercased()
             let topics = filter?["topics"]?.arrayValue?.compactMap { $0.stringValue?.lowercased() } ?? []
-            let logs = state.receipts.values.flatMap(\.logs).filter {
+            let last = Self.number(filter?["toBlock"]?.stringValue ?? "latest", state)
+            let logs = state.receipts.values.filter { $0.block <= last }.flatMap(\.logs).filter {
                 $0.address == address && Array($0.topics.prefix(topics.count)) == topics
             }
             return .array(logs.map(Self.json))
         default: return .null
         }
+    }
+
+    /// The number a block parameter names: a tag, or a hex quantity.
+    private static func number(_ tag: String, _ state: State) -> UInt64 {
+        switch tag {
+        case "latest": return state.block
+        case "finalized": return state.block - min(state.block, state.finalizedLag)
+        case "safe": return state.block - min(state.block, state.safeLag)
+        default: return UInt64(tag.dropFirst(2), radix: 16) ?? state.block
+        }
+    }
+
+    /// Block 100 and later as mined; earlier blocks 12 s apart.
+    private static func timestamp(of number: UInt64, _ state: State) -> UInt64 {
+        if number < 100 { return 1_800_000_000 - (100 - number) * 12 }
+        return state.timestamps.filter { $0.key <= number }.max { $0.key < $1.key }?.value ?? state.timestamp
     }
 
     private static func json(_ log: Log) -> JSONValue {

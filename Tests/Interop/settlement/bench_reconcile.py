@@ -2,9 +2,9 @@
 
 Half of the payments were settled on chain with a real `transferWithAuthorization` (the reconciler finds
 each through its `AuthorizationUsed` log and checks the receipt: verified), half were never used and are
-past `validBefore` (`authorizationState` false at the latest block: void). The in-doubt rows are written
-straight into the ledger (as the governed call leaves them, without their audit records), then
-`purser ledger reconcile --json` runs once and is timed.
+past `validBefore` (`authorizationState` false at the final block, which eth-tester names with its head:
+void). The in-doubt rows are written straight into the ledger (as the governed call leaves them, without
+their audit records), then `purser ledger reconcile --json` runs once and is timed.
 
     python Tests/Interop/settlement/bench_reconcile.py --purser .build/release/purser --count 1000
 """

@@ -283,6 +283,9 @@ def test_fallback_approval_needs_the_owners_signature(vault, peer):
     required = run_client(first_call).model_dump(by_alias=True, mode="json", exclude_none=True)
     assert required["structuredContent"]["error"] == "approval_required", required
     approval_id = required["structuredContent"]["approvalId"]
+    # The refusal names the command that works here: the owner's signed one, not the single-user `purser approve`.
+    text = required["content"][0]["text"]
+    assert f"purser owner approve {approval_id}" in text and "`purser approve" not in text, text
 
     # The agent's user: no terminal, and a guessed passphrase signs with another key.
     completed = vault.as_agent("owner", "approve", approval_id, "--vault", str(vault.socket))

@@ -46,7 +46,8 @@ final class FakeSeller: HTTPTransport {
     var requests: [HTTPRequest] { state.withLock { $0 } }
     var paidRequests: [HTTPRequest] { requests.filter { $0.headers["PAYMENT-SIGNATURE"] != nil } }
 
-    private var challenge: HTTPResponse {
+    /// The 402 answer to an unpaid request.
+    var challenge: HTTPResponse {
         var required: JSONValue = [
             "x402Version": 2, "error": "Payment required",
             "resource": [

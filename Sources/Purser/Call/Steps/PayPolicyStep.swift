@@ -23,7 +23,7 @@ struct PayPolicyStep: CallStep {
             payment: PaymentFacts(
                 amountAtomic: String(payment.amount), decimals: payment.asset.decimals, asset: payment.asset.symbol,
                 network: payment.offer.network.caip2, payTo: payment.offer.payTo.text,
-                change: state.changeFacts),
+                change: state.changeFacts, inPlan: state.plan != nil),
             arguments: state.arguments, session: session)
         state.trace.payPolicy = decision.allowed ? "allowed" : "denied"
         state.trace.payPolicies = decision.deciding

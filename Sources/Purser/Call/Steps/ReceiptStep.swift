@@ -38,7 +38,15 @@ struct ReceiptStep: CallStep {
         if let paymentID = hold.paymentID { receipt["paymentId"] = .string(paymentID) }
         // What the session has left after this payment, from the numbers the gates compared.
         if let check = hold.evaluation.checks.first(where: { $0.gate == .sessionRemaining }) {
-            let remaining = max(0, check.limit - check.used - check.requested)
+            var remaining = max(0, check.limit - check.used - check.requested)
+            // A plan step: the plan's own reservation was left out of `used` (the amount comes out of it); what
+            // it still holds after this payment is not the session's to spend either.
+            if let plan = hold.evaluation.checks.first(where: { $0.gate == .planTotal }) {
+                let planLeft = max(0, plan.limit - plan.used - plan.requested)
+                remaining = max(0, remaining - planLeft)
+                receipt["plan"] = state.plan.map { .string($0.plan.id) }
+                receipt["planRemaining"] = .string(AssetAmount.format(planLeft, decimals: decimals))
+            }
             receipt["sessionRemaining"] = .string(AssetAmount.format(remaining, decimals: decimals))
         }
         meta["com.purser/receipt"] = .object(receipt)

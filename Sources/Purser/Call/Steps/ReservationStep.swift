@@ -44,6 +44,16 @@ struct ReservationStep: CallStep {
             state.trace.reservation = reservation.id
             return .proceed
         case .refused(let evaluation):
+            if case .refused(let gate) = evaluation.outcome, Gate.planGates.contains(gate) {
+                // The plan changed since step 5c (another call took the last step, it expired or was closed).
+                if let plan = request.planID, evaluation.failures.first?.detail != "plan_required" {
+                    return .finish(
+                        .refused(
+                            .outsidePlan(
+                                tool: request.tool, payment: payment.summary, plan: plan, evaluation: evaluation)))
+                }
+                return .finish(.refused(.planRequired(tool: request.tool, payment: payment.summary, pending: nil)))
+            }
             return .finish(.refused(.budgetExceeded(evaluation, payment: payment.summary)))
         case .approvalRequired:
             return .finish(.refused(request.approvalID == nil ? .approvalStillRequired : .approvalNotAccepted))
