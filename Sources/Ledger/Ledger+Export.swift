@@ -20,7 +20,7 @@ enum LedgerExport {
             [
                 ("id", .text), ("agent", .text), ("asset", .text), ("decimals", .integer), ("cap", .integer),
                 ("per_call_cap", .integer), ("created_ms", .integer), ("expires_ms", .integer), ("status", .text),
-                ("revoked_ms", .integer),
+                ("revoked_ms", .integer), ("require_plan", .integer),
             ], "id"
         ),
         (
@@ -30,6 +30,22 @@ enum LedgerExport {
                 ("asset", .text), ("payee", .text), ("state", .text), ("created_ms", .integer),
                 ("expires_ms", .integer), ("redeemed_ms", .integer),
             ], "id"
+        ),
+        (
+            "plans",
+            [
+                ("id", .text), ("session_id", .text), ("agent", .text), ("asset", .text), ("total", .integer),
+                ("state", .text), ("outcome", .text), ("args_digest", .text), ("created_ms", .integer),
+                ("expires_ms", .integer), ("lifetime_ms", .integer), ("approved_ms", .integer),
+                ("approved_by", .text), ("closed_ms", .integer),
+            ], "created_ms, id"
+        ),
+        (
+            "plan_steps",
+            [
+                ("plan_id", .text), ("position", .integer), ("tool", .text), ("purpose", .text),
+                ("max_amount", .integer), ("count", .integer),
+            ], "plan_id, position"
         ),
         (
             "reservations",
@@ -42,6 +58,7 @@ enum LedgerExport {
                 ("token", .text), ("payment_id", .text), ("note", .text),
             ], "created_ms, id"
         ),
+        ("plan_payments", [("reservation_id", .text), ("plan_id", .text)], "reservation_id"),
         (
             "idempotency",
             [

@@ -195,7 +195,8 @@ enum SQLiteSchema {
 
 /// The PostgreSQL schema. A new database starts at version 5, the SQLite schema's shape at that version
 /// (integers are `BIGINT`: PostgreSQL's `INTEGER` is 32 bits; text compares byte-wise, `COLLATE "C"`, as
-/// in SQLite); later versions add steps here and in `SQLiteSchema` alike.
+/// in SQLite); later versions add steps here and in `SQLiteSchema` alike, the same tables, columns,
+/// constraints and indexes in each.
 enum PostgresSchema {
     private static let text = "TEXT COLLATE \"C\""
 
@@ -252,6 +253,29 @@ enum PostgresSchema {
                 RETURN NULL;
             END $$;
             """
-        )
+        ),
+        (
+            6,
+            """
+            ALTER TABLE sessions ADD COLUMN require_plan BIGINT NOT NULL DEFAULT 0 CHECK (require_plan IN (0, 1));
+            CREATE TABLE plans(
+                id \(text) PRIMARY KEY, session_id \(text) NOT NULL REFERENCES sessions(id), agent \(text) NOT NULL,
+                asset \(text) NOT NULL, total BIGINT NOT NULL CHECK (total > 0),
+                state \(text) NOT NULL CHECK (state IN ('proposed', 'approved', 'closed')),
+                outcome \(text) CHECK (outcome IS NULL OR outcome IN ('done', 'failed', 'declined', 'expired')),
+                args_digest \(text) NOT NULL, created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL,
+                lifetime_ms BIGINT NOT NULL CHECK (lifetime_ms > 0), approved_ms BIGINT, approved_by \(text),
+                closed_ms BIGINT, CHECK ((state = 'closed') = (outcome IS NOT NULL)));
+            CREATE INDEX plans_open ON plans(session_id) WHERE state != 'closed';
+            CREATE TABLE plan_steps(
+                plan_id \(text) NOT NULL REFERENCES plans(id), position BIGINT NOT NULL, tool \(text) NOT NULL,
+                purpose \(text) NOT NULL, max_amount BIGINT NOT NULL CHECK (max_amount > 0),
+                count BIGINT NOT NULL CHECK (count > 0), PRIMARY KEY (plan_id, tool));
+            CREATE TABLE plan_payments(
+                reservation_id \(text) PRIMARY KEY REFERENCES reservations(id),
+                plan_id \(text) NOT NULL REFERENCES plans(id));
+            CREATE INDEX plan_payments_plan ON plan_payments(plan_id);
+            """
+        ),
     ]
 }
