@@ -72,6 +72,59 @@ struct ExportTests {
     }
 
     @Test(
+        "a require-plan session with an approved plan round-trips: plans, steps and their payments, still enforced",
+        arguments: backendPairs)
+    func planRoundTrip(from: LedgerBackend, to: LedgerBackend) async throws {
+        let source = try from.store()
+        defer { source.remove() }
+        let target = try to.store()
+        defer { target.remove() }
+        let original = try Ledger.open(path: source.databasePath, clock: clock.ledgerClock)
+        let limits = Fixtures.limits()
+        let session = try await original.grantSession(
+            agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000_000, ttlMilliseconds: 3_600_000,
+            requirePlan: true)
+        let proposal = try await original.proposePlan(
+            sessionID: session.id, agent: "agent-1",
+            steps: [
+                .init(tool: "weather", purpose: "forecasts", maxAmount: 100_000, count: 2),
+                .init(tool: "maps", purpose: "a map", maxAmount: 50_000, count: 1),
+            ], total: 200_000, argumentsDigest: "sha256:plan", lifetimeMilliseconds: 600_000)
+        guard case .proposed(let plan) = proposal else { throw LedgerError(.invalidArgument, "\(proposal)") }
+        guard case .approved = try await original.approvePlan(plan.id, by: "end_user") else {
+            throw LedgerError(.invalidArgument, "not approved")
+        }
+        func pay(_ ledger: Ledger, _ amount: Int64, plan: String?) async throws -> ReserveOutcome {
+            clock.advance(7)
+            var request = Fixtures.request(session: session.id, amount: amount)
+            request.planID = plan
+            return try await ledger.reserve(request, limits: limits)
+        }
+        let settled = try #require(try await pay(original, 100_000, plan: plan.id).reservation)
+        _ = try await original.commit(settled.id, settledAmount: 100_000, transaction: "0xt1", payer: "0xp")
+        let exported = try await lines(original)
+        for table in ["plans", "plan_steps", "plan_payments"] {
+            #expect(exported.contains { $0.contains(#""table":"\#(table)""#) }, "no \(table) rows")
+        }
+
+        let imported = try Ledger.open(path: target.databasePath, clock: clock.ledgerClock)
+        let verification = try await imported.importExport(exported)
+        #expect(verification.isValid)
+        #expect(verification.headHash == (try await original.verify().headHash))
+        #expect(try await lines(imported) == exported)
+        #expect(try await imported.session(id: session.id)?.requiresPlan == true)
+        #expect(try await imported.plan(id: plan.id) == original.plan(id: plan.id))
+        // The plan still holds its unused 0.10 of the 1.00 cap beside the settled 0.10.
+        #expect(try await imported.sessions() == original.sessions())
+        #expect(try await imported.sessions().first?.remaining == 800_000)
+        // Still a plan session: a payment without the plan is refused; the plan's step count carried over.
+        #expect(try await pay(imported, 10_000, plan: nil).evaluation.failures.first?.detail == "plan_required")
+        #expect(try await pay(imported, 100_000, plan: plan.id).reservation != nil)
+        #expect(try await pay(imported, 1, plan: plan.id).evaluation.outcome == .refused(.planStepCount))
+        #expect(try await imported.verify().isValid)
+    }
+
+    @Test(
         "importing refuses a non-empty ledger, a bad line (by number) and a broken chain, and writes nothing",
         arguments: LedgerBackend.all)
     func refusals(backend: LedgerBackend) async throws {

@@ -2,18 +2,18 @@ import JSONCore
 import Ledger
 import Testing
 
+/// Each backend with each way it keeps writers apart (SQLite has one; PostgreSQL two).
+private let writerModes: [(LedgerBackend, PostgresConcurrency)] = LedgerBackend.all.flatMap { backend in
+    backend == .sqlite ? [(backend, .writerLock)] : [(backend, .writerLock), (backend, .serializable)]
+}
+
 @Suite("Spend plans in the ledger: reservation of the total, plan gates, close, expiry, wasted spend")
 struct PlanLedgerTests {
-    let directory: TemporaryDirectory
     let clock = ManualClock()
     let limits = Fixtures.limits(.init(approvalAbove: 50_000))
 
-    init() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    func open() throws -> Ledger {
-        try Ledger.open(path: directory.databasePath, clock: clock.ledgerClock)
+    func open(_ store: any LedgerStore) throws -> Ledger {
+        try Ledger.open(path: store.databasePath, clock: clock.ledgerClock)
     }
 
     func grant(_ ledger: Ledger, cap: Int64 = 1_000_000, requirePlan: Bool = true) async throws -> PaymentSession {
@@ -51,22 +51,28 @@ struct PlanLedgerTests {
         return try await ledger.reserve(request, limits: limits)
     }
 
-    @Test("the session remembers --require-plan across a reopen, and the grant's audit record says so")
-    func requirePlanStored() async throws {
-        defer { directory.remove() }
-        let session = try await grant(try open())
-        let plain = try await grant(try open(), requirePlan: false)
-        let reopened = try open()
+    @Test(
+        "the session remembers --require-plan across a reopen, and the grant's audit record says so",
+        arguments: LedgerBackend.all)
+    func requirePlanStored(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let session = try await grant(try open(store))
+        let plain = try await grant(try open(store), requirePlan: false)
+        let reopened = try open(store)
         #expect(try await reopened.session(id: session.id)?.requiresPlan == true)
         #expect(try await reopened.session(id: plain.id)?.requiresPlan == false)
         let grants = try await reopened.auditRecords().filter { $0.kind == "session.grant" }
         #expect(grants.map { $0.payloadJSON?["requirePlan"] } == [.bool(true), nil])
     }
 
-    @Test("a require-plan session refuses a payment without a plan in the reservation itself (gate plan)")
-    func ledgerRefusesUnplanned() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "a require-plan session refuses a payment without a plan in the reservation itself (gate plan)",
+        arguments: LedgerBackend.all)
+    func ledgerRefusesUnplanned(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let outcome = try await pay(ledger, session, 10_000, plan: nil)
         #expect(outcome.evaluation.outcome == .refused(.plan))
@@ -76,10 +82,13 @@ struct PlanLedgerTests {
         #expect(try await pay(ledger, plain, 10_000, plan: nil).reservation != nil)
     }
 
-    @Test("approving reserves the total against the session at once; closing returns only the unused part")
-    func approvalReservesTotal() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "approving reserves the total against the session at once; closing returns only the unused part",
+        arguments: LedgerBackend.all)
+    func approvalReservesTotal(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let proposal = try await ledger.proposePlan(
             sessionID: session.id, agent: "agent-1",
@@ -112,10 +121,13 @@ struct PlanLedgerTests {
         #expect(try await ledger.verify().isValid)
     }
 
-    @Test("a total above what the session has left is refused at proposal and again at approval")
-    func totalMustFit() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "a total above what the session has left is refused at proposal and again at approval",
+        arguments: LedgerBackend.all)
+    func totalMustFit(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger, cap: 200_000)
         let big = try await ledger.proposePlan(
             sessionID: session.id, agent: "agent-1",
@@ -142,10 +154,13 @@ struct PlanLedgerTests {
         #expect(try await remaining(ledger, session) == 50_000)
     }
 
-    @Test("plan gates: another tool, a larger amount, an exhausted count or total are refused; inside runs unasked")
-    func planGates() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "plan gates: another tool, a larger amount, an exhausted count or total are refused; inside runs unasked",
+        arguments: LedgerBackend.all)
+    func planGates(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let plan = try await approvedPlan(ledger, session)
         // 0.10 is above approvalAbove (0.05): the plan's approval stands in for it.
@@ -162,10 +177,11 @@ struct PlanLedgerTests {
         #expect(try await pay(ledger, session, 1, plan: plan.id).evaluation.outcome == .refused(.planStepCount))
     }
 
-    @Test("a released payment gives its count and amount back to the plan")
-    func releasedDoesNotCount() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test("a released payment gives its count and amount back to the plan", arguments: LedgerBackend.all)
+    func releasedDoesNotCount(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let plan = try await approvedPlan(ledger, session, total: 100_000)
         let held = try #require(try await pay(ledger, session, 100_000, plan: plan.id).reservation)
@@ -174,10 +190,13 @@ struct PlanLedgerTests {
         #expect(try await pay(ledger, session, 100_000, plan: plan.id).reservation != nil)
     }
 
-    @Test("an expired plan returns its unused part and refuses further steps; the ledger then closes it")
-    func expiry() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "an expired plan returns its unused part and refuses further steps; the ledger then closes it",
+        arguments: LedgerBackend.all)
+    func expiry(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let plan = try await approvedPlan(ledger, session)
         #expect(try await remaining(ledger, session) == 750_000)
@@ -194,10 +213,13 @@ struct PlanLedgerTests {
         #expect(try await ledger.plan(id: plan.id)?.plan.outcome == .expired)
     }
 
-    @Test("a proposal approved after its deadline is closed as expired and reserves nothing")
-    func lateApproval() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "a proposal approved after its deadline is closed as expired and reserves nothing", arguments: LedgerBackend.all
+    )
+    func lateApproval(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let proposal = try await ledger.proposePlan(
             sessionID: session.id, agent: "agent-1",
@@ -212,10 +234,13 @@ struct PlanLedgerTests {
         #expect(try await remaining(ledger, session) == 1_000_000)
     }
 
-    @Test("proposals are checked: no steps, duplicate tools, a total above the steps, another agent, no flag")
-    func proposalChecks() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "proposals are checked: no steps, duplicate tools, a total above the steps, another agent, no flag",
+        arguments: LedgerBackend.all)
+    func proposalChecks(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let step = SpendPlan.Step(tool: "weather", purpose: "p", maxAmount: 10_000, count: 2)
         for (steps, total) in [([SpendPlan.Step](), Int64(1)), ([step, step], 10_000), ([step], 20_001), ([step], 0)] {
@@ -236,10 +261,13 @@ struct PlanLedgerTests {
                 lifetimeMilliseconds: 1000) == .refused(.planNotRequired))
     }
 
-    @Test("a plan closed as failed reports its settled steps as wasted, once each, with receipts")
-    func failedPlanIsWasted() async throws {
-        defer { directory.remove() }
-        let ledger = try open()
+    @Test(
+        "a plan closed as failed reports its settled steps as wasted, once each, with receipts",
+        arguments: LedgerBackend.all)
+    func failedPlanIsWasted(backend: LedgerBackend) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let ledger = try open(store)
         let session = try await grant(ledger)
         let plan = try await approvedPlan(ledger, session)
         let paid = try #require(try await pay(ledger, session, 100_000, plan: plan.id).reservation)
@@ -261,5 +289,48 @@ struct PlanLedgerTests {
             try await ledger.closePlan(plan.id, outcome: .done, by: "agent")
                 == .alreadyClosed(
                     try #require(try await ledger.plan(id: plan.id)?.plan)))
+    }
+
+    @Test(
+        "four connections racing on one plan: its total and step count hold, checked in the writer transaction",
+        arguments: writerModes)
+    func concurrentPlanSteps(backend: LedgerBackend, concurrency: PostgresConcurrency) async throws {
+        let store = try backend.store()
+        defer { store.remove() }
+        let configuration = Ledger.Configuration(postgresConcurrency: concurrency)
+        let ledgers = try (0..<4).map { _ in
+            try Ledger.open(path: store.databasePath, clock: clock.ledgerClock, configuration: configuration)
+        }
+        let session = try await grant(ledgers[0])
+        // weather: at most 0.01 per call, 40 calls; total 0.25, so the total stops the 26th payment.
+        let proposal = try await ledgers[0].proposePlan(
+            sessionID: session.id, agent: "agent-1",
+            steps: [.init(tool: "weather", purpose: "forecasts", maxAmount: 10_000, count: 40)], total: 250_000,
+            argumentsDigest: "sha256:race", lifetimeMilliseconds: 3_600_000)
+        guard case .proposed(let plan) = proposal else { throw LedgerError(.invalidArgument, "\(proposal)") }
+        guard case .approved = try await ledgers[0].approvePlan(plan.id, by: "end_user") else {
+            throw LedgerError(.invalidArgument, "not approved")
+        }
+        let limits = limits
+        let reserved = try await withThrowingTaskGroup(of: Int.self) { group in
+            for ledger in ledgers {
+                group.addTask {
+                    var count = 0
+                    for _ in 0..<15 {
+                        var request = Fixtures.request(session: session.id, amount: 10_000)
+                        request.planID = plan.id
+                        if try await ledger.reserve(request, limits: limits).reservation != nil { count += 1 }
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(reserved == 25)
+        let status = try #require(try await ledgers[1].plan(id: plan.id))
+        #expect(status.usage.held == 250_000 && status.usage.reservations.count == 25)
+        // The plan's payments came out of its reservation: the session lost 0.25 in all, not 0.50.
+        #expect(try await remaining(ledgers[2], session) == 750_000)
+        #expect(try await ledgers[3].verify().isValid)
     }
 }
