@@ -212,8 +212,27 @@ final class PostgresDatabase: LedgerDatabase {
     {
         let result = try perform(sql, values)
         defer { PQclear(result) }
+        try Self.checkIntegers(result)
         for index in 0..<PQntuples(result) {
             try row(PostgresRow(result: result, row: index))
+        }
+    }
+
+    /// The PostgreSQL types whose values the ledger reads as 64-bit integers: int2, int4, int8 and numeric
+    /// (what `SUM` over a BIGINT column returns).
+    private static let integerTypes: Set<UInt32> = [21, 23, 20, 1700]
+
+    /// Refuses a result with an integer or numeric value that does not fit 64 bits (or is not whole).
+    /// The row reader has no error channel; without this check such a value (a `SUM` past 2^63 − 1)
+    /// would read as nil, and a sum of what was spent would count as nothing — failing open, where
+    /// SQLite raises "integer overflow". So the whole statement fails instead, before any row is used.
+    private static func checkIntegers(_ result: OpaquePointer) throws(LedgerError) {
+        for column in 0..<PQnfields(result) where integerTypes.contains(PQftype(result, column)) {
+            for index in 0..<PQntuples(result) where PQgetisnull(result, index, column) == 0 {
+                guard let value = PQgetvalue(result, index, column), Int64(String(cString: value)) != nil else {
+                    throw LedgerError(.storage, "an integer read from the ledger does not fit 64 bits (integer overflow)")
+                }
+            }
         }
     }
 

@@ -306,4 +306,28 @@ struct GatesTests {
             session: "ses_none", agent: "agent-1", asset: "USDC", since: windowStart)
         #expect(fresh.map(\.id) == [recent.id])
     }
+
+    @Test(
+        "a sum of what was spent that does not fit 64 bits fails the read; it never counts as nothing spent",
+        arguments: LedgerBackend.all)
+    func overflowingSumFailsClosed(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
+        defer { directory.remove() }
+        let ledger = try open(directory)
+        let limits = Fixtures.limits()
+        let session = try await ledger.grantSession(
+            agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000_000, ttlMilliseconds: 3_600_000)
+        for _ in 0..<2 {
+            _ = try #require(
+                try await ledger.reserve(Fixtures.request(session: session.id, amount: 1_000), limits: limits)
+                    .reservation)
+        }
+        // Someone with database access makes the held amounts sum past 2^63 - 1.
+        try directory.execute("UPDATE reservations SET amount = 9223372036854775807")
+        // SQLite raises "integer overflow"; PostgreSQL's numeric sum must not read as 0 (everything left).
+        await #expect(throws: LedgerError.self) { _ = try await ledger.sessions() }
+        await #expect(throws: LedgerError.self) {
+            _ = try await ledger.reserve(Fixtures.request(session: session.id, amount: 1), limits: limits)
+        }
+    }
 }
