@@ -230,7 +230,8 @@ final class PostgresDatabase: LedgerDatabase {
         for column in 0..<PQnfields(result) where integerTypes.contains(PQftype(result, column)) {
             for index in 0..<PQntuples(result) where PQgetisnull(result, index, column) == 0 {
                 guard let value = PQgetvalue(result, index, column), Int64(String(cString: value)) != nil else {
-                    throw LedgerError(.storage, "an integer read from the ledger does not fit 64 bits (integer overflow)")
+                    throw LedgerError(
+                        .storage, "an integer read from the ledger does not fit 64 bits (integer overflow)")
                 }
             }
         }
