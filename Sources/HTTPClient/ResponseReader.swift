@@ -83,6 +83,14 @@ struct ResponseReader {
             response: HTTPResponse(status: head.status, headers: head.headers, body: body), reusable: reusable)
     }
 
+    /// Reads the head of the answer to a `CONNECT`: no body follows, and nothing may follow it before
+    /// the client speaks (the tunnel's first bytes are the client's TLS hello).
+    mutating func readTunnelHead() throws(HTTPFailure) -> Head {
+        let head = try readHead()
+        guard start == buffer.count else { throw Self.malformed("bytes after the answer to CONNECT") }
+        return head
+    }
+
     // MARK: Head
 
     private mutating func readHead() throws(HTTPFailure) -> Head {
