@@ -180,7 +180,8 @@ public struct ProxyEndpoint: Sendable, Equatable, CustomStringConvertible, Custo
         }
         var port = 80
         if let portText {
-            guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy(\.isASCIIDigit), let number = Int(portText),
+            guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy(\.isASCIIDigit),
+                let number = Int(portText),
                 number > 0, number < 65536
             else { throw ParseError(reason: "the proxy port is not a number from 1 to 65535") }
             port = number
@@ -313,7 +314,7 @@ public struct NoProxyList: Sendable {
     }
 
     /// Whether an origin at `host` (lower-case, IPv6 without brackets) and `port` bypasses the proxy.
-    func matches(host: String, port: Int) -> Bool {
+    public func matches(host: String, port: Int) -> Bool {
         let name = host.lowercased().trimmingTrailingDot
         let address = IPAddress(name)
         return entries.contains { entry in

@@ -21,15 +21,16 @@ extension Connection {
             request += "User-Agent: purser\r\n\r\n"
             var written = 0
             let head: ResponseReader.Head
+            let trailingBytes: Bool
             do throws(HTTPFailure) {
                 try connection.write(Array(request.utf8), written: &written, proxyWait)
                 var reader = ResponseReader(
                     connection: connection, maximumHeaderBytes: maximumHeaderBytes, maximumBodyBytes: 0,
                     firstByte: proxyWait, total: proxyWait)
-                head = try reader.readTunnelHead()
-            } catch where error.code == .cancelled || error.code == .cannotConnect {
-                throw error
+                (head, trailingBytes) = try reader.readTunnelHead()
             } catch {
+                // A timeout here is already worded as the proxy's (cannotConnect); cancellation stays itself.
+                if error.code == .cancelled || error.code == .cannotConnect { throw error }
                 throw HTTPFailure(
                     .cannotConnect,
                     "the \(proxy) failed while opening a tunnel to \(target.hostAndPort): \(error.message)")
@@ -38,6 +39,12 @@ extension Connection {
                 throw HTTPFailure(
                     .cannotConnect,
                     "the \(proxy) refused a tunnel to \(target.hostAndPort): \(refusal(head.status, proxy)); "
+                        + "nothing was sent to the origin")
+            }
+            guard !trailingBytes else {
+                throw HTTPFailure(
+                    .cannotConnect,
+                    "the \(proxy) sent bytes after the answer to CONNECT, before the origin's TLS could begin; "
                         + "nothing was sent to the origin")
             }
             try connection.handshake(context: tls, host: target.host, wait: wait)

@@ -83,12 +83,11 @@ struct ResponseReader {
             response: HTTPResponse(status: head.status, headers: head.headers, body: body), reusable: reusable)
     }
 
-    /// Reads the head of the answer to a `CONNECT`: no body follows, and nothing may follow it before
-    /// the client speaks (the tunnel's first bytes are the client's TLS hello).
-    mutating func readTunnelHead() throws(HTTPFailure) -> Head {
+    /// Reads the head of the answer to a `CONNECT`. After a 2xx nothing may follow before the client
+    /// speaks (the tunnel's first bytes are the client's TLS hello): `trailingBytes` says whether any did.
+    mutating func readTunnelHead() throws(HTTPFailure) -> (head: Head, trailingBytes: Bool) {
         let head = try readHead()
-        guard start == buffer.count else { throw Self.malformed("bytes after the answer to CONNECT") }
-        return head
+        return (head, start != buffer.count)
     }
 
     // MARK: Head
