@@ -57,10 +57,11 @@ extension Connection {
 
     private static func refusal(_ status: Int, _ proxy: ProxyEndpoint) -> String {
         switch status {
-        case 407:
+        // tinyproxy answers wrong credentials with 401, missing ones with 407.
+        case 401, 407:
             proxy.hasCredentials
-                ? "407, the proxy did not accept the credentials in the proxy URL"
-                : "407, the proxy requires credentials (http://user:password@host:port in HTTPS_PROXY)"
+                ? "\(status), the proxy did not accept the credentials in the proxy URL"
+                : "\(status), the proxy requires credentials (http://user:password@host:port in HTTPS_PROXY)"
         case 403: "403, the proxy does not allow this destination"
         case 502, 504: "\(status), the proxy could not reach the origin"
         default: "status \(status)"
