@@ -177,9 +177,6 @@ struct HTTPProxyTests {
         #expect(seen.first?.header("Proxy-Authorization") == Self.expectedBasic)
         #expect(proxy.connections == 1)
         #expect(transport.idleConnections(to: origin) == 1)
-        // The same origin without the proxy is a different pool entry.
-        let direct = HTTPClient(configuration: .init(proxy: .direct))
-        #expect(direct.idleConnections(to: origin) == 0)
     }
 
     @Test("a caller cannot set Proxy-Authorization: only the configured proxy's credentials are sent")
