@@ -89,10 +89,13 @@ public final class HTTPClient: HTTPTransport {
 
     /// Idle connections held for `url`'s origin, through the proxy it would use (for tests of keep-alive reuse).
     public func idleConnections(to url: URL) -> Int {
-        guard let target = try? Target(url), let proxy = try? configuration.proxy.proxy(for: target) else {
+        do throws(HTTPFailure) {
+            let target = try Target(url)
+            let proxy = try configuration.proxy.proxy(for: target)  // nil: a direct connection
+            return pool.idleCount(target.origin(configuration.trustedCertificatesFile, via: proxy))
+        } catch {
             return 0
         }
-        return pool.idleCount(target.origin(configuration.trustedCertificatesFile, via: proxy))
     }
 
     /// Sends `request` and returns the response, whatever its status (3xx included).
