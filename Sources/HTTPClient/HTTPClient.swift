@@ -210,6 +210,9 @@ public final class HTTPClient: HTTPTransport {
                 } else {
                     connection.close()
                 }
+                if let proxy = prepared.proxy, !prepared.target.secure, let authorization = proxy.authorization {
+                    return ProxyCredentialScrubber(authorization: authorization).scrub(outcome.response)
+                }
                 return outcome.response
             }
         } catch {

@@ -179,6 +179,26 @@ struct HTTPProxyTests {
         #expect(transport.idleConnections(to: origin) == 1)
     }
 
+    @Test("a plain-HTTP proxy or origin that echoes the proxy credentials gets them back redacted")
+    func echoedCredentialsAreRedacted() async throws {
+        // "u:??" encodes as dTo/Pw== (worked out by hand), so the JSON-escaped echo has a "\/" in it.
+        let proxy = try LoopbackServer { request in
+            let value = request.header("Proxy-Authorization") ?? "none"
+            let escaped = value.replacingOccurrences(of: "/", with: "\\/")
+            return .init(
+                status: 200, headers: [("X-Echo", value)],
+                body: Array("{\"raw\":\"\(value)\",\"json\":\"\(escaped)\"}".utf8))
+        }
+        defer { proxy.stop() }
+        let transport = client(
+            ProxyConfiguration(httpProxy: "http://u:%3F%3F@127.0.0.1:\(proxy.port)", bypassesLoopback: false))
+        let response = try await transport.send(HTTPRequest(url: URL(string: "http://origin.purser.test/echo")!))
+        #expect(proxy.requests.first?.header("Proxy-Authorization") == "Basic dTo/Pw==")
+        #expect(
+            String(decoding: response.body, as: UTF8.self) == #"{"raw":"Basic [redacted]","json":"Basic [redacted]"}"#)
+        #expect(response.headers["X-Echo"] == "Basic [redacted]")
+    }
+
     @Test("a caller cannot set Proxy-Authorization: only the configured proxy's credentials are sent")
     func callerProxyAuthorizationRefused() async throws {
         let error = try #require(
