@@ -36,10 +36,11 @@ final class Connection: @unchecked Sendable {
 
     /// Resolves `host`, connects to the first address that answers, and runs the TLS handshake when
     /// `tls` is given. Every failure here happens before a request byte is sent: `cannotConnect`.
+    /// `role` ("the proxy ") prefixes the host in error messages.
     static func open(
-        host: String, port: Int, tls: TLSContext?, wait: Wait
+        host: String, port: Int, tls: TLSContext?, wait: Wait, role: String = ""
     ) throws(HTTPFailure) -> Connection {
-        let addresses = try resolve(host: host, port: port)
+        let addresses = try resolve(host: host, port: port, role: role)
         var lastProblem = "no address"
         var connection: Connection?
         for address in addresses {
@@ -53,7 +54,7 @@ final class Connection: @unchecked Sendable {
             if connection != nil { break }
         }
         guard let connection else {
-            throw HTTPFailure(.cannotConnect, "could not connect to \(host) port \(port): \(lastProblem)")
+            throw HTTPFailure(.cannotConnect, "could not connect to \(role)\(host) port \(port): \(lastProblem)")
         }
         if let tls {
             do {
@@ -71,7 +72,7 @@ final class Connection: @unchecked Sendable {
         var bytes: [UInt8]
     }
 
-    private static func resolve(host: String, port: Int) throws(HTTPFailure) -> [Address] {
+    private static func resolve(host: String, port: Int, role: String) throws(HTTPFailure) -> [Address] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -80,7 +81,7 @@ final class Connection: @unchecked Sendable {
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0, let first = list else {
             let reason = String(cString: gai_strerror(status))
-            throw HTTPFailure(.cannotConnect, "could not resolve \(host): \(reason)")
+            throw HTTPFailure(.cannotConnect, "could not resolve \(role)\(host): \(reason)")
         }
         defer { freeaddrinfo(first) }
         var addresses: [Address] = []
@@ -129,7 +130,7 @@ final class Connection: @unchecked Sendable {
         return .success(connection)
     }
 
-    private func handshake(context: TLSContext, host: String, wait connectWait: Wait) throws(HTTPFailure) {
+    func handshake(context: TLSContext, host: String, wait connectWait: Wait) throws(HTTPFailure) {
         var wait = connectWait
         wait.onTimeout = HTTPFailure(.cannotConnect, "TLS handshake with \(host) did not finish in time")
         ERR_clear_error()

@@ -24,8 +24,9 @@ typealias HTTPFailure = HTTPTransportError
 ///   `X-PAYMENT`) is never retried automatically; other requests are retried once on a fresh
 ///   connection when a reused one fails before anything was sent (GET/HEAD also before any response).
 ///
-/// Keep-alive connections are reused per origin, at most `maximumIdleConnectionsPerOrigin` idle ones.
-/// Proxies (`HTTPS_PROXY`, `HTTP_PROXY`) are not supported: requests always go directly to the host.
+/// Keep-alive connections are reused per origin and proxy, at most `maximumIdleConnectionsPerOrigin` idle
+/// ones. Proxies (`HTTPS_PROXY` through a `CONNECT` tunnel, `HTTP_PROXY`, `NO_PROXY`) are described in
+/// `ProxyConfiguration`; the configuration reads the environment once, the client never does.
 public final class HTTPClient: HTTPTransport {
     /// Limits, deadlines, pool and trust settings.
     public struct Configuration: Sendable {
@@ -45,13 +46,16 @@ public final class HTTPClient: HTTPTransport {
         public var idleTimeout: Duration
         /// A PEM file of CA certificates to trust instead of the system store (tests, private CAs).
         public var trustedCertificatesFile: String?
+        /// Which requests go through which proxy; by default this process's environment, read once.
+        public var proxy: ProxyConfiguration
 
         /// Creates a configuration.
         public init(
             maximumResponseBytes: Int = 10 * 1024 * 1024, maximumHeaderBytes: Int = 64 * 1024,
             timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10),
             firstByteTimeout: Duration? = nil, maximumIdleConnectionsPerOrigin: Int = 4,
-            idleTimeout: Duration = .seconds(4), trustedCertificatesFile: String? = nil
+            idleTimeout: Duration = .seconds(4), trustedCertificatesFile: String? = nil,
+            proxy: ProxyConfiguration = .processEnvironment
         ) {
             self.maximumResponseBytes = maximumResponseBytes
             self.maximumHeaderBytes = maximumHeaderBytes
@@ -61,6 +65,7 @@ public final class HTTPClient: HTTPTransport {
             self.maximumIdleConnectionsPerOrigin = maximumIdleConnectionsPerOrigin
             self.idleTimeout = idleTimeout
             self.trustedCertificatesFile = trustedCertificatesFile
+            self.proxy = proxy
         }
     }
 
@@ -82,10 +87,15 @@ public final class HTTPClient: HTTPTransport {
         signal(SIGPIPE, SIG_IGN)
     }()
 
-    /// Idle connections held for `url`'s origin (for tests of keep-alive reuse).
+    /// Idle connections held for `url`'s origin, through the proxy it would use (for tests of keep-alive reuse).
     public func idleConnections(to url: URL) -> Int {
-        guard let target = try? Target(url) else { return 0 }
-        return pool.idleCount(target.origin(configuration.trustedCertificatesFile))
+        do throws(HTTPFailure) {
+            let target = try Target(url)
+            let proxy = try configuration.proxy.proxy(for: target)  // nil: a direct connection
+            return pool.idleCount(target.origin(configuration.trustedCertificatesFile, via: proxy))
+        } catch {
+            return 0
+        }
     }
 
     /// Sends `request` and returns the response, whatever its status (3xx included).
@@ -93,7 +103,7 @@ public final class HTTPClient: HTTPTransport {
     /// - Throws: `HTTPTransportError` (`invalidRequest`, `cannotConnect`, `timeout`, `tooLarge`,
     ///   `connectionLost`, `cancelled`, `other`).
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let prepared = try PreparedRequest(request)
+        let prepared = try PreparedRequest(request, proxies: configuration.proxy)
         if Task.isCancelled { throw HTTPFailure(.cancelled, "the request was cancelled") }
         let cancellation = try Cancellation()
         return try await withTaskCancellationHandler {
@@ -133,7 +143,7 @@ public final class HTTPClient: HTTPTransport {
             onTimeout: HTTPFailure(.timeout, "no complete response within \(timeout)"), cancellation: cancellation)
         let trustFile = configuration.trustedCertificatesFile
         let tls = prepared.target.secure ? try TLSContext.shared(caFile: trustFile) : nil
-        let origin = prepared.target.origin(trustFile)
+        let origin = prepared.target.origin(trustFile, via: prepared.proxy)
 
         // Once any attempt has handed a byte of the request to the kernel, the server may have it: from
         // then on no failure of this request may say "definitely not sent" (a payment would be released
@@ -157,8 +167,7 @@ public final class HTTPClient: HTTPTransport {
                             .cannotConnect,
                             "could not connect to \(prepared.target.host) port \(prepared.target.port) in time"),
                         cancellation: cancellation)
-                    connection = try Connection.open(
-                        host: prepared.target.host, port: prepared.target.port, tls: tls, wait: connectWait)
+                    connection = try open(prepared, tls: tls, wait: connectWait)
                 }
                 // A reused connection the server closed a moment ago fails before anything is processed:
                 // retried once on a fresh one when nothing left this host, or for a GET/HEAD (RFC 9112
@@ -201,6 +210,9 @@ public final class HTTPClient: HTTPTransport {
                 } else {
                     connection.close()
                 }
+                if let proxy = prepared.proxy, !prepared.target.secure, let authorization = proxy.authorization {
+                    return ProxyCredentialScrubber(authorization: authorization).scrub(outcome.response)
+                }
                 return outcome.response
             }
         } catch {
@@ -210,6 +222,25 @@ public final class HTTPClient: HTTPTransport {
                 "the request was sent, then its connection failed and a retry could not be made (\(error.message)); "
                     + "the server may have received it")
         }
+    }
+}
+
+extension HTTPClient {
+    /// A new connection for `prepared`: to the origin, to its HTTP proxy, or through its proxy's
+    /// `CONNECT` tunnel with TLS to the origin. Everything here happens before a byte of the request.
+    private func open(_ prepared: PreparedRequest, tls: TLSContext?, wait: Wait) throws(HTTPFailure) -> Connection {
+        let target = prepared.target
+        guard let proxy = prepared.proxy else {
+            return try Connection.open(host: target.host, port: target.port, tls: tls, wait: wait)
+        }
+        if let tls {
+            return try Connection.openTunnel(
+                through: proxy, to: target, tls: tls, maximumHeaderBytes: configuration.maximumHeaderBytes,
+                wait: wait)
+        }
+        var proxyWait = wait
+        proxyWait.onTimeout = HTTPFailure(.cannotConnect, "could not connect to the \(proxy) in time")
+        return try Connection.open(host: proxy.host, port: proxy.port, tls: nil, wait: proxyWait, role: "the proxy ")
     }
 }
 
@@ -244,15 +275,20 @@ struct Target: Sendable {
         return port == (secure ? 443 : 80) ? name : "\(name):\(port)"
     }
 
-    /// The pool key: connections are shared only for the same scheme, host, port and trust store.
-    func origin(_ trustFile: String?) -> String {
-        "\(secure ? "https" : "http")://\(authority)#\(trustFile ?? "")"
+    /// `host:port` with the port always present, as a `CONNECT` request names its target.
+    var hostAndPort: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// The pool key: connections are shared only for the same scheme, host, port, trust store and proxy.
+    func origin(_ trustFile: String?, via proxy: ProxyEndpoint?) -> String {
+        "\(secure ? "https" : "http")://\(authority)#\(trustFile ?? "")#\(proxy?.authority ?? "direct")"
     }
 }
 
 /// A validated request, already serialized: nothing of it is sent unless every check passes.
 struct PreparedRequest: Sendable {
     let target: Target
+    /// The proxy the request goes through, or nil for a direct connection.
+    let proxy: ProxyEndpoint?
     let method: String
     let idempotent: Bool
     /// Whether the request carries an x402 payment header (either version's, in any case).
@@ -263,9 +299,10 @@ struct PreparedRequest: Sendable {
     private static let paymentFields = Set([X402Version.v1, .v2].map { $0.paymentHeader.lowercased() })
 
     /// Fields the client writes itself; a caller's value could desynchronise framing.
-    private static let managed = ["host", "content-length", "transfer-encoding", "connection"]
+    /// `Proxy-Authorization` carries the configured proxy's credentials and nothing else.
+    private static let managed = ["host", "content-length", "transfer-encoding", "connection", "proxy-authorization"]
 
-    init(_ request: HTTPRequest) throws(HTTPFailure) {
+    init(_ request: HTTPRequest, proxies: ProxyConfiguration) throws(HTTPFailure) {
         target = try Target(request.url)
         guard request.url.user == nil && request.url.password == nil else {
             throw HTTPFailure(.invalidRequest, "credentials in the URL are not sent")
@@ -285,7 +322,16 @@ struct PreparedRequest: Sendable {
         guard path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw HTTPFailure(.invalidRequest, "the URL's path is not usable")
         }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(target.authority)\r\n"
+        proxy = try proxies.proxy(for: target)
+        // Through a tunnel the origin sees an ordinary request; a plain-HTTP proxy needs the absolute form
+        // (RFC 9112 §3.2.2) and is the only party the credentials go to.
+        var head: String
+        if let proxy, !target.secure {
+            head = "\(method) http://\(target.authority)\(path) HTTP/1.1\r\nHost: \(target.authority)\r\n"
+            if let authorization = proxy.authorization { head += "Proxy-Authorization: \(authorization)\r\n" }
+        } else {
+            head = "\(method) \(path) HTTP/1.1\r\nHost: \(target.authority)\r\n"
+        }
         for field in request.headers {
             // Header injection: CR, LF or NUL in a name or value would split the request.
             guard !field.name.isEmpty, !Self.hasLineBreak(field.name), !Self.hasLineBreak(field.value),

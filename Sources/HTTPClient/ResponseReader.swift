@@ -83,6 +83,13 @@ struct ResponseReader {
             response: HTTPResponse(status: head.status, headers: head.headers, body: body), reusable: reusable)
     }
 
+    /// Reads the head of the answer to a `CONNECT`. After a 2xx nothing may follow before the client
+    /// speaks (the tunnel's first bytes are the client's TLS hello): `trailingBytes` says whether any did.
+    mutating func readTunnelHead() throws(HTTPFailure) -> (head: Head, trailingBytes: Bool) {
+        let head = try readHead()
+        return (head, start != buffer.count)
+    }
+
     // MARK: Head
 
     private mutating func readHead() throws(HTTPFailure) -> Head {

@@ -9,7 +9,9 @@ import X402
 ///
 /// Options: `--ca-file PATH` (trust only this CA), `--timeout-ms N`, `--first-byte-ms N`, `--max-body N`,
 /// `--max-header N`, `--repeat N`, `--method M`, `--body TEXT`, `--header NAME:VALUE` (repeatable),
-/// `--cancel-after-ms N`.
+/// `--cancel-after-ms N`, `--proxy-loopback 1` (loopback origins go through the proxy too, so the suites can
+/// put a real proxy in front of their loopback servers). Proxies come from the environment (`HTTPS_PROXY`,
+/// `HTTP_PROXY`, `NO_PROXY`), read as the product reads them.
 struct HTTPTool: InteropTool {
     static let name = "http-fetch"
 
@@ -33,6 +35,7 @@ struct HTTPTool: InteropTool {
         if let value = number("first-byte-ms") { configuration.firstByteTimeout = .milliseconds(value) }
         if let value = number("max-body") { configuration.maximumResponseBytes = value }
         if let value = number("max-header") { configuration.maximumHeaderBytes = value }
+        if options["proxy-loopback"]?.first == "1" { configuration.proxy.bypassesLoopback = false }
         let client = HTTPClient(configuration: configuration)
         var headers = HTTPHeaders()
         for field in options["header"] ?? [] {

@@ -9,7 +9,8 @@ import Purser
 ///
 /// Options: `--asset CHAIN:0xADDR` (repeatable; allow-list), `--max-amount N`, `--validity-cap SECONDS`,
 /// `--signer command --signer-command PATH --address 0x…` (external signer instead of the key file),
-/// `--mutate M` for the conformance table: `none`, `replay`, `domain-name:NAME`, `domain-version:V`,
+/// `--proxy-loopback 1` (the loopback peer is reached through `HTTP_PROXY` from the environment, as the
+/// product reads it, instead of bypassing it), `--mutate M` for the conformance table: `none`, `replay`, `domain-name:NAME`, `domain-version:V`,
 /// `chain-id:N`, `valid-before:+S|-S`, `valid-after:+S|-S`, `value:+1|-1`, `accepted-payto-lower`.
 struct X402Tool: InteropTool {
     static let name = "x402-pay"
@@ -28,7 +29,9 @@ struct X402Tool: InteropTool {
         guard let urlText = options["url"]?.first, let url = URL(string: urlText) else {
             throw X402Error(.configuration, "--url is required")
         }
-        let transport = HTTPClient(configuration: .init(timeout: .seconds(20)))
+        var transportConfiguration = HTTPClient.Configuration(timeout: .seconds(20))
+        if options["proxy-loopback"]?.first == "1" { transportConfiguration.proxy.bypassesLoopback = false }
+        let transport = HTTPClient(configuration: transportConfiguration)
         let signer: any Signer
         if options["signer"]?.first == "command" {
             guard let command = options["signer-command"]?.first, let addressText = options["address"]?.first,

@@ -237,7 +237,7 @@ pid {directory}/nginx.pid;
 error_log {directory}/logs/error.log warn;
 events {{ worker_connections 64; }}
 http {{
-    log_format conn '$connection $connection_requests $ssl_protocol $request';
+    log_format conn '$connection $connection_requests $ssl_protocol $request sni=$ssl_server_name';
     access_log {directory}/logs/access.log conn;
     client_body_temp_path {directory}/body;
     proxy_temp_path {directory}/proxy;
@@ -277,6 +277,61 @@ http {{
                     raise RuntimeError(f"nginx exited: {self.process.stderr.read().decode()[-500:]}")
                 time.sleep(0.05)
         raise RuntimeError("nginx did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=5)
+
+
+class Tinyproxy:
+    """tinyproxy from Debian (package tinyproxy-bin), a forward proxy that is not ours: CONNECT tunnels and
+    absolute-form requests, optionally with Basic credentials, logging each request line."""
+
+    def __init__(self, directory, credentials=None):
+        binary = shutil.which("tinyproxy") or (
+            "/usr/bin/tinyproxy" if os.path.exists("/usr/bin/tinyproxy") else None
+        )
+        if binary is None:
+            raise FileNotFoundError("tinyproxy")
+        self.port = _free_port()
+        self.log = directory / "tinyproxy.log"
+        auth = f"BasicAuth {credentials[0]} {credentials[1]}\n" if credentials else ""
+        config = directory / "tinyproxy.conf"
+        # No ConnectPort line: CONNECT is allowed to every port (the test servers use ephemeral ones).
+        config.write_text(
+            f"""Port {self.port}
+Listen 127.0.0.1
+Timeout 30
+MaxClients 32
+LogLevel Info
+LogFile "{self.log}"
+PidFile "{directory}/tinyproxy.pid"
+DisableViaHeader Yes
+{auth}"""
+        )
+        self.process = subprocess.Popen(
+            [binary, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"tinyproxy exited: {self.process.stderr.read().decode()[-500:]}")
+                time.sleep(0.05)
+        raise RuntimeError("tinyproxy did not start")
+
+    def url(self, credentials=None):
+        userinfo = f"{credentials[0]}:{credentials[1]}@" if credentials else ""
+        return f"http://{userinfo}127.0.0.1:{self.port}"
+
+    def requests(self):
+        """The request lines tinyproxy logged ("CONNECT localhost:443 HTTP/1.1", "GET http://… HTTP/1.1")."""
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        marker = "): "
+        return [line.split(marker, 1)[1] for line in lines if "Request (file descriptor" in line]
 
     def stop(self):
         self.process.terminate()

@@ -195,3 +195,33 @@ def test_command_signer_with_eth_account_pays(peer, tmp_path):
     assert completed.returncode == 0, completed.stderr
     outcome = json.loads(completed.stdout)
     assert outcome["outcome"] == "paid", outcome
+
+
+def test_paid_call_through_a_forward_proxy(peer, key_file, tmp_path):
+    """The 402 and the paid retry both go through tinyproxy (HTTP_PROXY, absolute form) and settle."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "http"))
+    import servers  # noqa: PLC0415
+
+    try:
+        proxy = servers.Tinyproxy(tmp_path)
+    except FileNotFoundError:
+        pytest.skip("tinyproxy is not installed (scripts/test installs tinyproxy-bin with apt-get)")
+    try:
+        before = len(peer.chain.transfers)
+        environment = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "no_proxy")}
+        completed = subprocess.run(
+            [INTEROP_BIN, "x402-pay", "--url", peer.url + "/weather", "--key-file", key_file, "--proxy-loopback", "1"],
+            capture_output=True,
+            timeout=60,
+            text=True,
+            env={**environment, "HTTP_PROXY": proxy.url()},
+        )
+        assert completed.returncode == 0, completed.stderr
+        outcome = json.loads(completed.stdout)
+        assert outcome["outcome"] == "paid", outcome
+        assert outcome["settlement"]["success"] is True
+        assert len(peer.chain.transfers) == before + 1
+        path = peer.url.removeprefix("http://")
+        assert proxy.requests().count(f"GET http://{path}/weather HTTP/1.1") == 2
+    finally:
+        proxy.stop()
