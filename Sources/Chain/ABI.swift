@@ -32,11 +32,19 @@ public enum ABI {
         authorizationStateSelector + HexBytes.encode(padded(authorizer) + nonce)
     }
 
-    /// A JSON-RPC quantity (`0x` + hex without leading zeros) as UInt64; nil when malformed or too large.
+    /// A JSON-RPC quantity (`0x0`, or `0x` + hex digits without a leading zero) as UInt64; nil when malformed
+    /// or too large. Digits only: `UInt64(_:radix:)` alone would also take a sign (`0x+1`, `0x-0`).
     public static func quantity(_ text: String) -> UInt64? {
         let utf8 = Array(text.utf8)
-        guard utf8.count >= 3, utf8.count <= 18, utf8[0] == 0x30, utf8[1] == 0x78 else { return nil }
-        return UInt64(String(decoding: utf8[2...], as: UTF8.self), radix: 16)
+        guard utf8.count >= 3, utf8.count <= 18, utf8[0] == 0x30, utf8[1] == 0x78,
+            utf8.count == 3 || utf8[2] != 0x30
+        else { return nil }
+        var value: UInt64 = 0
+        for digit in utf8[2...] {
+            guard let nibble = HexBytes.decode([0x30, digit])?.first else { return nil }
+            value = value << 4 | UInt64(nibble)
+        }
+        return value
     }
 
     /// A JSON-RPC quantity for `value`.

@@ -104,11 +104,17 @@ public struct EthereumRPC: Sendable {
         return try BlockHeader(block)
     }
 
-    /// The block with this number (it must exist).
+    /// The block with this number (it must exist, and be the block asked for).
     public func block(number: UInt64) async throws(ChainError) -> BlockHeader {
         let block = try await call("eth_getBlockByNumber", [.string(ABI.quantity(number)), false])
         guard block != .null else { throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no block \(number)") }
-        return try BlockHeader(block)
+        let header = try BlockHeader(block)
+        // Another block's header would move the final block: a higher one lets a settlement above the real
+        // final block count, and its later timestamp can void an authorization that may still settle.
+        guard header.number == number else {
+            throw ChainError(.invalidAnswer, "eth_getBlockByNumber: asked for block \(number), got \(header.number)")
+        }
+        return header
     }
 
     /// The newest block no reorg is expected to undo, by `FinalityRule`: the node's `finalized` block, else
@@ -174,8 +180,19 @@ public struct EthereumRPC: Sendable {
         guard case .array(let entries) = result, entries.count <= 1000 else {
             throw ChainError(.invalidAnswer, "eth_getLogs: not an array of at most 1000 logs")
         }
+        let topics = [ABI.authorizationUsedTopic, HexBytes.prefixed(ABI.padded(from)), nonce.lowercased()]
         var logs: [LogEntry] = []
-        for entry in entries { logs.append(try LogEntry(entry)) }
+        for entry in entries {
+            let log = try LogEntry(entry)
+            // A node that answers outside the filter is broken or lying: what else it says is not evidence.
+            guard log.address == token.lowercased(), log.topics.starts(with: topics) else {
+                throw ChainError(.invalidAnswer, "eth_getLogs: a log from another contract or event than asked")
+            }
+            if let block = log.blockNumber, block < fromBlock || toBlock.map({ block > $0 }) == true {
+                throw ChainError(.invalidAnswer, "eth_getLogs: a log in block \(block), outside the range asked")
+            }
+            logs.append(log)
+        }
         return logs
     }
 
@@ -282,7 +299,15 @@ public struct TransactionReceipt: Sendable, Hashable {
         succeeded = status == 1
         blockNumber = block
         var logs: [LogEntry] = []
-        for entry in entries { logs.append(try LogEntry(entry)) }
+        for entry in entries {
+            let log = try LogEntry(entry)
+            // A receipt's logs were emitted by its transaction, in its block: anything else is a receipt put
+            // together from other transactions' events.
+            guard log.transactionHash == transactionHash, log.blockNumber == nil || log.blockNumber == block else {
+                throw ChainError(.invalidAnswer, "eth_getTransactionReceipt: a log of another transaction or block")
+            }
+            logs.append(log)
+        }
         self.logs = logs
     }
 }
@@ -299,13 +324,27 @@ public struct LogEntry: Sendable, Hashable {
     public let transactionHash: String
     /// True when a reorganisation removed it.
     public let removed: Bool
+    /// The block it is in, when the node says (null or absent for a pending log).
+    public let blockNumber: UInt64?
 
     init(_ value: JSONValue) throws(ChainError) {
+        // Strict on every field a decision reads: `data` is `0x`-prefixed hex, `removed` absent or a Boolean
+        // (a `"true"` read as "not removed" would count a reorged event), `blockNumber` a quantity or null.
         guard let address = value["address"]?.stringValue, ABI.address(address) != nil,
             case .array(let topicValues)? = value["topics"], topicValues.count <= 4,
-            let dataText = value["data"]?.stringValue, let data = HexBytes.decodePrefixed(dataText),
-            data.count <= 4096, let hash = value["transactionHash"]?.stringValue, ABI.word(hash) != nil
+            let dataText = value["data"]?.stringValue, dataText.hasPrefix("0x"),
+            let data = HexBytes.decodePrefixed(dataText), data.count <= 4096,
+            let hash = value["transactionHash"]?.stringValue, ABI.word(hash) != nil,
+            value["removed"] == nil || value["removed"]?.boolValue != nil
         else { throw ChainError(.invalidAnswer, "a log entry is malformed") }
+        switch value["blockNumber"] {
+        case nil, .null?: blockNumber = nil
+        case let number?:
+            guard let block = number.stringValue.flatMap(ABI.quantity) else {
+                throw ChainError(.invalidAnswer, "a log entry's blockNumber is not a quantity")
+            }
+            blockNumber = block
+        }
         var topics: [String] = []
         for topic in topicValues {
             guard let text = topic.stringValue, ABI.word(text) != nil else {

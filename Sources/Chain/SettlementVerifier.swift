@@ -77,11 +77,14 @@ public struct SettlementVerifier: Sendable {
         // and the blocks a settling transaction may be in.
         let final = try await rpc.finalBlock(confirmations: confirmations).header
         // 1. The seller's transaction, when it names one: the cheapest proof.
+        var settlingAboveFinal = false
         if let claimed = facts.claimedTransaction, ABI.word(claimed) != nil,
-            let receipt = try await rpc.transactionReceipt(claimed), receipt.blockNumber <= final.number,
-            matches(receipt, facts)
+            let receipt = try await rpc.transactionReceipt(claimed), matches(receipt, facts)
         {
-            return .settled(transaction: receipt.transactionHash, block: receipt.blockNumber)
+            if receipt.blockNumber <= final.number {
+                return .settled(transaction: receipt.transactionHash, block: receipt.blockNumber)
+            }
+            settlingAboveFinal = true
         }
         // 2. The authorization's state at the final block.
         let used = try await rpc.authorizationState(
@@ -89,7 +92,9 @@ public struct SettlementVerifier: Sendable {
         guard used else {
             // EIP-3009 requires block.timestamp < validBefore; block timestamps never go back, and every block
             // that can still be added comes after the final one.
-            if let validBefore = facts.validBefore, final.timestamp >= validBefore {
+            // A receipt of the signed transfer above the final block contradicts "never can": whichever answer
+            // is wrong, money may have left, so nothing is voided (it settles once that block is final).
+            if let validBefore = facts.validBefore, final.timestamp >= validBefore, !settlingAboveFinal {
                 return .unused(block: final.number, timestamp: final.timestamp)
             }
             return .pending

@@ -182,6 +182,126 @@ struct ChainTests {
         }
     }
 
+    /// A copy of a receipt (or log list) with one member of log `index` set to `value`.
+    static func settingLog(_ index: Int, _ key: String, _ value: JSONValue) -> FakeNode.Rewrite {
+        { _, result in
+            func edit(_ logs: JSONValue) -> JSONValue {
+                guard var entries = logs.arrayValue, entries.indices.contains(index),
+                    var log = entries[index].objectValue
+                else { return logs }
+                log[key] = value
+                entries[index] = .object(log)
+                return .array(entries)
+            }
+            guard var receipt = result.objectValue, let logs = receipt["logs"] else { return edit(result) }
+            receipt["logs"] = edit(logs)
+            return .object(receipt)
+        }
+    }
+
+    func settledNode() -> FakeNode {
+        let node = FakeNode()
+        node.settle(
+            token: Self.token, authorizer: Self.authorizer, nonce: Self.nonce, payTo: Self.payTo, amount: 10_000,
+            transaction: Self.transaction)
+        return node
+    }
+
+    @Test("quantities are 0x and hex digits only: no sign, no leading zero (found by Fuzz/ChainNode)")
+    func strictQuantities() {
+        #expect(ABI.quantity("0x0") == 0 && ABI.quantity("0xff") == 255 && ABI.quantity("0xFF") == 255)
+        #expect(ABI.quantity("0x" + String(repeating: "f", count: 16)) == UInt64.max)
+        for malformed in ["0x+1", "0x-0", "0x-", "0x01", "0x00", "0x 1", "0x1 ", "0xg", "0X1"] {
+            #expect(ABI.quantity(malformed) == nil, "\(malformed) was read as a quantity")
+        }
+    }
+
+    @Test("a receipt whose status is a signed quantity is no evidence")
+    func signedStatus() async throws {
+        let node = settledNode()
+        node.state.withLock {
+            $0.rewrite["eth_getTransactionReceipt"] = { _, receipt in
+                guard var object = receipt.objectValue else { return receipt }
+                object["status"] = "0x+1"
+                return .object(object)
+            }
+        }
+        await #expect(throws: ChainError.self) { _ = try await verifier(node).check(facts(claimed: Self.transaction)) }
+    }
+
+    @Test(
+        "a receipt put together from other transactions' or blocks' logs, or with malformed logs, is no evidence",
+        arguments: [
+            (0, "transactionHash", JSONValue.string("0x" + String(repeating: "ce", count: 32))),
+            (1, "transactionHash", JSONValue.string("0x" + String(repeating: "ce", count: 32))),
+            (1, "blockNumber", JSONValue.string("0x64")),
+            (0, "removed", JSONValue.string("true")),
+            (1, "removed", JSONValue.null),
+            (1, "data", JSONValue.string(String(repeating: "0", count: 60) + "2710")),
+            (1, "blockNumber", JSONValue.string("0x065")),
+        ])
+    func hostileReceiptLogs(index: Int, key: String, value: JSONValue) async throws {
+        let node = settledNode()
+        node.state.withLock { $0.rewrite["eth_getTransactionReceipt"] = Self.settingLog(index, key, value) }
+        await #expect(throws: ChainError.self) { _ = try await verifier(node).check(facts(claimed: Self.transaction)) }
+        // The same receipt, with a log's own block number given and equal, is still evidence.
+        let honest = settledNode()
+        honest.state.withLock {
+            $0.rewrite["eth_getTransactionReceipt"] = Self.settingLog(index, "blockNumber", "0x65")
+        }
+        #expect(
+            try await verifier(honest).check(facts(claimed: Self.transaction))
+                == .settled(transaction: Self.transaction, block: 101))
+    }
+
+    @Test("asked for a block by number, a node answering another block is not believed (found by Fuzz/ChainNode)")
+    func otherBlockThanAsked() async throws {
+        let node = settledNode()
+        node.state.withLock {
+            $0.knownTags = ["latest"]
+            // Block 89 (101 - 12) asked; the head (101) answered: the settlement would look final.
+            $0.rewrite["eth_getBlockByNumber"] = { params, block in
+                guard params.first?.stringValue == "0x59", var object = block.objectValue else { return block }
+                object["number"] = "0x65"
+                return .object(object)
+            }
+        }
+        await #expect(throws: ChainError.self) { _ = try await verifier(node).check(facts(claimed: Self.transaction)) }
+        node.state.withLock { $0.rewrite = [:] }
+        #expect(try await verifier(node).check(facts(claimed: Self.transaction)) == .pending)
+    }
+
+    @Test("a receipt of the signed transfer above the final block forbids void (found by Fuzz/ChainNode)")
+    func noVoidWhileATransferIsSeen() async throws {
+        let node = FakeNode()
+        node.state.withLock { $0.finalizedLag = 1 }
+        node.mine(seconds: 60)  // block 101, at validBefore: final once 102 exists
+        node.settle(
+            token: Self.token, authorizer: Self.authorizer, nonce: Self.nonce, payTo: Self.payTo, amount: 10_000,
+            transaction: Self.transaction)  // block 102, above the final block 101
+        // Unused at the final block, which is at validBefore; but the seller's receipt shows the transfer.
+        #expect(try await verifier(node).check(facts(claimed: Self.transaction)) == .pending)
+        // Without the receipt nothing contradicts it: void.
+        #expect(try await verifier(node).check(facts()) == .unused(block: 101, timestamp: 1_800_000_060))
+    }
+
+    @Test("eth_getLogs answers outside the filter (another contract, event, or block range) are no evidence")
+    func logsOutsideTheFilter() async throws {
+        for (key, value) in [
+            ("address", JSONValue.string("0x" + String(repeating: "de", count: 20))),
+            ("topics", JSONValue.array([.string(ABI.transferTopic)])),
+            ("blockNumber", JSONValue.string("0x66")),
+        ] {
+            let node = settledNode()
+            node.mine(seconds: 12)
+            node.state.withLock {
+                $0.finalizedLag = 1
+                $0.rewrite["eth_getLogs"] = Self.settingLog(0, key, value)
+            }
+            await #expect(throws: ChainError.self, "\(key)") { _ = try await verifier(node).check(facts()) }
+        }
+    }
+
     @Test("a node that never answers times out")
     func timeout() async throws {
         struct Hang: HTTPTransport {

@@ -15,6 +15,9 @@ final class FakeNode: HTTPTransport {
         var transaction: String
     }
 
+    /// Rewrites a method's result given its params.
+    typealias Rewrite = @Sendable (_ params: [JSONValue], _ result: JSONValue) -> JSONValue
+
     struct State: Sendable {
         var chainID: UInt64 = 84532
         var block: UInt64 = 100
@@ -29,6 +32,8 @@ final class FakeNode: HTTPTransport {
         var receipts: [String: (status: UInt64, block: UInt64, logs: [Log])] = [:]
         var unreachable = false
         var lie: JSONValue?  // answer every call with this instead
+        /// Rewrites the result of one method (given its params), as a broken or hostile node would.
+        var rewrite: [String: Rewrite] = [:]
         var calls: [String] = []
     }
 
@@ -91,7 +96,8 @@ final class FakeNode: HTTPTransport {
                 let message = "invalid argument 0: hex string without 0x prefix"
                 return ["jsonrpc": "2.0", "id": id, "error": ["code": -32602, "message": .string(message)]]
             }
-            return ["jsonrpc": "2.0", "id": id, "result": result(method, params, &state)]
+            let honest = result(method, params, &state)
+            return ["jsonrpc": "2.0", "id": id, "result": state.rewrite[method].map { $0(params, honest) } ?? honest]
         }
         return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: answer.serializedBytes())
     }
