@@ -113,6 +113,15 @@ public final class FrameChannel: Sendable {
         }
     }
 
+    /// Stops reading: the reader thread sees EOF and ends, while frames can still be sent (a stopping vault
+    /// lets running calls answer before it closes the connection).
+    public func stopReading() {
+        writeLock.withLock { closed in
+            guard !closed else { return }
+            _ = shutdown(descriptor, Int32(SHUT_RD))
+        }
+    }
+
     /// Shuts the socket down both ways (the reader thread then sees EOF) and closes it.
     public func close() {
         writeLock.withLock { closed in
