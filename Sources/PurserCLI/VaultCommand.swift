@@ -163,7 +163,8 @@ struct OwnerCommand: Subcommand {
                purser owner approve APPROVAL_ID [--vault SOCKET]
                purser owner resolve ID (--settled TX | --void) --note TEXT [--vault SOCKET]
                (socket: --vault, else $PURSER_VAULT, else \(defaultVaultSocket); \
-        the passphrase is read from the terminal)
+        the passphrase is read from the terminal; --\(OwnerPassphrase.testOnlyFlag), for automated tests only, \
+        reads it from stdin)
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
