@@ -16,7 +16,7 @@ import Synchronization
 /// Protocol (version 1; every frame a JSON object, see ``FrameChannel``):
 /// - first frame from the caller: `{"type":"hello","v":1,"role":"agent","agent":"alice"?}` or `role":"owner"`;
 ///   answered `welcome` or `refused` (then closed);
-/// - agent: `list {id, client}` → `tools {id, tools}`; `call {id, name, arguments, era, client, meta, params}` →
+/// - agent: `list {id, client}` → `tools {id, tools}`; `call {id, name, arguments, era, client, meta, params, logLevel?}` →
 ///   any number of `progress`, `log`, `elicit {id, ask, params}` (answered `elicitResult {ask, result|error}`),
 ///   then one of `complete {id, result}`, `inputRequired {id, inputRequests, requestState}`, `error {id, error}`;
 ///   `cancel {id}` cancels a call;
@@ -349,9 +349,12 @@ public final class VaultServer: Sendable {
                     throw VaultWire.Malformed("\"call\" needs \"name\", \"arguments\", \"meta\" and \"params\"")
                 }
                 let era = try VaultWire.era(frame["era"])
+                let logLevel = try VaultWire.logLevel(frame["logLevel"])
                 parsed = (
                     name, arguments,
-                    context(id: id, era: era, client: client, meta: meta, params: params, connection: connection),
+                    context(
+                        id: id, era: era, client: client, meta: meta, params: params, logLevel: logLevel,
+                        connection: connection),
                     client
                 )
             }
@@ -393,7 +396,7 @@ public final class VaultServer: Sendable {
 
     private func context(
         id: Int64, era: ProtocolEra, client: ClientDescription, meta: JSONObject, params: JSONObject,
-        connection: Connection
+        logLevel: LogLevel?, connection: Connection
     ) -> ToolCallContext {
         let idValue = JSONValue.number(JSONNumber(id))
         // The front drops progress for a request without a token; not sending it saves a frame per step.
@@ -408,6 +411,8 @@ public final class VaultServer: Sendable {
                 connection.channel.send(frame)
             },
             log: { level, data in
+                // Below the client's level the front would drop it: not sending it saves a frame per call.
+                guard let logLevel, level >= logLevel else { return }
                 connection.channel.send(["type": "log", "id": idValue, "level": .string(level.rawValue), "data": data])
             },
             elicit: { (request: JSONObject) async throws(MCPError) -> JSONObject in
@@ -429,6 +434,6 @@ public final class VaultServer: Sendable {
                     ])
                 }
                 return try result.get()
-            })
+            }, logLevel: logLevel)
     }
 }
