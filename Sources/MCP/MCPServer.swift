@@ -394,7 +394,7 @@ public final class MCPServer: Sendable {
             elicit: { [weak self] (request: JSONObject) async throws(MCPError) -> JSONObject in
                 guard let self else { throw MCPError.internalError("server gone") }
                 return try await self.askClient(method: "elicitation/create", params: request, era: era, client: client)
-            })
+            }, logLevel: logLevel)
         do {
             switch try await provider.callTool(name: name, arguments: arguments, context: context) {
             case .complete(let result):

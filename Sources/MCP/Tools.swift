@@ -153,16 +153,22 @@ public struct ToolCallContext: Sendable {
     public var reportProgress: @Sendable (_ progress: Int, _ total: Int?, _ message: String?) async -> Void
     /// Sends a log message to the client when its level is enabled.
     public var log: @Sendable (_ level: LogLevel, _ data: JSONValue) async -> Void
+    /// The lowest level ``log`` delivers; nil when the client asked for no log messages. A provider that relays
+    /// calls elsewhere (the vault front) passes it on, so messages that would be dropped are never sent.
+    public var logLevel: LogLevel?
     /// Legacy era only: sends `elicitation/create` and awaits the answer; throws when not possible.
     public var elicit: @Sendable (_ params: JSONObject) async throws(MCPError) -> JSONObject
 
     /// Creates a context (for providers that relay calls, such as the vault behind `purser serve --vault`).
+    /// `logLevel` defaults to every level: a context that does not know the client's wish relays everything.
     public init(
         era: ProtocolEra, client: ClientDescription, meta: JSONObject, params: JSONObject,
         reportProgress: @escaping @Sendable (_ progress: Int, _ total: Int?, _ message: String?) async -> Void,
         log: @escaping @Sendable (_ level: LogLevel, _ data: JSONValue) async -> Void,
-        elicit: @escaping @Sendable (_ params: JSONObject) async throws(MCPError) -> JSONObject
+        elicit: @escaping @Sendable (_ params: JSONObject) async throws(MCPError) -> JSONObject,
+        logLevel: LogLevel? = .debug
     ) {
+        self.logLevel = logLevel
         self.era = era
         self.client = client
         self.meta = meta

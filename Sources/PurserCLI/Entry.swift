@@ -34,13 +34,22 @@ struct PurserCommand {
         ToolCommand.self,
     ]
 
+    /// The words that ask for help instead of running anything.
+    static let helpWords: Set<String> = ["--help", "-h"]
+
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
         var raw = Array(CommandLine.arguments.dropFirst())
-        let word = raw.isEmpty ? "help" : raw.removeFirst()
+        var word = raw.isEmpty ? "help" : raw.removeFirst()
+        if helpWords.contains(word) { word = "help" }
         guard let command = subcommands.first(where: { $0.name == word }) else {
             printError("purser: unknown command '\(word)'. Run 'purser help' for the list.")
             exit(64)
+        }
+        // `purser CMD --help`: the usage on stdout, nothing run. Only before a `--`: after it, words are positionals.
+        if raw.prefix(while: { $0 != "--" }).contains(where: helpWords.contains) {
+            printOut("usage: \(command.usage)")
+            exit(0)
         }
         var arguments = Arguments(raw)
         do {
@@ -69,6 +78,7 @@ struct HelpCommand: Subcommand {
         for command in PurserCommand.subcommands {
             lines.append("  " + command.name.padding(toLength: 10, withPad: " ", startingAt: 0) + command.summary)
         }
+        lines += ["", "Run 'purser COMMAND --help' for a command's options."]
         printOut(lines.joined(separator: "\n"))
         return 0
     }

@@ -130,10 +130,25 @@ struct VaultCommand: Subcommand {
             makeProvider: { agent in PurserToolProvider(pipeline: pipeline, agent: agent) }, owner: desk,
             diagnostics: { printError($0) })
         try server.bind()
+        let signals = ShutdownSignals(process: "purser vault") { server.stop() }
+        defer { signals.cancel() }
+        // Settlement evidence for held payments, as `purser serve` does in single-user mode: the vault owns
+        // the ledger (and nodes.json in its home), so it is the process that can decide them. At start and
+        // every five minutes, off the call path, on the pipeline's own ledger connection.
+        let reconciler = (runtime.payments?.ledger as? Ledger).map { ledger in
+            Task.detached(priority: .utility) {
+                await SettlementReconciler.runPeriodically(
+                    ledger: ledger, home: home, process: "purser vault", log: { printError($0) })
+            }
+        }
         printError(
             "purser vault: \(runtime.catalog.manifests.count) tool(s), \(policy.policies) polic(ies); listening at \(socket)"
         )
         await server.run()
+        // Stopped: no call is running any more; end the reconcile between two payments and wait for it.
+        reconciler?.cancel()
+        await reconciler?.value
+        printError("purser vault: stopped")
         return 0
     }
 }
@@ -149,7 +164,8 @@ struct OwnerCommand: Subcommand {
                purser owner approve APPROVAL_ID|PLAN_ID [--vault SOCKET]
                purser owner resolve ID (--settled TX | --void) --note TEXT [--vault SOCKET]
                (socket: --vault, else $PURSER_VAULT, else \(defaultVaultSocket); \
-        the passphrase is read from the terminal)
+        the passphrase is read from the terminal; --\(OwnerPassphrase.testOnlyFlag), for automated tests only, \
+        reads it from stdin)
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {

@@ -16,7 +16,7 @@ import Synchronization
 /// Protocol (version 1; every frame a JSON object, see ``FrameChannel``):
 /// - first frame from the caller: `{"type":"hello","v":1,"role":"agent","agent":"alice"?}` or `role":"owner"`;
 ///   answered `welcome` or `refused` (then closed);
-/// - agent: `list {id, client}` → `tools {id, tools}`; `call {id, name, arguments, era, client, meta, params}` →
+/// - agent: `list {id, client}` → `tools {id, tools}`; `call {id, name, arguments, era, client, meta, params, logLevel?}` →
 ///   any number of `progress`, `log`, `elicit {id, ask, params}` (answered `elicitResult {ask, result|error}`),
 ///   then one of `complete {id, result}`, `inputRequired {id, inputRequests, requestState}`, `error {id, error}`;
 ///   `cancel {id}` cancels a call;
@@ -34,6 +34,9 @@ public final class VaultServer: Sendable {
     private let owner: OwnerDesk?
     private let diagnostics: @Sendable (String) -> Void
     private let listener = Mutex<Int32>(-1)
+    /// Open connections, so ``stop()`` can end their reading; `nil` once stopped (a connection accepted
+    /// after that is not read at all).
+    private let openChannels = Mutex<[ObjectIdentifier: FrameChannel]?>([:])
 
     /// Creates a server.
     /// - Parameters:
@@ -60,7 +63,7 @@ public final class VaultServer: Sendable {
         listener.withLock { $0 = descriptor }
     }
 
-    /// Accepts connections until ``stop()``.
+    /// Accepts connections until ``stop()``, then returns once every open connection has ended.
     public func run() async {
         let descriptor = listener.withLock { $0 }
         guard descriptor >= 0 else { return }
@@ -88,7 +91,10 @@ public final class VaultServer: Sendable {
         }
     }
 
-    /// Stops accepting and removes the socket file; running connections finish.
+    /// Stops the vault cleanly: stops accepting, removes the socket file, and stops reading from every open
+    /// connection, so ``run()`` returns once the calls already running have answered (their money state is
+    /// the ledger's either way; nothing new starts). A question still waiting for the front's answer fails,
+    /// which the governed call treats as no approval.
     public func stop() {
         listener.withLock { descriptor in
             guard descriptor >= 0 else { return }
@@ -97,6 +103,11 @@ public final class VaultServer: Sendable {
             descriptor = -1
         }
         unlink(socketPath)
+        let channels = openChannels.withLock { connections in
+            defer { connections = nil }
+            return connections.map { Array($0.values) } ?? []
+        }
+        for channel in channels { channel.stopReading() }
     }
 
     // MARK: - One connection
@@ -123,6 +134,16 @@ public final class VaultServer: Sendable {
     private func serve(descriptor: Int32) async {
         let channel = FrameChannel(descriptor: descriptor)
         let connection = Connection(channel: channel)
+        let key = ObjectIdentifier(channel)
+        let accepted = openChannels.withLock { connections in
+            connections?[key] = channel
+            return connections != nil
+        }
+        defer { _ = openChannels.withLock { $0?.removeValue(forKey: key) } }
+        guard accepted else {
+            channel.close()
+            return
+        }
         let peer: PeerCredentials
         do {
             peer = try PeerCredentials.of(descriptor)
@@ -328,9 +349,12 @@ public final class VaultServer: Sendable {
                     throw VaultWire.Malformed("\"call\" needs \"name\", \"arguments\", \"meta\" and \"params\"")
                 }
                 let era = try VaultWire.era(frame["era"])
+                let logLevel = try VaultWire.logLevel(frame["logLevel"])
                 parsed = (
                     name, arguments,
-                    context(id: id, era: era, client: client, meta: meta, params: params, connection: connection),
+                    context(
+                        id: id, era: era, client: client, meta: meta, params: params, logLevel: logLevel,
+                        connection: connection),
                     client
                 )
             }
@@ -372,7 +396,7 @@ public final class VaultServer: Sendable {
 
     private func context(
         id: Int64, era: ProtocolEra, client: ClientDescription, meta: JSONObject, params: JSONObject,
-        connection: Connection
+        logLevel: LogLevel?, connection: Connection
     ) -> ToolCallContext {
         let idValue = JSONValue.number(JSONNumber(id))
         // The front drops progress for a request without a token; not sending it saves a frame per step.
@@ -387,6 +411,8 @@ public final class VaultServer: Sendable {
                 connection.channel.send(frame)
             },
             log: { level, data in
+                // Below the client's level the front would drop it: not sending it saves a frame per call.
+                guard let logLevel, level >= logLevel else { return }
                 connection.channel.send(["type": "log", "id": idValue, "level": .string(level.rawValue), "data": data])
             },
             elicit: { (request: JSONObject) async throws(MCPError) -> JSONObject in
@@ -408,6 +434,6 @@ public final class VaultServer: Sendable {
                     ])
                 }
                 return try result.get()
-            })
+            }, logLevel: logLevel)
     }
 }

@@ -181,6 +181,8 @@ public final class VaultToolProvider: ToolProvider {
             "era": VaultWire.encode(context.era),
             "client": VaultWire.encode(context.client), "meta": .object(context.meta),
             "params": .object(context.params),
+            // The vault sends no log frame below this level (none when null): the client would drop them anyway.
+            "logLevel": context.logLevel.map { .string($0.rawValue) } ?? .null,
         ]
         let connection = self.connection
         let callID = Mutex<Int64?>(nil)

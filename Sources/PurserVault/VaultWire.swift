@@ -40,6 +40,17 @@ public enum VaultWire {
         }
     }
 
+    /// A call's `logLevel`: absent (a front that does not send it) means every level, `null` none, a string
+    /// one of the MCP levels.
+    public static func logLevel(_ value: JSONValue?) throws(Malformed) -> LogLevel? {
+        guard let value else { return .debug }
+        if value.isNull { return nil }
+        guard let text = value.stringValue, let level = LogLevel(rawValue: text) else {
+            throw Malformed("\"logLevel\" must be null or an MCP log level")
+        }
+        return level
+    }
+
     /// Decodes an era.
     public static func era(_ value: JSONValue?) throws(Malformed) -> ProtocolEra {
         guard let object = value?.objectValue, let version = object["version"]?.stringValue,

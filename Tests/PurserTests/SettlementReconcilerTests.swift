@@ -140,6 +140,41 @@ struct SettlementReconcilerTests {
         #expect(verifiers.isEmpty && problems.count == 1)
     }
 
+    @Test("the periodic run (serve and vault) decides held payments without a hand: at start, then each interval")
+    func periodic() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try #"{"nodes": {"eip155:84532": {"url": "http://127.0.0.1:8545"}}}"#.write(
+            to: directory.appendingPathComponent("nodes.json"), atomically: true, encoding: .utf8)
+        let session = try await session()
+        let settled = try await held(session, nonce: 8)
+        let unused = try await held(session, nonce: 9)
+        settleOnChain(nonce: 8, transaction: 0xC8)
+        let lines = Mutex<[String]>([])
+        let node = self.node
+        let run = Task {
+            await SettlementReconciler.runPeriodically(
+                ledger: ledger, home: directory.path, interval: .milliseconds(20), transport: { node },
+                process: "purser vault", log: { line in lines.withLock { $0.append(line) } })
+        }
+        func state(_ id: String, becomes expected: ReservationState) async throws -> Bool {
+            // A liveness bound, not a timing assertion: passes run every 20 ms.
+            for _ in 0..<2000 {
+                if try await ledger.reservation(id: id)?.state == expected { return true }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return false
+        }
+        #expect(try await state(settled.id, becomes: .committed))
+        #expect(try await ledger.reservation(id: settled.id)?.evidence == .verified)
+        #expect(try await ledger.reservation(id: unused.id)?.state == .inDoubt)
+        node.mine(seconds: 60)  // a later pass sees validBefore passed, unused
+        #expect(try await state(unused.id, becomes: .released))
+        run.cancel()
+        await run.value
+        #expect(try await ledger.sessions().first?.remaining == 90_000)
+        #expect(lines.withLock { $0 }.contains("purser vault: reconcile: 1 verified, 0 void, 1 pending"))
+    }
+
     @Test("a node on another chain is not used")
     func wrongChain() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }

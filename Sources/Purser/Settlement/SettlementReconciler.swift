@@ -69,6 +69,9 @@ public struct SettlementReconciler: Sendable {
     public func reconcile(limit: Int = 10_000) async throws(LedgerError) -> Summary {
         var summary = Summary()
         for reservation in try await ledger.unsettled(limit: limit) {
+            // A stopping process ends the pass between payments: each payment's change is its own transaction,
+            // so what is left is simply decided by the next pass.
+            if Task.isCancelled { break }
             guard let authorization = reservation.authorization, let verifier = verifiers[reservation.network] else {
                 summary.unresolvable.append(reservation.id)
                 continue
@@ -118,32 +121,47 @@ extension SettlementReconciler {
         HTTPClient(configuration: HTTPClient.Configuration(maximumResponseBytes: 4 << 20, timeout: .seconds(10)))
     }
 
-    /// Reconciles at once, then every `interval`, until the task is cancelled (for `purser serve`; runs
-    /// off the call path). Problems go to `log` (stderr), never to stdout.
+    /// How often a long-running process reconciles (`purser serve`, `purser vault run`).
+    public static let defaultInterval: Duration = .seconds(300)
+
+    /// Reconciles at once, then every `interval`, until the task is cancelled. Both long-running processes run
+    /// it (`purser serve` in single-user mode, `purser vault run` behind the vault: whichever owns the ledger),
+    /// off the call path. Problems go to `log` (stderr), never to stdout, each line starting with `process`.
+    ///
+    /// - Parameters:
+    ///   - ledger: the process's own ledger connection (one per process and file).
+    ///   - home: the state home whose `nodes.json` names the nodes; without nodes this returns at once.
+    ///   - interval: the pause between passes.
+    ///   - transport: builds the HTTP transport for one pass (tests inject a fake node).
+    ///   - process: the log prefix, e.g. `purser` or `purser vault`.
+    ///   - log: one line per problem or per pass that decided something.
     public static func runPeriodically(
-        ledger: Ledger, home: String, interval: Duration = .seconds(300), log: @escaping @Sendable (String) -> Void
+        ledger: Ledger, home: String, interval: Duration = defaultInterval,
+        transport: @escaping @Sendable () -> any HTTPTransport = { defaultTransport() }, process: String = "purser",
+        log: @escaping @Sendable (String) -> Void
     ) async {
         let configuration: NodeConfiguration
         do {
             configuration = try NodeConfiguration.load(path: NodeConfiguration.path(inHome: home))
         } catch {
-            log("purser: nodes.json: \(error.description)")
+            log("\(process): nodes.json: \(error.description)")
             return
         }
         guard !configuration.nodes.isEmpty else { return }
         while !Task.isCancelled {
-            let (verifiers, problems) = await verifiers(configuration, transport: defaultTransport())
-            for problem in problems { log("purser: reconcile: \(problem)") }
+            let (verifiers, problems) = await verifiers(configuration, transport: transport())
+            for problem in problems { log("\(process): reconcile: \(problem)") }
             do {
                 let summary = try await SettlementReconciler(ledger: ledger, verifiers: verifiers).reconcile()
                 if !summary.verified.isEmpty || !summary.voided.isEmpty {
                     log(
-                        "purser: reconcile: \(summary.verified.count) verified, \(summary.voided.count) void, "
+                        "\(process): reconcile: \(summary.verified.count) verified, \(summary.voided.count) void, "
                             + "\(summary.pending.count) pending")
                 }
             } catch {
-                log("purser: reconcile: the ledger failed (\(error.code))")
+                log("\(process): reconcile: the ledger failed (\(error.code))")
             }
+            // Cancellation ends the sleep early (and the loop); nothing is pending between passes.
             try? await Task.sleep(for: interval)
         }
     }

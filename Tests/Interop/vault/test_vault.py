@@ -16,15 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import anyio
 import mcp_types as types
 import pytest
-from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "governed"))
 from governed_peer import PAY_TO, Peer  # noqa: E402
 
-from vault_setup import PASSPHRASE, Users, Vault, Wire, owner_key, owner_send, run, signed_request  # noqa: E402
+from vault_setup import (  # noqa: E402
+    PASSPHRASE, Users, Vault, Wire, front, grant, owner_key, owner_send, run, run_client, signed_request,
+)
 
 if os.geteuid() != 0 or shutil.which("useradd") is None or shutil.which("runuser") is None:
     pytest.skip(
@@ -59,37 +59,6 @@ def vault(users, purser_bin, peer):
     key = (installation.home / "wallet.key").read_text().strip().removeprefix("0x").lower()
     assert len(key) == 64 and key not in installation.log.read_text(errors="replace").lower()
     installation.close()
-
-
-def grant(vault: Vault, budget: str) -> dict[str, Any]:
-    key = owner_key(vault.owner_record(), PASSPHRASE)
-    answer = owner_send(vault, signed_request(key, "session.grant", {"agent": "alice", "budget": budget}))
-    assert answer["accepted"], answer
-    return answer
-
-
-def run_client(scenario) -> Any:
-    try:
-        return anyio.run(scenario)
-    except BaseExceptionGroup as group:
-        inner: BaseException = group
-        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
-            inner = inner.exceptions[0]
-        raise inner from None
-
-
-def front(vault: Vault, mode: str, elicitation: Any = None) -> Client:
-    """The official MCP client launching `purser serve --vault` as the agent's OS user."""
-    params = StdioServerParameters(
-        command="runuser",
-        args=["-u", vault.users.agent, "--", str(vault.bin), "serve", "--vault", str(vault.socket)],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        cwd=str(vault.base),
-    )
-    return Client(
-        params, mode=mode, read_timeout_seconds=30, cache=None, elicitation_callback=elicitation,
-        client_info=types.Implementation(name="purser-vault-e2e", version="0"),
-    )
 
 
 # -- 1. out of the agent's reach ------------------------------------------------------------------------

@@ -24,7 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import mcp_types as types
 from eth_account import Account
+from mcp import Client, StdioServerParameters
 from eth_utils import keccak
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "governed"))
@@ -66,7 +69,13 @@ class Users:
 class Vault:
     """The directories, the vault process and the owner's tools."""
 
-    def __init__(self, users: Users, purser_bin: str, peer_url: str) -> None:
+    def __init__(
+        self, users: Users, purser_bin: str, peer_url: str, *, manifests: list[dict[str, Any]] | None = None,
+        policies: dict[str, str] | None = None, limits: dict[str, Any] | None = None,
+        nodes: dict[str, Any] | None = None,
+    ) -> None:
+        """The governed peer's tools and policies unless told otherwise; `nodes` is written as the home's
+        nodes.json before the vault starts."""
         self.users = users
         self.base = Path(tempfile.mkdtemp(prefix="purser-vault-"))
         os.chmod(self.base, 0o755)
@@ -82,14 +91,14 @@ class Vault:
         # Tools and policies: root's, readable by the vault, writable by nobody else.
         self.tools.mkdir()
         self.policies.mkdir()
-        for manifest in [
+        for manifest in manifests or [
             tool("weather_cheap", peer_url + "/paid/cheap", CHEAP),
             tool("weather_expensive", peer_url + "/paid/expensive", EXPENSIVE),
         ]:
             (self.tools / f"{manifest['name']}.json").write_text(json.dumps(manifest))
-        (self.policies / "calls.cedar").write_text(CALL_POLICY)
-        (self.policies / "payments.cedar").write_text(PAY_POLICY)
-        (self.policies / "limits.json").write_text(json.dumps(LIMITS))
+        for name, text in (policies or {"calls.cedar": CALL_POLICY, "payments.cedar": PAY_POLICY}).items():
+            (self.policies / name).write_text(text)
+        (self.policies / "limits.json").write_text(json.dumps(limits or LIMITS))
         # The home: the vault user's alone.
         vault_pw = pwd.getpwnam(users.vault)
         self.home.mkdir(mode=0o700)
@@ -106,6 +115,8 @@ class Vault:
         assert "PBKDF2-HMAC-SHA256" in out and str(ITERATIONS) in out, out
         agents = json.dumps({"version": 1, "users": {users.agent: ["alice"]}})
         self.as_vault("sh", "-c", f"umask 077; cat > {self.home}/agents.json", stdin=agents, raw=True)
+        if nodes is not None:
+            self.as_vault("sh", "-c", f"umask 077; cat > {self.home}/nodes.json", stdin=json.dumps(nodes), raw=True)
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -133,6 +144,7 @@ class Vault:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """SIGTERM to `runuser`, which passes it on to the vault (and SIGKILLs it 2 s later)."""
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
@@ -225,3 +237,36 @@ def owner_send(vault: Vault, request: dict[str, Any]) -> dict[str, Any]:
         return answer
     finally:
         wire.close()
+
+
+# -- the owner and the agent's MCP client, for the scenarios ----------------------------------------------
+
+def grant(vault: Vault, budget: str) -> dict[str, Any]:
+    key = owner_key(vault.owner_record(), PASSPHRASE)
+    answer = owner_send(vault, signed_request(key, "session.grant", {"agent": "alice", "budget": budget}))
+    assert answer["accepted"], answer
+    return answer
+
+
+def run_client(scenario) -> Any:
+    try:
+        return anyio.run(scenario)
+    except BaseExceptionGroup as group:
+        inner: BaseException = group
+        while isinstance(inner, BaseExceptionGroup) and len(inner.exceptions) == 1:
+            inner = inner.exceptions[0]
+        raise inner from None
+
+
+def front(vault: Vault, mode: str, elicitation: Any = None) -> Client:
+    """The official MCP client launching `purser serve --vault` as the agent's OS user."""
+    params = StdioServerParameters(
+        command="runuser",
+        args=["-u", vault.users.agent, "--", str(vault.bin), "serve", "--vault", str(vault.socket)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        cwd=str(vault.base),
+    )
+    return Client(
+        params, mode=mode, read_timeout_seconds=30, cache=None, elicitation_callback=elicitation,
+        client_info=types.Implementation(name="purser-vault-e2e", version="0"),
+    )
