@@ -154,7 +154,11 @@ public final class HTTPClient: HTTPTransport {
             while true {
                 attempt += 1
                 // The retry always opens a new connection: another pooled one may be as stale as the first.
-                let pooled = attempt == 1 ? pool.checkOut(origin) : nil
+                // A request carrying a payment never takes a pooled connection: one the server (or a proxy
+                // such as tinyproxy, which closes after every response without saying so) closed a moment
+                // ago would lose the signature in flight and leave the payment in doubt, and it is never
+                // retried. A fresh connection costs one handshake per paid call; the pool stays for the rest.
+                let pooled = attempt == 1 && !prepared.carriesPayment ? pool.checkOut(origin) : nil
                 let connection: Connection
                 if let pooled {
                     connection = pooled

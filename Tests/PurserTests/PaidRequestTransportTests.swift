@@ -20,7 +20,8 @@ struct PaidRequestTransportTests {
     func paidRequestLostThenRefused() async throws {
         let challenge = FakeSeller().challenge
         // The seller answers the unpaid request with its 402 on a kept-alive connection. The paid request
-        // arrives on that same connection; the seller stops listening and closes without an answer.
+        // arrives on a fresh connection of its own (paid requests never take a pooled one); the seller
+        // stops listening and closes without an answer.
         let listening = Mutex<LoopbackServer?>(nil)
         let server = try LoopbackServer { request in
             guard request.header("PAYMENT-SIGNATURE") != nil else {
@@ -43,7 +44,7 @@ struct PaidRequestTransportTests {
         #expect(outcome.isError)
         #expect(outcome.structuredContent?["error"] == "outcome_unknown")
         #expect(server.requests.filter { $0.header("PAYMENT-SIGNATURE") != nil }.count == 1)
-        #expect(server.connections == 1)
+        #expect(server.connections == 2)
         let reservation = try #require(try await world.ledger.reservations().first)
         #expect(reservation.state == .inDoubt)
         #expect(reservation.releaseReason == nil)
