@@ -164,7 +164,14 @@ struct SettlementReconcilerTests {
             }
             return false
         }
-        #expect(try await state(settled.id, becomes: .committed))
+        // Wait for the first pass to finish (its log line), not only for the commit: mining while that
+        // pass is still running would let the same pass void the second payment too.
+        let firstPass = "purser vault: reconcile: 1 verified, 0 void, 1 pending"
+        for _ in 0..<2000 where !lines.withLock({ $0.contains(firstPass) }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(lines.withLock { $0.contains(firstPass) })
+        #expect(try await ledger.reservation(id: settled.id)?.state == .committed)
         #expect(try await ledger.reservation(id: settled.id)?.evidence == .verified)
         #expect(try await ledger.reservation(id: unused.id)?.state == .inDoubt)
         node.mine(seconds: 60)  // a later pass sees validBefore passed, unused

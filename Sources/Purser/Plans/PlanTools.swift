@@ -29,7 +29,11 @@ struct PlanTools: Sendable {
     func apply(agent: String) async -> Bool {
         guard case .enabled(let rail) = environment.payments, rail.ledger is any PlanLedger else { return false }
         for asset in rail.limits.assets.keys.sorted() {
-            if let session = try? await rail.ledger.activeSession(agent: agent, asset: asset), session.requiresPlan {
+            do {
+                if try await rail.ledger.activeSession(agent: agent, asset: asset)?.requiresPlan == true { return true }
+            } catch {
+                // Listing only: an unreadable ledger offers the plan tools rather than hiding them. Nothing is
+                // paid here; a paid call still needs the ledger's own plan gates, which refuse when it fails.
                 return true
             }
         }
