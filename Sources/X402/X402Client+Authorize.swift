@@ -1,3 +1,4 @@
+import EVMSigning
 import Foundation
 import JSONCore
 import Synchronization
@@ -30,7 +31,7 @@ extension X402Client {
         let message = try makeAuthorization(
             offer, validAfter: UInt64(max(0, now - configuration.validAfterBackdate)),
             validBefore: UInt64(max(0, now + window)), value: offer.amount, nonce: nonce)
-        let typedData = TransferTypedData(domain: Self.domain(of: offer), message: message)
+        let typedData = TransferTypedData(domain: try Self.domain(of: offer), message: message)
         let signature = try await SignatureCheck.verified(typedData, by: signer)
         return SignedPayment(
             challenge: challenge, offer: offer, authorization: message, signature: signature, paymentID: paymentID)
@@ -68,9 +69,13 @@ extension X402Client {
             validAfter: validAfter, validBefore: validBefore, nonce: nonce)
     }
 
-    static func domain(of offer: PaymentOffer) -> TokenDomain {
-        TokenDomain(
-            name: offer.domainName, version: offer.domainVersion, chainId: offer.network.chainId,
-            verifyingContract: offer.asset)
+    /// The offer's EIP-712 domain; throws (rather than signs anything) if its asset were not an address.
+    static func domain(of offer: PaymentOffer) throws(X402Error) -> EIP712Domain {
+        guard let contract = EthereumAddress(bytes: offer.asset.bytes) else {
+            throw X402Error(.invalidMessage, "the offer's asset is not a 20-byte address")
+        }
+        return EIP712Domain(
+            name: offer.domainName, version: offer.domainVersion, chainID: UInt256(offer.network.chainId),
+            verifyingContract: contract)
     }
 }

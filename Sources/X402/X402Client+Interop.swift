@@ -1,3 +1,4 @@
+import EVMSigning
 import Foundation
 import JSONCore
 import Synchronization
@@ -16,22 +17,16 @@ extension X402Client {
         var validAfter = max(0, now - configuration.validAfterBackdate)
         var validBefore = now + min(offer.maxTimeoutSeconds, configuration.validityCap)
         var value = offer.amount
-        var domain = Self.domain(of: offer)
+        var domain = try Self.domain(of: offer)
         var accepted = offer.raw
         switch mutation {
         case .none: break
         case .domainName(let name):
-            domain = TokenDomain(
-                name: name, version: domain.version, chainId: domain.chainId,
-                verifyingContract: domain.verifyingContract)
+            domain.name = name
         case .domainVersion(let version):
-            domain = TokenDomain(
-                name: domain.name, version: version, chainId: domain.chainId,
-                verifyingContract: domain.verifyingContract)
+            domain.version = version
         case .chainId(let chainId):
-            domain = TokenDomain(
-                name: domain.name, version: domain.version, chainId: chainId,
-                verifyingContract: domain.verifyingContract)
+            domain.chainID = UInt256(chainId)
         case .validBefore(let offset): validBefore = now + offset
         case .validAfter(let offset): validAfter = now + offset
         case .value(let amount): value = amount
