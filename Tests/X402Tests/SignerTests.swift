@@ -4,6 +4,7 @@ import Glibc
 import HTTPClient
 import JSONCore
 import Purser
+import PurserTesting
 import Testing
 
 @testable import X402

@@ -2,50 +2,70 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// A tiny HTTP/1.1 server on a loopback address for transport and signer tests.
+/// A tiny HTTP/1.1 server on a loopback address for transport, signer and pipeline tests.
 ///
 /// One thread accepts, one thread per connection answers once and closes. `@unchecked Sendable`: the
 /// descriptor is written once in `init`, the request log is behind a `Mutex`.
-final class LoopbackServer: @unchecked Sendable {
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var headers: [(name: String, value: String)]
-        var body: [UInt8]
+public final class LoopbackServer: @unchecked Sendable {
+    /// One request as received.
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        /// The first header named `name`, case-insensitively.
+        public func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
         }
     }
 
-    struct Reply: Sendable {
-        var status: Int
-        var headers: [(String, String)] = []
-        var body: [UInt8] = []
+    /// What the handler answers.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
         /// Seconds to wait before answering.
-        var delay: Double = 0
+        public var delay: Double
         /// Bytes of body to stream in chunks (for size caps), instead of `body`.
-        var streamedBytes: Int = 0
+        public var streamedBytes: Int
         /// Bytes sent verbatim instead of a generated response (for framing tests).
-        var raw: [UInt8]? = nil
+        public var raw: [UInt8]?
         /// Keep the connection open and answer the next request on it (no `Connection: close`).
-        var keepAlive = false
+        public var keepAlive: Bool
+
+        /// Creates a reply; every field but the status has a default.
+        public init(
+            status: Int, headers: [(String, String)] = [], body: [UInt8] = [], delay: Double = 0,
+            streamedBytes: Int = 0, raw: [UInt8]? = nil, keepAlive: Bool = false
+        ) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delay = delay
+            self.streamedBytes = streamedBytes
+            self.raw = raw
+            self.keepAlive = keepAlive
+        }
     }
 
-    let host: String
-    let port: UInt16
+    public let host: String
+    public let port: UInt16
     private let listener: Int32
     private let handler: @Sendable (Request) -> Reply
     private let log = Mutex<[Request]>([])
     private let connectionCount = Mutex(0)
 
     /// How many connections the server has accepted.
-    var connections: Int { connectionCount.withLock { $0 } }
+    public var connections: Int { connectionCount.withLock { $0 } }
 
-    var requests: [Request] { log.withLock { $0 } }
-    var baseURL: URL { URL(string: "http://\(host):\(port)")! }
+    /// Every request received, in order.
+    public var requests: [Request] { log.withLock { $0 } }
+    /// `http://host:port`.
+    public var baseURL: URL { URL(string: "http://\(host):\(port)")! }
 
-    init(host: String = "127.0.0.1", handler: @escaping @Sendable (Request) -> Reply) throws {
+    /// Listens on `host` (a loopback IPv4 address) at a port the kernel picks; `handler` answers each request.
+    public init(host: String = "127.0.0.1", handler: @escaping @Sendable (Request) -> Reply) throws {
         self.host = host
         self.handler = handler
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -81,7 +101,7 @@ final class LoopbackServer: @unchecked Sendable {
     /// Stops accepting. Only `shutdown` here: the accept loop closes the descriptor when it exits, so the
     /// number cannot be reused by another test's socket while that loop may still call `accept` on it
     /// (which once made this server answer a parallel test's request).
-    func stop() {
+    public func stop() {
         let first = stopped.withLock { stopped in
             defer { stopped = true }
             return !stopped
