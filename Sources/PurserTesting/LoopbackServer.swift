@@ -4,9 +4,9 @@ import Synchronization
 
 /// A tiny HTTP/1.1 server on a loopback address for transport, signer and pipeline tests.
 ///
-/// One thread accepts, one thread per connection answers once and closes. `@unchecked Sendable`: the
-/// descriptor is written once in `init`, the request log is behind a `Mutex`.
-public final class LoopbackServer: @unchecked Sendable {
+/// One thread accepts, one thread per connection answers (once, or again while replies keep it alive)
+/// and closes (`LoopbackListener`). The request log is behind a `Mutex`.
+public final class LoopbackServer: Sendable {
     /// One request as received.
     public struct Request: Sendable {
         public var method: String
@@ -49,15 +49,16 @@ public final class LoopbackServer: @unchecked Sendable {
         }
     }
 
-    public let host: String
-    public let port: UInt16
-    private let listener: Int32
+    /// The address listened on.
+    public var host: String { listener.host }
+    /// The port the kernel picked.
+    public var port: UInt16 { listener.port }
+    private let listener: LoopbackListener
     private let handler: @Sendable (Request) -> Reply
     private let log = Mutex<[Request]>([])
-    private let connectionCount = Mutex(0)
 
     /// How many connections the server has accepted.
-    public var connections: Int { connectionCount.withLock { $0 } }
+    public var connections: Int { listener.accepted }
 
     /// Every request received, in order.
     public var requests: [Request] { log.withLock { $0 } }
@@ -66,72 +67,15 @@ public final class LoopbackServer: @unchecked Sendable {
 
     /// Listens on `host` (a loopback IPv4 address) at a port the kernel picks; `handler` answers each request.
     public init(host: String = "127.0.0.1", handler: @escaping @Sendable (Request) -> Reply) throws {
-        self.host = host
         self.handler = handler
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(.EIO) }
-        var one: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(descriptor, 64) == 0 else {
-            close(descriptor)
-            throw POSIXError(.EADDRINUSE)
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        self.port = UInt16(bigEndian: actual.sin_port)
-        self.listener = descriptor
-        let thread = Thread { [self] in acceptLoop() }
-        thread.start()
+        listener = try LoopbackListener(host: host)
+        listener.start { [self] connection in serve(connection) }
     }
 
-    private let stopped = Mutex(false)
-
-    /// Stops accepting. Only `shutdown` here: the accept loop closes the descriptor when it exits, so the
-    /// number cannot be reused by another test's socket while that loop may still call `accept` on it
-    /// (which once made this server answer a parallel test's request).
-    public func stop() {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
-        }
-        guard first else { return }
-        shutdown(listener, Int32(SHUT_RDWR))
-    }
-
-    deinit { stop() }
-
-    private func acceptLoop() {
-        defer { close(listener) }
-        while true {
-            let connection = accept(listener, nil, nil)
-            if connection < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            if stopped.withLock({ $0 }) {
-                close(connection)
-                return
-            }
-            connectionCount.withLock { $0 += 1 }
-            let thread = Thread { [self] in serve(connection) }
-            thread.start()
-        }
-    }
+    /// Stops accepting (see `LoopbackListener.stop`).
+    public func stop() { listener.stop() }
 
     private func serve(_ connection: Int32) {
-        defer { close(connection) }
         while answer(connection) {}
     }
 
