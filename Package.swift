@@ -41,8 +41,8 @@ let package = Package(
         // The vault process and its socket protocol; `purser serve --vault` is its thin MCP front.
         .target(name: "PurserVault", dependencies: ["JSONCore", "MCP", "Ledger", "OwnerSigning", "EVMSigning"]),
         // Test support shared by the test targets and the benchmarks, never linked into `purser`: the loopback
-        // HTTP server, the scripted x402 seller and the in-memory Ethereum node.
-        .target(name: "PurserTesting", dependencies: ["X402", "JSONCore"]),
+        // HTTP server, the scripted x402 seller, the in-memory Ethereum node and the governed-call world.
+        .target(name: "PurserTesting", dependencies: ["Purser", "Ledger", "MCP", "X402", "JSONCore"]),
 
         // Executables: thin wiring only.
         .executableTarget(
