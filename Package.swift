@@ -40,6 +40,9 @@ let package = Package(
         .target(name: "OwnerSigning", dependencies: ["EVMSigning", "JSONCore"]),
         // The vault process and its socket protocol; `purser serve --vault` is its thin MCP front.
         .target(name: "PurserVault", dependencies: ["JSONCore", "MCP", "Ledger", "OwnerSigning", "EVMSigning"]),
+        // Test support shared by the test targets and the benchmarks, never linked into `purser`: the loopback
+        // HTTP server, the scripted x402 seller, the in-memory Ethereum node and the governed-call world.
+        .target(name: "PurserTesting", dependencies: ["Purser", "Ledger", "MCP", "X402", "JSONCore"]),
 
         // Executables: thin wiring only.
         .executableTarget(
@@ -50,7 +53,9 @@ let package = Package(
             ]),
         .executableTarget(
             name: "PurserBenchmarks",
-            dependencies: ["Purser", "Cedar", "EVMSigning", "JSONCore", "Ledger", "MCP", "X402", "HTTPClient"]),
+            dependencies: [
+                "Purser", "Cedar", "EVMSigning", "JSONCore", "Ledger", "MCP", "X402", "HTTPClient", "PurserTesting",
+            ]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(
             name: "PurserInterop", dependencies: ["Purser", "EVMSigning", "JSONCore", "Ledger", "X402", "HTTPClient"]),
@@ -63,13 +68,17 @@ let package = Package(
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
-        .testTarget(name: "X402Tests", dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient"]),
-        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402"]),
+        .testTarget(
+            name: "X402Tests",
+            dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient", "PurserTesting"]),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402", "PurserTesting"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "CSQLite", "CPostgres"]),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore", "PurserTesting"]),
         .testTarget(
             name: "PurserTests",
-            dependencies: ["Purser", "MCP", "JSONCore", "Ledger", "X402", "HTTPClient", "CSQLite", "Chain"]),
+            dependencies: [
+                "Purser", "MCP", "JSONCore", "Ledger", "X402", "HTTPClient", "CSQLite", "Chain", "PurserTesting",
+            ]),
         .testTarget(
             name: "PurserDemoTests",
             dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient"]),

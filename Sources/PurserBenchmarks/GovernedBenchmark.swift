@@ -4,6 +4,7 @@ import JSONCore
 import Ledger
 import MCP
 import Purser
+import PurserTesting
 import Synchronization
 import X402
 
@@ -166,29 +167,25 @@ struct CallSample {
     var overheadWithSelfCheck: Double { total - upstream - sign - check }
 }
 
-/// A temporary Purser home: tools manifest, Cedar policies, limits, a ledger with a session, a key file.
+/// A temporary Purser home (PurserTesting's `World`: tools manifest, Cedar policies, limits, a ledger with a
+/// session, a key file) with the benchmark's policies and gates, its transport and signer behind stopwatches,
+/// and a second ledger and policy store for replaying the ledger and policy steps alone.
 final class GovernedWorld: Sendable {
-    let directory: URL
-    let pipeline: ToolCallPipeline
+    let world: World
     let transport: StopwatchTransport
     let signer: StopwatchSigner
     let replayLedger: Ledger
     let replaySession: PaymentSession
     let replayPolicies: PolicyStore
-    let limits: LimitsConfiguration
     let manifest: ToolManifest
+
+    var directory: URL { world.directory }
+    var pipeline: ToolCallPipeline { world.pipeline }
+    var limits: LimitsConfiguration { world.limits }
 
     init(
         base: String, calls: Int, label: String, transport makeTransport: (ToolManifest) -> any HTTPTransport
     ) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "purser-bench-governed-\(getpid())-\(label)")
-        try? FileManager.default.removeItem(at: directory)
-        let policies = directory.appendingPathComponent("policies")
-        let home = directory.appendingPathComponent("home")
-        try FileManager.default.createDirectory(at: policies, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-
         let agent = GovernedBenchmark.agent
         // A realistic policy set: call and pay permitted for the agent, a forbid capping each payment.
         let policy = """
@@ -199,7 +196,6 @@ final class GovernedWorld: Sendable {
             unless { context has amount && context.amount.lessThanOrEqual(decimal("0.50")) };
 
             """
-        try policy.write(to: policies.appendingPathComponent("bench.cedar"), atomically: true, encoding: .utf8)
         // Every gate is on (per call, per tool, velocity) and generous enough for every call of the run.
         let room = String(calls + 100)
         let limitsText = """
@@ -209,10 +205,6 @@ final class GovernedWorld: Sendable {
              "allow": {"networks": ["\(GovernedBenchmark.network)"], "assets": ["USDC"],
                        "payees": ["\(GovernedBenchmark.payTo)"]}}
             """
-        let limitsPath = policies.appendingPathComponent("limits.json").path
-        try limitsText.write(toFile: limitsPath, atomically: true, encoding: .utf8)
-        limits = try LimitsConfiguration.load(path: limitsPath)
-
         let manifestText = """
             {"name": "weather", "description": "Paid weather from the x402 SDK peer.", "purpose": "data.weather",
              "inputSchema": {"type": "object", "properties": {"n": {"type": "string", "minLength": 1}},
@@ -223,27 +215,26 @@ final class GovernedWorld: Sendable {
         let (loaded, problems) = ToolManifestLoader.load(bytes: Array(manifestText.utf8), file: "weather.json")
         guard let loaded, problems.isEmpty else { throw BenchmarkError("the bench manifest did not load") }
         manifest = loaded
+        let transport = StopwatchTransport(makeTransport(loaded))
+        self.transport = transport
 
-        let keyPath = home.appendingPathComponent("wallet.key").path
-        _ = try KeyFile.create(at: keyPath)
-        signer = StopwatchSigner(try KeyFileSigner(path: keyPath))
         // The ledger's cap covers every call of the run twice over; the fake chain funds every address.
         let cap = Int64(calls + 100) * 20_000
-        let ledger = try Ledger.open(path: Ledger.path(inHome: home.path))
-        _ = try await ledger.grantSession(
-            agent: agent, asset: "USDC", decimals: 6, cap: cap, ttlMilliseconds: 3_600_000)
-        replayLedger = try Ledger.open(path: home.appendingPathComponent("replay.sqlite").path)
+        var stopwatch: StopwatchSigner?
+        world = try await World(
+            budget: cap, policy: policy, manifestText: manifestText, transport: transport,
+            signer: { signer in
+                let timed = StopwatchSigner(signer)
+                stopwatch = timed
+                return timed
+            }, limits: limitsText, agent: agent)
+        guard let stopwatch else { throw BenchmarkError("the bench world made no signer") }
+        signer = stopwatch
+
+        replayLedger = try Ledger.open(path: world.homeDirectory.appendingPathComponent("replay.sqlite").path)
         replaySession = try await replayLedger.grantSession(
             agent: agent, asset: "USDC", decimals: 6, cap: cap, ttlMilliseconds: 3_600_000)
-        replayPolicies = PolicyStore(directory: policies.path)
-
-        transport = StopwatchTransport(makeTransport(manifest))
-        let payments = PaymentEnvironment(
-            ledger: ledger, limits: limits, signer: signer, approvalKey: Array(repeating: 7, count: 32))
-        let transport = self.transport
-        pipeline = ToolCallPipeline(
-            catalog: ToolCatalog([manifest]), transport: { _ in transport }, secrets: EnvironmentSecrets(),
-            authorizer: PolicyStore(directory: policies.path), payments: payments)
+        replayPolicies = PolicyStore(directory: world.policiesDirectory.path)
     }
 
     /// One governed paid call with fresh arguments (a new payment, no idempotency key).
@@ -316,6 +307,7 @@ final class GovernedWorld: Sendable {
         return milliseconds(ContinuousClock.now - started)
     }
 
+    /// Removes the world's directory now (the world also removes it when it goes).
     func remove() {
         try? FileManager.default.removeItem(at: directory)
     }

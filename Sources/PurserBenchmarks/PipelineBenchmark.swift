@@ -1,6 +1,7 @@
 import Foundation
 import JSONCore
 import Purser
+import PurserTesting
 import X402
 
 /// `purser-bench pipeline`: the governed paid call without a network, for profiling Purser's own time.
@@ -30,11 +31,10 @@ struct PipelineBenchmark: Benchmark {
             }
             index += 2
         }
-        let seller = CannedSeller(delay: .microseconds(delay))
+        let seller = FakeSeller(delay: .microseconds(delay))
         let world = try await GovernedWorld(
             base: "http://127.0.0.1:9", calls: count + warmups, label: "pipeline", transport: { _ in seller })
         defer { world.remove() }
-        seller.payer = world.signer.address.text
         for call in 0..<warmups { _ = try await world.paidCall(call) }
         var samples: [CallSample] = []
         samples.reserveCapacity(count)
@@ -70,55 +70,5 @@ struct PipelineBenchmark: Benchmark {
     private static func cpuMilliseconds(_ usage: rusage) -> Double {
         Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000
-    }
-}
-
-/// An x402 v2 seller with canned answers: the SDK peer's 402 for unpaid requests, a settled 200 for paid
-/// ones. It checks nothing (the payment's validity is not what this benchmark measures).
-final class CannedSeller: HTTPTransport, @unchecked Sendable {
-    // Set once before the first call, read only afterwards.
-    var payer = "0x0000000000000000000000000000000000000000"
-    /// How long each answer waits, like an upstream would (the pipeline's threads go idle meanwhile).
-    let delay: Duration
-
-    init(delay: Duration = .zero) { self.delay = delay }
-
-    private static let challenge: HTTPResponse = {
-        let required: JSONValue = [
-            "x402Version": 2, "error": "Payment required",
-            "resource": [
-                "url": "http://127.0.0.1:9/weather?n=x", "description": "Weather report",
-                "mimeType": "application/json",
-            ],
-            "accepts": [
-                [
-                    "scheme": "exact", "network": .string(GovernedBenchmark.network),
-                    "asset": .string(GovernedBenchmark.usdc), "amount": "10000",
-                    "payTo": .string(GovernedBenchmark.payTo), "maxTimeoutSeconds": 300,
-                    "extra": ["name": "USDC", "version": "2"],
-                ]
-            ],
-        ]
-        return HTTPResponse(
-            status: 402,
-            headers: [
-                "Content-Type": "application/json", "PAYMENT-REQUIRED": Base64.encode(required.serializedBytes()),
-            ],
-            body: Array("{}".utf8))
-    }()
-
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        if delay > .zero { try await Task.sleep(for: delay) }
-        guard request.headers["PAYMENT-SIGNATURE"] != nil else { return Self.challenge }
-        let settlement: JSONValue = [
-            "success": true, "transaction": .string("0x" + String(repeating: "ab", count: 32)),
-            "network": .string(GovernedBenchmark.network), "payer": .string(payer),
-        ]
-        return HTTPResponse(
-            status: 200,
-            headers: [
-                "Content-Type": "application/json", "PAYMENT-RESPONSE": Base64.encode(settlement.serializedBytes()),
-            ],
-            body: Array(#"{"report":{"weather":"sunny","temperature":70}}"#.utf8))
     }
 }

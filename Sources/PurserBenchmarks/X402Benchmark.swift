@@ -1,3 +1,4 @@
+import EVMSigning
 import Foundation
 import HTTPClient
 import Purser
@@ -159,9 +160,9 @@ struct X402Benchmark: Benchmark {
 
     private static func sampleTypedData(_ signer: KeyFileSigner) async throws -> TransferTypedData {
         TransferTypedData(
-            domain: TokenDomain(
-                name: "USDC", version: "2", chainId: 84532,
-                verifyingContract: EVMAddressText("0x036CbD53842c5426634e7929541eC2318f3dCF7e")!),
+            domain: EIP712Domain(
+                name: "USDC", version: "2", chainID: UInt256(84532),
+                verifyingContract: EthereumAddress(hex: "0x036CbD53842c5426634e7929541eC2318f3dCF7e")!),
             message: TransferAuthorization(
                 from: EIP3009Crypto.checksummed(signer.address.bytes), to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
                 value: AtomicAmount("10000")!, validAfter: 0, validBefore: 1_900_000_000,

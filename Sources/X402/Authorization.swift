@@ -1,24 +1,5 @@
+public import EVMSigning
 public import JSONCore
-
-/// The EIP-712 domain of an EIP-3009 token: `EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)`.
-public struct TokenDomain: Sendable, Hashable {
-    /// `extra.name` of the offer, e.g. `USDC`.
-    public let name: String
-    /// `extra.version` of the offer, e.g. `2`.
-    public let version: String
-    /// The chain id of the offer's network.
-    public let chainId: UInt64
-    /// The token contract (the offer's `asset`).
-    public let verifyingContract: EVMAddressText
-
-    /// Creates a domain.
-    public init(name: String, version: String, chainId: UInt64, verifyingContract: EVMAddressText) {
-        self.name = name
-        self.version = version
-        self.chainId = chainId
-        self.verifyingContract = verifyingContract
-    }
-}
 
 /// An EIP-3009 `TransferWithAuthorization` message: `(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)`.
 public struct TransferAuthorization: Sendable, Hashable {
@@ -58,20 +39,21 @@ public struct TransferAuthorization: Sendable, Hashable {
 
 /// What a `Signer` signs: an EIP-3009 transfer authorization under its token's EIP-712 domain.
 public struct TransferTypedData: Sendable, Hashable {
-    /// The token's domain.
-    public let domain: TokenDomain
+    /// The token's domain (EVMSigning's model: an offer's `extra.name`, `extra.version`, chain id and `asset`).
+    public let domain: EIP712Domain
     /// The message.
     public let message: TransferAuthorization
 
     /// Creates typed data.
-    public init(domain: TokenDomain, message: TransferAuthorization) {
+    public init(domain: EIP712Domain, message: TransferAuthorization) {
         self.domain = domain
         self.message = message
     }
 
     /// The standard `eth_signTypedData_v4` JSON: `types`, `primaryType`, `domain`, `message`.
     ///
-    /// `chainId` is a JSON number; the `uint256` message fields are decimal strings, as wallets expect.
+    /// `chainId` is a JSON number; the `uint256` message fields are decimal strings, as wallets expect;
+    /// `verifyingContract` is the EIP-55 form.
     public var eip712JSON: JSONValue {
         let domainType: JSONValue = [
             ["name": "name", "type": "string"], ["name": "version", "type": "string"],
@@ -87,8 +69,8 @@ public struct TransferTypedData: Sendable, Hashable {
             "primaryType": "TransferWithAuthorization",
             "domain": [
                 "name": .string(domain.name), "version": .string(domain.version),
-                "chainId": .number(JSONNumber(validatedLexeme: String(domain.chainId))),
-                "verifyingContract": .string(domain.verifyingContract.text),
+                "chainId": .number(JSONNumber(validatedLexeme: domain.chainID.decimalString)),
+                "verifyingContract": .string(domain.verifyingContract.checksummed),
             ],
             "message": .object(message.json),
         ]

@@ -10,18 +10,14 @@ public enum EIP3009Crypto {
     public static func digest(_ typedData: TransferTypedData) -> [UInt8] {
         let domain = typedData.domain
         let message = typedData.message
-        guard let contract = EthereumAddress(bytes: domain.verifyingContract.bytes),
-            let from = EVMAddressText(message.from).flatMap({ EthereumAddress(bytes: $0.bytes) }),
+        guard let from = EVMAddressText(message.from).flatMap({ EthereumAddress(bytes: $0.bytes) }),
             let to = EVMAddressText(message.to).flatMap({ EthereumAddress(bytes: $0.bytes) }),
             let value = UInt256(decimal: message.value.decimal),
             let transfer = try? TransferWithAuthorization(
                 from: from, to: to, value: value, validAfter: UInt256(message.validAfter),
                 validBefore: UInt256(message.validBefore), nonce: message.nonce)
         else { return [UInt8](repeating: 0, count: 32) }
-        let eip712Domain = EIP712Domain(
-            name: domain.name, version: domain.version, chainID: UInt256(domain.chainId),
-            verifyingContract: contract)
-        return EIP712.digest(domain: eip712Domain, message: transfer)
+        return EIP712.digest(domain: domain, message: transfer)
     }
 
     /// The address (20 bytes) a 65-byte signature (`v` 27/28 or 0/1) over `digest` recovers to.

@@ -1,6 +1,7 @@
 import EVMSigning
 import Foundation
 import JSONCore
+import PurserTesting
 import Synchronization
 import Testing
 import X402

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPClient
+import PurserTesting
 import Synchronization
 import Testing
 import X402

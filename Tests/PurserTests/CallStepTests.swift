@@ -1,6 +1,7 @@
 import Foundation
 import JSONCore
 import MCP
+import PurserTesting
 import Testing
 import X402
 

@@ -3,6 +3,7 @@ import JSONCore
 import Ledger
 import MCP
 import Purser
+import PurserTesting
 import Testing
 
 @Suite("report --explain: why one payment was allowed, from the audit trail alone", .serialized)

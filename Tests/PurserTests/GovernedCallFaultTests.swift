@@ -3,6 +3,7 @@ import JSONCore
 import Ledger
 import MCP
 import Purser
+import PurserTesting
 import Synchronization
 import Testing
 import X402

@@ -2,6 +2,7 @@ import Foundation
 import JSONCore
 import Ledger
 import MCP
+import PurserTesting
 import Testing
 import X402
 

@@ -3,6 +3,7 @@ import Foundation
 import JSONCore
 import Ledger
 import MCP
+import PurserTesting
 import Synchronization
 import Testing
 

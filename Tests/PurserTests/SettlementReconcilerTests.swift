@@ -3,6 +3,7 @@ import Foundation
 import JSONCore
 import Ledger
 import Purser
+import PurserTesting
 import Synchronization
 import Testing
 import X402

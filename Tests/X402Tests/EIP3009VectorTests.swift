@@ -7,8 +7,9 @@ import Testing
 @Suite("x402.md §5 vector: digest, signature, payload JSON and header")
 struct EIP3009VectorTests {
     let typedData = TransferTypedData(
-        domain: TokenDomain(
-            name: "USDC", version: "2", chainId: 84532, verifyingContract: EVMAddressText(Vector.asset)!),
+        domain: EIP712Domain(
+            name: "USDC", version: "2", chainID: UInt256(84532),
+            verifyingContract: EthereumAddress(hex: Vector.asset)!),
         message: TransferAuthorization(
             from: Vector.from, to: Vector.payTo, value: AtomicAmount("10000")!, validAfter: 0,
             validBefore: 1_900_000_000, nonce: Vector.nonce))
@@ -49,8 +50,9 @@ struct EIP3009VectorTests {
     @Test("a signature over other data, or by another key, is refused as a mismatch")
     func mismatch() throws {
         let other = TransferTypedData(
-            domain: TokenDomain(
-                name: "USD Coin", version: "2", chainId: 84532, verifyingContract: EVMAddressText(Vector.asset)!),
+            domain: EIP712Domain(
+                name: "USD Coin", version: "2", chainID: UInt256(84532),
+                verifyingContract: EthereumAddress(hex: Vector.asset)!),
             message: typedData.message)
         #expect(throws: X402Error.self) {
             _ = try SignatureCheck.check(
@@ -86,5 +88,16 @@ struct EIP3009VectorTests {
             ])
         let domainFields = try #require(json["types"]?["EIP712Domain"]?.arrayValue)
         #expect(domainFields.compactMap { $0["type"]?.stringValue } == ["string", "string", "uint256", "address"])
+    }
+
+    @Test("an offer's lower-case asset signs the same digest and reaches external signers in EIP-55 form")
+    func lowerCaseAsset() throws {
+        let lower = TransferTypedData(
+            domain: EIP712Domain(
+                name: "USDC", version: "2", chainID: UInt256(84532),
+                verifyingContract: try #require(EthereumAddress(hex: Vector.asset.lowercased()))),
+            message: typedData.message)
+        #expect(HexBytes.prefixed(EIP3009Crypto.digest(lower)) == Vector.digest)
+        #expect(lower.eip712JSON["domain"]?["verifyingContract"] == .string(Vector.asset))
     }
 }

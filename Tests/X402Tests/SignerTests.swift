@@ -1,8 +1,10 @@
+import EVMSigning
 import Foundation
 import Glibc
 import HTTPClient
 import JSONCore
 import Purser
+import PurserTesting
 import Testing
 
 @testable import X402
@@ -12,8 +14,9 @@ struct SignerTests {
     init() { signal(SIGPIPE, SIG_IGN) }
 
     let typedData = TransferTypedData(
-        domain: TokenDomain(
-            name: "USDC", version: "2", chainId: 84532, verifyingContract: EVMAddressText(Vector.asset)!),
+        domain: EIP712Domain(
+            name: "USDC", version: "2", chainID: UInt256(84532),
+            verifyingContract: EthereumAddress(hex: Vector.asset)!),
         message: TransferAuthorization(
             from: Vector.from, to: Vector.payTo, value: AtomicAmount("10000")!, validAfter: 0,
             validBefore: 1_900_000_000, nonce: Vector.nonce))

@@ -1,3 +1,4 @@
+import EVMSigning
 import Foundation
 import JSONCore
 import Testing
@@ -53,8 +54,9 @@ struct X402ClientTests {
         #expect(authorization["nonce"] == .string("0x" + String(repeating: "11", count: 32)))
         let signature = try #require(payment["payload"]?["signature"]?.stringValue)
         let typedData = TransferTypedData(
-            domain: TokenDomain(
-                name: "USDC", version: "2", chainId: 84532, verifyingContract: EVMAddressText(Vector.asset)!),
+            domain: EIP712Domain(
+                name: "USDC", version: "2", chainID: UInt256(84532),
+                verifyingContract: EthereumAddress(hex: Vector.asset)!),
             message: TransferAuthorization(
                 from: Vector.from, to: Vector.payTo, value: AtomicAmount("10000")!, validAfter: UInt64(Self.now - 600),
                 validBefore: UInt64(Self.now + 300), nonce: Vector.nonce))

@@ -1,13 +1,14 @@
 import Foundation
 import Glibc
+import PurserTesting
 import Synchronization
 
 /// A loopback stand-in for a forward proxy that answers `CONNECT` as a test scripts it, records each
 /// request head, and keeps the bytes the client sends into an accepted tunnel (the TLS ClientHello meant
 /// for the origin) instead of relaying them, so a test can see what would have reached the origin.
 ///
-/// `@unchecked Sendable`: the descriptor is written once in `init`; the logs are behind `Mutex`es.
-final class ScriptedProxy: @unchecked Sendable {
+/// The socket and its threads are a `LoopbackListener`'s; the logs are behind `Mutex`es.
+final class ScriptedProxy: Sendable {
     struct Answer: Sendable {
         /// Bytes written after the request head; nil writes nothing and holds the connection open.
         var raw: [UInt8]?
@@ -19,12 +20,11 @@ final class ScriptedProxy: @unchecked Sendable {
         }
     }
 
-    let port: UInt16
-    private let listener: Int32
+    var port: UInt16 { listener.port }
+    private let listener: LoopbackListener
     private let handler: @Sendable (String) -> Answer
     private let heads = Mutex<[String]>([])
     private let captured = Mutex<[UInt8]>([])
-    private let stopped = Mutex(false)
 
     /// The request heads received (request line and fields, without the final blank line).
     var requests: [String] { heads.withLock { $0 } }
@@ -33,28 +33,8 @@ final class ScriptedProxy: @unchecked Sendable {
 
     init(handler: @escaping @Sendable (String) -> Answer) throws {
         self.handler = handler
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(.EIO) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(descriptor, 16) == 0 else {
-            close(descriptor)
-            throw POSIXError(.EADDRINUSE)
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        port = UInt16(bigEndian: actual.sin_port)
-        listener = descriptor
-        Thread { [self] in acceptLoop() }.start()
+        listener = try LoopbackListener(backlog: 16)
+        listener.start { [self] connection in serve(connection) }
     }
 
     /// The proxy URL, with `credentials` ("user:password", already percent-encoded) when given.
@@ -62,34 +42,9 @@ final class ScriptedProxy: @unchecked Sendable {
         "http://\(credentials.map { $0 + "@" } ?? "")127.0.0.1:\(port)"
     }
 
-    func stop() {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
-        }
-        if first { shutdown(listener, Int32(SHUT_RDWR)) }
-    }
-
-    deinit { stop() }
-
-    private func acceptLoop() {
-        defer { close(listener) }
-        while true {
-            let connection = accept(listener, nil, nil)
-            if connection < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            if stopped.withLock({ $0 }) {
-                close(connection)
-                return
-            }
-            Thread { [self] in serve(connection) }.start()
-        }
-    }
+    func stop() { listener.stop() }
 
     private func serve(_ connection: Int32) {
-        defer { close(connection) }
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 8192)
         while !buffer.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {

@@ -119,10 +119,3 @@ final class FaultyLedger: PaymentLedger {
         return try await inner.createApproval(binding, ttlMilliseconds: ttlMilliseconds, state: state)
     }
 }
-
-/// Lines a pipeline wrote to its stderr sink.
-final class LineLog: Sendable {
-    private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-}

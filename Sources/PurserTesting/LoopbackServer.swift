@@ -2,116 +2,80 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// A tiny HTTP/1.1 server on a loopback address for transport and signer tests.
+/// A tiny HTTP/1.1 server on a loopback address for transport, signer and pipeline tests.
 ///
-/// One thread accepts, one thread per connection answers once and closes. `@unchecked Sendable`: the
-/// descriptor is written once in `init`, the request log is behind a `Mutex`.
-final class LoopbackServer: @unchecked Sendable {
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var headers: [(name: String, value: String)]
-        var body: [UInt8]
+/// One thread accepts, one thread per connection answers (once, or again while replies keep it alive)
+/// and closes (`LoopbackListener`). The request log is behind a `Mutex`.
+public final class LoopbackServer: Sendable {
+    /// One request as received.
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        /// The first header named `name`, case-insensitively.
+        public func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
         }
     }
 
-    struct Reply: Sendable {
-        var status: Int
-        var headers: [(String, String)] = []
-        var body: [UInt8] = []
+    /// What the handler answers.
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
         /// Seconds to wait before answering.
-        var delay: Double = 0
+        public var delay: Double
         /// Bytes of body to stream in chunks (for size caps), instead of `body`.
-        var streamedBytes: Int = 0
+        public var streamedBytes: Int
         /// Bytes sent verbatim instead of a generated response (for framing tests).
-        var raw: [UInt8]? = nil
+        public var raw: [UInt8]?
         /// Keep the connection open and answer the next request on it (no `Connection: close`).
-        var keepAlive = false
+        public var keepAlive: Bool
+
+        /// Creates a reply; every field but the status has a default.
+        public init(
+            status: Int, headers: [(String, String)] = [], body: [UInt8] = [], delay: Double = 0,
+            streamedBytes: Int = 0, raw: [UInt8]? = nil, keepAlive: Bool = false
+        ) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delay = delay
+            self.streamedBytes = streamedBytes
+            self.raw = raw
+            self.keepAlive = keepAlive
+        }
     }
 
-    let host: String
-    let port: UInt16
-    private let listener: Int32
+    /// The address listened on.
+    public var host: String { listener.host }
+    /// The port the kernel picked.
+    public var port: UInt16 { listener.port }
+    private let listener: LoopbackListener
     private let handler: @Sendable (Request) -> Reply
     private let log = Mutex<[Request]>([])
-    private let connectionCount = Mutex(0)
 
     /// How many connections the server has accepted.
-    var connections: Int { connectionCount.withLock { $0 } }
+    public var connections: Int { listener.accepted }
 
-    var requests: [Request] { log.withLock { $0 } }
-    var baseURL: URL { URL(string: "http://\(host):\(port)")! }
+    /// Every request received, in order.
+    public var requests: [Request] { log.withLock { $0 } }
+    /// `http://host:port`.
+    public var baseURL: URL { URL(string: "http://\(host):\(port)")! }
 
-    init(host: String = "127.0.0.1", handler: @escaping @Sendable (Request) -> Reply) throws {
-        self.host = host
+    /// Listens on `host` (a loopback IPv4 address) at a port the kernel picks; `handler` answers each request.
+    public init(host: String = "127.0.0.1", handler: @escaping @Sendable (Request) -> Reply) throws {
         self.handler = handler
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(.EIO) }
-        var one: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(descriptor, 64) == 0 else {
-            close(descriptor)
-            throw POSIXError(.EADDRINUSE)
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        self.port = UInt16(bigEndian: actual.sin_port)
-        self.listener = descriptor
-        let thread = Thread { [self] in acceptLoop() }
-        thread.start()
+        listener = try LoopbackListener(host: host)
+        listener.start { [self] connection in serve(connection) }
     }
 
-    private let stopped = Mutex(false)
-
-    /// Stops accepting. Only `shutdown` here: the accept loop closes the descriptor when it exits, so the
-    /// number cannot be reused by another test's socket while that loop may still call `accept` on it
-    /// (which once made this server answer a parallel test's request).
-    func stop() {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
-        }
-        guard first else { return }
-        shutdown(listener, Int32(SHUT_RDWR))
-    }
-
-    deinit { stop() }
-
-    private func acceptLoop() {
-        defer { close(listener) }
-        while true {
-            let connection = accept(listener, nil, nil)
-            if connection < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            if stopped.withLock({ $0 }) {
-                close(connection)
-                return
-            }
-            connectionCount.withLock { $0 += 1 }
-            let thread = Thread { [self] in serve(connection) }
-            thread.start()
-        }
-    }
+    /// Stops accepting (see `LoopbackListener.stop`).
+    public func stop() { listener.stop() }
 
     private func serve(_ connection: Int32) {
-        defer { close(connection) }
         while answer(connection) {}
     }
 

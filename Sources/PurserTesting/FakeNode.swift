@@ -3,51 +3,70 @@ import JSONCore
 import Synchronization
 import X402
 
-/// An in-memory Ethereum node behind `HTTPTransport`: blocks with timestamps, EIP-3009 authorization
+/// An in-memory Ethereum node behind X402's `HTTPTransport`: blocks with timestamps, EIP-3009 authorization
 /// states per block, and receipts with logs, answering the JSON-RPC methods settlement evidence uses.
 /// `finalized` and `safe` trail the head by a set number of blocks (none by default, as in eth-tester),
 /// and a node can be made not to know them.
-final class FakeNode: HTTPTransport {
-    struct Log: Sendable {
-        var address: String
-        var topics: [String]
-        var data: String
-        var transaction: String
+public final class FakeNode: HTTPTransport {
+    /// One event log in a receipt.
+    public struct Log: Sendable {
+        public var address: String
+        public var topics: [String]
+        public var data: String
+        public var transaction: String
+
+        /// Creates a log.
+        public init(address: String, topics: [String], data: String, transaction: String) {
+            self.address = address
+            self.topics = topics
+            self.data = data
+            self.transaction = transaction
+        }
     }
 
     /// Rewrites a method's result given its params.
-    typealias Rewrite = @Sendable (_ params: [JSONValue], _ result: JSONValue) -> JSONValue
+    public typealias Rewrite = @Sendable (_ params: [JSONValue], _ result: JSONValue) -> JSONValue
 
-    struct State: Sendable {
-        var chainID: UInt64 = 84532
-        var block: UInt64 = 100
-        var timestamp: UInt64 = 1_800_000_000
-        var used: [String: UInt64] = [:]  // "token|authorizer|nonce", lower case → block it was used in
-        var timestamps: [UInt64: UInt64] = [100: 1_800_000_000]  // block → timestamp, from block 100 on
-        var finalizedLag: UInt64 = 0
-        var safeLag: UInt64 = 0
-        var knownTags: Set<String> = ["latest", "safe", "finalized"]
-        var nullTags: Set<String> = []  // tags answered with a null block
-        var blocksAsked: [String] = []  // eth_getBlockByNumber's first parameter, in order
-        var receipts: [String: (status: UInt64, block: UInt64, logs: [Log])] = [:]
-        var unreachable = false
-        var lie: JSONValue?  // answer every call with this instead
+    /// The chain as the node sees it; tests read and change it under `state.withLock`.
+    public struct State: Sendable {
+        public var chainID: UInt64 = 84532
+        public var block: UInt64 = 100
+        public var timestamp: UInt64 = 1_800_000_000
+        public var used: [String: UInt64] = [:]  // "token|authorizer|nonce", lower case → block it was used in
+        public var timestamps: [UInt64: UInt64] = [100: 1_800_000_000]  // block → timestamp, from block 100 on
+        public var finalizedLag: UInt64 = 0
+        public var safeLag: UInt64 = 0
+        public var knownTags: Set<String> = ["latest", "safe", "finalized"]
+        public var nullTags: Set<String> = []  // tags answered with a null block
+        public var blocksAsked: [String] = []  // eth_getBlockByNumber's first parameter, in order
+        public var receipts: [String: (status: UInt64, block: UInt64, logs: [Log])] = [:]
+        public var unreachable = false
+        public var lie: JSONValue?  // answer every call with this instead
         /// Rewrites the result of one method (given its params), as a broken or hostile node would.
-        var rewrite: [String: Rewrite] = [:]
-        var calls: [String] = []
+        public var rewrite: [String: Rewrite] = [:]
+        public var calls: [String] = []
+
+        /// Block 100, chain 84532, nothing used, every tag known and final.
+        public init() {}
     }
 
-    let state = Mutex(State())
+    public let state = Mutex(State())
 
-    static let usedTopic = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
-    static let transferTopic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+    /// A node at block 100 of chain 84532 that knows every tag, with nothing used or mined.
+    public init() {}
 
-    static func pad(_ address: String) -> String {
+    public static let usedTopic = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
+    public static let transferTopic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+    /// A 20-byte address as a 32-byte topic.
+    public static func pad(_ address: String) -> String {
         "0x" + String(repeating: "0", count: 24) + address.dropFirst(2).lowercased()
     }
 
     /// Settles an authorization the way a token does: marks it used, emits both events in `transaction`.
-    func settle(token: String, authorizer: String, nonce: String, payTo: String, amount: UInt64, transaction: String) {
+    public func settle(
+        token: String, authorizer: String, nonce: String, payTo: String, amount: UInt64, transaction: String
+    ) {
         state.withLock { state in
             state.block += 1
             state.timestamps[state.block] = state.timestamp
@@ -71,7 +90,8 @@ final class FakeNode: HTTPTransport {
         }
     }
 
-    func mine(seconds: UInt64) {
+    /// Mines one empty block `seconds` after the head.
+    public func mine(seconds: UInt64) {
         state.withLock {
             $0.block += 1
             $0.timestamp += seconds
@@ -79,7 +99,7 @@ final class FakeNode: HTTPTransport {
         }
     }
 
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try JSONParser.parse(request.body)
         let method = body["method"]?.stringValue ?? ""
         let params = body["params"]?.arrayValue ?? []

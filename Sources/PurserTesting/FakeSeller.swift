@@ -5,11 +5,18 @@ import X402
 
 /// A scripted x402 v2 seller behind the `HTTPTransport` seam: answers 402 to unpaid requests and does
 /// what `afterPayment` says with paid ones. Records every request (Mutex-guarded, hence Sendable).
-final class FakeSeller: HTTPTransport {
-    enum AfterPayment: Sendable {
+///
+/// The unit tests' seller and the in-process seller of `purser-bench pipeline` (with `delay`).
+public final class FakeSeller: HTTPTransport {
+    /// What the seller does with a paid request for the offered amount.
+    public enum AfterPayment: Sendable {
+        /// Settles: 200 with the weather and a successful `PAYMENT-RESPONSE` naming the payer.
         case settle
+        /// The transport times out (the payment may or may not have settled).
         case timeout
+        /// Answers with the 402 again.
         case secondPaymentRequired
+        /// 402 with a failed settlement (`invalid_exact_evm_insufficient_balance`).
         case settlementFailed
         /// Settles (the payment counts on its books), then its handler fails: 500, no settlement header.
         case settleThenFail
@@ -17,37 +24,43 @@ final class FakeSeller: HTTPTransport {
         case lie
     }
 
-    static let payee = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
-    static let asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+    public static let payee = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+    public static let asset = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
 
     private let state = Mutex<[HTTPRequest]>([])
-    let amount: String
-    let payTo: String
-    let afterPayment: AfterPayment
-    let declaresPaymentIdentifier: Bool
+    public let amount: String
+    public let payTo: String
+    public let afterPayment: AfterPayment
+    public let declaresPaymentIdentifier: Bool
+    /// How long each answer waits, like an upstream would (the caller's threads go idle meanwhile).
+    public let delay: Duration
 
-    init(
+    /// Creates a seller offering `amount` atomic USDC units on Base Sepolia to `payTo`.
+    public init(
         amount: String = "10000", payTo: String = FakeSeller.payee, afterPayment: AfterPayment = .settle,
-        declaresPaymentIdentifier: Bool = false
+        declaresPaymentIdentifier: Bool = false, delay: Duration = .zero
     ) {
         self.amount = amount
         self.payTo = payTo
         self.afterPayment = afterPayment
         self.declaresPaymentIdentifier = declaresPaymentIdentifier
+        self.delay = delay
     }
 
     /// The decoded payment payloads received, in order.
-    var payments: [JSONValue] {
+    public var payments: [JSONValue] {
         paidRequests.compactMap { request in
             request.headers["PAYMENT-SIGNATURE"].flatMap { try? JSONParser.parse(try Base64.decode($0)) }
         }
     }
 
-    var requests: [HTTPRequest] { state.withLock { $0 } }
-    var paidRequests: [HTTPRequest] { requests.filter { $0.headers["PAYMENT-SIGNATURE"] != nil } }
+    /// Every request received, in order.
+    public var requests: [HTTPRequest] { state.withLock { $0 } }
+    /// The requests that carried a payment.
+    public var paidRequests: [HTTPRequest] { requests.filter { $0.headers["PAYMENT-SIGNATURE"] != nil } }
 
     /// The 402 answer to an unpaid request.
-    var challenge: HTTPResponse {
+    public var challenge: HTTPResponse {
         var required: JSONValue = [
             "x402Version": 2, "error": "Payment required",
             "resource": [
@@ -70,8 +83,9 @@ final class FakeSeller: HTTPTransport {
             body: Array("{}".utf8))
     }
 
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         state.withLock { $0.append(request) }
+        if delay > .zero { try await Task.sleep(for: delay) }
         guard let header = request.headers["PAYMENT-SIGNATURE"] else { return challenge }
         // The payload must at least be a well-formed v2 payment for the offered amount.
         let payload = try JSONParser.parse(try Base64.decode(header))

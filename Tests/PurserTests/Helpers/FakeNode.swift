@@ -1,1 +1,0 @@
-../../ChainTests/Helpers/FakeNode.swift

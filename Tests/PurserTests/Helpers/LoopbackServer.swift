@@ -1,1 +1,0 @@
-../../HTTPClientTests/Helpers/LoopbackServer.swift
