@@ -254,4 +254,22 @@ struct PolicySchemaTests {
         let problems = PolicyStore.lint(directory: directory.path, tools: [manifest]).map(\.description)
         #expect(problems.count == 1 && problems.contains { $0.contains("are not compatible") }, "\(problems)")
     }
+
+    @Test("agents' shape: entities.json types in nested namespaces are declared there; an enum type is declared once")
+    func nestedNamespaces() throws {
+        let entities = try Entities(
+            json: #"""
+                [{"uid":{"type":"Purser::Agent","id":"a"},"attrs":{},"parents":[{"type":"Purser::x::G","id":"g"}]},
+                 {"uid":{"type":"Purser::news::Input::section","id":"world"},"attrs":{},"parents":[]}]
+                """#)
+        let schema = PolicySchema.generate(shape: .agents, tools: [("news", Self.newsSchema)], entities: entities)
+        let text = schema.cedarText
+        #expect(text.contains("namespace Purser::x {\n  entity G;\n}"), "\(text)")
+        #expect(text.contains("entity Agent in [Purser::x::G];"), "\(text)")
+        #expect(schema.entityTypes.filter { $0.name == "Purser::news::Input::section" }.count == 1)
+        #expect(text.components(separatedBy: "entity section").count == 2, "\(text)")
+        let set = try PolicySet(
+            parsing: #"permit (principal in Purser::x::G::"g", action == Purser::Action::"news", resource);"#)
+        #expect(Validator(schema: schema).validate(set).isEmpty)
+    }
 }

@@ -118,6 +118,9 @@ public enum PolicySchema {
         }
         actions.append(
             SchemaAction(name: "pay", principals: ["Agent"], resources: ["McpServer"], context: Self.payContext))
+        // An enum type is declared once, as an enum, even if entities.json uses its name.
+        let enumNames = Set(enums.map(\.name))
+        types.removeAll { enumNames.contains($0.name) }
         types += enums.sorted { $0.name < $1.name }
         return CedarSchema(namespace: agentsNamespace, commonTypes: common, entityTypes: types, actions: actions)
     }
@@ -229,21 +232,13 @@ public enum PolicySchema {
         var order: [String] = []
         let prefix = namespace.map { "\($0)::" } ?? ""
         for entity in entities.all.sorted(by: { $0.uid.description < $1.uid.description }) {
-            var name = entity.uid.type.value
-            if !prefix.isEmpty {
-                guard name.hasPrefix(prefix) else { continue }
-                name.removeFirst(prefix.count)
-            }
+            guard let name = localName(entity.uid.type.value, prefix: prefix) else { continue }
             if byName[name] == nil {
                 byName[name] = SchemaEntityType(name: name)
                 order.append(name)
             }
             for parent in entity.parents {
-                var parentName = parent.type.value
-                if !prefix.isEmpty {
-                    guard parentName.hasPrefix(prefix) else { continue }
-                    parentName.removeFirst(prefix.count)
-                }
+                guard let parentName = localName(parent.type.value, prefix: prefix) else { continue }
                 if !(byName[name]?.memberOf.contains(parentName) ?? true) { byName[name]?.memberOf.append(parentName) }
                 if byName[parentName] == nil {
                     byName[parentName] = SchemaEntityType(name: parentName)
@@ -265,6 +260,16 @@ public enum PolicySchema {
         }
     }
 
+    /// A type's name as the schema declares it: without `prefix` (the schema's namespace) when it is directly in
+    /// it, fully qualified when it is in a namespace nested in it (`Purser::t::Input::x`, declared in a namespace
+    /// block of its own), nil when it is outside.
+    private static func localName(_ name: String, prefix: String) -> String? {
+        guard !prefix.isEmpty else { return name }
+        guard name.hasPrefix(prefix) else { return nil }
+        let local = String(name.dropFirst(prefix.count))
+        return local.contains("::") ? name : local
+    }
+
     private static func type(of value: CedarValue, prefix: String) -> SchemaType? {
         switch value {
         case .bool: return .bool
@@ -275,12 +280,7 @@ public enum PolicySchema {
         case .datetime: return .extension("datetime")
         case .duration: return .extension("duration")
         case .entity(let uid):
-            var name = uid.type.value
-            if !prefix.isEmpty {
-                guard name.hasPrefix(prefix) else { return nil }
-                name.removeFirst(prefix.count)
-            }
-            return .entity(name)
+            return localName(uid.type.value, prefix: prefix).map { .entity($0) }
         case .set(let elements):
             let types = Set(elements.compactMap { type(of: $0, prefix: prefix) })
             guard types.count == 1, let element = types.first else { return elements.isEmpty ? .set(.string) : nil }
