@@ -95,13 +95,25 @@ enum ExtensionFunction: String, Sendable, CaseIterable {
 }
 
 /// One step of a postfix chain: `.name`, `["name"]`, or a method call `.m(args)`.
+///
+/// Each step carries where its name starts (the attribute name or key, the method name), so that the validator
+/// can point at the step that fails rather than at the whole chain.
 enum Accessor: Sendable {
-    case attribute(CedarString)
+    case attribute(CedarString, at: SourcePosition)
     /// A built-in method (`contains`, `containsAll`, `containsAny`, `hasTag`, `getTag`): receiver and argument.
-    case method(BinaryOperator, Expr)
-    case isEmpty
+    case method(BinaryOperator, Expr, at: SourcePosition)
+    case isEmpty(at: SourcePosition)
     /// An extension method: the receiver is the first argument.
-    case call(ExtensionFunction, [Expr])
+    case call(ExtensionFunction, [Expr], at: SourcePosition)
+
+    /// Where the step's name starts.
+    var position: SourcePosition {
+        switch self {
+        case .attribute(_, let position), .method(_, _, let position), .isEmpty(let position),
+            .call(_, _, let position):
+            return position
+        }
+    }
 }
 
 /// A Cedar expression.
@@ -109,17 +121,24 @@ enum Accessor: Sendable {
 /// Left-associative chains (`a || b || …`, `a && b && …`, `a + b - …`, `a * b * …`, `e.a.b["c"].m()…`) are
 /// flattened into one node holding an array, so neither the tree's depth nor any recursion over it grows with a
 /// chain's length: only parenthesised nesting (bounded by `Parser.maximumNesting`) makes the tree deeper.
+///
+/// Nodes carry their source position (`Expr.position`) for the validator's `file:line:col` messages. A node
+/// that starts with an operand (`a || b`, `a + b`, `e.a`, `e has a`, `e like p`) takes its first operand's; the
+/// others store theirs in the payload, which the evaluator never reads (the payload is boxed anyway, so the
+/// position costs no extra indirection on the authorization path).
 indirect enum Expr: Sendable {
-    case literal(CedarValue)
-    case variable(Variable)
-    case ifThenElse(Expr, Expr, Expr)
+    case literal(CedarValue, at: SourcePosition)
+    case variable(Variable, at: SourcePosition)
+    case ifThenElse(Expr, Expr, Expr, at: SourcePosition)
     /// Two or more operands, evaluated left to right until one is false.
     case and([Expr])
     /// Two or more operands, evaluated left to right until one is true.
     case or([Expr])
-    case not(Expr)
-    case negate(Expr)
-    case binary(BinaryOperator, Expr, Expr)
+    case not(Expr, at: SourcePosition)
+    case negate(Expr, at: SourcePosition)
+    /// `left op right`; the position is where the expression starts in the text (for `a > b`, stored as
+    /// `b < a`, that is `a`'s).
+    case binary(BinaryOperator, Expr, Expr, at: SourcePosition)
     /// `first op₁ e₁ op₂ e₂ …` with `+`, `-` or `*`, evaluated left to right.
     case arithmetic(Expr, [(BinaryOperator, Expr)])
     /// `base` followed by one or more accessors, applied left to right.
@@ -127,14 +146,31 @@ indirect enum Expr: Sendable {
     /// `e has a.b.c`: `e has a && e.a has b && e.a.b has c`, evaluated in one pass.
     case hasAttribute(Expr, [CedarString])
     case like(Expr, [Unescaper.PatternElement])
-    case isType(Expr, CedarString)
-    case setLiteral([Expr])
-    case recordLiteral([(CedarString, Expr)])
-    case call(ExtensionFunction, [Expr])
+    /// `e is T`; the position is the type name's.
+    case isType(Expr, CedarString, at: SourcePosition)
+    case setLiteral([Expr], at: SourcePosition)
+    case recordLiteral([(CedarString, Expr)], at: SourcePosition)
+    case call(ExtensionFunction, [Expr], at: SourcePosition)
 
-    /// `base.name`, merged into `base`'s chain when it has one.
-    static func getAttribute(_ base: Expr, _ name: CedarString) -> Expr {
-        base.appending(.attribute(name))
+    /// Where the expression starts in the policy text.
+    var position: SourcePosition {
+        // Iterative: the leftmost operand of nested chains is reached without recursion.
+        var expr = self
+        while true {
+            switch expr {
+            case .literal(_, let position), .variable(_, let position), .ifThenElse(_, _, _, let position),
+                .not(_, let position), .negate(_, let position), .binary(_, _, _, let position),
+                .setLiteral(_, let position), .recordLiteral(_, let position), .call(_, _, let position):
+                return position
+            case .isType(let operand, _, _), .arithmetic(let operand, _), .access(let operand, _),
+                .hasAttribute(let operand, _), .like(let operand, _):
+                expr = operand
+            case .and(let operands), .or(let operands):
+                // The parser builds these with two or more operands.
+                guard let first = operands.first else { return SourcePosition(line: 1, column: 1) }
+                expr = first
+            }
+        }
     }
 
     /// `self` followed by `accessor`, extending an existing chain rather than nesting one.

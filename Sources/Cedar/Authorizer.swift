@@ -322,16 +322,16 @@ extension Expr {
     var readsContext: Bool {
         switch self {
         case .literal: return false
-        case .variable(let variable): return variable == .context
-        case .ifThenElse(let a, let b, let c): return a.readsContext || b.readsContext || c.readsContext
-        case .and(let operands), .or(let operands), .setLiteral(let operands), .call(_, let operands):
+        case .variable(let variable, _): return variable == .context
+        case .ifThenElse(let a, let b, let c, _): return a.readsContext || b.readsContext || c.readsContext
+        case .and(let operands), .or(let operands), .setLiteral(let operands, _), .call(_, let operands, _):
             return operands.contains { $0.readsContext }
-        case .binary(_, let a, let b): return a.readsContext || b.readsContext
+        case .binary(_, let a, let b, _): return a.readsContext || b.readsContext
         case .arithmetic(let first, let steps): return first.readsContext || steps.contains { $0.1.readsContext }
         case .access(let base, let accessors): return base.readsContext || accessors.contains { $0.readsContext }
-        case .not(let a), .negate(let a), .hasAttribute(let a, _), .like(let a, _), .isType(let a, _):
+        case .not(let a, _), .negate(let a, _), .hasAttribute(let a, _), .like(let a, _), .isType(let a, _, _):
             return a.readsContext
-        case .recordLiteral(let fields): return fields.contains { $0.1.readsContext }
+        case .recordLiteral(let fields, _): return fields.contains { $0.1.readsContext }
         }
     }
 }
@@ -340,8 +340,8 @@ extension Accessor {
     var readsContext: Bool {
         switch self {
         case .attribute, .isEmpty: return false
-        case .method(_, let argument): return argument.readsContext
-        case .call(_, let arguments): return arguments.contains { $0.readsContext }
+        case .method(_, let argument, _): return argument.readsContext
+        case .call(_, let arguments, _): return arguments.contains { $0.readsContext }
         }
     }
 }

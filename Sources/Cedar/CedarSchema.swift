@@ -26,9 +26,12 @@ public struct SchemaAttribute: Sendable, Hashable {
     }
 }
 
-/// An entity type declaration: `entity Agent in [Group] { tier?: String } tags String;`.
+/// An entity type declaration: `entity Agent in [Group] { tier?: String } tags String;`, or an enumerated
+/// entity type: `entity Color enum ["red", "green"];`.
 public struct SchemaEntityType: Sendable, Hashable {
-    /// The type name, without namespace.
+    /// The type name: without namespace for a type of the schema's namespace, or fully qualified
+    /// (`Purser::search_papers::Input::sort`) for a type of another namespace, which the schema renders in a
+    /// namespace block of its own.
     public var name: String
     /// Entity types its instances may have as parents.
     public var memberOf: [String]
@@ -36,6 +39,9 @@ public struct SchemaEntityType: Sendable, Hashable {
     public var attributes: [String: SchemaAttribute]
     /// The type of its tags, if it may have tags.
     public var tags: SchemaType?
+    /// For an enumerated entity type, the only entity ids it has (in declaration order); such a type has no
+    /// attributes, parents or tags.
+    public var enumValues: [String]?
 
     /// Creates a declaration.
     public init(
@@ -45,6 +51,16 @@ public struct SchemaEntityType: Sendable, Hashable {
         self.memberOf = memberOf
         self.attributes = attributes
         self.tags = tags
+    }
+
+    /// Creates an enumerated entity type whose entities are exactly `name::"<value>"` for the given values
+    /// (duplicates are dropped).
+    public init(name: String, enumValues: [String]) {
+        self.name = name
+        self.memberOf = []
+        self.attributes = [:]
+        var seen = Set<String>()
+        self.enumValues = enumValues.filter { seen.insert($0).inserted }
     }
 }
 
@@ -108,20 +124,58 @@ public struct CedarSchema: Sendable, Hashable {
 }
 
 extension CedarSchema {
+    /// The namespace an entity type is declared in and its name there: a qualified name's prefix, else the
+    /// schema's namespace.
+    func placement(of entity: SchemaEntityType) -> (namespace: String?, name: String) {
+        let scalars = Array(entity.name.unicodeScalars)
+        guard let colon = scalars.indices.dropFirst().last(where: { scalars[$0] == ":" && scalars[$0 - 1] == ":" })
+        else { return (namespace, entity.name) }
+        var prefix = String.UnicodeScalarView()
+        prefix.append(contentsOf: scalars[..<(colon - 1)])
+        var name = String.UnicodeScalarView()
+        name.append(contentsOf: scalars[(colon + 1)...])
+        return (String(prefix), String(name))
+    }
+
+    /// Entity types declared in namespaces other than the schema's, by namespace, sorted.
+    private var otherNamespaces: [(namespace: String, entities: [(name: String, type: SchemaEntityType)])] {
+        var byNamespace: [String: [(name: String, type: SchemaEntityType)]] = [:]
+        for entity in entityTypes {
+            let (space, name) = placement(of: entity)
+            guard let space, space != namespace else { continue }
+            byNamespace[space, default: []].append((name, entity))
+        }
+        return byNamespace.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    private static func declaration(_ name: String, _ entity: SchemaEntityType, indent: String) -> String {
+        var line = "\(indent)entity \(name)"
+        if let values = entity.enumValues {
+            return line + " enum [\(values.map { quoteCedarString($0) }.joined(separator: ", "))];"
+        }
+        if !entity.memberOf.isEmpty { line += " in [\(entity.memberOf.joined(separator: ", "))]" }
+        if !entity.attributes.isEmpty { line += " " + Self.render(.record(entity.attributes)) }
+        if let tags = entity.tags { line += " tags \(Self.render(tags))" }
+        return line + ";"
+    }
+
     /// The human-readable schema format (`.cedarschema`).
     public var cedarText: String {
         var lines: [String] = []
+        for (space, entities) in otherNamespaces {
+            lines.append("namespace \(space) {")
+            for (name, entity) in entities { lines.append(Self.declaration(name, entity, indent: "  ")) }
+            lines.append("}")
+        }
         let indent = namespace == nil ? "" : "  "
         if let namespace { lines.append("namespace \(namespace) {") }
         for (name, type) in commonTypes.sorted(by: { $0.key < $1.key }) {
             lines.append("\(indent)type \(name) = \(Self.render(type));")
         }
         for entity in entityTypes {
-            var line = "\(indent)entity \(entity.name)"
-            if !entity.memberOf.isEmpty { line += " in [\(entity.memberOf.joined(separator: ", "))]" }
-            if !entity.attributes.isEmpty { line += " " + Self.render(.record(entity.attributes)) }
-            if let tags = entity.tags { line += " tags \(Self.render(tags))" }
-            lines.append(line + ";")
+            let (space, name) = placement(of: entity)
+            guard space == namespace else { continue }
+            lines.append(Self.declaration(name, entity, indent: indent))
         }
         for action in actions {
             var line = "\(indent)action \(quoteCedarString(action.name))"
@@ -169,15 +223,16 @@ extension CedarSchema {
     /// with sorted keys.
     public var jsonText: String {
         var entityTypes: [(String, String)] = []
+        var namespaces: [(String, String)] = []
+        for (space, entities) in otherNamespaces {
+            let declared = entities.map { name, entity in (name, Self.jsonDeclaration(entity)) }
+            namespaces.append(
+                (space, Self.object([("actions", Self.object([])), ("entityTypes", Self.object(declared))])))
+        }
         for entity in self.entityTypes {
-            var fields: [(String, String)] = []
-            if !entity.memberOf.isEmpty {
-                fields.append(
-                    ("memberOfTypes", "[" + entity.memberOf.map { Self.json($0) }.joined(separator: ",") + "]"))
-            }
-            if !entity.attributes.isEmpty { fields.append(("shape", Self.json(.record(entity.attributes)))) }
-            if let tags = entity.tags { fields.append(("tags", Self.json(tags))) }
-            entityTypes.append((entity.name, Self.object(fields)))
+            let (space, name) = placement(of: entity)
+            guard space == namespace else { continue }
+            entityTypes.append((name, Self.jsonDeclaration(entity)))
         }
         var actions: [(String, String)] = []
         for action in self.actions {
@@ -195,7 +250,20 @@ extension CedarSchema {
             actions.append((action.name, Self.object(fields)))
         }
         let body = Self.object([("actions", Self.object(actions)), ("entityTypes", Self.object(entityTypes))])
-        return Self.object([(namespace ?? "", body)])
+        return Self.object([(namespace ?? "", body)] + namespaces)
+    }
+
+    private static func jsonDeclaration(_ entity: SchemaEntityType) -> String {
+        if let values = entity.enumValues {
+            return object([("enum", "[" + values.map { json($0) }.joined(separator: ",") + "]")])
+        }
+        var fields: [(String, String)] = []
+        if !entity.memberOf.isEmpty {
+            fields.append(("memberOfTypes", "[" + entity.memberOf.map { json($0) }.joined(separator: ",") + "]"))
+        }
+        if !entity.attributes.isEmpty { fields.append(("shape", json(.record(entity.attributes)))) }
+        if let tags = entity.tags { fields.append(("tags", json(tags))) }
+        return object(fields)
     }
 
     private static func object(_ fields: [(String, String)]) -> String {

@@ -274,7 +274,7 @@ public enum CedarData {
         do {
             var parser = Parser(tokens: try Lexer.tokenize(text))
             let expr = try parser.parseExpression()
-            guard case .literal(.entity(let uid)) = expr, parser.atEnd else {
+            guard case .literal(.entity(let uid), _) = expr, parser.atEnd else {
                 throw CedarDataError(.invalid, "`\(text)` is not an entity uid like Type::\"id\"")
             }
             return uid

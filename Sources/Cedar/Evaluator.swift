@@ -46,16 +46,16 @@ struct Evaluator {
 
     func evaluate(_ expr: Expr) throws(EvaluationError) -> CedarValue {
         switch expr {
-        case .literal(let value):
+        case .literal(let value, _):
             return value
-        case .variable(let variable):
+        case .variable(let variable, _):
             switch variable {
             case .principal: return environment.principal
             case .action: return environment.action
             case .resource: return environment.resource
             case .context: return environment.context
             }
-        case .ifThenElse(let condition, let thenBranch, let elseBranch):
+        case .ifThenElse(let condition, let thenBranch, let elseBranch, _):
             return try evaluateBool(condition) ? try evaluate(thenBranch) : try evaluate(elseBranch)
         case .and(let operands):
             for operand in operands where !(try evaluateBool(operand)) { return .bool(false) }
@@ -63,14 +63,14 @@ struct Evaluator {
         case .or(let operands):
             for operand in operands where try evaluateBool(operand) { return .bool(true) }
             return .bool(false)
-        case .not(let operand):
+        case .not(let operand, _):
             return .bool(!(try evaluateBool(operand)))
-        case .negate(let operand):
+        case .negate(let operand, _):
             let value = try evaluateLong(operand)
             let (result, overflow) = Int64(0).subtractingReportingOverflow(value)
             if overflow { throw .overflow("negate a long") }
             return .long(result)
-        case .binary(let op, let left, let right):
+        case .binary(let op, let left, let right, _):
             return try binary(op, try evaluate(left), try evaluate(right))
         case .arithmetic(let first, let steps):
             var value = try evaluate(first)
@@ -99,21 +99,21 @@ struct Evaluator {
                 throw .type(expected: "string", got: try evaluate(operand))
             }
             return .bool(wildcardMatch(Array(text.value.unicodeScalars), pattern))
-        case .isType(let operand, let typeName):
+        case .isType(let operand, let typeName, _):
             let value = try evaluate(operand)
             guard case .entity(let uid) = value else {
                 throw .type(expected: "(entity of any type)", got: value)
             }
             return .bool(uid.type == typeName)
-        case .setLiteral(let elements):
+        case .setLiteral(let elements, _):
             var result = Set<CedarValue>(minimumCapacity: elements.count)
             for element in elements { result.insert(try evaluate(element)) }
             return .set(result)
-        case .recordLiteral(let fields):
+        case .recordLiteral(let fields, _):
             var result: [CedarString: CedarValue] = [:]
             for (key, value) in fields { result[key] = try evaluate(value) }
             return .record(result)
-        case .call(let function, let arguments):
+        case .call(let function, let arguments, _):
             var values: [CedarValue] = []
             for argument in arguments { values.append(try evaluate(argument)) }
             return try call(function, values)
@@ -122,14 +122,14 @@ struct Evaluator {
 
     private func apply(_ accessor: Accessor, to value: CedarValue) throws(EvaluationError) -> CedarValue {
         switch accessor {
-        case .attribute(let name):
+        case .attribute(let name, _):
             return try attribute(of: value, name)
-        case .method(let op, let argument):
+        case .method(let op, let argument, _):
             return try binary(op, value, try evaluate(argument))
         case .isEmpty:
             guard case .set(let elements) = value else { throw .type(expected: "set", got: value) }
             return .bool(elements.isEmpty)
-        case .call(let function, let arguments):
+        case .call(let function, let arguments, _):
             var values: [CedarValue] = []
             values.reserveCapacity(arguments.count + 1)
             values.append(value)

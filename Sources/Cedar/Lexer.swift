@@ -1,14 +1,27 @@
 /// A 1-based line and column in a policy text (columns count Unicode scalars).
+///
+/// Stored in 8 bytes (two 32-bit halves, clamped): every expression node carries one, so the parsed policies
+/// the authorizer walks stay small.
 public struct SourcePosition: Sendable, Hashable, CustomStringConvertible {
+    private var storedLine: UInt32
+    private var storedColumn: UInt32
+
     /// 1-based line.
-    public var line: Int
+    public var line: Int {
+        get { Int(storedLine) }
+        set { storedLine = UInt32(clamping: newValue) }
+    }
+
     /// 1-based column, in Unicode scalars.
-    public var column: Int
+    public var column: Int {
+        get { Int(storedColumn) }
+        set { storedColumn = UInt32(clamping: newValue) }
+    }
 
     /// Creates a position.
     public init(line: Int, column: Int) {
-        self.line = line
-        self.column = column
+        storedLine = UInt32(clamping: line)
+        storedColumn = UInt32(clamping: column)
     }
 
     public var description: String { "\(line):\(column)" }

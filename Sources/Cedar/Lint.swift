@@ -56,12 +56,12 @@ public enum PolicyLint {
     /// The dotted path an expression reads (`context.a.b`), when it is a plain attribute path.
     private static func key(_ expr: Expr) -> String? {
         switch expr {
-        case .variable(let variable): return variable.rawValue
-        case .literal(.entity(let uid)): return uid.description
+        case .variable(let variable, _): return variable.rawValue
+        case .literal(.entity(let uid), _): return uid.description
         case .access(let base, let accessors):
             guard accessors.count <= maximumTrackedPath, var path = key(base) else { return nil }
             for accessor in accessors {
-                guard case .attribute(let name) = accessor else { return nil }
+                guard case .attribute(let name, _) = accessor else { return nil }
                 path += ".\(name.value)"
             }
             return path
@@ -81,7 +81,7 @@ public enum PolicyLint {
             }
             return result
         case .access(let base, let accessors):
-            guard case .method(.hasTag, .literal(.string(let tag))) = accessors.last,
+            guard case .method(.hasTag, .literal(.string(let tag), _), _) = accessors.last,
                 let prefix = key(accessors.count == 1 ? base : .access(base, Array(accessors.dropLast())))
             else { return [] }
             return ["\(prefix).getTag(\(quoteCedarString(tag.value)))"]
@@ -89,7 +89,7 @@ public enum PolicyLint {
             var result = Set<String>()
             for operand in operands { result.formUnion(facts(operand)) }
             return result
-        case .not(let inner):
+        case .not(let inner, _):
             return negativeFacts(inner)
         default:
             return []
@@ -99,7 +99,7 @@ public enum PolicyLint {
     /// Paths known to exist when `expr` evaluates to false.
     private static func negativeFacts(_ expr: Expr) -> Set<String> {
         switch expr {
-        case .not(let inner): return facts(inner)
+        case .not(let inner, _): return facts(inner)
         case .or(let operands):
             var result = Set<String>()
             for operand in operands { result.formUnion(negativeFacts(operand)) }
@@ -125,7 +125,7 @@ public enum PolicyLint {
                 unguarded(operand, guarded: known, into: &found)
                 known.formUnion(negativeFacts(operand))
             }
-        case .ifThenElse(let condition, let thenBranch, let elseBranch):
+        case .ifThenElse(let condition, let thenBranch, let elseBranch, _):
             unguarded(condition, guarded: guarded, into: &found)
             unguarded(thenBranch, guarded: guarded.union(facts(condition)), into: &found)
             unguarded(elseBranch, guarded: guarded.union(negativeFacts(condition)), into: &found)
@@ -135,45 +135,45 @@ public enum PolicyLint {
             for (step, accessor) in accessors.enumerated() {
                 if step == maximumTrackedPath { path = nil }
                 switch accessor {
-                case .attribute(let name):
+                case .attribute(let name, _):
                     if let prefix = path {
                         let full = "\(prefix).\(name.value)"
                         if !guarded.contains(full) { found.append(full) }
                         path = full
                     }
-                case .method(let op, let argument):
+                case .method(let op, let argument, _):
                     unguarded(argument, guarded: guarded, into: &found)
-                    if op == .getTag, case .literal(.string(let tag)) = argument, let prefix = path {
+                    if op == .getTag, case .literal(.string(let tag), _) = argument, let prefix = path {
                         let full = "\(prefix).getTag(\(quoteCedarString(tag.value)))"
                         if !guarded.contains(full) { found.append(full) }
                     }
                     path = nil
                 case .isEmpty:
                     path = nil
-                case .call(_, let arguments):
+                case .call(_, let arguments, _):
                     for argument in arguments { unguarded(argument, guarded: guarded, into: &found) }
                     path = nil
                 }
             }
-        case .binary(_, let left, let right):
+        case .binary(_, let left, let right, _):
             unguarded(left, guarded: guarded, into: &found)
             unguarded(right, guarded: guarded, into: &found)
         case .arithmetic(let first, let steps):
             unguarded(first, guarded: guarded, into: &found)
             for (_, operand) in steps { unguarded(operand, guarded: guarded, into: &found) }
-        case .not(let inner), .negate(let inner), .hasAttribute(let inner, _), .like(let inner, _),
-            .isType(let inner, _):
+        case .not(let inner, _), .negate(let inner, _), .hasAttribute(let inner, _), .like(let inner, _),
+            .isType(let inner, _, _):
             unguarded(inner, guarded: guarded, into: &found)
-        case .setLiteral(let elements), .call(_, let elements):
+        case .setLiteral(let elements, _), .call(_, let elements, _):
             for element in elements { unguarded(element, guarded: guarded, into: &found) }
-        case .recordLiteral(let fields):
+        case .recordLiteral(let fields, _):
             for (_, value) in fields { unguarded(value, guarded: guarded, into: &found) }
         }
     }
 
     private static func isDecimal(_ expr: Expr) -> Bool {
         switch expr {
-        case .call(.decimal, _), .literal(.decimal): return true
+        case .call(.decimal, _, _), .literal(.decimal, _): return true
         default: return false
         }
     }
@@ -182,28 +182,28 @@ public enum PolicyLint {
         switch expr {
         case .literal, .variable:
             return false
-        case .binary(let op, let left, let right):
+        case .binary(let op, let left, let right, _):
             if op == .less || op == .lessOrEqual, isDecimal(left) || isDecimal(right) { return true }
             return comparesDecimals(left) || comparesDecimals(right)
         case .arithmetic(let first, let steps):
             return comparesDecimals(first) || steps.contains { comparesDecimals($0.1) }
-        case .ifThenElse(let a, let b, let c):
+        case .ifThenElse(let a, let b, let c, _):
             return comparesDecimals(a) || comparesDecimals(b) || comparesDecimals(c)
-        case .not(let inner), .negate(let inner), .hasAttribute(let inner, _), .like(let inner, _),
-            .isType(let inner, _):
+        case .not(let inner, _), .negate(let inner, _), .hasAttribute(let inner, _), .like(let inner, _),
+            .isType(let inner, _, _):
             return comparesDecimals(inner)
         case .access(let base, let accessors):
             return comparesDecimals(base)
                 || accessors.contains {
                     switch $0 {
                     case .attribute, .isEmpty: return false
-                    case .method(_, let argument): return comparesDecimals(argument)
-                    case .call(_, let arguments): return arguments.contains { comparesDecimals($0) }
+                    case .method(_, let argument, _): return comparesDecimals(argument)
+                    case .call(_, let arguments, _): return arguments.contains { comparesDecimals($0) }
                     }
                 }
-        case .and(let elements), .or(let elements), .setLiteral(let elements), .call(_, let elements):
+        case .and(let elements), .or(let elements), .setLiteral(let elements, _), .call(_, let elements, _):
             return elements.contains { comparesDecimals($0) }
-        case .recordLiteral(let fields):
+        case .recordLiteral(let fields, _):
             return fields.contains { comparesDecimals($0.1) }
         }
     }

@@ -248,7 +248,7 @@ struct Parser {
         let token = current
         let expr = try parseExpression()
         switch expr {
-        case .literal(.entity(let uid)): return uid
+        case .literal(.entity(let uid), _): return uid
         case .setLiteral: throw fail("expected single entity uid or template slot, found set of entity uids", at: token)
         default: throw fail("expected an entity uid or matching template slot", at: token)
         }
@@ -268,16 +268,16 @@ struct Parser {
             return uid
         }
         switch (op, expr) {
-        case ("==", .literal(.entity(let uid))):
+        case ("==", .literal(.entity(let uid), _)):
             return .equals(try checkAction(uid))
         case ("==", .setLiteral):
             throw fail("expected single entity uid, found set of entity uids", at: token)
-        case ("in", .literal(.entity(let uid))):
+        case ("in", .literal(.entity(let uid), _)):
             return .isIn([try checkAction(uid)])
-        case ("in", .setLiteral(let elements)):
+        case ("in", .setLiteral(let elements, _)):
             var uids: [EntityUID] = []
             for element in elements {
-                guard case .literal(.entity(let uid)) = element else {
+                guard case .literal(.entity(let uid), _) = element else {
                     throw fail("expected an entity uid in the action list", at: token)
                 }
                 uids.append(try checkAction(uid))
@@ -322,7 +322,7 @@ struct Parser {
             throw fail("expressions are nested more than \(Parser.maximumNesting) levels deep")
         }
         if isKeyword("if") {
-            _ = advance()
+            let ifToken = advance()
             let condition = try parseExpression()
             guard isKeyword("then") else { throw unexpected(expecting: "`then`") }
             _ = advance()
@@ -330,7 +330,7 @@ struct Parser {
             guard isKeyword("else") else { throw unexpected(expecting: "`else`") }
             _ = advance()
             let elseBranch = try parseExpression()
-            return .ifThenElse(condition, thenBranch, elseBranch)
+            return .ifThenElse(condition, thenBranch, elseBranch, at: ifToken.position)
         }
         return try parseOr()
     }
@@ -377,11 +377,12 @@ struct Parser {
                     "multiple relational operators (>, ==, in, etc.) must be used with parentheses to make ordering explicit"
                 )
             }
+            let start = left.position
             switch op {
-            case .notEqual: return .not(.binary(.equal, left, right))
-            case .greater: return .binary(.less, right, left)
-            case .greaterOrEqual: return .binary(.lessOrEqual, right, left)
-            default: return .binary(op, left, right)
+            case .notEqual: return .not(.binary(.equal, left, right, at: start), at: start)
+            case .greater: return .binary(.less, right, left, at: start)
+            case .greaterOrEqual: return .binary(.lessOrEqual, right, left, at: start)
+            default: return .binary(op, left, right, at: start)
             }
         }
         if isPunct("=") { throw fail("'=' is not a valid operator in Cedar") }
@@ -423,13 +424,16 @@ struct Parser {
             guard case .identifier = current.kind else {
                 throw fail("right hand side of an `is` expression must be an entity type name")
             }
+            let typePosition = current.position
             let typeName = try parseTypeName()
             if isKeyword("in") {
                 _ = advance()
                 let target = try parseAdd()
-                return .and([.isType(left, typeName), .binary(.in, left, target)])
+                return .and([
+                    .isType(left, typeName, at: typePosition), .binary(.in, left, target, at: left.position),
+                ])
             }
-            return .isType(left, typeName)
+            return .isType(left, typeName, at: typePosition)
         }
         return left
     }
@@ -472,7 +476,7 @@ struct Parser {
         let member = try parseMember()
         if symbol == .punct("!") {
             var expr = try member.checked()
-            for _ in 0..<count { expr = .not(expr) }
+            for _ in 0..<count { expr = .not(expr, at: start.position) }
             return expr
         }
         var expr: Expr
@@ -482,12 +486,13 @@ struct Parser {
             guard let magnitude = UInt64(digits), magnitude <= UInt64(Int64.max) + 1 else {
                 throw fail("integer literal `\(digits)` is too large", at: start)
             }
-            expr = .literal(.long(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)))
+            expr = .literal(
+                .long(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)), at: start.position)
             remaining -= 1
         } else {
             expr = try member.checked()
         }
-        for _ in 0..<remaining { expr = .negate(expr) }
+        for _ in 0..<remaining { expr = .negate(expr, at: start.position) }
         return expr
     }
 
@@ -502,7 +507,7 @@ struct Parser {
                 guard let value = UInt64(digits), value <= UInt64(Int64.max) else {
                     throw CedarParseError(position: token.position, message: "integer literal `\(digits)` is too large")
                 }
-                return .literal(.long(Int64(value)))
+                return .literal(.long(Int64(value)), at: token.position)
             }
             return expr
         }
@@ -512,9 +517,11 @@ struct Parser {
         if case .integer(let digits) = current.kind {
             let token = advance()
             if !isPunct(".") && !isPunct("[") && !isPunct("(") {
-                return Member(expr: .literal(.long(0)), bareInteger: digits, integerToken: token)
+                return Member(expr: .literal(.long(0), at: token.position), bareInteger: digits, integerToken: token)
             }
-            let base = try Member(expr: .literal(.long(0)), bareInteger: digits, integerToken: token).checked()
+            let base = try Member(
+                expr: .literal(.long(0), at: token.position), bareInteger: digits, integerToken: token
+            ).checked()
             return Member(expr: try parseAccessors(base))
         }
         let primary = try parsePrimary()
@@ -533,7 +540,7 @@ struct Parser {
                     accessors.append(try methodCall(name, arguments, at: token))
                 } else {
                     try checkNotReserved(name, at: token)
-                    accessors.append(.attribute(CedarString(name)))
+                    accessors.append(.attribute(CedarString(name), at: token.position))
                 }
             } else if isPunct("[") {
                 _ = advance()
@@ -541,7 +548,7 @@ struct Parser {
                 let token = advance()
                 let key = try unescapeString(raw, at: token)
                 try expect("]")
-                accessors.append(.attribute(CedarString(key)))
+                accessors.append(.attribute(CedarString(key), at: token.position))
             } else if isPunct("(") {
                 throw fail("function calls must be of the form `<name>(arg1, arg2, ...)`")
             } else {
@@ -574,17 +581,18 @@ struct Parser {
                     "call to `\(name)` requires exactly \(arity) \(plural), but got \(arguments.count) \(gotPlural)",
                     at: token)
             }
+            let position = token.position
             switch name {
-            case "contains": return .method(.contains, arguments[0])
-            case "containsAll": return .method(.containsAll, arguments[0])
-            case "containsAny": return .method(.containsAny, arguments[0])
-            case "hasTag": return .method(.hasTag, arguments[0])
-            case "getTag": return .method(.getTag, arguments[0])
-            default: return .isEmpty
+            case "contains": return .method(.contains, arguments[0], at: position)
+            case "containsAll": return .method(.containsAll, arguments[0], at: position)
+            case "containsAny": return .method(.containsAny, arguments[0], at: position)
+            case "hasTag": return .method(.hasTag, arguments[0], at: position)
+            case "getTag": return .method(.getTag, arguments[0], at: position)
+            default: return .isEmpty(at: position)
             }
         }
         if let function = Parser.extensionMethods[name] {
-            return .call(function, arguments)
+            return .call(function, arguments, at: token.position)
         }
         if Parser.extensionFunctions[name] != nil {
             throw fail("`\(name)` is a function, not a method", at: token)
@@ -610,7 +618,7 @@ struct Parser {
         switch token.kind {
         case .string(let raw):
             _ = advance()
-            return .literal(.string(CedarString(try unescapeString(raw, at: token))))
+            return .literal(.string(CedarString(try unescapeString(raw, at: token))), at: token.position)
         case .slot(let slot):
             _ = advance()
             if slot == "principal" || slot == "resource" {
@@ -631,7 +639,7 @@ struct Parser {
                 _ = advance()
             }
             try expect("]")
-            return .setLiteral(elements)
+            return .setLiteral(elements, at: token.position)
         case .punct("{"):
             _ = advance()
             var fields: [(CedarString, Expr)] = []
@@ -664,13 +672,13 @@ struct Parser {
                 _ = advance()
             }
             try expect("}")
-            return .recordLiteral(fields)
+            return .recordLiteral(fields, at: token.position)
         case .identifier(let first):
             if first == "if" { throw fail("an `if` expression must be parenthesized here", at: token) }
             _ = advance()
             if first == "true" || first == "false" {
                 if isPunct("::") { throw fail("this identifier is reserved and cannot be used: \(first)", at: token) }
-                return .literal(.bool(first == "true"))
+                return .literal(.bool(first == "true"), at: token.position)
             }
             var segments = [first]
             while isPunct("::") {
@@ -684,7 +692,8 @@ struct Parser {
                     for segment in segments { try checkNotReserved(segment, at: token) }
                     try checkName(segments, at: token)
                     let id = try unescapeString(raw, at: idToken)
-                    return .literal(.entity(EntityUID(type: segments.joined(separator: "::"), id: id)))
+                    return .literal(
+                        .entity(EntityUID(type: segments.joined(separator: "::"), id: id)), at: token.position)
                 default:
                     throw unexpected(expecting: "an identifier or an entity id string")
                 }
@@ -693,7 +702,9 @@ struct Parser {
             if isPunct("(") {
                 let arguments = try parseArguments()
                 if segments.count == 1 {
-                    if let function = Parser.extensionFunctions[first] { return .call(function, arguments) }
+                    if let function = Parser.extensionFunctions[first] {
+                        return .call(function, arguments, at: token.position)
+                    }
                     if Parser.extensionMethods[first] != nil {
                         throw fail("`\(first)` is a method, not a function", at: token)
                     }
@@ -702,7 +713,7 @@ struct Parser {
                 throw fail("`\(name)` is not a valid function\(suggestion(name, among: functions))", at: token)
             }
             if segments.count == 1, let variable = Variable(rawValue: first) {
-                return .variable(variable)
+                return .variable(variable, at: token.position)
             }
             for segment in segments { try checkNotReserved(segment, at: token) }
             throw fail("invalid variable: \(name)", at: token)

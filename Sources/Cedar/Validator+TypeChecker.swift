@@ -47,19 +47,25 @@ struct Checked {
     var capabilities: Set<String> = []
 }
 
-/// The entity literals and `is` types an expression names anywhere (checked before typechecking, as Cedar does,
-/// so a short-circuited operand naming an unknown type is still an error).
-func entityReferences(_ expr: Expr, into result: inout [EntityUID]) {
+/// A name a policy uses that the schema must know: an entity (a literal or a scope entity) or a type (`is T`).
+enum SchemaReference: Sendable, Hashable {
+    case entity(EntityUID)
+    case type(CedarString)
+}
+
+/// The entity literals and `is` types an expression names anywhere, with where they are written (checked before
+/// typechecking, as Cedar does, so a short-circuited operand naming an unknown type is still an error).
+func entityReferences(_ expr: Expr, into result: inout [(SchemaReference, SourcePosition)]) {
     switch expr {
-    case .literal(let value): literalReferences(value, into: &result)
+    case .literal(let value, let position): literalReferences(value, at: position, into: &result)
     case .variable: break
-    case .ifThenElse(let a, let b, let c):
+    case .ifThenElse(let a, let b, let c, _):
         for child in [a, b, c] { entityReferences(child, into: &result) }
-    case .and(let operands), .or(let operands), .setLiteral(let operands), .call(_, let operands):
+    case .and(let operands), .or(let operands), .setLiteral(let operands, _), .call(_, let operands, _):
         for child in operands { entityReferences(child, into: &result) }
-    case .not(let operand), .negate(let operand), .like(let operand, _), .hasAttribute(let operand, _):
+    case .not(let operand, _), .negate(let operand, _), .like(let operand, _), .hasAttribute(let operand, _):
         entityReferences(operand, into: &result)
-    case .binary(_, let left, let right):
+    case .binary(_, let left, let right, _):
         entityReferences(left, into: &result)
         entityReferences(right, into: &result)
     case .arithmetic(let first, let rest):
@@ -70,32 +76,36 @@ func entityReferences(_ expr: Expr, into result: inout [EntityUID]) {
         for accessor in accessors {
             switch accessor {
             case .attribute, .isEmpty: break
-            case .method(_, let argument): entityReferences(argument, into: &result)
-            case .call(_, let arguments): for child in arguments { entityReferences(child, into: &result) }
+            case .method(_, let argument, _): entityReferences(argument, into: &result)
+            case .call(_, let arguments, _): for child in arguments { entityReferences(child, into: &result) }
             }
         }
-    case .isType(let operand, let name):
+    case .isType(let operand, let name, let position):
         entityReferences(operand, into: &result)
-        result.append(EntityUID(type: name, id: ""))
-    case .recordLiteral(let fields):
+        result.append((.type(name), position))
+    case .recordLiteral(let fields, _):
         for (_, value) in fields { entityReferences(value, into: &result) }
     }
 }
 
-private func literalReferences(_ value: CedarValue, into result: inout [EntityUID]) {
+private func literalReferences(
+    _ value: CedarValue, at position: SourcePosition, into result: inout [(SchemaReference, SourcePosition)]
+) {
     switch value {
-    case .entity(let uid): result.append(uid)
-    case .set(let elements): for element in elements { literalReferences(element, into: &result) }
-    case .record(let fields): for (_, field) in fields { literalReferences(field, into: &result) }
+    case .entity(let uid): result.append((.entity(uid), position))
+    case .set(let elements): for element in elements { literalReferences(element, at: position, into: &result) }
+    case .record(let fields): for (_, field) in fields { literalReferences(field, at: position, into: &result) }
     default: break
     }
 }
 
-/// Typechecks expressions of one policy in one request environment; problems are collected, not thrown.
+/// Typechecks expressions of one policy in one request environment; problems are collected, not thrown, each
+/// with the position of the sub-expression at fault (the operand of the wrong type, the attribute name that is
+/// not declared, the method or function call, the entity literal or type name).
 struct TypeChecker {
     let validator: Validator
     let environment: Validator.Environment
-    var problems: [String] = []
+    var problems: [(position: SourcePosition, message: String)] = []
 
     init(validator: Validator, environment: Validator.Environment) {
         self.validator = validator
@@ -120,20 +130,20 @@ struct TypeChecker {
         CheckedAttribute(type: type(of: schemaAttribute.type), required: schemaAttribute.required)
     }
 
-    private mutating func problem(_ message: String) -> Checked? {
-        problems.append(message)
+    private mutating func problem(_ message: String, at position: SourcePosition) -> Checked? {
+        problems.append((position, message))
         return nil
     }
 
     /// The attribute path an expression reads (`context.params.max_results`), for `has` guards.
     private func key(_ expr: Expr) -> String? {
         switch expr {
-        case .variable(let variable): return variable.rawValue
-        case .literal(.entity(let uid)): return uid.description
+        case .variable(let variable, _): return variable.rawValue
+        case .literal(.entity(let uid), _): return uid.description
         case .access(let base, let accessors):
             guard var path = key(base) else { return nil }
             for accessor in accessors {
-                guard case .attribute(let name) = accessor else { return nil }
+                guard case .attribute(let name, _) = accessor else { return nil }
                 path += ".\(name.value)"
             }
             return path
@@ -176,20 +186,22 @@ struct TypeChecker {
             default: return expected == checked.type
             }
         }
-        guard matches else { return problem("unexpected type: expected \(names) but saw \(checked.type)") }
+        guard matches else {
+            return problem("unexpected type: expected \(names) but saw \(checked.type)", at: expr.position)
+        }
         return checked
     }
 
-    private mutating func incompatible(_ a: CheckedType, _ b: CheckedType) -> Checked? {
-        problem("the types \(a) and \(b) are not compatible")
+    private mutating func incompatible(_ a: CheckedType, _ b: CheckedType, at position: SourcePosition) -> Checked? {
+        problem("the types \(a) and \(b) are not compatible", at: position)
     }
 
     /// The type of `expr` given the paths known to exist, or nil after recording a problem.
     mutating func check(_ expr: Expr, _ capabilities: Set<String>) -> Checked? {
         switch expr {
-        case .literal(let value):
-            return literal(value)
-        case .variable(let variable):
+        case .literal(let value, let position):
+            return literal(value, at: position)
+        case .variable(let variable, _):
             switch variable {
             case .principal: return Checked(type: .entity(environment.principal))
             case .action: return Checked(type: .entity(schema.actionType))
@@ -197,7 +209,7 @@ struct TypeChecker {
             case .context:
                 return Checked(type: .record(environment.action.context.mapValues { attribute(of: $0) }))
             }
-        case .ifThenElse(let condition, let then, let otherwise):
+        case .ifThenElse(let condition, let then, let otherwise, let position):
             guard let tested = expect(condition, capabilities, [.bool(nil)], "Bool") else { return nil }
             switch tested.type {
             case .bool(true?): return check(then, capabilities.union(tested.capabilities))
@@ -206,7 +218,9 @@ struct TypeChecker {
                 guard let left = check(then, capabilities.union(tested.capabilities)),
                     let right = check(otherwise, capabilities)
                 else { return nil }
-                guard let type = Self.lub(left.type, right.type) else { return incompatible(left.type, right.type) }
+                guard let type = Self.lub(left.type, right.type) else {
+                    return incompatible(left.type, right.type, at: position)
+                }
                 return Checked(
                     type: type,
                     capabilities: tested.capabilities.union(left.capabilities).intersection(right.capabilities))
@@ -237,15 +251,15 @@ struct TypeChecker {
                 gained = gained.map { $0.intersection(checked.capabilities) } ?? checked.capabilities
             }
             return Checked(type: .bool(anyUnknown ? nil : false), capabilities: gained ?? [])
-        case .not(let operand):
+        case .not(let operand, _):
             guard let checked = expect(operand, capabilities, [.bool(nil)], "Bool") else { return nil }
             if case .bool(let value?) = checked.type { return Checked(type: .bool(!value)) }
             return Checked(type: .bool(nil))
-        case .negate(let operand):
+        case .negate(let operand, _):
             guard expect(operand, capabilities, [.long], "Long") != nil else { return nil }
             return Checked(type: .long)
-        case .binary(let op, let left, let right):
-            return binary(op, left, right, capabilities)
+        case .binary(let op, let left, let right, let position):
+            return binary(op, left, right, capabilities, at: position)
         case .arithmetic(let first, let rest):
             guard expect(first, capabilities, [.long], "Long") != nil else { return nil }
             for (_, operand) in rest {
@@ -259,22 +273,24 @@ struct TypeChecker {
         case .like(let operand, _):
             guard expect(operand, capabilities, [.string], "String") != nil else { return nil }
             return Checked(type: .bool(nil))
-        case .isType(let operand, let name):
+        case .isType(let operand, let name, let position):
             guard let checked = expect(operand, capabilities, [.entity("")], "an entity") else { return nil }
             guard validator.entityType(name.value) != nil || name.value == schema.actionType else {
-                return problem(validator.unknownEntityMessage(EntityUID(type: name, id: "")))
+                return problem(validator.unknownTypeMessage(name.value), at: position)
             }
             // The operand's entity type is known in each environment: the test is decided statically.
             guard case .entity(let type) = checked.type else { return Checked(type: .bool(nil)) }
             return Checked(type: .bool(type == name.value))
-        case .setLiteral(let elements):
-            guard !elements.isEmpty else { return problem("empty set literals are forbidden in policies") }
+        case .setLiteral(let elements, let position):
+            guard !elements.isEmpty else {
+                return problem("empty set literals are forbidden in policies", at: position)
+            }
             var element: CheckedType?
             for item in elements {
                 guard let checked = check(item, capabilities) else { return nil }
                 if let current = element {
                     guard let joined = Self.lub(current, checked.type) else {
-                        return incompatible(current, checked.type)
+                        return incompatible(current, checked.type, at: item.position)
                     }
                     element = joined
                 } else {
@@ -282,37 +298,39 @@ struct TypeChecker {
                 }
             }
             return Checked(type: .set(element))
-        case .recordLiteral(let fields):
+        case .recordLiteral(let fields, _):
             var attributes: [String: CheckedAttribute] = [:]
             for (name, value) in fields {
                 guard let checked = check(value, capabilities) else { return nil }
                 attributes[name.value] = CheckedAttribute(type: checked.type, required: true)
             }
             return Checked(type: .record(attributes))
-        case .call(let function, let arguments):
-            return call(function, receiver: nil, arguments, capabilities)
+        case .call(let function, let arguments, let position):
+            return call(function, receiver: nil, arguments, capabilities, at: position)
         }
     }
 
-    private mutating func literal(_ value: CedarValue) -> Checked? {
+    private mutating func literal(_ value: CedarValue, at position: SourcePosition) -> Checked? {
         switch value {
         case .bool(let flag): return Checked(type: .bool(flag))
         case .long: return Checked(type: .long)
         case .string: return Checked(type: .string)
         case .entity(let uid):
-            guard validator.isKnownEntity(uid) else { return problem(validator.unknownEntityMessage(uid)) }
+            if let message = validator.entityProblem(uid) { return problem(message, at: position) }
             return Checked(type: .entity(uid.type.value))
         case .decimal: return Checked(type: .extension("decimal"))
         case .ipaddr: return Checked(type: .extension("ipaddr"))
         case .datetime: return Checked(type: .extension("datetime"))
         case .duration: return Checked(type: .extension("duration"))
         case .set(let elements):
-            guard !elements.isEmpty else { return problem("empty set literals are forbidden in policies") }
+            guard !elements.isEmpty else {
+                return problem("empty set literals are forbidden in policies", at: position)
+            }
             var element: CheckedType?
             for item in elements {
-                guard let checked = literal(item) else { return nil }
+                guard let checked = literal(item, at: position) else { return nil }
                 guard let joined = element.map({ Self.lub($0, checked.type) }) ?? checked.type else {
-                    return incompatible(element ?? checked.type, checked.type)
+                    return incompatible(element ?? checked.type, checked.type, at: position)
                 }
                 element = joined
             }
@@ -320,28 +338,28 @@ struct TypeChecker {
         case .record(let fields):
             var attributes: [String: CheckedAttribute] = [:]
             for (name, item) in fields {
-                guard let checked = literal(item) else { return nil }
+                guard let checked = literal(item, at: position) else { return nil }
                 attributes[name.value] = CheckedAttribute(type: checked.type, required: true)
             }
             return Checked(type: .record(attributes))
         }
     }
 
-    private mutating func binary(_ op: BinaryOperator, _ left: Expr, _ right: Expr, _ capabilities: Set<String>)
-        -> Checked?
-    {
+    private mutating func binary(
+        _ op: BinaryOperator, _ left: Expr, _ right: Expr, _ capabilities: Set<String>, at position: SourcePosition
+    ) -> Checked? {
         switch op {
         case .equal, .notEqual:
             // Two literals are compared statically, whatever their types (as Cedar's typechecker does).
-            if case .literal(let a) = left, case .literal(let b) = right {
-                guard literal(a) != nil, literal(b) != nil else { return nil }
+            if case .literal(let a, let at) = left, case .literal(let b, let bt) = right {
+                guard literal(a, at: at) != nil, literal(b, at: bt) != nil else { return nil }
                 return Checked(type: .bool((a == b) == (op == .equal)))
             }
             guard let l = check(left, capabilities), let r = check(right, capabilities) else { return nil }
             if Self.lub(l.type, r.type) == nil {
                 // Entities of different types may be compared: the answer is known to be false.
                 if case .entity = l.type, case .entity = r.type { return Checked(type: .bool(op == .notEqual)) }
-                return incompatible(l.type, r.type)
+                return incompatible(l.type, r.type, at: position)
             }
             return Checked(type: .bool(nil))
         case .less, .lessOrEqual, .greater, .greaterOrEqual:
@@ -350,7 +368,7 @@ struct TypeChecker {
             guard let l = expect(left, capabilities, accepted, names),
                 let r = expect(right, capabilities, accepted, names)
             else { return nil }
-            guard l.type == r.type else { return incompatible(l.type, r.type) }
+            guard l.type == r.type else { return incompatible(l.type, r.type, at: position) }
             return Checked(type: .bool(nil))
         case .in:
             guard expect(left, capabilities, [.entity("")], "an entity") != nil,
@@ -358,7 +376,9 @@ struct TypeChecker {
             else { return nil }
             switch r.type {
             case .entity, .set(.entity?): return Checked(type: .bool(nil))
-            default: return problem("unexpected type: expected an entity or a set of entities but saw \(r.type)")
+            default:
+                return problem(
+                    "unexpected type: expected an entity or a set of entities but saw \(r.type)", at: right.position)
             }
         case .add, .subtract, .multiply:
             guard expect(left, capabilities, [.long], "Long") != nil,
@@ -367,53 +387,55 @@ struct TypeChecker {
             return Checked(type: .long)
         case .contains, .containsAll, .containsAny, .hasTag, .getTag:
             guard let receiver = check(left, capabilities) else { return nil }
-            return method(op, receiver: receiver, receiverKey: key(left), right, capabilities)
+            return method(op, receiver: receiver, receiverKey: key(left), right, capabilities, at: position)
         }
     }
 
+    /// `position` is the method name's (the receiver is a chain, not one expression).
     private mutating func method(
-        _ op: BinaryOperator, receiver: Checked, receiverKey: String?, _ argument: Expr, _ capabilities: Set<String>
+        _ op: BinaryOperator, receiver: Checked, receiverKey: String?, _ argument: Expr, _ capabilities: Set<String>,
+        at position: SourcePosition
     ) -> Checked? {
         switch op {
         case .contains, .containsAll, .containsAny:
             guard case .set(let element) = receiver.type else {
-                return problem("unexpected type: expected Set but saw \(receiver.type)")
+                return problem("unexpected type: expected Set but saw \(receiver.type)", at: position)
             }
             guard let checked = check(argument, capabilities) else { return nil }
             var other = checked.type
             if op != .contains {
                 guard case .set(let inner) = checked.type else {
-                    return problem("unexpected type: expected Set but saw \(checked.type)")
+                    return problem("unexpected type: expected Set but saw \(checked.type)", at: argument.position)
                 }
                 guard let inner else { return Checked(type: .bool(nil)) }
                 other = inner
             }
             if let element, Self.lub(element, other) == nil {
                 if case .entity = element, case .entity = other { return Checked(type: .bool(nil)) }
-                return incompatible(element, other)
+                return incompatible(element, other, at: argument.position)
             }
             return Checked(type: .bool(nil))
         case .hasTag, .getTag:
             guard case .entity(let name) = receiver.type else {
-                return problem("unexpected type: expected an entity but saw \(receiver.type)")
+                return problem("unexpected type: expected an entity but saw \(receiver.type)", at: position)
             }
             guard expect(argument, capabilities, [.string], "String") != nil else { return nil }
             let tags = validator.entityType(name)?.tags
             var tagKey: String?
-            if let receiverKey, case .literal(.string(let text)) = argument {
+            if let receiverKey, case .literal(.string(let text), _) = argument {
                 tagKey = "\(receiverKey)#tag:\(text.value)"
             }
             if op == .hasTag {
                 guard tags != nil else { return Checked(type: .bool(false)) }
                 return Checked(type: .bool(nil), capabilities: tagKey.map { [$0] } ?? [])
             }
-            guard let tags else { return problem("tags are not permitted on entity type `\(name)`") }
+            guard let tags else { return problem("tags are not permitted on entity type `\(name)`", at: position) }
             guard let tagKey, capabilities.contains(tagKey) else {
-                return problem("unable to guarantee safety of access to a tag of entity type `\(name)`")
+                return problem("unable to guarantee safety of access to a tag of entity type `\(name)`", at: position)
             }
             return Checked(type: type(of: tags))
         default:
-            return problem("internal: unexpected method \(op.rawValue)")
+            return problem("internal: unexpected method \(op.rawValue)", at: position)
         }
     }
 
@@ -429,7 +451,8 @@ struct TypeChecker {
     }
 
     private func describe(_ attribute: String, path: String?, owner: String) -> String {
-        if let path, path.hasPrefix("context.") {
+        // A path through the context's records; once it passes an entity, the attribute is the entity type's.
+        if let path, path.hasPrefix("context."), owner == "record" {
             return
                 "attribute `\(path.dropFirst("context.".count))` in context for \(schema.actionType)::\(quoteCedarString(environment.action.name))"
         }
@@ -441,9 +464,10 @@ struct TypeChecker {
         var path = key(base)
         for accessor in accessors {
             switch accessor {
-            case .attribute(let name):
+            case .attribute(let name, let position):
                 guard let (fields, owner) = attributes(of: current.type) else {
-                    return problem("unexpected type: expected an entity or a record but saw \(current.type)")
+                    return problem(
+                        "unexpected type: expected an entity or a record but saw \(current.type)", at: position)
                 }
                 let next = path.map { "\($0).\(name.value)" }
                 guard let field = fields[name.value] else {
@@ -451,29 +475,32 @@ struct TypeChecker {
                     if let near = validator.nearest(name.value, among: Array(fields.keys)) {
                         message += " (did you mean `\(near)`?)"
                     }
-                    return problem(message)
+                    return problem(message, at: position)
                 }
                 if !field.required, !(next.map { capabilities.contains($0) } ?? false) {
                     return problem(
                         "unable to guarantee safety of access to optional "
-                            + describe(name.value, path: next, owner: owner) + "; guard it with `has`")
+                            + describe(name.value, path: next, owner: owner) + "; guard it with `has`", at: position)
                 }
                 current = Checked(type: field.type)
                 path = next
-            case .method(let op, let argument):
-                guard let result = method(op, receiver: current, receiverKey: path, argument, capabilities) else {
-                    return nil
-                }
+            case .method(let op, let argument, let position):
+                guard
+                    let result = method(
+                        op, receiver: current, receiverKey: path, argument, capabilities, at: position)
+                else { return nil }
                 current = result
                 path = nil
-            case .isEmpty:
+            case .isEmpty(let position):
                 guard case .set = current.type else {
-                    return problem("unexpected type: expected Set but saw \(current.type)")
+                    return problem("unexpected type: expected Set but saw \(current.type)", at: position)
                 }
                 current = Checked(type: .bool(nil))
                 path = nil
-            case .call(let function, let arguments):
-                guard let result = call(function, receiver: current, arguments, capabilities) else { return nil }
+            case .call(let function, let arguments, let position):
+                guard let result = call(function, receiver: current, arguments, capabilities, at: position) else {
+                    return nil
+                }
                 current = result
                 path = nil
             }
@@ -488,7 +515,8 @@ struct TypeChecker {
         var known = true
         for name in names {
             guard let (fields, _) = attributes(of: current.type) else {
-                return problem("unexpected type: expected an entity or a record but saw \(current.type)")
+                return problem(
+                    "unexpected type: expected an entity or a record but saw \(current.type)", at: base.position)
             }
             let next = path.map { "\($0).\(name.value)" }
             guard let field = fields[name.value] else { return Checked(type: .bool(false)) }
@@ -502,17 +530,22 @@ struct TypeChecker {
         return Checked(type: .bool(known ? true : nil), capabilities: gained)
     }
 
+    /// `position` is the function or method name's.
     private mutating func call(
-        _ function: ExtensionFunction, receiver: Checked?, _ arguments: [Expr], _ capabilities: Set<String>
+        _ function: ExtensionFunction, receiver: Checked?, _ arguments: [Expr], _ capabilities: Set<String>,
+        at position: SourcePosition
     ) -> Checked? {
         let count = arguments.count + (receiver == nil ? 0 : 1)
         guard count == function.arity else {
             return problem(
-                "wrong number of arguments in extension function application: expected \(function.arity), got \(count)")
+                "wrong number of arguments in extension function application: expected \(function.arity), got \(count)",
+                at: position)
         }
         if ExtensionFunction.functionStyle.contains(function) {
-            guard case .literal(.string(let text))? = arguments.first else {
-                return problem("extension constructors may not be called with non-literal expressions")
+            guard case .literal(.string(let text), _)? = arguments.first else {
+                return problem(
+                    "extension constructors may not be called with non-literal expressions",
+                    at: arguments.first?.position ?? position)
             }
             let valid: Bool
             switch function {
@@ -523,7 +556,8 @@ struct TypeChecker {
             }
             guard valid else {
                 return problem(
-                    "error during extension function argument validation: `\(function.rawValue)(\"\(text.value)\")`")
+                    "error during extension function argument validation: `\(function.rawValue)(\"\(text.value)\")`",
+                    at: arguments.first?.position ?? position)
             }
             let type = function == .ip ? "ipaddr" : function.rawValue
             return Checked(type: .extension(type))
@@ -544,14 +578,15 @@ struct TypeChecker {
         case .toTime: signature = ([datetime], duration)
         default: signature = ([duration], .long)
         }
-        var types: [CheckedType] = []
-        if let receiver { types.append(receiver.type) }
+        // Each type with where to point when it is wrong: the method name for the receiver, else the argument.
+        var types: [(type: CheckedType, position: SourcePosition)] = []
+        if let receiver { types.append((receiver.type, position)) }
         for argument in arguments {
             guard let checked = check(argument, capabilities) else { return nil }
-            types.append(checked.type)
+            types.append((checked.type, argument.position))
         }
-        for (expected, actual) in zip(signature.parameters, types) where expected != actual {
-            return problem("unexpected type: expected \(expected) but saw \(actual)")
+        for (expected, actual) in zip(signature.parameters, types) where expected != actual.type {
+            return problem("unexpected type: expected \(expected) but saw \(actual.type)", at: actual.position)
         }
         return Checked(type: signature.result)
     }

@@ -4,7 +4,9 @@ public struct ValidationError: Sendable, Hashable, CustomStringConvertible {
     public let policyID: String
     /// The file, when the policy was loaded from one.
     public let file: String?
-    /// The policy start (scope problems) or the condition start (expression problems).
+    /// Where the problem is: the policy start for scope problems; for a condition, the sub-expression at fault
+    /// (the attribute name that is not declared or not guarded, the operand of the wrong type, the entity
+    /// literal or type name, the method or function name, the comparison whose operands cannot be compared).
     public let position: SourcePosition
     /// What is wrong, naming the attribute, type or action.
     public let message: String
@@ -19,7 +21,8 @@ public struct ValidationError: Sendable, Hashable, CustomStringConvertible {
 /// unknown entity type or action, or when some condition does not typecheck: an attribute the type does not
 /// declare, an optional attribute read without a `has` guard, an operator on the wrong types, operands of
 /// `==`/`contains`/set literals whose types have no common type (a comparison that cannot hold), an empty set
-/// literal, an extension constructor on a non-literal or invalid string.
+/// literal, an extension constructor on a non-literal or invalid string, an entity of an enumerated entity
+/// type whose id is not one of the declared ones.
 ///
 /// Like Cedar, `has` on an undeclared attribute is not an error (it is simply false), and the right operand
 /// of `&&`/`||` is not checked when the left one already decides.
@@ -73,18 +76,14 @@ public struct Validator: Sendable {
             let text = "policy `\(policy.displayID)`: \(message)"
             if !messages.contains(where: { $0.1 == text }) { messages.append((position ?? policy.position, text)) }
         }
-        for uid in scopeEntities(policy) where !isKnownEntity(uid) {
-            fail(unknownEntityMessage(uid))
+        for reference in scopeReferences(policy) {
+            if let message = problem(reference) { fail(message) }
         }
         for condition in policy.conditions {
-            var named: [EntityUID] = []
+            var named: [(SchemaReference, SourcePosition)] = []
             entityReferences(condition.body, into: &named)
-            for uid in named where !isKnownEntity(uid) {
-                // `is T` names a type, never an action.
-                let message =
-                    uid.id.value.isEmpty && uid.type.value == schema.actionType
-                    ? nil : unknownEntityMessage(uid)
-                if let message { fail(message, at: condition.position) }
+            for (reference, position) in named {
+                if let message = problem(reference) { fail(message, at: position) }
             }
         }
         var environments: [Environment] = []
@@ -105,12 +104,12 @@ public struct Validator: Sendable {
             var capabilities = Set<String>()
             for condition in policy.conditions {
                 guard let result = checker.check(condition.body, capabilities) else {
-                    for problem in checker.problems { fail(problem, at: condition.position) }
+                    for problem in checker.problems { fail(problem.message, at: problem.position) }
                     checker.problems = []
                     break
                 }
                 if !result.type.isBoolean {
-                    fail("unexpected type: expected Bool but saw \(result.type)", at: condition.position)
+                    fail("unexpected type: expected Bool but saw \(result.type)", at: condition.body.position)
                     break
                 }
                 // `unless { e }` contributes `!e`, which establishes nothing.
@@ -129,33 +128,51 @@ public struct Validator: Sendable {
 
     // MARK: Scope
 
-    private func scopeEntities(_ policy: Policy) -> [EntityUID] {
-        var result: [EntityUID] = []
+    private func scopeReferences(_ policy: Policy) -> [SchemaReference] {
+        var result: [SchemaReference] = []
         for scope in [policy.principal, policy.resource] {
             switch scope {
             case .any: break
-            case .equals(let uid), .isIn(let uid): result.append(uid)
-            case .isType(let type): result.append(EntityUID(type: type, id: ""))
-            case .isTypeIn(let type, let uid): result += [EntityUID(type: type, id: ""), uid]
+            case .equals(let uid), .isIn(let uid): result.append(.entity(uid))
+            case .isType(let type): result.append(.type(type))
+            case .isTypeIn(let type, let uid): result += [.type(type), .entity(uid)]
             }
         }
         switch policy.action {
         case .any: break
-        case .equals(let uid): result.append(uid)
-        case .isIn(let uids): result += uids
+        case .equals(let uid): result.append(.entity(uid))
+        case .isIn(let uids): result += uids.map { .entity($0) }
         }
         return result
     }
 
-    func isKnownEntity(_ uid: EntityUID) -> Bool {
-        if uid.type.value == schema.actionType { return uid.id.value.isEmpty || actionsByID[uid.id.value] != nil }
-        return entityTypes[uid.type.value] != nil
+    private func problem(_ reference: SchemaReference) -> String? {
+        switch reference {
+        case .entity(let uid): return entityProblem(uid)
+        case .type(let name):
+            // `is T` names an entity type; the action type counts as one.
+            if name.value == schema.actionType || entityTypes[name.value] != nil { return nil }
+            return unknownTypeMessage(name.value)
+        }
     }
 
-    func unknownEntityMessage(_ uid: EntityUID) -> String {
-        if uid.type.value == schema.actionType { return "unrecognized action `\(uid)`" }
-        var message = "unrecognized entity type `\(uid.type.value)`"
-        if let near = nearest(uid.type.value, among: Array(entityTypes.keys)) {
+    /// Why the schema does not admit the entity `uid` (an unknown type or action, or an id its enumerated type
+    /// does not list), or nil when it does.
+    func entityProblem(_ uid: EntityUID) -> String? {
+        if uid.type.value == schema.actionType {
+            return actionsByID[uid.id.value] == nil ? "unrecognized action `\(uid)`" : nil
+        }
+        guard let type = entityTypes[uid.type.value] else { return unknownTypeMessage(uid.type.value) }
+        if let values = type.enumValues, !values.contains(uid.id.value) {
+            return "entity `\(uid)` is of an enumerated entity type, but \(quoteCedarString(uid.id.value)) is not "
+                + "declared as a valid eid"
+        }
+        return nil
+    }
+
+    func unknownTypeMessage(_ name: String) -> String {
+        var message = "unrecognized entity type `\(name)`"
+        if let near = nearest(name, among: Array(entityTypes.keys)) {
             message += " (did you mean `\(near)`?)"
         }
         return message

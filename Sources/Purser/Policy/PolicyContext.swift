@@ -18,9 +18,13 @@ public enum PolicyContext {
     /// With the tool's `schema` (its `inputSchema`), a property declared `"type": "number"` is always a decimal,
     /// however it is written (`5` becomes `decimal("5.0")`), so it has the type the generated Cedar schema
     /// gives it; `"integer"` properties are Longs (the input check has already refused non-integers).
-    public static func value(_ json: JSONValue, schema: JSONValue? = nil, path: String = "params") -> Result<
-        CedarValue, PolicyContextError
-    > {
+    ///
+    /// With `enumType` (the agents' shape: `PolicySchema.enumNamespace(tool:)`), a string whose property is a
+    /// string `enum` becomes the entity `<type>::"<value>"` of the enumerated entity type the generated schema
+    /// declares for it (`PolicySchema.inputType(_:enumType:enums:)`), named the same way.
+    public static func value(
+        _ json: JSONValue, schema: JSONValue? = nil, path: String = "params", enumType: String? = nil
+    ) -> Result<CedarValue, PolicyContextError> {
         if case .number(let number) = json, number.isIntegerLexeme, declaredType(schema) == "number" {
             guard let decimal = decimal(number.decimal) else {
                 return .failure(PolicyContextError(message: "`\(path)` is too large for a Cedar decimal"))
@@ -33,6 +37,9 @@ public enum PolicyContext {
         case .bool(let value):
             return .success(.bool(value))
         case .string(let value):
+            if let enumType, PolicySchema.stringEnum(schema) != nil {
+                return .success(.entity(EntityUID(type: enumType, id: value)))
+            }
             return .success(.string(CedarString(value)))
         case .number(let number):
             if number.isIntegerLexeme {
@@ -51,7 +58,7 @@ public enum PolicyContext {
             var result = Set<CedarValue>()
             let items = member(schema, "items")
             for (offset, element) in elements.enumerated() where !element.isNull {
-                switch value(element, schema: items, path: "\(path)[\(offset)]") {
+                switch value(element, schema: items, path: "\(path)[\(offset)]", enumType: enumType) {
                 case .success(let mapped): result.insert(mapped)
                 case .failure(let error): return .failure(error)
                 }
@@ -61,7 +68,8 @@ public enum PolicyContext {
             var result: [CedarString: CedarValue] = [:]
             let properties = member(schema, "properties")
             for (key, element) in object where !element.isNull {
-                switch value(element, schema: member(properties, key), path: "\(path).\(key)") {
+                let child = PolicySchema.enumName(enumType, key)
+                switch value(element, schema: member(properties, key), path: "\(path).\(key)", enumType: child) {
                 case .success(let mapped): result[CedarString(key)] = mapped
                 case .failure(let error): return .failure(error)
                 }

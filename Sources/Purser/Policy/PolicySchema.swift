@@ -107,8 +107,9 @@ public enum PolicySchema {
         merge(&types, SchemaEntityType(name: "McpServer"))
         var common: [String: SchemaType] = [:]
         var actions: [SchemaAction] = []
+        var enums: [SchemaEntityType] = []
         for tool in tools.sorted(by: { $0.name < $1.name }) {
-            let input = inputType(tool.inputSchema)
+            let input = inputType(tool.inputSchema, enumType: enumNamespace(tool: tool.name), enums: &enums)
             common["\(tool.name)Input"] = input
             actions.append(
                 SchemaAction(
@@ -117,6 +118,10 @@ public enum PolicySchema {
         }
         actions.append(
             SchemaAction(name: "pay", principals: ["Agent"], resources: ["McpServer"], context: Self.payContext))
+        // An enum type is declared once, as an enum, even if entities.json uses its name.
+        let enumNames = Set(enums.map(\.name))
+        types.removeAll { enumNames.contains($0.name) }
+        types += enums.sorted { $0.name < $1.name }
         return CedarSchema(namespace: agentsNamespace, commonTypes: common, entityTypes: types, actions: actions)
     }
 
@@ -124,7 +129,24 @@ public enum PolicySchema {
     /// Bool, `array` with typed `items` → Set, `object` with `properties` → record; `required` as declared.
     /// Properties of any other form (no `type`, a type list, `null`, an untyped array or object) are left out,
     /// so a policy cannot read them: Purser refuses what it cannot type rather than guess.
+    ///
+    /// A string `enum` stays a String here (Purser's shape); see `inputType(_:enumType:enums:)` for the agents'.
     public static func inputType(_ schema: JSONValue) -> SchemaType {
+        var ignored: [SchemaEntityType] = []
+        return inputType(schema, enumType: nil, enums: &ignored)
+    }
+
+    /// As `inputType(_:)`, but a `"type": "string"` property with an `enum` of strings becomes an enumerated
+    /// entity type, as `cedar-policy-mcp-schema-generator` makes it: property `p` of tool `t` is
+    /// `Purser::t::Input::p`, nested properties extend the path (`Purser::t::Input::opts::color`), and array
+    /// items take their property's name. The declarations are appended to `enums`.
+    ///
+    /// - Parameter enumType: the name prefix for this object's properties (`Purser::t::Input`), or nil where
+    ///   no type can be named (a tool or property name that is not a Cedar identifier): there the enum stays a
+    ///   String, in the schema and in the context alike (`PolicyContext.value`).
+    public static func inputType(_ schema: JSONValue, enumType: String?, enums: inout [SchemaEntityType])
+        -> SchemaType
+    {
         guard case .object(let object) = schema, case .object(let properties)? = object["properties"] else {
             return .record([:])
         }
@@ -134,26 +156,74 @@ public enum PolicySchema {
         }
         var fields: [String: SchemaAttribute] = [:]
         for (name, property) in properties {
-            if let type = type(property) { fields[name] = SchemaAttribute(type, required: required.contains(name)) }
+            if let type = type(property, enumType: enumName(enumType, name), enums: &enums) {
+                fields[name] = SchemaAttribute(type, required: required.contains(name))
+            }
         }
         return .record(fields)
     }
 
-    static func type(_ property: JSONValue) -> SchemaType? {
+    static func type(_ property: JSONValue, enumType: String?, enums: inout [SchemaEntityType]) -> SchemaType? {
         guard case .object(let object) = property, case .string(let name)? = object["type"] else { return nil }
         switch name {
         case "integer": return .long
         case "number": return .extension("decimal")
-        case "string": return .string
+        case "string":
+            if let enumType, let values = stringEnum(property) {
+                enums.append(SchemaEntityType(name: enumType, enumValues: values))
+                return .entity(enumType)
+            }
+            return .string
         case "boolean": return .bool
         case "array":
-            guard let items = object["items"], let element = type(items) else { return nil }
+            // Items are named after their property (`tags: Set<Purser::t::Input::tags>`).
+            guard let items = object["items"], let element = type(items, enumType: enumType, enums: &enums) else {
+                return nil
+            }
             return .set(element)
         case "object":
             guard case .object? = object["properties"] else { return nil }
-            return inputType(property)
+            return inputType(property, enumType: enumType, enums: &enums)
         default: return nil
         }
+    }
+
+    /// The namespace of a tool's enumerated argument types in the agents' shape (`Purser::<tool>::Input`), or
+    /// nil when the tool's name cannot be part of a Cedar name.
+    public static func enumNamespace(tool: String) -> String? {
+        isIdentifier(tool) ? "\(agentsNamespace)::\(tool)::Input" : nil
+    }
+
+    /// `parent::key`, when there is a parent and `key` is a Cedar identifier (not a reserved word).
+    public static func enumName(_ parent: String?, _ key: String) -> String? {
+        guard let parent, isIdentifier(key) else { return nil }
+        return "\(parent)::\(key)"
+    }
+
+    /// `[_a-zA-Z][_a-zA-Z0-9]*`, not a reserved word, without `__cedar`.
+    private static func isIdentifier(_ text: String) -> Bool {
+        func letter(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == "_" || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
+        }
+        guard let first = text.unicodeScalars.first, letter(first),
+            text.unicodeScalars.allSatisfy({ letter($0) || ("0"..."9").contains($0) })
+        else { return false }
+        return !reservedWords.contains(text) && !text.contains("__cedar")
+    }
+
+    private static let reservedWords: Set<String> = ["true", "false", "if", "then", "else", "in", "like", "has", "is"]
+
+    /// The values of a `"type": "string"` property's `enum` when it is a non-empty array of strings.
+    public static func stringEnum(_ property: JSONValue?) -> [String]? {
+        guard case .object(let object)? = property, case .string("string")? = object["type"],
+            case .array(let items)? = object["enum"], !items.isEmpty
+        else { return nil }
+        var values: [String] = []
+        for item in items {
+            guard case .string(let value) = item else { return nil }
+            values.append(value)
+        }
+        return values
     }
 
     /// The types used in `entities.json`, with the attributes and parent types seen.
@@ -162,21 +232,13 @@ public enum PolicySchema {
         var order: [String] = []
         let prefix = namespace.map { "\($0)::" } ?? ""
         for entity in entities.all.sorted(by: { $0.uid.description < $1.uid.description }) {
-            var name = entity.uid.type.value
-            if !prefix.isEmpty {
-                guard name.hasPrefix(prefix) else { continue }
-                name.removeFirst(prefix.count)
-            }
+            guard let name = localName(entity.uid.type.value, prefix: prefix) else { continue }
             if byName[name] == nil {
                 byName[name] = SchemaEntityType(name: name)
                 order.append(name)
             }
             for parent in entity.parents {
-                var parentName = parent.type.value
-                if !prefix.isEmpty {
-                    guard parentName.hasPrefix(prefix) else { continue }
-                    parentName.removeFirst(prefix.count)
-                }
+                guard let parentName = localName(parent.type.value, prefix: prefix) else { continue }
                 if !(byName[name]?.memberOf.contains(parentName) ?? true) { byName[name]?.memberOf.append(parentName) }
                 if byName[parentName] == nil {
                     byName[parentName] = SchemaEntityType(name: parentName)
@@ -198,6 +260,16 @@ public enum PolicySchema {
         }
     }
 
+    /// A type's name as the schema declares it: without `prefix` (the schema's namespace) when it is directly in
+    /// it, fully qualified when it is in a namespace nested in it (`Purser::t::Input::x`, declared in a namespace
+    /// block of its own), nil when it is outside.
+    private static func localName(_ name: String, prefix: String) -> String? {
+        guard !prefix.isEmpty else { return name }
+        guard name.hasPrefix(prefix) else { return nil }
+        let local = String(name.dropFirst(prefix.count))
+        return local.contains("::") ? name : local
+    }
+
     private static func type(of value: CedarValue, prefix: String) -> SchemaType? {
         switch value {
         case .bool: return .bool
@@ -208,12 +280,7 @@ public enum PolicySchema {
         case .datetime: return .extension("datetime")
         case .duration: return .extension("duration")
         case .entity(let uid):
-            var name = uid.type.value
-            if !prefix.isEmpty {
-                guard name.hasPrefix(prefix) else { return nil }
-                name.removeFirst(prefix.count)
-            }
-            return .entity(name)
+            return localName(uid.type.value, prefix: prefix).map { .entity($0) }
         case .set(let elements):
             let types = Set(elements.compactMap { type(of: $0, prefix: prefix) })
             guard types.count == 1, let element = types.first else { return elements.isEmpty ? .set(.string) : nil }

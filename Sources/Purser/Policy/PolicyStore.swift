@@ -249,7 +249,9 @@ public actor PolicyStore: CallAuthorizer {
         reloadIfChanged()
         guard let files else { return .refused(noPolicies) }
         let params: CedarValue
-        switch PolicyContext.value(arguments, schema: tool.inputSchema) {
+        // In the agents' shape a string `enum` argument is an entity of its enumerated type, as in the schema.
+        let enumType = files.shape == .agents ? PolicySchema.enumNamespace(tool: tool.name) : nil
+        switch PolicyContext.value(arguments, schema: tool.inputSchema, enumType: enumType) {
         case .success(let value): params = value
         case .failure(let problem): return .refused(problem.message)
         }

@@ -3,7 +3,8 @@ cedarpy 4.12.2.
 
 - The schema `purser policy schema --shape agents --json` prints is equivalent to the generator's (with
   `numbersAsDecimal` and `objectsAsRecords`) for the sample tools, the `purser init` starter tools and generated
-  tool schemas; Purser's one addition, the `pay` action, is compared separately.
+  tool schemas, string `enum`s included (enumerated entity types `Purser::<tool>::Input::<path>`, compared with
+  their values); Purser's one addition, the `pay` action, is compared separately.
 - Policies written against that schema decide the same calls the same way in Purser (`purser policy eval
   --tool`, the mapping `serve` uses) and in cedarpy (request from the generator's `generate_request`).
 """
@@ -39,18 +40,17 @@ STUB = """namespace Purser {
 
 def normalise(schema: dict) -> dict:
     """The `Purser` namespace's entity types and actions, with common types (of any namespace) inlined and
-    every type spelt one way."""
+    every type spelt one way, and the enumerated entity types of every namespace with their values."""
     common = {}
-    # KNOWN DIFFERENCE (docs/policies.md): the generator turns a string `enum` into an enumerated entity type
-    # (`entity sections enum [...]` in `Purser::<tool>::Input`); Purser keeps it a String. Those references are
-    # compared as String, and nothing else is relaxed.
-    enums = set()
+    enums = {}
     for namespace, body in schema.items():
         for name, t in body.get("commonTypes", {}).items():
             common[f"{namespace}::{name}" if namespace else name] = (namespace, t)
         for name, e in body.get("entityTypes", {}).items():
             if "enum" in e:
-                enums.add(f"{namespace}::{name}")
+                enums[f"{namespace}::{name}"] = sorted(set(e["enum"]))
+            elif namespace != "Purser":
+                enums[f"{namespace}::{name}"] = "an entity type that is not an enum"
     body = schema["Purser"]
 
     def norm(t: dict, namespace: str = "Purser"):
@@ -71,8 +71,6 @@ def normalise(schema: dict) -> dict:
                 return norm(inner, inner_namespace)
         if name in BUILTINS:
             return BUILTINS[name]
-        if f"{namespace}::{name}" in enums or name in enums:
-            return "String"
         return ["Entity", name.removeprefix("Purser::")]
 
     entities = {
@@ -86,7 +84,7 @@ def normalise(schema: dict) -> dict:
                "context": norm(a["appliesTo"]["context"]) if "context" in a["appliesTo"] else {"Record": {}}}
         for name, a in body["actions"].items()
     }
-    return {"entityTypes": entities, "actions": actions}
+    return {"entityTypes": entities, "actions": actions, "enums": enums}
 
 
 def tool_list(tools_dir: Path) -> list[dict]:
@@ -144,6 +142,18 @@ PROPERTY_TYPES = [
     {"type": "array", "items": {"type": "string"}}, {"type": "array", "items": {"type": "number"}},
     {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "number"}}, "required": ["x"]},
     {"type": "object", "properties": {"inner": {"type": "object", "properties": {"z": {"type": "boolean"}}}}},
+    # String enums: enumerated entity types named by the property's path (array items by their property).
+    {"type": "string", "enum": ["red", "green", "a b", "", "é"]},
+    {"type": "string", "enum": ["only", "only"]},
+    {"type": "array", "items": {"type": "string", "enum": ["x", "y"]}},
+    {"type": "array", "items": {"type": "array", "items": {"type": "string", "enum": ["deep"]}}},
+    {"type": "object", "properties": {"mode": {"type": "string", "enum": ["fast", "slow"]},
+                                      "inner": {"type": "object", "properties": {
+                                          "level": {"type": "string", "enum": ["1", "2"]}}}},
+     "required": ["mode"]},
+    {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string", "enum": ["u", "v"]}}}},
+    # Not string enums: the generator keeps the base type.
+    {"type": "integer", "enum": [1, 2]}, {"type": "string", "const": "c"},
 ]
 
 
@@ -174,11 +184,23 @@ permit (principal, action == Purser::Action::"scored", resource)
 when { context.input.ratio.lessThan(decimal("0.5")) && context.input.opts.x > 1 };
 @id("no-berlin")
 forbid (principal, action == Purser::Action::"weather", resource) when { context.input.city == "Berlin" };
+@id("fast-is-free")
+permit (principal, action == Purser::Action::"scored", resource)
+when { context.input has mode && context.input.mode == Purser::scored::Input::mode::"fast" };
+@id("no-risks-for-bob")
+forbid (principal == Purser::Agent::"bob", action == Purser::Action::"premium_report", resource)
+when { context.input has sections &&
+       context.input.sections.contains(Purser::premium_report::Input::sections::"risks") };
+@id("reports-with-summary")
+permit (principal, action == Purser::Action::"premium_report", resource)
+when { context.input has sections &&
+       context.input.sections.containsAny([Purser::premium_report::Input::sections::"summary"]) };
 """
 
 SCORED = {"name": "scored", "description": "a tool with numbers",
           "inputSchema": {"type": "object", "required": ["ratio", "opts"], "properties": {
               "ratio": {"type": "number"},
+              "mode": {"type": "string", "enum": ["fast", "slow"]},
               "opts": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}}}}
 
 CALLS = [
@@ -196,20 +218,29 @@ CALLS = [
     ("bob", "scored", {"ratio": 1, "opts": {"x": 2}}),
     ("bob", "scored", {"ratio": 0.25, "opts": {"x": 1}}),
     ("carol", "scored", {"ratio": 0.1, "opts": {"x": 5}}),
+    ("bob", "scored", {"ratio": 0.9, "opts": {"x": 0}, "mode": "fast"}),
+    ("bob", "scored", {"ratio": 0.9, "opts": {"x": 0}, "mode": "slow"}),
+    ("bob", "premium_report", {"company": "ACME", "sections": ["summary"]}),
+    ("bob", "premium_report", {"company": "ACME", "sections": ["summary", "risks"]}),
+    ("carol", "premium_report", {"company": "ACME", "sections": ["summary", "risks"]}),
+    ("carol", "premium_report", {"company": "ACME", "sections": ["financials"]}),
 ]
 
 
-def cedar_context(value, schema):
-    """Tool arguments as Cedar context JSON, `number` properties as decimal escapes (as Purser maps them)."""
+def cedar_context(value, schema, enum_type):
+    """Tool arguments as Cedar context JSON, as the generator's schema types them: `number` properties as decimal
+    escapes, string `enum` values as entities of the property's enumerated type (`enum_type`)."""
     kind = schema.get("type") if isinstance(schema, dict) else None
     if kind == "number":
         text = repr(value) if isinstance(value, float) else f"{value}.0"
         return {"__extn": {"fn": "decimal", "arg": text}}
+    if kind == "string" and "enum" in schema:
+        return {"__entity": {"type": enum_type, "id": value}}
     if isinstance(value, dict):
         props = schema.get("properties", {}) if isinstance(schema, dict) else {}
-        return {k: cedar_context(v, props.get(k, {})) for k, v in value.items()}
+        return {k: cedar_context(v, props.get(k, {}), f"{enum_type}::{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [cedar_context(v, schema.get("items", {})) for v in value]
+        return [cedar_context(v, schema.get("items", {}), enum_type) for v in value]
     return value
 
 
@@ -232,7 +263,7 @@ def test_policies_in_the_agents_shape_decide_like_cedarpy(tmp_path: Path, purser
         assert request["isOk"], request["error"]
         expected = cedarpy.is_authorized(
             {"principal": request["principal"], "action": request["action"], "resource": request["resource"],
-             "context": {"input": cedar_context(args, by_name[tool]["inputSchema"])}},
+             "context": {"input": cedar_context(args, by_name[tool]["inputSchema"], f"Purser::{tool}::Input")}},
             POLICIES, json.dumps(ENTITIES), schema=schema)
         assert expected.decision.value in ("Allow", "Deny"), expected.diagnostics.errors
         run = subprocess.run(
@@ -243,3 +274,80 @@ def test_policies_in_the_agents_shape_decide_like_cedarpy(tmp_path: Path, purser
         assert actual == expected.decision.value.lower(), (agent, tool, args, run.stdout, run.stderr)
         decisions[actual] += 1
     assert decisions["allow"] and decisions["deny"]
+
+
+ENUM_TOOL = {"name": "news", "description": "a tool with enums",
+             "inputSchema": {"type": "object", "required": ["section"], "properties": {
+                 "section": {"type": "string", "enum": ["world", "sports", "a b"]},
+                 "tags": {"type": "array", "items": {"type": "string", "enum": ["x", "y"]}},
+                 "opts": {"type": "object", "properties": {"color": {"type": "string", "enum": ["red"]}},
+                          "required": ["color"]},
+                 "title": {"type": "string"}}}}
+
+ENUM_CONDITIONS = [
+    'context.input.section == Purser::news::Input::section::"world"',
+    'context.input.section == Purser::news::Input::section::"a b"',
+    'context.input.section == Purser::news::Input::section::"moon"',
+    'context.input.section == Purser::news::Input::section::""',
+    'context.input.section == "world"',
+    'context.input.section != Purser::news::Input::tags::"x"',
+    'context.input.section in Purser::news::Input::section::"sports"',
+    'context.input.section is Purser::news::Input::section',
+    'context.input.section is Purser::news::Input::sections',
+    'context.input.section has name',
+    'context.input.section.name == "x"',
+    'context.input.section.hasTag("t")',
+    'context.input.section.getTag("t") == 1',
+    'context.input has tags && context.input.tags.contains(Purser::news::Input::tags::"x")',
+    'context.input has tags && context.input.tags.contains(Purser::news::Input::tags::"z")',
+    'context.input.tags.contains(Purser::news::Input::tags::"x")',
+    'context.input has tags && context.input.tags.contains("x")',
+    'context.input has opts && context.input.opts.color == Purser::news::Input::opts::color::"red"',
+    'context.input has opts && context.input.opts.color == Purser::news::Input::color::"red"',
+    'false && Purser::news::Input::section::"nope" == context.input.section',
+    '[Purser::news::Input::section::"world", Purser::news::Input::section::"sports"].contains(context.input.section)',
+    '[Purser::news::Input::section::"world", "sports"].contains(context.input.section)',
+    'context.input.title like "*x*"',
+    'principal in Purser::news::Input::section::"world"',
+]
+
+
+def test_enum_policies_validate_like_cedarpy(tmp_path: Path, purser_bin: str) -> None:
+    """`purser check` in the agents' shape rejects exactly the policies cedarpy's validator rejects, against
+    Purser's schema and against the generator's (which are the same), for policies using enumerated entity
+    types: declared and undeclared ids, strings where an enum is expected, attributes and tags of enum
+    entities, `in`/`is`, sets of enums, nested enums."""
+    rng = random.Random(1414)
+    tools = [ENUM_TOOL]
+    policies = []
+    for condition in ENUM_CONDITIONS:
+        policies.append(f'permit (principal, action == Purser::Action::"news", resource) when {{ {condition} }};')
+    for _ in range(40):
+        a, b = rng.sample(ENUM_CONDITIONS, 2)
+        joiner = rng.choice([" && ", " || "])
+        word = rng.choice(["when", "unless"])
+        # The action is constrained: the generator's schema has no `pay` action, whose context has no `input`.
+        policies.append(
+            f'forbid (principal, action == Purser::Action::"news", resource) {word} {{ ({a}){joiner}({b}) }};')
+    home = make_home(tmp_path, tools)
+    # One policy per line: `purser check`'s file:line:col names the policy.
+    (home / "policies" / "p.cedar").write_text("\n".join(policies) + "\n")
+    generated = generator.generate_schema(STUB, tools, config=CONFIG)
+    assert generated["isOk"], generated["error"]
+    ours = subprocess.run(
+        [purser_bin, "policy", "schema", "--tools", "tools", "--policies", "policies", "--home", ".p"],
+        cwd=home, capture_output=True, text=True, timeout=60)
+    assert ours.returncode == 0, ours.stderr
+    check = subprocess.run([purser_bin, "check", "--tools", "tools", "--policies", "policies", "--home", ".p"],
+                           cwd=home, capture_output=True, text=True, timeout=60)
+    rejected = {int(line.split(":")[1]) - 1 for line in check.stdout.splitlines() if ": error: " in line}
+    mismatches = []
+    for schema_text in (ours.stdout, generated["schema"]):
+        expected = {int(e.policy_id.removeprefix("policy"))
+                    for e in cedarpy.validate_policies("\n".join(policies), schema_text).errors}
+        assert 0 < len(expected) < len(policies)
+        for index, policy in enumerate(policies):
+            if (index in expected) != (index in rejected):
+                mismatches.append(f"cedar {'rejects' if index in expected else 'accepts'}, purser "
+                                  f"{'rejects' if index in rejected else 'accepts'}: {policy}")
+    assert not mismatches, "\n".join(mismatches)

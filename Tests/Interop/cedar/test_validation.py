@@ -237,9 +237,15 @@ def test_the_named_typos_are_errors_with_their_place(tmp_path: Path, purser_bin:
     )
     assert check.returncode == 1
     errors = [line for line in check.stdout.splitlines() if ": error: " in line]
-    assert any(line.startswith("policies/zz_typos.cedar:4:1: error:") and "max_reslts" in line
+    lines = (tmp_path / "policies" / "zz_typos.cedar").read_text().splitlines()
+
+    def place(line: int, word: str) -> str:
+        """Where `word` is in that line: each error points at the attribute name at fault."""
+        return f"policies/zz_typos.cedar:{line}:{lines[line - 1].index(word) + 1}: error:"
+
+    assert any(line.startswith(place(4, "max_reslts")) and "max_reslts" in line
                and "did you mean `max_results`" in line for line in errors), errors
-    assert any(line.startswith("policies/zz_typos.cedar:6:1: error:") and "`teir`" in line
+    assert any(line.startswith(place(6, "teir")) and "`teir`" in line
                and "did you mean `tier`" in line for line in errors), errors
     # `has` on an undeclared attribute is not an error for Cedar (it is false): the same here.
     assert not any(":2:" in line for line in errors), errors
