@@ -272,4 +272,19 @@ struct PolicySchemaTests {
             parsing: #"permit (principal in Purser::x::G::"g", action == Purser::Action::"news", resource);"#)
         #expect(Validator(schema: schema).validate(set).isEmpty)
     }
+
+    @Test("a type met only as an attribute's value in entities.json is declared, in both shapes")
+    func attributeValueTypesDeclared() throws {
+        for (shape, prefix) in [(PolicyShape.purser, ""), (.agents, "Purser::")] {
+            let entities = try Entities(
+                json: """
+                    [{"uid":{"type":"\(prefix)Agent","id":"a"},"parents":[],
+                      "attrs":{"home":{"__entity":{"type":"\(prefix)Region","id":"eu"}},
+                               "teams":[{"__entity":{"type":"\(prefix)Team","id":"t"}}]}}]
+                    """)
+            let schema = PolicySchema.generate(shape: shape, tools: [("news", Self.newsSchema)], entities: entities)
+            let names = Set(schema.entityTypes.map(\.name))
+            #expect(names.contains("Region") && names.contains("Team"), "\(shape): \(schema.cedarText)")
+        }
+    }
 }

@@ -251,12 +251,28 @@ public enum PolicySchema {
                     continue
                 }
                 byName[name]?.attributes[key.value] = SchemaAttribute(type, required: false)
+                // A type met only as an attribute's value is declared too: Cedar refuses a schema that uses a
+                // type it does not declare.
+                for referenced in entityTypes(in: type) where byName[referenced] == nil {
+                    byName[referenced] = SchemaEntityType(name: referenced)
+                    order.append(referenced)
+                }
             }
         }
         return order.sorted().compactMap { byName[$0] }.map { entity in
             var sorted = entity
             sorted.memberOf.sort()
             return sorted
+        }
+    }
+
+    /// The entity types a schema type mentions, at any depth (set elements, record fields).
+    private static func entityTypes(in type: SchemaType) -> [String] {
+        switch type {
+        case .entity(let name): return [name]
+        case .set(let element): return entityTypes(in: element)
+        case .record(let attributes): return attributes.values.flatMap { entityTypes(in: $0.type) }
+        default: return []
         }
     }
 
