@@ -106,6 +106,54 @@ struct ArithmeticTests {
         #expect((FieldElement.zero - .one).squareRoot() == nil)
     }
 
+    @Test("field: the divsteps inverse (k·G's affine conversion) agrees with Fermat's on 500 values and the edges")
+    func fieldDivstepsInverse() throws {
+        let pMinusOne = FieldElement.zero - .one
+        var values: [FieldElement] = [
+            .one, FieldElement(l0: 2, l1: 0, l2: 0, l3: 0), pMinusOne, pMinusOne - .one,
+            FieldElement(l0: 0, l1: 0, l2: 0, l3: 1 << 63), FieldElement(l0: 0, l1: 1, l2: 0, l3: 0),
+            FieldElement(l0: 0, l1: 0, l2: 0, l3: 0x8000_0000_0000_0001), FieldElement(l0: .max, l1: .max, l2: .max, l3: 0),
+            FieldElement(l0: FieldElement.complement, l1: 0, l2: 0, l3: 0),
+            // (p − 1)/2 and (p + 1)/2.
+            FieldElement(
+                l0: 0xFFFF_FFFF_7FFF_FE17, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF, l3: 0x7FFF_FFFF_FFFF_FFFF),
+            FieldElement(
+                l0: 0xFFFF_FFFF_7FFF_FE18, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF, l3: 0x7FFF_FFFF_FFFF_FFFF),
+        ]
+        for index in 0..<500 {
+            values.append(try #require(FieldElement(Self.sample(index + 6000)) ?? FieldElement(Self.sample(index + 7000))))
+        }
+        for a in values {
+            let inverse = a.inverseDivsteps()
+            #expect(inverse == a.inverse(), "\(a.integer)")
+            #expect(a * inverse == .one, "\(a.integer)")
+        }
+        #expect(FieldElement.zero.inverseDivsteps() == .zero)
+    }
+
+    @Test("divsteps coefficient update modulo p: (a·x + b·y) mod p for |a| + |b| ≤ 2^62, extremes included")
+    func fieldDivstepsCombine() throws {
+        func times(_ a: Int64, _ x: FieldElement) -> FieldElement {
+            let product = FieldElement(l0: a.magnitude, l1: 0, l2: 0, l3: 0) * x
+            return a < 0 ? -product : product
+        }
+        let top: Int64 = 1 << 62
+        let pairs: [(Int64, Int64)] = [
+            (top, 0), (-top, 0), (0, top), (0, -top), (top / 2, -top / 2), (-top / 2, -top / 2), (1, -1), (0, 0),
+            (top - 1, 1), (-(top - 1), -1), (12_345, -678_910_111_213),
+        ]
+        let extremes: [FieldElement] = [
+            .zero, .one, .zero - .one, try #require(FieldElement(Self.sample(9000)) ?? FieldElement(Self.sample(9001))),
+        ]
+        for (a, b) in pairs {
+            for x in extremes {
+                for y in extremes {
+                    #expect(FieldElement.combine(a, x, b, y) == times(a, x) + times(b, y), "\(a) \(b)")
+                }
+            }
+        }
+    }
+
     @Test("scalar: Fermat, divsteps (both constant-time) and binary-GCD inverses agree, ring laws on 200 values")
     func scalarLaws() throws {
         for index in 0..<200 {
