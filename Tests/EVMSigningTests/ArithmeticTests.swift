@@ -112,16 +112,20 @@ struct ArithmeticTests {
         var values: [FieldElement] = [
             .one, FieldElement(l0: 2, l1: 0, l2: 0, l3: 0), pMinusOne, pMinusOne - .one,
             FieldElement(l0: 0, l1: 0, l2: 0, l3: 1 << 63), FieldElement(l0: 0, l1: 1, l2: 0, l3: 0),
-            FieldElement(l0: 0, l1: 0, l2: 0, l3: 0x8000_0000_0000_0001), FieldElement(l0: .max, l1: .max, l2: .max, l3: 0),
+            FieldElement(l0: 0, l1: 0, l2: 0, l3: 0x8000_0000_0000_0001),
+            FieldElement(l0: .max, l1: .max, l2: .max, l3: 0),
             FieldElement(l0: FieldElement.complement, l1: 0, l2: 0, l3: 0),
             // (p − 1)/2 and (p + 1)/2.
             FieldElement(
-                l0: 0xFFFF_FFFF_7FFF_FE17, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF, l3: 0x7FFF_FFFF_FFFF_FFFF),
+                l0: 0xFFFF_FFFF_7FFF_FE17, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF,
+                l3: 0x7FFF_FFFF_FFFF_FFFF),
             FieldElement(
-                l0: 0xFFFF_FFFF_7FFF_FE18, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF, l3: 0x7FFF_FFFF_FFFF_FFFF),
+                l0: 0xFFFF_FFFF_7FFF_FE18, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF,
+                l3: 0x7FFF_FFFF_FFFF_FFFF),
         ]
         for index in 0..<500 {
-            values.append(try #require(FieldElement(Self.sample(index + 6000)) ?? FieldElement(Self.sample(index + 7000))))
+            values.append(
+                try #require(FieldElement(Self.sample(index + 6000)) ?? FieldElement(Self.sample(index + 7000))))
         }
         for a in values {
             let inverse = a.inverseDivsteps()
