@@ -138,7 +138,7 @@ public struct PrivateKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         let z = Scalar(reducing: digestValue)
         let u1 = z * sInverse
         let u2 = r * sInverse
-        let sum = publicKeyTable.multiply(u2, adding: PublicTable.generator.multiply(u1, adding: .infinity))
+        let sum = PublicTable.generator.multiply(u1, plus: u2, on: publicKeyTable, adding: .infinity)
         guard !sum.isInfinity else { return false }
         let z2 = sum.z.squared()
         return sum.x == x * z2 && sum.y == y * z2 * sum.z

@@ -52,15 +52,15 @@ struct JacobianPoint: Sendable {
     /// The affine form, or nil at infinity.
     var affine: AffinePoint? {
         if isInfinity { return nil }
-        let zInverse = z.inverse()
+        let zInverse = z.inverseDivsteps()
         let zInverse2 = zInverse.squared()
         return AffinePoint(x: x * zInverse2, y: y * zInverse2 * zInverse)
     }
 
     /// The affine form of a point known not to be at infinity, without looking at Z: a fixed sequence of
-    /// field operations (a Fermat inversion), for points that depend on a secret (k·G).
+    /// field operations (a constant-time divsteps inversion), for points that depend on a secret (k·G).
     var affineOfFinite: AffinePoint {
-        let zInverse = z.inverse()
+        let zInverse = z.inverseDivsteps()
         let zInverse2 = zInverse.squared()
         return AffinePoint(x: x * zInverse2, y: y * zInverse2 * zInverse)
     }

@@ -46,26 +46,39 @@ public struct SHA256: Sendable {
     }
 
     private mutating func update(contiguous bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
         totalLength &+= UInt64(bytes.count)
         var offset = 0
         if buffered > 0 {
-            while buffered < 64 && offset < bytes.count {
-                buffer[buffered] = bytes[offset]
-                buffered += 1
-                offset += 1
-            }
+            // Whole runs into the pending block, not byte by byte (HMAC-DRBG's inputs rarely start aligned).
+            offset = Swift.min(64 - buffered, bytes.count)
+            appendToBuffer(base, count: offset)
             guard buffered == 64 else { return }
             compressBuffer()
         }
         while bytes.count - offset >= 64 {
-            compress(UnsafeRawPointer(bytes.baseAddress! + offset))
+            compress(UnsafeRawPointer(base + offset))
             offset += 64
         }
-        while offset < bytes.count {
-            buffer[buffered] = bytes[offset]
-            buffered += 1
-            offset += 1
+        appendToBuffer(base + offset, count: bytes.count - offset)
+    }
+
+    /// Copies `count` bytes (at most 64 − buffered) to the end of the pending block.
+    @inline(__always)
+    private mutating func appendToBuffer(_ source: UnsafePointer<UInt8>, count: Int) {
+        guard count > 0 else { return }
+        let start = buffered
+        withUnsafeMutableBytes(of: &buffer) { raw in
+            (raw.baseAddress! + start).copyMemory(from: source, byteCount: count)
         }
+        buffered += count
+    }
+
+    /// A hasher that has absorbed exactly the 64-byte block at `block` (HMAC's key pads), compressed
+    /// directly rather than byte by byte through the pending buffer.
+    init(firstBlock block: UnsafeRawPointer) {
+        totalLength = 64
+        compress(block)
     }
 
     /// Pads, finishes and returns the 32-byte digest.
@@ -223,10 +236,16 @@ public enum HMACSHA256 {
 
         init(key: [UInt8]) {
             let blockKey = key.count > 64 ? SHA256.hash(key) : key
-            for index in 0..<64 {
-                let byte = index < blockKey.count ? blockKey[index] : 0
-                inner.update(byte: byte ^ 0x36)
-                outer.update(byte: byte ^ 0x5c)
+            // Both pads as whole blocks: one compression each, without per-byte bookkeeping.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { pads in
+                for index in 0..<64 {
+                    let byte = index < blockKey.count ? blockKey[index] : 0
+                    pads[index] = byte ^ 0x36
+                    pads[64 + index] = byte ^ 0x5c
+                }
+                let base = UnsafeRawPointer(pads.baseAddress!)
+                inner = SHA256(firstBlock: base)
+                outer = SHA256(firstBlock: base + 64)
             }
         }
 

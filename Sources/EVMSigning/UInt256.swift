@@ -67,14 +67,15 @@ public struct UInt256: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The 32-byte big-endian encoding (the ABI encoding of a `uint256`).
     public var bigEndianBytes: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        for limb in [w3, w2, w1, w0] {
-            for shift in stride(from: 56, through: 0, by: -8) {
-                bytes.append(UInt8(truncatingIfNeeded: limb >> UInt64(shift)))
-            }
+        // Written in place: no temporary array of limbs (this runs several times per signature).
+        [UInt8](unsafeUninitializedCapacity: 32) { bytes, count in
+            let raw = UnsafeMutableRawBufferPointer(bytes)
+            raw.storeBytes(of: w3.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: w2.bigEndian, toByteOffset: 8, as: UInt64.self)
+            raw.storeBytes(of: w1.bigEndian, toByteOffset: 16, as: UInt64.self)
+            raw.storeBytes(of: w0.bigEndian, toByteOffset: 24, as: UInt64.self)
+            count = 32
         }
-        return bytes
     }
 
     public var description: String { decimalString }

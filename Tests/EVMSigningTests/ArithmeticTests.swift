@@ -106,6 +106,111 @@ struct ArithmeticTests {
         #expect((FieldElement.zero - .one).squareRoot() == nil)
     }
 
+    @Test("field: the divsteps inverse (k·G's affine conversion) agrees with Fermat's on 500 values and the edges")
+    func fieldDivstepsInverse() throws {
+        let pMinusOne = FieldElement.zero - .one
+        var values: [FieldElement] = [
+            .one, FieldElement(l0: 2, l1: 0, l2: 0, l3: 0), pMinusOne, pMinusOne - .one,
+            FieldElement(l0: 0, l1: 0, l2: 0, l3: 1 << 63), FieldElement(l0: 0, l1: 1, l2: 0, l3: 0),
+            FieldElement(l0: 0, l1: 0, l2: 0, l3: 0x8000_0000_0000_0001),
+            FieldElement(l0: .max, l1: .max, l2: .max, l3: 0),
+            FieldElement(l0: FieldElement.complement, l1: 0, l2: 0, l3: 0),
+            // (p − 1)/2 and (p + 1)/2.
+            FieldElement(
+                l0: 0xFFFF_FFFF_7FFF_FE17, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF,
+                l3: 0x7FFF_FFFF_FFFF_FFFF),
+            FieldElement(
+                l0: 0xFFFF_FFFF_7FFF_FE18, l1: 0xFFFF_FFFF_FFFF_FFFF, l2: 0xFFFF_FFFF_FFFF_FFFF,
+                l3: 0x7FFF_FFFF_FFFF_FFFF),
+        ]
+        for index in 0..<500 {
+            values.append(
+                try #require(FieldElement(Self.sample(index + 6000)) ?? FieldElement(Self.sample(index + 7000))))
+        }
+        for a in values {
+            let inverse = a.inverseDivsteps()
+            #expect(inverse == a.inverse(), "\(a.integer)")
+            #expect(a * inverse == .one, "\(a.integer)")
+        }
+        #expect(FieldElement.zero.inverseDivsteps() == .zero)
+    }
+
+    /// Inputs from libsecp256k1's modular-inverse tests (src/tests.c) for the two secp256k1 moduli, with their
+    /// inverses: x, x⁻¹ as big-endian hex. Each needs many divsteps: the half-delta form this code runs needs
+    /// 565 (n) and 564 (p) for the third and seventh, so nine batches of 59 (531 steps) would get them wrong.
+    static let hardInverses: [(modulusIsOrder: Bool, x: String, inverse: String)] = [
+        (
+            true, "1686f0ed30bf9af68e8425aeaad1ca8e6120581729ccd7d05ff1d1136c0195ed",
+            "01a10d0dc8f4d932113b9931304b04f4e9bc13122ac8469f2716286abf4a1631"
+        ),
+        (
+            true, "c68bc424a18611355bbb06a4e9aba7f5dab72850bb5b19b63c569608c28485ed",
+            "2811d3cbc760e69403c63377d49bc3b3babb72697793b2f5de058fa3450a8479"
+        ),
+        (
+            true, "ebbf7e9639f8c8e72a7e18f2c1f66e7070ce6ddc535a51dd6f1ea8475ceb8432",
+            "caa3604697163f2f33c8f4e2ee2e654c1e32376cb661398989aa689f449f257e"
+        ),
+        (
+            true, "5ca2e11c3ad8bf320916fc7909945708c5ae9d0494c487da7fa3ee41b877feb9",
+            "42ceda4df4fd1f9997f3ca3157d64b6c61269a04ca92c80f6f92ce1c075e0f12"
+        ),
+        (
+            false, "e34e9c956bee8a840dcb632adb8a13206688540806f3f9967c11ca8419199ec3",
+            "bd2cbd8f1c5368289bccda442582ac0c870152b08a3f09fb1aaadf9219b618e5"
+        ),
+        (
+            false, "f6d89cbd6057f86e063acab2c2420c8b30ff7ec7a8ff5ad506932f2da7cfaec3",
+            "1d45919ef859dc853c20acfe8e3d0c6363ce12349bb93ded9030cb38579d0310"
+        ),
+        (
+            false, "7f6f36b4a070cede95908e6287b1e4d85f8e744a78d1b454db5c00718d1063ae",
+            "c7e6ee4bf7c469b8073ef1509c87f4c2d291a7fff18ea5fe9f86be15e8d5fdc8"
+        ),
+        (
+            false, "5c93d4f8e38f631decd79c2e0cf89277f0d830b6567d1eae25e38bcdbdc31b37",
+            "e279a2ff8ef77ccba6566b0d15dba17967edee6cb6823e457de9e880e05b1622"
+        ),
+    ]
+
+    @Test("divsteps inverses of libsecp256k1's hard cases (up to 565 half-delta steps), modulo n and modulo p")
+    func divstepsHardCases() throws {
+        for case let (modulusIsOrder, xHex, inverseHex) in Self.hardInverses {
+            let x = try #require(UInt256(bigEndianBytes: hexBytes(xHex)))
+            let expected = try #require(UInt256(bigEndianBytes: hexBytes(inverseHex)))
+            if modulusIsOrder {
+                let scalar = try #require(Scalar(exactly: x))
+                #expect(scalar.inverseDivsteps().integer == expected, "\(xHex)")
+            } else {
+                let element = try #require(FieldElement(x))
+                #expect(element.inverseDivsteps().integer == expected, "\(xHex)")
+            }
+        }
+    }
+
+    @Test("divsteps coefficient update modulo p: (a·x + b·y) mod p for |a| + |b| ≤ 2^62, extremes included")
+    func fieldDivstepsCombine() throws {
+        func times(_ a: Int64, _ x: FieldElement) -> FieldElement {
+            let product = FieldElement(l0: a.magnitude, l1: 0, l2: 0, l3: 0) * x
+            return a < 0 ? -product : product
+        }
+        let top: Int64 = 1 << 62
+        let pairs: [(Int64, Int64)] = [
+            (top, 0), (-top, 0), (0, top), (0, -top), (top / 2, -top / 2), (-top / 2, -top / 2), (1, -1), (0, 0),
+            (top - 1, 1), (-(top - 1), -1), (12_345, -678_910_111_213),
+        ]
+        let extremes: [FieldElement] = [
+            .zero, .one, .zero - .one, try #require(FieldElement(Self.sample(9000)) ?? FieldElement(Self.sample(9001))),
+        ]
+        for (a, b) in pairs {
+            for x in extremes {
+                for y in extremes {
+                    #expect(FieldElement.combine(a, x, b, y) == times(a, x) + times(b, y), "\(a) \(b)")
+                }
+            }
+        }
+    }
+
     @Test("scalar: Fermat, divsteps (both constant-time) and binary-GCD inverses agree, ring laws on 200 values")
     func scalarLaws() throws {
         for index in 0..<200 {
