@@ -11,10 +11,9 @@ final class PublicTable: Sendable {
     private let digits: Int
     private let limbs: [UInt64]
 
-    /// The generator's table with 12-bit signed windows: 22 windows × 2,048 entries (2.9 MB), built on first
-    /// use (10–30 ms). Each signature's self-check adds u1·G from it: 22 additions where 9-bit windows (0.5 MB,
-    /// 3–9 ms) took 29, which measured 1.1–1.5 µs less per signature.
-    static let generator = PublicTable(base: .generator, width: 12)
+    /// The generator's table with 9-bit signed windows: 29 windows × 256 entries (about 0.5 MB), built on
+    /// first use.
+    static let generator = PublicTable(base: .generator, width: 9)
 
     init(base: AffinePoint, width: Int) {
         self.width = width
@@ -75,7 +74,7 @@ final class PublicTable: Sendable {
 
     /// Writes the entries k·P adds (one per non-zero signed digit) to `lookups` and returns how many.
     ///
-    /// Why copy them out first: the tables are larger than the L2 cache (the generator's is 2.9 MB), so a
+    /// Why copy them out first: the tables are larger than the L2 cache (the generator's is 0.5 MB), so a
     /// lookup in a signature's self-check is usually a cache miss. Looked up in the addition loop, each
     /// miss stalled its own addition (measured: about a third of the self-check). Here the loads do not
     /// depend on one another, so the processor overlaps the misses.
