@@ -159,7 +159,8 @@ public struct NodeConfiguration: Sendable {
             }
             var batchSize = EthereumRPC.Endpoint.defaultBatchSize
             if let value = fields["batchSize"] {
-                guard let number = value.numberValue.flatMap({ Int($0.description) }), (1...1000).contains(number) else {
+                guard let number = value.numberValue.flatMap({ Int($0.description) }), (1...1000).contains(number)
+                else {
                     problem(pointer + "/batchSize", "\"batchSize\" must be an integer from 1 to 1000")
                     continue
                 }

@@ -148,7 +148,8 @@ public struct SettlementVerifier: Sendable {
             for index in used {
                 pass.decide(
                     index,
-                    .usedUnmatched("used by final block \(final.number), before the log search's fromBlock \(fromBlock)"))
+                    .usedUnmatched(
+                        "used by final block \(final.number), before the log search's fromBlock \(fromBlock)"))
             }
             return pass.results
         }
@@ -162,8 +163,9 @@ public struct SettlementVerifier: Sendable {
             }
         }
         let logReceipts = await receipts(
-            Set(candidates.values.joined().map(\.transactionHash)).subtracting(claimReceipts.keys))
-            .merging(claimReceipts) { found, _ in found }
+            Set(candidates.values.joined().map(\.transactionHash)).subtracting(claimReceipts.keys)
+        )
+        .merging(claimReceipts) { found, _ in found }
         for index in used where candidates[index] != nil {
             pass.decide(index, decision(for: batch[index], logs: candidates[index] ?? [], receipts: logReceipts, final))
         }

@@ -130,8 +130,7 @@ public struct SettlementReconciler: Sendable {
     /// Writes one payment's decided evidence to the ledger (its own transaction).
     private func apply(
         _ evidence: ChainEvidence, to reservation: Reservation, payer: String, into summary: inout Summary
-    ) async throws(LedgerError)
-    {
+    ) async throws(LedgerError) {
         let outcome: TransitionOutcome
         switch evidence {
         case .settled(let transaction, let block):
