@@ -90,6 +90,33 @@ struct SettlementReconcilerTests {
         #expect(try await ledger.verify().isValid)
     }
 
+    @Test("a pass over 150 held payments decides each one in a few batched node requests, not three or four each")
+    func manyPaymentsFewRequests() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let session = try await session(cap: 2_000_000)
+        var settled: [String] = []
+        var unused: [String] = []
+        for nonce in UInt8(1)...150 {
+            let reservation = try await held(session, nonce: nonce)
+            if nonce % 2 == 0 {
+                settleOnChain(nonce: nonce, transaction: nonce &+ 100)
+                settled.append(reservation.id)
+            } else {
+                unused.append(reservation.id)
+            }
+        }
+        node.mine(seconds: 60)  // past every validBefore
+        let summary = try await reconciler.reconcile()
+        #expect(summary.verified == settled && summary.voided == unused && summary.failed.isEmpty)
+        #expect(try await ledger.sessions().first?.remaining == 2_000_000 - 75 * 10_000)
+        // One at a time this was 150 × 2 + 75 × 2 requests (final block and authorizationState each, logs and
+        // receipt for each used one); batched: the final block, 2 batches of authorizationState, one log query,
+        // one batch of receipts.
+        let posts = node.state.withLock { $0.posts }
+        #expect(posts.count <= 6, "\(posts.count) requests")
+        #expect(try await ledger.verify().isValid)
+    }
+
     @Test("a seller's claim naming another transaction is replaced by the chain's; a contradicted one is settled")
     func claimsOverridden() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
