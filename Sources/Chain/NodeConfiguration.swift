@@ -44,6 +44,9 @@ public struct NodeConfiguration: Sendable {
     /// Nodes by CAIP-2 network.
     public var nodes: [String: Node]
 
+    /// The longest `timeoutSeconds` a node may be given.
+    public static let maximumTimeoutSeconds = 120
+
     /// Creates a configuration from entries.
     public init(nodes: [String: Node]) {
         self.nodes = nodes
@@ -142,7 +145,9 @@ public struct NodeConfiguration: Sendable {
             }
             var timeout = 10.0
             if let value = fields["timeoutSeconds"] {
-                guard let number = value.numberValue.flatMap({ Int($0.description) }), (1...120).contains(number) else {
+                guard let number = value.numberValue.flatMap({ Int($0.description) }),
+                    (1...Self.maximumTimeoutSeconds).contains(number)
+                else {
                     problem(pointer + "/timeoutSeconds", "\"timeoutSeconds\" must be an integer from 1 to 120")
                     continue
                 }

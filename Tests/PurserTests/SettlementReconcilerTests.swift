@@ -1,5 +1,6 @@
 import Chain
 import Foundation
+import HTTPClient
 import JSONCore
 import Ledger
 import Purser
@@ -207,6 +208,13 @@ struct SettlementReconcilerTests {
         await run.value
         #expect(try await ledger.sessions().first?.remaining == 90_000)
         #expect(lines.withLock { $0 }.contains("purser vault: reconcile: 1 verified, 0 void, 1 pending"))
+    }
+
+    @Test("the node transport never cuts a node's configured timeout short (it stopped every request at 10 s)")
+    func transportTimeout() throws {
+        let client = try #require(SettlementReconciler.defaultTransport() as? HTTPClient)
+        #expect(client.configuration.timeout >= .seconds(NodeConfiguration.maximumTimeoutSeconds))
+        #expect(client.configuration.maximumResponseBytes == 4 << 20)
     }
 
     @Test("a node on another chain is not used")

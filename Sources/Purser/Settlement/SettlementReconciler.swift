@@ -157,9 +157,13 @@ public struct SettlementReconciler: Sendable {
 }
 
 extension SettlementReconciler {
-    /// The product's HTTP client for nodes: bounded answers (4 MiB) and time (10 s per request).
+    /// The product's HTTP client for nodes: bounded answers (4 MiB) and time. Each request is bounded by its
+    /// node's `timeoutSeconds` (`EthereumRPC`); the client's own limit is the largest a node may be given, so
+    /// it never cuts a slower node's configured wait short (it did at 10 s: `"timeoutSeconds": 60` waited 10).
     public static func defaultTransport() -> any HTTPTransport {
-        HTTPClient(configuration: HTTPClient.Configuration(maximumResponseBytes: 4 << 20, timeout: .seconds(10)))
+        HTTPClient(
+            configuration: HTTPClient.Configuration(
+                maximumResponseBytes: 4 << 20, timeout: .seconds(NodeConfiguration.maximumTimeoutSeconds)))
     }
 
     /// How often a long-running process reconciles (`purser serve`, `purser vault run`).
