@@ -25,6 +25,9 @@ private struct Exchange: Sendable {
 
 /// A node that answers the verifier's requests, in order, with the input's lines (after the first): each line
 /// is the raw HTTP body, or `!NNN body` for HTTP status NNN. When the lines run out the node is unreachable.
+/// A batch (an array of calls in one POST) takes one line too; each of its calls is recorded as an exchange
+/// whose answer is the entry of that line's array with the call's id (the whole line when it is no array), so
+/// the oracle judges batched answers as it judges lone ones.
 private final class ScriptedNode: HTTPTransport {
     private let state: Mutex<(answers: [[UInt8]], exchanges: [Exchange])>
 
@@ -35,11 +38,14 @@ private final class ScriptedNode: HTTPTransport {
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try JSONParser.parse(request.body)
         return try state.withLock { state in
-            var exchange = Exchange(
-                method: body["method"]?.stringValue ?? "", params: body["params"]?.arrayValue ?? [],
-                id: body["id"] ?? .null, answer: nil)
+            let calls = body.arrayValue ?? [body]
+            var exchanges = calls.map { call in
+                Exchange(
+                    method: call["method"]?.stringValue ?? "", params: call["params"]?.arrayValue ?? [],
+                    id: call["id"] ?? .null, answer: nil)
+            }
             guard !state.answers.isEmpty else {
-                state.exchanges.append(exchange)
+                state.exchanges += exchanges
                 throw HTTPTransportError(.cannotConnect, "connection refused")
             }
             var line = state.answers.removeFirst()
@@ -50,9 +56,18 @@ private final class ScriptedNode: HTTPTransport {
                 status = code
                 line = Array(line.dropFirst(line.count > 4 ? 5 : 4))
             }
-            exchange.answer = HTTPResponse(status: status, body: line)
-            state.exchanges.append(exchange)
-            return exchange.answer!
+            let response = HTTPResponse(status: status, body: line)
+            if body.arrayValue != nil, case .array(let entries)? = try? JSONParser.parse(line) {
+                for index in exchanges.indices {
+                    // The first entry with this call's id; duplicates and strays the verifier must refuse.
+                    let entry = entries.first { $0["id"] == exchanges[index].id }
+                    exchanges[index].answer = entry.map { HTTPResponse(status: status, body: $0.serializedBytes()) }
+                }
+            } else {
+                for index in exchanges.indices { exchanges[index].answer = response }
+            }
+            state.exchanges += exchanges
+            return response
         }
     }
 }

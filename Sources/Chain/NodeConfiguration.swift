@@ -7,10 +7,11 @@ import X402
 /// ```json
 /// {"nodes": {"eip155:84532": {"url": "https://base-sepolia.example/rpc",
 ///                             "headers": {"Authorization": {"env": "PURSER_NODE_TOKEN", "prefix": "Bearer "}},
-///                             "fromBlock": 0, "timeoutSeconds": 10, "confirmations": 12}}}
+///                             "fromBlock": 0, "timeoutSeconds": 10, "confirmations": 12, "batchSize": 100}}}
 /// ```
 /// `confirmations` (1 to 10000, default 12) is the depth below `latest` taken as final when the node has no
-/// `finalized` or `safe` block (`EthereumRPC.finalBlock`).
+/// `finalized` or `safe` block (`EthereumRPC.finalBlock`). `batchSize` (1 to 1000, default 100) is the most
+/// calls sent in one JSON-RPC batch; 1 sends every call alone (for a provider that bills or limits batches).
 /// A credential is never written in the file: a header names the environment variable holding it.
 /// Every problem is reported as `file:line:col: message`; an unknown key is an error.
 public struct NodeConfiguration: Sendable {
@@ -42,6 +43,9 @@ public struct NodeConfiguration: Sendable {
 
     /// Nodes by CAIP-2 network.
     public var nodes: [String: Node]
+
+    /// The longest `timeoutSeconds` a node may be given.
+    public static let maximumTimeoutSeconds = 120
 
     /// Creates a configuration from entries.
     public init(nodes: [String: Node]) {
@@ -99,7 +103,7 @@ public struct NodeConfiguration: Sendable {
                 continue
             }
             for key in fields.keys
-            where !["url", "headers", "fromBlock", "timeoutSeconds", "confirmations"].contains(key) {
+            where !["url", "headers", "fromBlock", "timeoutSeconds", "confirmations", "batchSize"].contains(key) {
                 problem(pointer + "/" + JSONLocations.escape(key), "unknown key \"\(key)\"")
             }
             guard let text = fields["url"]?.stringValue, let url = URL(string: text),
@@ -141,7 +145,9 @@ public struct NodeConfiguration: Sendable {
             }
             var timeout = 10.0
             if let value = fields["timeoutSeconds"] {
-                guard let number = value.numberValue.flatMap({ Int($0.description) }), (1...120).contains(number) else {
+                guard let number = value.numberValue.flatMap({ Int($0.description) }),
+                    (1...Self.maximumTimeoutSeconds).contains(number)
+                else {
                     problem(pointer + "/timeoutSeconds", "\"timeoutSeconds\" must be an integer from 1 to 120")
                     continue
                 }
@@ -156,9 +162,19 @@ public struct NodeConfiguration: Sendable {
                 }
                 confirmations = number
             }
+            var batchSize = EthereumRPC.Endpoint.defaultBatchSize
+            if let value = fields["batchSize"] {
+                guard let number = value.numberValue.flatMap({ Int($0.description) }), (1...1000).contains(number)
+                else {
+                    problem(pointer + "/batchSize", "\"batchSize\" must be an integer from 1 to 1000")
+                    continue
+                }
+                batchSize = number
+            }
             nodes[network] = Node(
                 network: network, chainID: chain.chainId,
-                endpoint: EthereumRPC.Endpoint(url: url, headers: headers, timeoutSeconds: timeout),
+                endpoint: EthereumRPC.Endpoint(
+                    url: url, headers: headers, timeoutSeconds: timeout, batchSize: batchSize),
                 fromBlock: fromBlock, confirmations: confirmations)
         }
         guard problems.isEmpty else { throw NodeConfigurationError(problems: problems) }

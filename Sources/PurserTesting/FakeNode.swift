@@ -6,7 +6,8 @@ import X402
 /// An in-memory Ethereum node behind X402's `HTTPTransport`: blocks with timestamps, EIP-3009 authorization
 /// states per block, and receipts with logs, answering the JSON-RPC methods settlement evidence uses.
 /// `finalized` and `safe` trail the head by a set number of blocks (none by default, as in eth-tester),
-/// and a node can be made not to know them.
+/// and a node can be made not to know them. It answers JSON-RPC batches (an array of calls in one POST)
+/// unless told to refuse them, and `eth_getLogs` topic OR-lists.
 public final class FakeNode: HTTPTransport {
     /// One event log in a receipt.
     public struct Log: Sendable {
@@ -45,6 +46,13 @@ public final class FakeNode: HTTPTransport {
         /// Rewrites the result of one method (given its params), as a broken or hostile node would.
         public var rewrite: [String: Rewrite] = [:]
         public var calls: [String] = []
+        /// One entry per POST: how many calls it carried (1 for a lone call, the array's length for a batch).
+        public var posts: [Int] = []
+        /// How the node answers a batch: nil takes it; otherwise the whole answer, as a node that does not
+        /// take batches (or takes them badly) sends it.
+        public var batchRefusal: HTTPResponse?
+        /// Rewrites a batch's array of honest answers (reorders, drops, duplicates), as a hostile node would.
+        public var batchRewrite: (@Sendable ([JSONValue]) -> JSONValue)?
 
         /// Block 100, chain 84532, nothing used, every tag known and final.
         public init() {}
@@ -101,25 +109,39 @@ public final class FakeNode: HTTPTransport {
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try JSONParser.parse(request.body)
+        return try state.withLock { state in
+            let calls = body.arrayValue
+            state.posts.append(calls?.count ?? 1)
+            if state.unreachable { throw HTTPTransportError(.cannotConnect, "connection refused") }
+            let answer: JSONValue
+            if let calls {
+                if let refusal = state.batchRefusal { return refusal }
+                let answers = calls.map { self.answer(to: $0, &state) }
+                answer = state.batchRewrite.map { $0(answers) } ?? .array(answers)
+            } else {
+                answer = self.answer(to: body, &state)
+            }
+            return HTTPResponse(
+                status: 200, headers: ["Content-Type": "application/json"], body: answer.serializedBytes())
+        }
+    }
+
+    private func answer(to body: JSONValue, _ state: inout State) -> JSONValue {
         let method = body["method"]?.stringValue ?? ""
         let params = body["params"]?.arrayValue ?? []
         let id = body["id"] ?? .null
-        let answer: JSONValue = try state.withLock { state in
-            state.calls.append(method)
-            if state.unreachable { throw HTTPTransportError(.cannotConnect, "connection refused") }
-            if let lie = state.lie { return lie }
-            if method == "eth_getBlockByNumber", let tag = params.first?.stringValue, !tag.hasPrefix("0x"),
-                !state.knownTags.contains(tag)
-            {
-                state.blocksAsked.append(tag)
-                // What geth answers for a tag it does not know.
-                let message = "invalid argument 0: hex string without 0x prefix"
-                return ["jsonrpc": "2.0", "id": id, "error": ["code": -32602, "message": .string(message)]]
-            }
-            let honest = result(method, params, &state)
-            return ["jsonrpc": "2.0", "id": id, "result": state.rewrite[method].map { $0(params, honest) } ?? honest]
+        state.calls.append(method)
+        if let lie = state.lie { return lie }
+        if method == "eth_getBlockByNumber", let tag = params.first?.stringValue, !tag.hasPrefix("0x"),
+            !state.knownTags.contains(tag)
+        {
+            state.blocksAsked.append(tag)
+            // What geth answers for a tag it does not know.
+            let message = "invalid argument 0: hex string without 0x prefix"
+            return ["jsonrpc": "2.0", "id": id, "error": ["code": -32602, "message": .string(message)]]
         }
-        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: answer.serializedBytes())
+        let honest = result(method, params, &state)
+        return ["jsonrpc": "2.0", "id": id, "result": state.rewrite[method].map { $0(params, honest) } ?? honest]
     }
 
     private func result(_ method: String, _ params: [JSONValue], _ state: inout State) -> JSONValue {
@@ -145,17 +167,26 @@ public final class FakeNode: HTTPTransport {
             guard let receipt = state.receipts[hash] else { return .null }
             return [
                 "transactionHash": .string(hash), "status": hex(receipt.status), "blockNumber": hex(receipt.block),
-                "logs": .array(receipt.logs.map(Self.json)),
+                "logs": .array(receipt.logs.map { Self.json($0) }),
             ]
         case "eth_getLogs":
             let filter = params.first
             let address = filter?["address"]?.stringValue?.lowercased()
-            let topics = filter?["topics"]?.arrayValue?.compactMap { $0.stringValue?.lowercased() } ?? []
-            let last = Self.number(filter?["toBlock"]?.stringValue ?? "latest", state)
-            let logs = state.receipts.values.filter { $0.block <= last }.flatMap(\.logs).filter {
-                $0.address == address && Array($0.topics.prefix(topics.count)) == topics
+            // Each topic position: one value, an OR-list, or null (any).
+            let topics: [Set<String>?] = (filter?["topics"]?.arrayValue ?? []).map { topic in
+                if let one = topic.stringValue { return [one.lowercased()] }
+                return topic.arrayValue.map { Set($0.compactMap { $0.stringValue?.lowercased() }) }
             }
-            return .array(logs.map(Self.json))
+            let first = Self.number(filter?["fromBlock"]?.stringValue ?? "0x0", state)
+            let last = Self.number(filter?["toBlock"]?.stringValue ?? "latest", state)
+            let receipts = state.receipts.values.filter { $0.block >= first && $0.block <= last }
+            let logs = receipts.sorted { $0.block < $1.block }.flatMap { receipt in
+                receipt.logs.filter { log in
+                    log.address == address && log.topics.count >= topics.count
+                        && zip(log.topics, topics).allSatisfy { topic, wanted in wanted?.contains(topic) ?? true }
+                }.map { (log: $0, block: receipt.block) }
+            }
+            return .array(logs.map { Self.json($0.log, block: $0.block) })
         default: return .null
         }
     }
@@ -176,10 +207,17 @@ public final class FakeNode: HTTPTransport {
         return state.timestamps.filter { $0.key <= number }.max { $0.key < $1.key }?.value ?? state.timestamp
     }
 
-    private static func json(_ log: Log) -> JSONValue {
-        [
+    /// A log as a node writes it; `eth_getLogs` entries also carry their block (receipts' logs here do not,
+    /// which a node may also do).
+    private static func json(_ log: Log, block: UInt64? = nil) -> JSONValue {
+        var object: JSONValue = [
             "address": .string(log.address), "topics": .array(log.topics.map { .string($0) }),
             "data": .string(log.data), "transactionHash": .string(log.transaction), "removed": false,
         ]
+        if let block, case .object(var fields) = object {
+            fields["blockNumber"] = .string("0x" + String(block, radix: 16))
+            object = .object(fields)
+        }
+        return object
     }
 }

@@ -1,5 +1,6 @@
 import Chain
 import Foundation
+import HTTPClient
 import JSONCore
 import Ledger
 import Purser
@@ -88,6 +89,33 @@ struct SettlementReconcilerTests {
         #expect(summary.voided == [unused.id])
         #expect(try await ledger.reservation(id: unused.id)?.releaseReason == "unused_on_chain")
         #expect(try await ledger.sessions().first?.remaining == 80_000)
+        #expect(try await ledger.verify().isValid)
+    }
+
+    @Test("a pass over 150 held payments decides each one in a few batched node requests, not three or four each")
+    func manyPaymentsFewRequests() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let session = try await session(cap: 2_000_000)
+        var settled: [String] = []
+        var unused: [String] = []
+        for nonce in UInt8(1)...150 {
+            let reservation = try await held(session, nonce: nonce)
+            if nonce % 2 == 0 {
+                settleOnChain(nonce: nonce, transaction: nonce &+ 100)
+                settled.append(reservation.id)
+            } else {
+                unused.append(reservation.id)
+            }
+        }
+        node.mine(seconds: 60)  // past every validBefore
+        let summary = try await reconciler.reconcile()
+        #expect(summary.verified == settled && summary.voided == unused && summary.failed.isEmpty)
+        #expect(try await ledger.sessions().first?.remaining == 2_000_000 - 75 * 10_000)
+        // One at a time this was 150 × 2 + 75 × 2 requests (final block and authorizationState each, logs and
+        // receipt for each used one); batched: the final block, 2 batches of authorizationState, one log query,
+        // one batch of receipts.
+        let posts = node.state.withLock { $0.posts }
+        #expect(posts.count <= 6, "\(posts.count) requests")
         #expect(try await ledger.verify().isValid)
     }
 
@@ -181,6 +209,13 @@ struct SettlementReconcilerTests {
         await run.value
         #expect(try await ledger.sessions().first?.remaining == 90_000)
         #expect(lines.withLock { $0 }.contains("purser vault: reconcile: 1 verified, 0 void, 1 pending"))
+    }
+
+    @Test("the node transport never cuts a node's configured timeout short (it stopped every request at 10 s)")
+    func transportTimeout() throws {
+        let client = try #require(SettlementReconciler.defaultTransport() as? HTTPClient)
+        #expect(client.configuration.timeout >= .seconds(NodeConfiguration.maximumTimeoutSeconds))
+        #expect(client.configuration.maximumResponseBytes == 4 << 20)
     }
 
     @Test("a node on another chain is not used")

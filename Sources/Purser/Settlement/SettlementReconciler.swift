@@ -65,14 +65,43 @@ public struct SettlementReconciler: Sendable {
         return (verifiers, problems)
     }
 
+    /// How many payments one `SettlementVerifier.check` pass asks about: its final block is read once, and
+    /// its requests are batched. Between chunks a stopping process can end the pass.
+    public static let chunkSize = 500
+
     /// One pass over up to `limit` unsettled payments, oldest first.
     public func reconcile(limit: Int = 10_000) async throws(LedgerError) -> Summary {
         var summary = Summary()
-        for reservation in try await ledger.unsettled(limit: limit) {
+        let unsettled = try await ledger.unsettled(limit: limit)
+        for start in stride(from: 0, to: unsettled.count, by: Self.chunkSize) {
             // A stopping process ends the pass between payments: each payment's change is its own transaction,
             // so what is left is simply decided by the next pass.
             if Task.isCancelled { break }
-            guard let authorization = reservation.authorization, let verifier = verifiers[reservation.network] else {
+            let chunk = unsettled[start..<min(start + Self.chunkSize, unsettled.count)]
+            let evidence = await self.evidence(for: chunk, into: &summary)
+            for reservation in chunk {
+                if Task.isCancelled { break }
+                // Without evidence (no authorization or no node) it was counted unresolvable.
+                guard let found = evidence[reservation.id], let payer = reservation.authorization?.authorizer else {
+                    continue
+                }
+                switch found {
+                case .failure(let error): summary.failed[reservation.id] = error.description
+                case .success(let evidence): try await apply(evidence, to: reservation, payer: payer, into: &summary)
+                }
+            }
+        }
+        return summary
+    }
+
+    /// The chain's evidence for each payment of `chunk` that has a recorded authorization and a node: one
+    /// batched `check` per network. The others are counted `unresolvable`.
+    private func evidence(for chunk: ArraySlice<Reservation>, into summary: inout Summary) async
+        -> [String: Result<ChainEvidence, ChainError>]
+    {
+        var byNetwork: [String: [(id: String, facts: SignedPaymentFacts)]] = [:]
+        for reservation in chunk {
+            guard let authorization = reservation.authorization, verifiers[reservation.network] != nil else {
                 summary.unresolvable.append(reservation.id)
                 continue
             }
@@ -81,44 +110,60 @@ public struct SettlementReconciler: Sendable {
                 payTo: reservation.payee, amount: String(reservation.amount),
                 validBefore: reservation.validBefore.map { UInt64(max(0, $0)) },
                 claimedTransaction: reservation.transaction)
-            let evidence: ChainEvidence
-            do {
-                evidence = try await verifier.check(facts)
-            } catch {
-                summary.failed[reservation.id] = error.description
-                continue
-            }
-            let outcome: TransitionOutcome
-            switch evidence {
-            case .settled(let transaction, let block):
-                outcome = try await ledger.commit(
-                    reservation.id, settledAmount: reservation.amount, transaction: transaction,
-                    payer: authorization.authorizer, evidence: .verified,
-                    note: "verified on chain in final block \(block)",
-                    alsoRecord: nil
-                ).outcome
-                if case .applied = outcome { summary.verified.append(reservation.id) }
-            case .unused(let block, let timestamp):
-                outcome = try await ledger.void(
-                    reservation.id,
-                    evidence:
-                        "authorizationState false at final block \(block) (time \(timestamp) >= validBefore \(reservation.validBefore ?? 0))"
-                )
-                if case .applied = outcome { summary.voided.append(reservation.id) }
-            case .pending, .usedUnmatched:
-                summary.pending.append(reservation.id)
-                continue
-            }
-            if case .notAllowed(_, let reason) = outcome { summary.failed[reservation.id] = reason }
+            byNetwork[reservation.network, default: []].append((reservation.id, facts))
         }
-        return summary
+        var evidence: [String: Result<ChainEvidence, ChainError>] = [:]
+        for (network, payments) in byNetwork.sorted(by: { $0.key < $1.key }) {
+            guard let verifier = verifiers[network] else { continue }
+            do {
+                for (payment, result) in zip(payments, try await verifier.check(payments.map(\.facts))) {
+                    evidence[payment.id] = result
+                }
+            } catch {
+                // No final block: nothing can be decided for this network's payments.
+                for payment in payments { evidence[payment.id] = .failure(error) }
+            }
+        }
+        return evidence
+    }
+
+    /// Writes one payment's decided evidence to the ledger (its own transaction).
+    private func apply(
+        _ evidence: ChainEvidence, to reservation: Reservation, payer: String, into summary: inout Summary
+    ) async throws(LedgerError) {
+        let outcome: TransitionOutcome
+        switch evidence {
+        case .settled(let transaction, let block):
+            outcome = try await ledger.commit(
+                reservation.id, settledAmount: reservation.amount, transaction: transaction,
+                payer: payer, evidence: .verified,
+                note: "verified on chain in final block \(block)",
+                alsoRecord: nil
+            ).outcome
+            if case .applied = outcome { summary.verified.append(reservation.id) }
+        case .unused(let block, let timestamp):
+            outcome = try await ledger.void(
+                reservation.id,
+                evidence:
+                    "authorizationState false at final block \(block) (time \(timestamp) >= validBefore \(reservation.validBefore ?? 0))"
+            )
+            if case .applied = outcome { summary.voided.append(reservation.id) }
+        case .pending, .usedUnmatched:
+            summary.pending.append(reservation.id)
+            return
+        }
+        if case .notAllowed(_, let reason) = outcome { summary.failed[reservation.id] = reason }
     }
 }
 
 extension SettlementReconciler {
-    /// The product's HTTP client for nodes: bounded answers (4 MiB) and time (10 s per request).
+    /// The product's HTTP client for nodes: bounded answers (4 MiB) and time. Each request is bounded by its
+    /// node's `timeoutSeconds` (`EthereumRPC`); the client's own limit is the largest a node may be given, so
+    /// it never cuts a slower node's configured wait short (it did at 10 s: `"timeoutSeconds": 60` waited 10).
     public static func defaultTransport() -> any HTTPTransport {
-        HTTPClient(configuration: HTTPClient.Configuration(maximumResponseBytes: 4 << 20, timeout: .seconds(10)))
+        HTTPClient(
+            configuration: HTTPClient.Configuration(
+                maximumResponseBytes: 4 << 20, timeout: .seconds(NodeConfiguration.maximumTimeoutSeconds)))
     }
 
     /// How often a long-running process reconciles (`purser serve`, `purser vault run`).

@@ -47,7 +47,9 @@ class Node:
         self.network = f"eip155:{self.chain_id}"
         self.lock = threading.RLock()
         self.unreachable = False
-        self.requests = 0
+        self.requests = 0  # HTTP POSTs
+        self.calls = 0  # JSON-RPC calls (a batch POST carries many)
+        self.batch_refusal: tuple[int, Any] | None = None  # (status, body) answered to every batch, when set
         keys = self.tester.backend.account_keys
         self.deployer_key = "0x" + bytes(keys[0]).hex() if not isinstance(keys[0], str) else keys[0]
         self.facilitator_key = self._key(1)
@@ -114,11 +116,19 @@ class Node:
                     self.send_response(503)
                     self.end_headers()
                     return
+                status = 200
                 with node.lock:
                     node.requests += 1
-                    answers = [self._one(r) for r in body] if isinstance(body, list) else self._one(body)
+                    if isinstance(body, list) and node.batch_refusal is not None:
+                        status, answers = node.batch_refusal
+                    elif isinstance(body, list):
+                        node.calls += len(body)
+                        answers = [self._one(r) for r in body]
+                    else:
+                        node.calls += 1
+                        answers = self._one(body)
                 data = json.dumps(answers).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -46,7 +46,8 @@ def seller(node: Node) -> Any:
 class Install:
     """tools/, policies/ and a home for one scenario, with a funded wallet."""
 
-    def __init__(self, root: Path, purser: str, node: Node, seller: Seller, with_node: bool = True) -> None:
+    def __init__(self, root: Path, purser: str, node: Node, seller: Seller, with_node: bool = True,
+                 budget: str = BUDGET) -> None:
         self.root, self.purser, self.node = root, purser, node
         self.home = root / "home"
         (root / "tools").mkdir(parents=True)
@@ -69,7 +70,7 @@ class Install:
         (root / "policies" / "limits.json").write_text(json.dumps(limits))
         self.address = self.cli("wallet", "new").stdout.strip()
         node.mint(self.address, 1_000_000)
-        self.cli("session", "grant", "--agent", AGENT, "--budget", BUDGET, "--asset", "USDC", "--policies", str(root / "policies"))
+        self.cli("session", "grant", "--agent", AGENT, "--budget", budget, "--asset", "USDC", "--policies", str(root / "policies"))
         if with_node:
             (self.home / "nodes.json").write_text(json.dumps({"nodes": {node.network: {"url": node.url}}}))
 
@@ -227,3 +228,37 @@ def test_failed_ledger_write_after_a_paid_response_is_held(
     assert install.states() == [("in_doubt", None)]
     assert install.held_and_spent() == (10_000, 0)
     assert paid_to_seller(node, seller, install) == 10_000
+
+
+@pytest.mark.parametrize("batches", ["taken", "refused"])
+def test_one_pass_decides_many_payments_in_batches(
+    tmp_path: Path, purser_bin: str, node: Node, seller: Seller, batches: str
+) -> None:
+    """Three settled-then-failed payments and three never settled, decided in one pass: the node is asked in
+    JSON-RPC batches, or (when it refuses them, as some providers do) one call at a time, with the same
+    decisions either way."""
+    install = Install(tmp_path, purser_bin, node, seller, budget="0.06")
+    seller.mode = "settle_then_fail"
+    for _ in range(3):
+        install.call()
+    seller.mode = "never_settle"
+    for _ in range(3):
+        install.call()
+    assert [state for state, _ in install.states()] == ["in_doubt"] * 6
+    past_valid_before(node)
+    node.requests = node.calls = 0
+    if batches == "refused":
+        node.batch_refusal = (400, {"error": "batch requests are not supported"})
+    try:
+        summary = install.reconcile()
+    finally:
+        node.batch_refusal = None
+    assert len(summary["verified"]) == 3 and len(summary["voided"]) == 3 and not summary["failed"]
+    assert paid_to_seller(node, seller, install) == install.held_and_spent()[1] == 30_000
+    assert install.held_and_spent()[0] == 0
+    if batches == "taken":
+        # chain id, final block, one batch of six authorizationState calls, one log query, one batch of
+        # three receipts: five requests for twelve calls (one at a time it was nineteen requests).
+        assert node.requests <= 5 < node.calls, (node.requests, node.calls)
+    else:
+        assert node.requests == node.calls + 1, (node.requests, node.calls)  # the refused batch, then alone
