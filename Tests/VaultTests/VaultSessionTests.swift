@@ -157,7 +157,7 @@ private final class PipeClient {
             let relay = try await VaultRelay.connect(socketPath: socket, agent: "alice", pageSize: 100)
             let client = try PipeClient()
             let (input, output) = (client.relayInput, client.relayOutput)
-        let running = Task { await relay.run(input: input, output: output) }
+            let running = Task { await relay.run(input: input, output: output) }
             client.send(
                 #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},"clientInfo":{"name":"t","version":"0"}}}"#
             )
