@@ -188,6 +188,11 @@ private final class PipeClient {
         }
         let channel = FrameChannel(descriptor: try UnixSocket.connect(socket))
         defer { channel.close() }
+        // A liveness bound, not a timing assertion: a vault that swallowed the request fails the test (the read
+        // times out) instead of hanging the run.
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        _ = setsockopt(
+            channel.fileDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         // The hello and the first request in one write(2): they arrive together.
         let hello = Array(#"{"type":"hello","v":1,"role":"agent","session":"mcp"}"#.utf8)
         let length = UInt32(hello.count)
