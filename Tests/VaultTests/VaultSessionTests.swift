@@ -189,8 +189,9 @@ private final class PipeClient {
         let channel = FrameChannel(descriptor: try UnixSocket.connect(socket))
         defer { channel.close() }
         // A liveness bound, not a timing assertion: a vault that swallowed the request fails the test (the read
-        // times out) instead of hanging the run.
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        // times out) instead of hanging the run. Far above the need: in a full parallel `swift test` on two cores
+        // this handshake took 77 s (every vault test took 80–100 s there), so 20 s flaked.
+        var timeout = timeval(tv_sec: 300, tv_usec: 0)
         _ = setsockopt(
             channel.fileDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         // The hello and the first request in one write(2): they arrive together.
