@@ -10,8 +10,8 @@ enum SingleUserMode {
 }
 
 extension ServeCommand {
-    /// `purser serve --vault SOCKET`: a thin MCP front that holds no key, secret or ledger and forwards
-    /// every `tools/list` and `tools/call` to the vault.
+    /// `purser serve --vault SOCKET`: a thin front that holds no key, secret or ledger: the vault runs the MCP
+    /// session, and this process relays the client's lines to it and its answers back, unparsed.
     static func serveFront(_ arguments: inout Arguments, socket: String) async throws -> Int32 {
         let agent = try arguments.option("agent")
         var pageSize = 100
@@ -22,11 +22,22 @@ extension ServeCommand {
             pageSize = value
         }
         try arguments.finish()
-        let provider = try await VaultToolProvider.connect(socketPath: socket, agent: agent)
-        printError("purser: serving through the vault at \(socket) as agent \"\(provider.agent)\"")
-        let server = MCPServer(configuration: serverConfiguration(pageSize: pageSize), provider: provider)
-        await server.run()
-        provider.close()
-        return 0
+        let relay = try await VaultRelay.connect(socketPath: socket, agent: agent, pageSize: pageSize)
+        printError("purser: serving through the vault at \(socket) as agent \"\(relay.agent)\"")
+        // The vault runs the MCP session; this process copies the client's lines to it and its answers back.
+        let end = await relay.run()
+        relay.close()
+        switch end {
+        case .clientClosed:
+            return 0
+        case .clientGone:
+            printError("purser: the MCP client stopped reading; the vault connection was closed")
+            return 1
+        case .vaultClosed:
+            printError(
+                "purser: the vault at \(socket) closed the connection. A call still running got no answer; if it was a paid call its outcome is recorded by the vault. Retry with the same idempotency key to get the recorded result, never with a new key."
+            )
+            return 1
+        }
     }
 }

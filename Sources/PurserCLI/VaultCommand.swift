@@ -128,7 +128,7 @@ struct VaultCommand: Subcommand {
             socketPath: socket,
             access: { () throws(VaultError) in try AgentAccess.load(home: home) },
             makeProvider: { agent in PurserToolProvider(pipeline: pipeline, agent: agent) }, owner: desk,
-            diagnostics: { printError($0) })
+            sessionConfiguration: { ServeCommand.serverConfiguration(pageSize: $0) }, diagnostics: { printError($0) })
         try server.bind()
         let signals = ShutdownSignals(process: "purser vault") { server.stop() }
         defer { signals.cancel() }

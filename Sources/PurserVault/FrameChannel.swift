@@ -69,18 +69,10 @@ public final class FrameChannel: Sendable {
                     return
                 }
                 guard buffer.count - start >= 4 + length else { break }
-                let body = Array(buffer[(start + 4)..<(start + 4 + length)])
+                let item = decode(Array(buffer[(start + 4)..<(start + 4 + length)]))
                 start += 4 + length
-                do {
-                    guard let object = try JSONParser.parse(body).objectValue else {
-                        emit(.violation("a frame must be a JSON object"))
-                        return
-                    }
-                    emit(.frame(object))
-                } catch {
-                    emit(.violation("a frame is not JSON: \(error)"))
-                    return
-                }
+                emit(item)
+                if case .violation = item { return }
             }
             if start == buffer.count {
                 buffer.removeAll(keepingCapacity: true)
@@ -95,6 +87,47 @@ public final class FrameChannel: Sendable {
             buffer.append(contentsOf: chunk[0..<got])
         }
     }
+
+    /// Reads exactly one frame and not a byte past it, blocking the calling thread (use a dedicated one):
+    /// nil at EOF or on a read error. For the handshake, after which an agent connection may carry MCP lines
+    /// instead of frames (see ``VaultServer``); the reader thread of ``startReading(_:)`` reads ahead.
+    public func readFrame() -> Item? {
+        guard let header = readExactly(4) else { return nil }
+        let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+        guard length > 0, length <= Self.maximumFrameBytes else {
+            return .violation("a frame of \(length) bytes is outside 1…\(Self.maximumFrameBytes)")
+        }
+        guard let body = readExactly(length) else { return nil }
+        return Self.decode(body)
+    }
+
+    private func readExactly(_ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, count - filled) }
+            if got < 0, errno == EINTR { continue }
+            if got <= 0 { return nil }
+            filled += got
+        }
+        return bytes
+    }
+
+    /// One frame body: a JSON object, or the violation it is.
+    private static func decode(_ body: [UInt8]) -> Item {
+        do {
+            guard let object = try JSONParser.parse(body).objectValue else {
+                return .violation("a frame must be a JSON object")
+            }
+            return .frame(object)
+        } catch {
+            return .violation("a frame is not JSON: \(error)")
+        }
+    }
+
+    /// The socket, for a connection that leaves framing after the handshake (``VaultRelay``, the vault's MCP
+    /// session). It stays owned by this channel, which closes it when released.
+    var fileDescriptor: Int32 { descriptor }
 
     /// Writes one frame whole (frames from concurrent calls never interleave). False once the peer is gone.
     @discardableResult

@@ -14,8 +14,14 @@ import Synchronization
 /// --vault`). Owner connections reach only the ``OwnerDesk``, where every act must be signed.
 ///
 /// Protocol (version 1; every frame a JSON object, see ``FrameChannel``):
-/// - first frame from the caller: `{"type":"hello","v":1,"role":"agent","agent":"alice"?}` or `role":"owner"`;
-///   answered `welcome` or `refused` (then closed);
+/// - first frame from the caller: `{"type":"hello","v":1,"role":"agent","agent":"alice"?,"session":"mcp"?,
+///   "pageSize":n?}` or `"role":"owner"`; answered `welcome` or `refused` (then closed). The caller sends
+///   nothing more until it has the answer;
+/// - agent with `"session":"mcp"` (what `purser serve --vault` asks for): after the welcome (which says
+///   `"session":"mcp"`) the connection carries the client's MCP session itself, newline-delimited JSON-RPC both
+///   ways, served by the same ``MCP/MCPServer`` as single-user `purser serve` (its bounds on lines and
+///   concurrent requests, its log levels, both eras) over the governed provider of the agent granted; the
+///   front only copies bytes (``VaultRelay``);
 /// - agent: `list {id, client}` → `tools {id, tools}`; `call {id, name, arguments, era, client, meta, params, logLevel?}` →
 ///   any number of `progress`, `log`, `elicit {id, ask, params}` (answered `elicitResult {ask, result|error}`),
 ///   then one of `complete {id, result}`, `inputRequired {id, inputRequests, requestState}`, `error {id, error}`;
@@ -31,6 +37,7 @@ public final class VaultServer: Sendable {
     private let socketPath: String
     private let access: @Sendable () throws(VaultError) -> AgentAccess
     private let makeProvider: ProviderFactory
+    private let sessionConfiguration: @Sendable (_ pageSize: Int) -> MCPServer.Configuration
     private let owner: OwnerDesk?
     private let diagnostics: @Sendable (String) -> Void
     private let listener = Mutex<Int32>(-1)
@@ -44,15 +51,21 @@ public final class VaultServer: Sendable {
     ///   - access: reads the current OS user → agents mapping (called per connection, so edits apply).
     ///   - makeProvider: the governed provider for one agent.
     ///   - owner: the owner desk, when an owner key is set up.
+    ///   - sessionConfiguration: the MCP server settings of an agent's MCP session, given the page size the
+    ///     front asked for (the CLI passes what single-user `purser serve` uses).
     ///   - diagnostics: one line per refused connection or protocol violation (stderr; never a secret).
     public init(
         socketPath: String, access: @escaping @Sendable () throws(VaultError) -> AgentAccess,
         makeProvider: @escaping ProviderFactory, owner: OwnerDesk?,
+        sessionConfiguration: @escaping @Sendable (_ pageSize: Int) -> MCPServer.Configuration = {
+            MCPServer.Configuration(name: "purser-vault", version: "0", pageSize: $0)
+        },
         diagnostics: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.socketPath = socketPath
         self.access = access
         self.makeProvider = makeProvider
+        self.sessionConfiguration = sessionConfiguration
         self.owner = owner
         self.diagnostics = diagnostics
     }
@@ -115,6 +128,8 @@ public final class VaultServer: Sendable {
     private enum Role: Sendable {
         case none
         case agent(String, any ToolProvider, ownerApprovalsOnly: Bool)
+        /// An agent's MCP session: the connection carries JSON-RPC lines after the welcome.
+        case session(any ToolProvider, pageSize: Int)
         case owner(OwnerDesk)
     }
 
@@ -152,6 +167,31 @@ public final class VaultServer: Sendable {
             channel.close()
             return
         }
+        // The hello alone, not a byte past it: after the welcome an MCP session's lines follow on this socket.
+        switch await onDedicatedThread({ channel.readFrame() }) {
+        case nil:
+            channel.close()
+            return
+        case .violation(let message):
+            violation(connection, message, peer: peer)
+            return
+        case .frame(let frame):
+            guard let role = hello(frame, connection: connection, peer: peer) else {
+                channel.close()
+                return
+            }
+            if case .session(let provider, let pageSize) = role {
+                // The same server as single-user `purser serve`, on the socket; it returns at the front's end of
+                // input (or stop()'s shutdown of reading) once its running calls have answered.
+                let server = MCPServer(
+                    configuration: sessionConfiguration(pageSize), provider: provider,
+                    input: channel.fileDescriptor, output: channel.fileDescriptor)
+                await server.run()
+                channel.close()
+                return
+            }
+            connection.state.withLock { $0.role = role }
+        }
         // Frames are dispatched on the reader thread (no hop through a stream and a task on the hot path);
         // anything that awaits runs in its own task.
         await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
@@ -184,14 +224,6 @@ public final class VaultServer: Sendable {
             violation(connection, message, peer: peer)
         case .frame(let frame):
             let current = connection.state.withLock { $0.role }
-            if case .none = current {
-                guard let chosen = hello(frame, connection: connection, peer: peer) else {
-                    channel.close()
-                    return
-                }
-                connection.state.withLock { $0.role = chosen }
-                return
-            }
             guard let type = frame["type"]?.stringValue else {
                 violation(connection, "a frame needs a string \"type\"", peer: peer)
                 return
@@ -297,8 +329,25 @@ public final class VaultServer: Sendable {
             guard allowed.contains(agent) else {
                 return refuse(connection, "OS user \(user) may not act as agent \"\(agent)\"", peer: peer)
             }
-            connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent)])
-            return .agent(agent, makeProvider(agent), ownerApprovalsOnly: mapping.ownerApprovalsOnly)
+            switch frame["session"] {
+            case nil:
+                connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent)])
+                return .agent(agent, makeProvider(agent), ownerApprovalsOnly: mapping.ownerApprovalsOnly)
+            case "mcp":
+                var pageSize = 100
+                if let raw = frame["pageSize"] {
+                    guard let value = raw.int64Value, (1...1_000_000).contains(value) else {
+                        return refuse(connection, "\"pageSize\" must be an integer in 1…1000000", peer: peer)
+                    }
+                    pageSize = Int(value)
+                }
+                let governed = makeProvider(agent)
+                let provider = mapping.ownerApprovalsOnly ? OwnerApprovalsOnlyProvider(base: governed) : governed
+                connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent), "session": "mcp"])
+                return .session(provider, pageSize: pageSize)
+            default:
+                return refuse(connection, "\"session\" must be \"mcp\" when present", peer: peer)
+            }
         default:
             return refuse(connection, "\"role\" must be \"agent\" or \"owner\"", peer: peer)
         }

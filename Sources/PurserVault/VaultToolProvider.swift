@@ -133,9 +133,10 @@ final class VaultConnection: Sendable {
     func close() { channel.close() }
 }
 
-/// The thin MCP front's tools: every `tools/list` and `tools/call` goes to the vault over its socket, and
-/// the vault's progress, log and elicitation frames come back to this client. Holds no key, no secret and
-/// no ledger.
+/// Tools served by the vault through framed calls: every `tools/list` and `tools/call` goes to the vault over
+/// its socket, and the vault's progress, log and elicitation frames come back to this client. Holds no key,
+/// no secret and no ledger. (`purser serve --vault` uses ``VaultRelay`` instead: the vault runs the whole MCP
+/// session, which costs the front no JSON and no task hand-offs.)
 public final class VaultToolProvider: ToolProvider {
     private let connection: VaultConnection
     /// The agent the vault let this connection act as.
