@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 import JSONCore
 
 /// How Purser reaches its wallet, stored as `signer.json` in the state home; the CLI writes it, the
