@@ -1,5 +1,5 @@
 import Glibc
-import JSONCore
+public import JSONCore
 
 /// The durable spend ledger: payment sessions, reservations, idempotency records and the hash-chained
 /// audit trail, in one SQLite database shared safely by every Purser process on the machine.

@@ -1,6 +1,6 @@
-import FoundationEssentials
+public import FoundationEssentials
 import JSONCore
-import Ledger
+public import Ledger
 
 /// Where Purser finds its configuration and state, resolved the same way by every command.
 ///

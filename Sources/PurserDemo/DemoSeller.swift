@@ -1,5 +1,5 @@
 import EVMSigning
-import FoundationEssentials
+public import FoundationEssentials
 import JSONCore
 import Synchronization
 import X402

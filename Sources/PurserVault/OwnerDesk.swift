@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 public import JSONCore
 public import Ledger
 public import OwnerSigning

@@ -1,5 +1,5 @@
 import EVMSigning
-import FoundationEssentials
+public import FoundationEssentials
 import HTTPClient
 public import Ledger
 public import X402

@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 public import JSONCore
 
 /// Why a template or its expansion is refused.
