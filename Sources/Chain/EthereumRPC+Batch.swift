@@ -1,4 +1,4 @@
-import JSONCore
+public import JSONCore
 import X402
 
 extension EthereumRPC {

@@ -1,7 +1,7 @@
-import Foundation
-import JSONCore
+public import FoundationEssentials
+public import JSONCore
 import Synchronization
-import X402
+public import X402
 
 /// An Ethereum JSON-RPC client over any `HTTPTransport`, for one node.
 ///

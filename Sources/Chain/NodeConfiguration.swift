@@ -1,4 +1,4 @@
-import Foundation
+public import FoundationEssentials
 import JSONCore
 import X402
 
@@ -54,7 +54,7 @@ public struct NodeConfiguration: Sendable {
 
     /// The file's name inside a state home.
     public static func path(inHome home: String) -> String {
-        (home as NSString).appendingPathComponent("nodes.json")
+        home.isEmpty ? "nodes.json" : home.hasSuffix("/") ? home + "nodes.json" : home + "/nodes.json"
     }
 
     /// Loads `path`; a missing file is an empty configuration (no node: settlements stay `claimed`).

@@ -1,5 +1,5 @@
 import EVMSigning
-import JSONCore
+public import JSONCore
 
 /// One record of the hash-chained audit trail.
 ///

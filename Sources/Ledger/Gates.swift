@@ -1,4 +1,4 @@
-import JSONCore
+public import JSONCore
 
 /// One budget gate. A stable code for reports and refusals, e.g. `session_remaining`.
 public struct Gate: Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import Glibc
-import JSONCore
+public import JSONCore
 
 /// The hash-chained audit trail: appending, reading and verifying records.
 extension Ledger {

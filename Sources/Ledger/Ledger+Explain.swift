@@ -1,4 +1,4 @@
-import JSONCore
+public import JSONCore
 
 /// Why one payment was allowed, assembled from the hash-chained audit trail alone (`purser report --explain`).
 ///

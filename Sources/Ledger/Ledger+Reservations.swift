@@ -1,5 +1,5 @@
 import Glibc
-import JSONCore
+public import JSONCore
 
 /// Gates and reservations: an amount held under every gate before anything is signed, then committed,
 /// released, marked in doubt, or recovered after a crash.

@@ -1,4 +1,4 @@
-import JSONCore
+public import JSONCore
 
 /// Settlement evidence: the only ways a signed payment leaves the held states.
 ///

@@ -1,5 +1,5 @@
 import Glibc
-import JSONCore
+public import JSONCore
 
 /// The spending limits of `policies/limits.json`, with every amount already in exact atomic units.
 ///

@@ -1,5 +1,5 @@
 import Cedar
-import Foundation
+import FoundationEssentials
 public import Ledger
 
 /// What one agent can do with the configured tools, policies and limits: which tools it can see and call,

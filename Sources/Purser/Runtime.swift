@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPClient
 import Ledger
 import X402
@@ -18,7 +18,7 @@ public struct Runtime: Sendable {
     public func checkAll() -> [Diagnostic] {
         var all =
             diagnostics + PolicyStore.lint(directory: configuration.policiesDirectory, tools: catalog.manifests)
-        let limits = (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json")
+        let limits = PathText.join(configuration.policiesDirectory, "limits.json")
         if FileManager.default.fileExists(atPath: limits) {
             do {
                 _ = try LimitsConfiguration.load(path: limits)

@@ -1,6 +1,6 @@
-import Foundation
+public import FoundationEssentials
 import JSONCore
-import Ledger
+public import Ledger
 
 /// Where Purser finds its configuration and state, resolved the same way by every command.
 ///
@@ -143,7 +143,7 @@ public struct RuntimeConfiguration: Sendable {
             return fallback
         }
         let homePath = pick(.home, flag: home, file: nil, filePath: "", fallback: ".purser")
-        let configPath = (homePath as NSString).appendingPathComponent(configFileName)
+        let configPath = PathText.join(homePath, configFileName)
         let file = try HomeConfigFile.read(path: configPath)
         let toolsPath = pick(.tools, flag: tools, file: file?.tools, filePath: configPath, fallback: "tools")
         let policiesPath = pick(
@@ -201,12 +201,11 @@ public struct RuntimeConfiguration: Sendable {
     /// `path` made absolute against the current directory, for messages.
     static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
-        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString)
-            .standardizingPath
+        return PathText.standardized(PathText.join(FileManager.default.currentDirectoryPath, path))
     }
 
     /// The limits file: `<policies>/limits.json`.
-    public var limitsPath: String { (policiesDirectory as NSString).appendingPathComponent("limits.json") }
+    public var limitsPath: String { PathText.join(policiesDirectory, "limits.json") }
 }
 
 /// A configuration that cannot be used (exit status 1 in the CLI).

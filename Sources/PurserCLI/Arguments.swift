@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Purser
 
 /// A command-line usage error: printed to stderr with the command's usage, exit status 64.
@@ -78,10 +78,10 @@ struct Arguments {
 /// Writes a line to stderr; stdout stays free for results (and for the protocol in `serve`).
 func printError(_ text: String) {
     // One message, one line: control characters that came from files or arguments are escaped.
-    FileHandle.standardError.write(Data((Diagnostic.escaped(text) + "\n").utf8))
+    StandardStream.error.write(Diagnostic.escaped(text) + "\n")
 }
 
 /// Writes a line to stdout.
 func printOut(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    StandardStream.output.write(text + "\n")
 }

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import Purser
 
 /// One `purser` subcommand.
 protocol Subcommand: Sendable {
@@ -58,7 +60,7 @@ struct PurserCommand {
         } catch let error as UsageError {
             printError("purser \(command.name): \(error.description)")
             // The usage text is ours (and may span lines); only the error is escaped.
-            FileHandle.standardError.write(Data("usage: \(command.usage)\n".utf8))
+            StandardStream.error.write("usage: \(command.usage)\n")
             exit(64)
         } catch {
             printError("purser \(command.name): \(error)")
@@ -76,7 +78,7 @@ struct HelpCommand: Subcommand {
         try arguments.finish()
         var lines = ["purser: governed paid tool calls for AI agents (MCP server, Cedar policy, x402, ledger)", ""]
         for command in PurserCommand.subcommands {
-            lines.append("  " + command.name.padding(toLength: 10, withPad: " ", startingAt: 0) + command.summary)
+            lines.append("  " + TextFormat.padded(command.name, to: 10) + command.summary)
         }
         lines += ["", "Run 'purser COMMAND --help' for a command's options."]
         printOut(lines.joined(separator: "\n"))

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import JSONCore
 import Ledger
@@ -33,9 +33,9 @@ struct InitCommand: Subcommand {
         else { throw UsageError(description: "--seller must be an http(s) URL like http://127.0.0.1:8402") }
 
         let directory = absolute(directoryText)
-        let home = absolute(homeOption ?? (directory as NSString).appendingPathComponent(".purser"))
-        let tools = (directory as NSString).appendingPathComponent("tools")
-        let policies = (directory as NSString).appendingPathComponent("policies")
+        let home = absolute(homeOption ?? PathText.join(directory, ".purser"))
+        let tools = PathText.join(directory, "tools")
+        let policies = PathText.join(directory, "policies")
         let files = StarterConfiguration.files(agent: agent, sellerURL: seller)
 
         // Refuse before writing anything.
@@ -52,17 +52,17 @@ struct InitCommand: Subcommand {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
         }
         for file in files {
-            try writeNew((directory as NSString).appendingPathComponent(file.path), file.content, mode: 0o644)
+            try writeNew(PathText.join(directory, file.path), file.content, mode: 0o644)
         }
         try FileManager.default.createDirectory(
             atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let payer = try KeyFile.create(
-            at: (home as NSString).appendingPathComponent(SignerConfiguration.defaultKeyFile))
+            at: PathText.join(home, SignerConfiguration.defaultKeyFile))
         let config: JSONValue = ["tools": .string(tools), "policies": .string(policies)]
         try writeNew(
-            (home as NSString).appendingPathComponent(RuntimeConfiguration.configFileName), config.serialized() + "\n",
+            PathText.join(home, RuntimeConfiguration.configFileName), config.serialized() + "\n",
             mode: 0o600)
-        let limits = try LimitsConfiguration.load(path: (policies as NSString).appendingPathComponent("limits.json"))
+        let limits = try LimitsConfiguration.load(path: PathText.join(policies, "limits.json"))
         guard let defaults = limits.sessionDefaults, let asset = limits.assets[defaults.asset],
             let budget = defaults.budget
         else { throw LedgerHomeError(description: "the starter limits.json has no session defaults") }
@@ -76,10 +76,10 @@ struct InitCommand: Subcommand {
         var lines = ["Created in \(directory):"]
         let width = files.map(\.path.count).max() ?? 0
         for file in files {
-            lines.append("  " + file.path.padding(toLength: width + 2, withPad: " ", startingAt: 0) + file.summary)
+            lines.append("  " + TextFormat.padded(file.path, to: width + 2) + file.summary)
         }
         lines.append(
-            "  " + "\(relative(home, to: directory))/".padding(toLength: width + 2, withPad: " ", startingAt: 0)
+            "  " + TextFormat.padded("\(relative(home, to: directory))/", to: width + 2)
                 + "the state home (0700): wallet.key, ledger.sqlite, config.json")
         lines.append("  wallet \(payer.text) (a new key; only its address is ever shown)")
         var sessionLine =
@@ -114,8 +114,8 @@ struct InitCommand: Subcommand {
     static func absolute(_ path: String) -> String {
         let joined =
             path.hasPrefix("/")
-            ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
-        return (joined as NSString).standardizingPath
+            ? path : PathText.join(FileManager.default.currentDirectoryPath, path)
+        return PathText.standardized(joined)
     }
 
     private static func relative(_ path: String, to base: String) -> String {
@@ -191,7 +191,7 @@ struct ClientSnippets {
 
 /// Quotes a word for a POSIX shell when it needs it.
 func shellQuote(_ word: String) -> String {
-    let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,")
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,".unicodeScalars)
     if !word.isEmpty, word.unicodeScalars.allSatisfy({ safe.contains($0) }) { return word }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    return "'" + word.replacing("'", with: "'\\''") + "'"
 }

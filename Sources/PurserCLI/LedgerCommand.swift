@@ -1,5 +1,6 @@
 import Chain
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSONCore
 import Ledger
 import Purser
@@ -39,7 +40,7 @@ struct LedgerCommand: Subcommand {
         var text = ""
         try await ledger.export { line throws(LedgerError) in text += line + "\n" }
         guard let output else {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            StandardStream.output.write(text)
             return 0
         }
         // The export holds the whole spending record: private to its owner, like the ledger itself.
@@ -128,12 +129,12 @@ struct LedgerCommand: Subcommand {
                 "verified": ids(summary.verified), "voided": ids(summary.voided), "pending": ids(summary.pending),
                 "unresolvable": ids(summary.unresolvable),
                 "failed": .object(failed),
-                "seconds": .number(JSONNumber(validatedLexeme: String(format: "%.3f", elapsed))),
+                "seconds": .number(JSONNumber(validatedLexeme: TextFormat.fixed(elapsed, digits: 3))),
             ]
             printOut(object.serialized(sortedKeys: true))
         } else {
             printOut(
-                "reconciled in \(String(format: "%.3f", elapsed)) s: \(summary.verified.count) verified on chain, "
+                "reconciled in \(TextFormat.fixed(elapsed, digits: 3)) s: \(summary.verified.count) verified on chain, "
                     + "\(summary.voided.count) void (unused after validBefore, budget restored), "
                     + "\(summary.pending.count) still pending, \(summary.unresolvable.count) need a node or "
                     + "`purser ledger resolve`, \(summary.failed.count) failed (still held)")

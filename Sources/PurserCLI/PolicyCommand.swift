@@ -1,5 +1,5 @@
 import Cedar
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Purser
 
@@ -165,18 +165,20 @@ struct PolicyCommand: Subcommand {
         }
         let schema = PolicySchema.generate(
             shape: shape, tools: manifests.map { ($0.name, $0.inputSchema.document) }, entities: files.entities)
-        printOut(json ? schema.jsonText : schema.cedarText.trimmingCharacters(in: .newlines))
+        printOut(
+            json
+                ? schema.jsonText
+                : String(schema.cedarText.drop(while: \.isNewline).reversed().drop(while: \.isNewline).reversed()))
         return 0
     }
 
     /// Speaks the difftest protocol: one JSON line out per case line in, in order, written as it is answered.
     private static func runBatch() {
-        let output = FileHandle.standardOutput
         while let line = readLine(strippingNewline: true) {
             if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
             let answer = Difftest.answer(line)
             do {
-                try output.write(contentsOf: Data((answer + "\n").utf8))
+                try StandardStream.output.write(contentsOf: (answer + "\n").utf8)
             } catch {
                 return
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Ledger
 
@@ -39,7 +39,7 @@ extension ReportCommand {
                 ? "audit trail: intact (hash chain verified)"
                 : "audit trail: DOES NOT VERIFY — run `purser ledger verify`; this explanation may be altered")
         for step in explanation.steps {
-            let time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(step.timestamp) / 1000))
+            let time = Date(timeIntervalSince1970: Double(step.timestamp / 1000)).formatted(Date.ISO8601FormatStyle())
             lines.append("")
             lines.append("#\(step.sequence) \(time) \(step.kind)")
             lines.append(contentsOf: describe(step).map { "  " + $0 })

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Ledger
 import Purser
@@ -44,7 +44,7 @@ struct ReportCommand: Subcommand {
         do {
             try page.render().write(toFile: html, atomically: true, encoding: .utf8)
         } catch {
-            printError("purser report: cannot write \(html): \(error.localizedDescription)")
+            printError("purser report: cannot write \(html): \(ErrorText.describe(error))")
             return 1
         }
         printOut("wrote \(html): spend over time and by agent, tool and payee, refusals, in-doubt amounts, latency")

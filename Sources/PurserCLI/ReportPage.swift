@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import Ledger
+import Purser
 
 /// `purser report --html`: one self-contained page (no script, no network, no external asset) with the
 /// report as inline SVG charts and tables.
@@ -165,7 +166,7 @@ struct ReportPage {
             parts.append(
                 "<g class=\"bar\" role=\"img\" aria-label=\"\(Self.escape(spoken))\"\(attributes)><title>\(Self.escape(spoken))</title>"
                     + "<text x=\"\(Int(labelWidth - 8))\" y=\"\(Int(y + 19))\" text-anchor=\"end\">\(Self.escape(label))</text>"
-                    + "<rect x=\"\(Int(labelWidth))\" y=\"\(Int(y + 4))\" width=\"\(String(format: "%.1f", length))\" height=\"\(Int(rowHeight - 8))\" rx=\"3\" fill=\"\(color)\"/>"
+                    + "<rect x=\"\(Int(labelWidth))\" y=\"\(Int(y + 4))\" width=\"\(TextFormat.fixed(length, digits: 1))\" height=\"\(Int(rowHeight - 8))\" rx=\"3\" fill=\"\(color)\"/>"
                     + "<text class=\"value\" x=\"\(Int(labelWidth + length + 8))\" y=\"\(Int(y + 19))\">\(Self.escape(bar.text))</text></g>"
             )
         }
@@ -212,7 +213,7 @@ struct ReportPage {
                 let spoken =
                     "\(LedgerHome.time(row.time)): +\(AssetAmount.format(row.amount, decimals: decimals)) \(asset), \(total) \(asset) in all"
                 dots.append(
-                    "<circle role=\"img\" aria-label=\"\(Self.escape(spoken))\" data-asset=\"\(Self.escape(asset))\" data-cumulative=\"\(total)\" cx=\"\(String(format: "%.1f", x(row.time)))\" cy=\"\(String(format: "%.1f", y(running)))\" r=\"4\" fill=\"\(color)\"><title>\(Self.escape(spoken))</title></circle>"
+                    "<circle role=\"img\" aria-label=\"\(Self.escape(spoken))\" data-asset=\"\(Self.escape(asset))\" data-cumulative=\"\(total)\" cx=\"\(TextFormat.fixed(x(row.time), digits: 1))\" cy=\"\(TextFormat.fixed(y(running), digits: 1))\" r=\"4\" fill=\"\(color)\"><title>\(Self.escape(spoken))</title></circle>"
                 )
             }
             parts.append(

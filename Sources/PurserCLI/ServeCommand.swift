@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Ledger
 import MCP
@@ -96,7 +96,7 @@ struct CheckCommand: Subcommand {
             let width = capabilities.tools.map(\.name.count).max() ?? 0
             for tool in capabilities.tools {
                 let state = tool.callable ? "may call" : "hidden  "
-                let name = tool.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                let name = TextFormat.padded(tool.name, to: width)
                 printOut("  \(state)  \(name)  \(tool.price.map { "up to \($0) per call" } ?? "free")")
             }
             for warning in capabilities.warnings { printOut("warning: \(warning)") }
@@ -116,8 +116,8 @@ enum StartupCheck {
         var lines: [String] = []
         for setting in [RuntimeConfiguration.Setting.tools, .policies] {
             let path = configuration.path(of: setting)
-            var isDirectory: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            var isDirectory = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) || !isDirectory {
                 lines.append(configuration.cannotRead(path, in: setting, why: "no such folder"))
             }
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Ledger
 import Purser
@@ -74,9 +74,7 @@ enum LedgerHome {
 
     /// UTC time of unix milliseconds, e.g. `2026-05-21T10:00:00Z`.
     static func time(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1000)))
+        Date(timeIntervalSince1970: TimeInterval(milliseconds / 1000)).formatted(Date.ISO8601FormatStyle())
     }
 
     /// Left-aligned columns separated by two spaces.
@@ -88,7 +86,7 @@ enum LedgerHome {
         }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == row.count - 1 ? cell : TextFormat.padded(cell, to: widths[index])
             }.joined(separator: "  ")
         }.joined(separator: "\n")
     }

@@ -1,5 +1,5 @@
 import Cedar
-import Foundation
+import FoundationEssentials
 import HTTPClient
 import JSONCore
 import Ledger
@@ -40,16 +40,16 @@ struct ToolCommand: Subcommand {
         guard ToolDescription.isValidName(name) else {
             throw UsageError(description: "--name must be 1-128 characters of A-Z a-z 0-9 _ - . (got '\(name)')")
         }
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: configuration.toolsDirectory, isDirectory: &isDirectory),
-            isDirectory.boolValue
+            isDirectory
         else {
             printError(
                 "purser tool add: "
                     + configuration.cannotRead(configuration.toolsDirectory, in: .tools, why: "no such folder"))
             return 1
         }
-        let manifestPath = (configuration.toolsDirectory as NSString).appendingPathComponent("\(name).json")
+        let manifestPath = PathText.join(configuration.toolsDirectory, "\(name).json")
         guard !FileManager.default.fileExists(atPath: manifestPath) else {
             printError("purser tool add: \(manifestPath) already exists; nothing was changed. Choose another --name.")
             return 1
@@ -138,7 +138,7 @@ struct ToolCommand: Subcommand {
         if let allowlisted = payeeAllowlisted(offer.payTo, configuration: configuration) {
             require(
                 allowlisted,
-                "\((configuration.policiesDirectory as NSString).appendingPathComponent("entities.json")) Config::\"payments\" allowedPayTo contains \"\(offer.payTo)\"",
+                "\(PathText.join(configuration.policiesDirectory, "entities.json")) Config::\"payments\" allowedPayTo contains \"\(offer.payTo)\"",
                 "add it (the starter payments.cedar forbids other payees)")
         }
         lines.append(

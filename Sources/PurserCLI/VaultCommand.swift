@@ -1,5 +1,5 @@
 import EVMSigning
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Ledger
 import MCP
@@ -54,7 +54,7 @@ struct VaultCommand: Subcommand {
         try arguments.finish()
         try FileManager.default.createDirectory(
             atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let recordPath = (home as NSString).appendingPathComponent("owner.json")
+        let recordPath = PathText.join(home, "owner.json")
         guard !FileManager.default.fileExists(atPath: recordPath) else {
             printError("purser vault init: \(recordPath) exists; remove it first to set a new owner passphrase")
             return 1
@@ -105,17 +105,17 @@ struct VaultCommand: Subcommand {
         if let problem = policy.problem { printError(problem.description) }
 
         var desk: OwnerDesk?
-        let recordPath = (home as NSString).appendingPathComponent("owner.json")
+        let recordPath = PathText.join(home, "owner.json")
         if let data = FileManager.default.contents(atPath: recordPath) {
             let record = try OwnerKeyRecord.parse(try JSONParser.parse(Array(data)))
             let owner = OwnerDesk(
-                record: record, nonces: try NonceStore(path: (home as NSString).appendingPathComponent("owner-nonces")))
+                record: record, nonces: try NonceStore(path: PathText.join(home, "owner-nonces")))
             // The pipeline's own ledger connection: one SQLite connection per process for this file (a second
             // one in the same process lost the WAL to a concurrent `purser session list` in testing).
             if let ledger = runtime.payments?.ledger as? Ledger {
                 await StandardOwnerActions.register(
                     on: owner, ledger: ledger,
-                    limitsPath: (configuration.policiesDirectory as NSString).appendingPathComponent("limits.json"))
+                    limitsPath: PathText.join(configuration.policiesDirectory, "limits.json"))
             } else {
                 printError("purser vault: the ledger did not open; owner actions are refused")
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import HTTPClient
 import Purser
@@ -115,9 +115,9 @@ struct WalletCommand: Subcommand {
     }
 
     private static func ensureHome(_ home: URL) throws {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         if FileManager.default.fileExists(atPath: home.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw UsageError(description: "\(home.path) is not a directory") }
+            guard isDirectory else { throw UsageError(description: "\(home.path) is not a directory") }
             return
         }
         try FileManager.default.createDirectory(

@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSONCore
 import Ledger
 import MCP
@@ -24,7 +25,7 @@ public enum DemoScenario {
         let home = configuration.homeDirectory
         try FileManager.default.createDirectory(
             atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let payer = try KeyFile.create(at: (home as NSString).appendingPathComponent("wallet.key"))
+        let payer = try KeyFile.create(at: PathText.join(home, "wallet.key"))
         let ledger = try Ledger.open(path: Ledger.path(inHome: home))
         let session = try await ledger.grantSession(
             agent: "alice", asset: "USDC", decimals: 6, cap: 600_000, ttlMilliseconds: 3_600_000)
@@ -115,7 +116,7 @@ public enum DemoScenario {
         for record in try await ledger.auditRecords() {
             let payload = (try? JSONParser.parse(record.payload))?.objectValue ?? JSONObject()
             say(
-                "  #\(record.sequence) \(record.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(summary(payload))"
+                "  #\(record.sequence) \(TextFormat.padded(record.kind, to: 18)) \(summary(payload))"
             )
         }
         let verification = try await ledger.verify()
@@ -125,7 +126,9 @@ public enum DemoScenario {
         )
         expectations.append(verification.isValid && seller.settled.count == 2)
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000_000
-        say(String(format: "Done in %.2f s. Run `purser serve` to give these powers to an MCP client.", elapsed))
+        say(
+            "Done in \(TextFormat.fixed(elapsed, digits: 2)) s. Run `purser serve` to give these powers to an MCP client."
+        )
         return expectations.allSatisfy { $0 }
     }
 

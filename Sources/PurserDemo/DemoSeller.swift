@@ -1,5 +1,5 @@
 import EVMSigning
-import Foundation
+public import FoundationEssentials
 import JSONCore
 import Synchronization
 import X402
@@ -185,7 +185,7 @@ final class DemoSellerCore: Sendable {
             "An Empirical Study of %@", "%@ Considered Harmful",
         ]
         let results: [JSONValue] = templates.prefix(limit).map { template in
-            ["title": .string(template.replacingOccurrences(of: "%@", with: query))]
+            ["title": .string(template.replacing("%@", with: query))]
         }
         return Self.json(200, ["query": .string(query), "results": .array(results)])
     }

@@ -1,6 +1,7 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Glibc
+import MCP
 import Synchronization
 public import X402
 
@@ -106,7 +107,7 @@ public struct DemoServerError: Error, Sendable, Hashable, CustomStringConvertibl
 /// refuses: chunked or any other transfer coding (501), oversized heads (431) and bodies (413), malformed
 /// requests (400), other HTTP versions (505). No TLS, no pipelining guarantees beyond in-order answers.
 ///
-/// Threads, never the cooperative pool: one `Thread` accepts, one `Thread` per connection reads a request,
+/// Threads, never the cooperative pool: one thread accepts, one thread per connection reads a request,
 /// calls the handler synchronously and writes the answer. `stop()` shuts every socket down and waits for
 /// those threads to end.
 public final class LoopbackHTTPServer: Sendable {
@@ -200,13 +201,17 @@ public final class LoopbackHTTPServer: Sendable {
         self.port = Int(UInt16(bigEndian: actual.sin_port))
         self.listener = descriptor
         threads.enter()
-        let thread = Thread { [self] in
-            acceptLoop()
-            close(listener)
+        do {
+            try DetachedThread.start { [self] in
+                acceptLoop()
+                close(listener)
+                threads.leave()
+            }
+        } catch {
             threads.leave()
+            close(descriptor)
+            throw DemoServerError(.socket, "could not start the accept thread (errno \(error.code))")
         }
-        thread.name = "demo-http-accept"
-        thread.start()
     }
 
     /// Stops accepting, shuts down every open connection, and waits (up to 5 s) for the server's threads
@@ -236,7 +241,7 @@ public final class LoopbackHTTPServer: Sendable {
                 if state.withLock({ $0.stopped }) { return }
                 if code == EINTR || code == ECONNABORTED { continue }
                 if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
-                    Thread.sleep(forTimeInterval: 0.05)
+                    usleep(50_000)
                     continue
                 }
                 return
@@ -254,14 +259,19 @@ public final class LoopbackHTTPServer: Sendable {
             }
             configure(connection)
             threads.enter()
-            let thread = Thread { [self] in
-                serve(connection)
+            do {
+                try DetachedThread.start { [self] in
+                    serve(connection)
+                    state.withLock { _ = $0.connections.remove(connection) }
+                    close(connection)
+                    threads.leave()
+                }
+            } catch {
+                // Out of threads: this connection is dropped, the server keeps accepting.
                 state.withLock { _ = $0.connections.remove(connection) }
                 close(connection)
                 threads.leave()
             }
-            thread.name = "demo-http-connection"
-            thread.start()
         }
     }
 
@@ -429,7 +439,11 @@ private struct RequestReader {
         buffer.removeFirst(bodyLength)
 
         let tokens = parsed.headers.values(for: "Connection").flatMap { value in
-            value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            value.split(separator: ",").map { token in
+                // Optional whitespace around list elements (RFC 9110 §5.6.1).
+                let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+                return String(token.drop(while: isSpace).reversed().drop(while: isSpace).reversed()).lowercased()
+            }
         }
         let keepAlive = parsed.version == "HTTP/1.1" ? !tokens.contains("close") : tokens.contains("keep-alive")
         let request = DemoHTTPRequest(method: parsed.method, target: parsed.target, headers: parsed.headers, body: body)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The files `purser init` writes: three sample tools pointed at a seller (by default `purser seller`),
 /// commented Cedar policies that permit one agent, its entities, and limits. Every file is meant to be read
@@ -25,7 +25,8 @@ public enum StarterConfiguration {
     public static func isValidAgentName(_ agent: String) -> Bool {
         (1...64).contains(agent.count)
             && agent.unicodeScalars.allSatisfy {
-                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.-".unicodeScalars.contains($0))
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0))
             }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
-import JSONCore
-import Synchronization
-import X402
+public import JSONCore
+public import Synchronization
+public import X402
 
 /// An in-memory Ethereum node behind X402's `HTTPTransport`: blocks with timestamps, EIP-3009 authorization
 /// states per block, and receipts with logs, answering the JSON-RPC methods settlement evidence uses.

@@ -1,7 +1,7 @@
 import Foundation
-import JSONCore
+public import JSONCore
 import Synchronization
-import X402
+public import X402
 
 /// A scripted x402 v2 seller behind the `HTTPTransport` seam: answers 402 to unpaid requests and does
 /// what `afterPayment` says with paid ones. Records every request (Mutex-guarded, hence Sendable).

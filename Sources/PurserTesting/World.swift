@@ -1,10 +1,10 @@
-import Foundation
-import JSONCore
-import Ledger
-import MCP
-import Purser
+public import Foundation
+public import JSONCore
+public import Ledger
+public import MCP
+public import Purser
 import Synchronization
-import X402
+public import X402
 
 /// A temporary Purser world: policies, limits, a ledger with a session, a wallet, and one paid tool
 /// (the unit tests' governed calls, and `purser-bench governed` and `pipeline`).

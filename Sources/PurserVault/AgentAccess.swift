@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import JSONCore
 
 #if canImport(Glibc)
@@ -39,7 +39,7 @@ public struct AgentAccess: Sendable, Hashable {
 
     /// Loads `agents.json` from `home`; a missing file maps nobody (every connection is refused).
     public static func load(home: String) throws(VaultError) -> AgentAccess {
-        let path = (home as NSString).appendingPathComponent(fileName)
+        let path = VaultHome.join(home, fileName)
         guard let data = FileManager.default.contents(atPath: path) else { return AgentAccess(users: [:]) }
         return try parse(Array(data), file: path)
     }

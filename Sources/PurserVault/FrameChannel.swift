@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 public import JSONCore
+import MCP
 import Synchronization
 
 #if canImport(Glibc)
@@ -47,8 +48,13 @@ public final class FrameChannel: Sendable {
     /// the channel alive, so the descriptor is closed (deinit) only after the last read: a reused descriptor
     /// number is never read.
     public func startReading(_ handler: @escaping @Sendable (Item?) -> Void) {
-        Thread.detachNewThread { [self] in
-            FrameChannel.readLoop(descriptor: self.descriptor, emit: handler)
+        do {
+            try DetachedThread.start { [self] in
+                FrameChannel.readLoop(descriptor: self.descriptor, emit: handler)
+                handler(nil)
+            }
+        } catch {
+            // No thread, no reads: the channel ends as if the peer had closed it.
             handler(nil)
         }
     }

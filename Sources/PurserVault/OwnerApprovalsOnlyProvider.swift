@@ -1,5 +1,5 @@
-public import JSONCore
-public import MCP
+import JSONCore
+import MCP
 
 /// The governed provider of an agent whose approvals only the owner may give (`"approvals": "owner"` in
 /// agents.json): the governed call never sees the client's elicitation capability, so it never asks in band

@@ -1,4 +1,4 @@
-import Foundation
+public import FoundationEssentials
 public import JSONCore
 public import Ledger
 public import OwnerSigning

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -25,12 +25,18 @@ public enum VaultHome {
         }
     }
 
+    /// `name` inside `directory` (as `NSString.appendingPathComponent` joined them, without full Foundation).
+    static func join(_ directory: String, _ name: String) -> String {
+        if directory.isEmpty { return name }
+        return directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
     /// Checks that `path` (a directory) and the files directly in it are owned by this user or root and
     /// writable by no one else.
     public static func checkTrusted(_ path: String, what: String) throws(VaultError) {
         var entries: [String] = [path]
         if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
-            entries += names.sorted().map { (path as NSString).appendingPathComponent($0) }
+            entries += names.sorted().map { VaultHome.join(path, $0) }
         }
         for entry in entries {
             var info = stat()

@@ -1,5 +1,6 @@
-import Foundation
-public import JSONCore
+import FoundationEssentials
+import JSONCore
+import MCP
 import Synchronization
 
 #if canImport(Glibc)
@@ -87,14 +88,14 @@ public final class VaultRelay: Sendable {
     public func run(input: Int32 = 0, output: Int32 = 1) async -> End {
         let socket = channel.fileDescriptor
         let clientClosed = Flag()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<End, Never>) in
-            Thread.detachNewThread {
+        let started = await withCheckedContinuation { (continuation: CheckedContinuation<End?, Never>) in
+            let toVault: @Sendable () -> Void = {
                 // Client → vault. Any end of input (EOF, a read error, a vault that stopped reading) is the end of
                 // the client's requests; whatever is running still answers.
                 if Self.copy(from: input, to: socket) != .sinkFailed { clientClosed.set() }
                 _ = shutdown(socket, Int32(SHUT_WR))
             }
-            Thread.detachNewThread { [channel] in
+            let toClient: @Sendable () -> Void = { [channel] in
                 // Vault → client: this thread's end is the relay's.
                 let end: End
                 switch Self.copy(from: socket, to: output) {
@@ -107,7 +108,25 @@ public final class VaultRelay: Sendable {
                 }
                 continuation.resume(returning: end)
             }
+            do {
+                try DetachedThread.start(toClient)
+            } catch {
+                continuation.resume(returning: nil)
+                return
+            }
+            do {
+                try DetachedThread.start(toVault)
+            } catch {
+                // The answers' thread runs: closing the connection ends it, and with it the relay.
+                channel.close()
+            }
         }
+        guard let started else {
+            // No thread for the vault's answers: nothing was relayed; the session ends as if the vault had.
+            channel.close()
+            return .vaultClosed
+        }
+        return started
     }
 
     /// Closes the connection.
@@ -151,6 +170,11 @@ public final class VaultRelay: Sendable {
 /// Runs blocking work (a socket read) on its own thread: never on one of the cooperative pool's few threads.
 func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
-        Thread.detachNewThread { continuation.resume(returning: body()) }
+        do {
+            try DetachedThread.start { continuation.resume(returning: body()) }
+        } catch {
+            // No thread to spare: run it here (a short handshake read) rather than fail the connection.
+            continuation.resume(returning: body())
+        }
     }
 }

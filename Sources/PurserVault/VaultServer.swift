@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSONCore
 public import MCP
 import OwnerSigning
@@ -81,7 +82,7 @@ public final class VaultServer: Sendable {
         let descriptor = listener.withLock { $0 }
         guard descriptor >= 0 else { return }
         let (connections, continuation) = AsyncStream<Int32>.makeStream()
-        Thread.detachNewThread {
+        let acceptLoop: @Sendable () -> Void = {
             while true {
                 let client = accept(descriptor, nil, nil)
                 if client < 0 {
@@ -95,6 +96,12 @@ public final class VaultServer: Sendable {
                 _ = setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
                 continuation.yield(client)
             }
+            continuation.finish()
+        }
+        do {
+            try DetachedThread.start(acceptLoop)
+        } catch {
+            // No accept thread: nothing can be served; run() returns at once and the caller's stop path runs.
             continuation.finish()
         }
         await withTaskGroup(of: Void.self) { group in

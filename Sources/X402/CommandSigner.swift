@@ -1,7 +1,4 @@
-import Foundation
-import Glibc
 import JSONCore
-import Synchronization
 
 /// Signs by running an external command: the EIP-712 typed data (`eth_signTypedData_v4` JSON) goes to its
 /// stdin, the signature (`0x` + 130 hex) comes back on stdout.
@@ -43,7 +40,7 @@ public struct CommandSigner: Signer {
 
     /// Parses `0x` + 130 hex digits (surrounding whitespace allowed).
     static func parseSignature(_ output: [UInt8]) throws(X402Error) -> [UInt8] {
-        let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = trimmingWhitespace(String(decoding: output, as: UTF8.self))
         guard text.hasPrefix("0x"), text.utf8.count == 132, let bytes = HexBytes.decodePrefixed(text) else {
             throw X402Error(.signerFailed, "the signer's output is not 0x followed by 130 hex digits")
         }
@@ -55,8 +52,8 @@ public struct CommandSigner: Signer {
         guard !stderr.isEmpty else { return "" }
         var text = String(decoding: stderr.prefix(2048), as: UTF8.self)
         text = redactHex(text)
-        let cleaned = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
-            .trimmingCharacters(in: .whitespaces)
+        let cleaned = trimmingWhitespace(
+            String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) }))
         let clipped = cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
         return clipped.isEmpty ? "" : " (stderr: \(clipped))"
     }
@@ -89,74 +86,26 @@ public struct CommandSigner: Signer {
     private static let maximumOutput = 64 * 1024
 
     static func run(executable: String, arguments: [String], input: [UInt8], timeout: Duration) async throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { finished in
-            exited.continuation.yield(finished.terminationStatus)
-            exited.continuation.finish()
-        }
-        do {
-            try process.run()
-        } catch {
+        let child = ChildProcess(
+            executable: executable, arguments: arguments, input: input, timeout: timeout, outputCap: maximumOutput)
+        switch await child.run() {
+        case .notStarted:
             throw X402Error(.signerFailed, "the signer command could not be started")
-        }
-        // Readers drain both pipes on their own threads so a chatty child never blocks on a full pipe.
-        let outBytes = Self.drain(stdout.fileHandleForReading)
-        let errBytes = Self.drain(stderr.fileHandleForReading)
-        do {
-            try stdin.fileHandleForWriting.write(contentsOf: input)
-        } catch {
-            // The child may exit without reading; its status tells the rest.
-        }
-        try? stdin.fileHandleForWriting.close()
-
-        let pid = process.processIdentifier
-        let timedOut = Atomic<Bool>(false)
-        let killer = Task {
-            try await Task.sleep(for: timeout)
-            timedOut.store(true, ordering: .releasing)
-            kill(pid, SIGKILL)
-        }
-        var status: Int32 = -1
-        for await value in exited.stream { status = value }
-        killer.cancel()
-        let out = await outBytes.value
-        let err = await errBytes.value
-        if timedOut.load(ordering: .acquiring) {
+        case .timedOut:
             throw X402Error(.signerFailed, "the signer command did not answer within \(timeout)")
-        }
-        guard out.count <= maximumOutput else {
-            throw X402Error(.signerFailed, "the signer command wrote more than \(maximumOutput) bytes")
-        }
-        return Result(status: status, stdout: out, stderr: err)
-    }
-
-    private static func drain(_ handle: FileHandle) -> Task<[UInt8], Never> {
-        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
-        let thread = Thread {
-            var collected: [UInt8] = []
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                // Keep reading (so the child is never blocked) but stop storing past the cap.
-                if collected.count <= maximumOutput { collected.append(contentsOf: chunk) }
+        case .finished(let status, let stdout, let stderr):
+            guard stdout.count <= maximumOutput else {
+                throw X402Error(.signerFailed, "the signer command wrote more than \(maximumOutput) bytes")
             }
-            continuation.yield(collected)
-            continuation.finish()
-        }
-        thread.start()
-        return Task {
-            var result: [UInt8] = []
-            for await value in stream { result = value }
-            return result
+            return Result(status: status, stdout: stdout, stderr: stderr)
         }
     }
+}
+
+/// `text` without leading and trailing whitespace (newlines included).
+private func trimmingWhitespace(_ text: String) -> String {
+    guard let first = text.firstIndex(where: { !$0.isWhitespace }),
+        let last = text.lastIndex(where: { !$0.isWhitespace })
+    else { return "" }
+    return String(text[first...last])
 }

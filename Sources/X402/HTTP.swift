@@ -1,4 +1,4 @@
-import Foundation
+public import FoundationEssentials
 
 /// HTTP header fields in order, with case-insensitive lookup (RFC 9110 §5.1).
 ///

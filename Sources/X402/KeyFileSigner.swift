@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// Signs with a secp256k1 key read from a file: `0x` + 64 hex digits (or bare hex), one line.
@@ -131,8 +131,9 @@ public enum KeyFile {
             unlink(path)
             throw X402Error(.keyFile, "the key file \(path) could not be written")
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        // The directory holding the new entry, which must be synced for the entry to survive a crash.
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryDescriptor >= 0 {
             fsync(directoryDescriptor)
             close(directoryDescriptor)

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 import JSONCore
 
 /// Signs through a JSON-RPC endpoint that holds the account: `eth_signTypedData_v4` over HTTP POST

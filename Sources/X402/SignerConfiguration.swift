@@ -1,5 +1,5 @@
-public import Foundation
-import JSONCore
+public import FoundationEssentials
+public import JSONCore
 
 /// How Purser reaches its wallet, stored as `signer.json` in the state home; the CLI writes it, the
 /// product reads it, both through this type.

@@ -1,5 +1,5 @@
 import EVMSigning
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Synchronization
 

@@ -146,7 +146,7 @@ struct SignerTests {
     func commandTimeout() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = try script("exec sleep 10", in: directory)
+        let path = try script("exec sleep 120", in: directory)
         let signer = CommandSigner(command: [path], address: EVMAddressText(Vector.from)!, timeout: .milliseconds(300))
         let started = ContinuousClock.now
         do {
@@ -156,7 +156,88 @@ struct SignerTests {
             #expect(error.code == .signerFailed)
             #expect(error.message.contains("did not answer"))
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Far below the script's own 120 s, far above a loaded machine's spawn and kill (5 s was once missed).
+        #expect(ContinuousClock.now - started < .seconds(60))
+    }
+
+    @Test("at the deadline the command's own children are killed too, so none holds the call open")
+    func commandTimeoutKillsChildren() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pidFile = directory.appendingPathComponent("child.pid").path
+        // The background sleep keeps the output pipes open after the script itself is killed.
+        let path = try script("sleep 30 &\necho $! > '\(pidFile)'\nexec sleep 30", in: directory)
+        let signer = CommandSigner(command: [path], address: EVMAddressText(Vector.from)!, timeout: .milliseconds(500))
+        let started = ContinuousClock.now
+        do {
+            _ = try await SignatureCheck.verified(typedData, by: signer)
+            Issue.record("expected a timeout")
+        } catch {
+            #expect(error.code == .signerFailed)
+            #expect(error.message.contains("did not answer"))
+        }
+        #expect(ContinuousClock.now - started < .seconds(15))
+        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
+        let child = try #require(Int32(text.filter(\.isNumber)))
+        // Killed: gone, or a zombie waiting for init to reap it.
+        var state = "?"
+        for _ in 0..<200 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8) else {
+                state = "gone"
+                break
+            }
+            state = String(stat.split(separator: ")").last?.dropFirst().prefix(1) ?? "?")
+            if state == "Z" { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(state == "gone" || state == "Z")
+    }
+
+    @Test("the command runs with purser's environment and none of its other descriptors")
+    func commandEnvironmentAndDescriptors() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secretPath = directory.appendingPathComponent("ledger-like").path
+        // Opened without O_CLOEXEC, as a careless descriptor of ours would be.
+        let descriptor = open(secretPath, O_CREAT | O_RDWR, 0o600)
+        #expect(descriptor > 2)
+        defer { close(descriptor) }
+        setenv("PURSER_SIGNER_TEST_MARK", "marked-\(descriptor)", 1)
+        defer { unsetenv("PURSER_SIGNER_TEST_MARK") }
+        let report = directory.appendingPathComponent("report").path
+        let path = try script(
+            """
+            cat > /dev/null
+            echo "mark=$PURSER_SIGNER_TEST_MARK" > '\(report)'
+            echo "fd=$(readlink /proc/$$/fd/\(descriptor))" >> '\(report)'
+            echo '\(Vector.signature)'
+            """, in: directory)
+        let signer = CommandSigner(command: [path], address: EVMAddressText(Vector.from)!, timeout: .seconds(10))
+        _ = try await SignatureCheck.verified(typedData, by: signer)
+        let lines = try String(contentsOfFile: report, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.first == "mark=marked-\(descriptor)")
+        #expect(lines.dropFirst().first.map { !$0.contains(secretPath) } == true)
+    }
+
+    @Test("a command that exits without reading its input, or says too much, ends cleanly")
+    func childProcessEdges() async throws {
+        let unread = ChildProcess(
+            executable: "/bin/true", arguments: [], input: [UInt8](repeating: 0x41, count: 1 << 20),
+            timeout: .seconds(10), outputCap: 16)
+        #expect(await unread.run() == .finished(status: 0, stdout: [], stderr: []))
+        let chatty = ChildProcess(
+            executable: "/bin/sh", arguments: ["-c", "head -c 100000 /dev/zero; head -c 5 /dev/zero >&2; exit 7"],
+            input: [], timeout: .seconds(10), outputCap: 16)
+        // 100,000 bytes said, the cap (16) plus one kept.
+        let expected = ChildProcess.Ending.finished(
+            status: 7, stdout: [UInt8](repeating: 0, count: 17), stderr: [UInt8](repeating: 0, count: 5))
+        #expect(await chatty.run() == expected)
+        let missing = ChildProcess(
+            executable: "/nonexistent/signer", arguments: [], input: [], timeout: .seconds(10), outputCap: 16)
+        guard case .notStarted = await missing.run() else {
+            Issue.record("a missing executable should not start")
+            return
+        }
     }
 
     @Test("a failing command's stderr is excerpted with hex runs redacted")

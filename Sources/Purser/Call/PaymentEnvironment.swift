@@ -1,5 +1,5 @@
 import EVMSigning
-import Foundation
+public import FoundationEssentials
 import HTTPClient
 public import Ledger
 public import X402
@@ -57,7 +57,7 @@ public struct PaymentEnvironment: Sendable {
             problems.append("no spending session has been granted (no ledger in \(home))")
         }
         var limits: LimitsConfiguration?
-        let limitsPath = (policiesDirectory as NSString).appendingPathComponent("limits.json")
+        let limitsPath = PathText.join(policiesDirectory, "limits.json")
         do {
             limits = try LimitsConfiguration.load(path: limitsPath)
         } catch {

@@ -1,5 +1,6 @@
 import EVMSigning
-import Foundation
+import FoundationEssentials
+import Glibc
 import JSONCore
 import X402
 
@@ -62,7 +63,7 @@ struct ApprovalRequestState: Sendable, Hashable {
 /// The key that protects request states: 32 random bytes in `<home>/approval.key`, mode 0600.
 enum ApprovalKey {
     static func loadOrCreate(home: String) -> [UInt8]? {
-        let path = (home as NSString).appendingPathComponent("approval.key")
+        let path = PathText.join(home, "approval.key")
         // Owner-only like signer.json: a key others could read or plant would let them forge approvals.
         let existing: [UInt8]?
         do { existing = try OwnerOnlyFile.read(path, what: "the approval key") } catch { return nil }

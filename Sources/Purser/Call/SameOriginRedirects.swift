@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import X402
 
 /// The upstream redirected to another origin: refused, never contacted.

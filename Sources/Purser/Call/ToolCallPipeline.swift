@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 public import JSONCore
 public import MCP
 public import X402
@@ -81,7 +82,7 @@ public final class ToolCallPipeline: Sendable {
 
     /// Writes one line to stderr.
     public static let standardError: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        StandardStream.error.write(line + "\n")
     }
 
     /// The tools `agent` may see.

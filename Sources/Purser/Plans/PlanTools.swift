@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import JSONCore
 import Ledger
 import MCP
@@ -488,8 +488,7 @@ struct PlanTools: Sendable {
     }
 
     private static func isoTime(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds / 1000)))
+        // `2026-01-31T12:00:00Z`, as ISO8601DateFormatter wrote it (UTC, whole seconds).
+        Date(timeIntervalSince1970: TimeInterval(milliseconds / 1000)).formatted(Date.ISO8601FormatStyle())
     }
 }

@@ -1,5 +1,5 @@
 public import Cedar
-import Foundation
+import FoundationEssentials
 import JSONCore
 
 /// The contents of a `policies/` directory: every `*.cedar` file (in name order) and `entities.json`.
@@ -26,8 +26,8 @@ public struct PolicyFiles: Sendable {
     /// - Throws: a `Diagnostic` (file, line, column, message) for the first problem; nothing is half-loaded.
     public static func load(directory: String, entitiesFile: String? = nil) throws(PolicyLoadError) -> PolicyFiles {
         let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        var isDirectory = false
+        guard manager.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory else {
             throw PolicyLoadError.at(
                 file: directory, location: SourceLocation(line: 1, column: 1),
                 message: "policies directory not found")
@@ -39,13 +39,13 @@ public struct PolicyFiles: Sendable {
             // Not an empty set: a policy file that cannot be seen is a policy that is not enforced.
             throw PolicyLoadError.at(
                 file: directory, location: SourceLocation(line: 1, column: 1),
-                message: "cannot list the policies directory: \(error.localizedDescription)")
+                message: "cannot list the policies directory: \(ErrorText.describe(error))")
         }
         let names = listing.filter { $0.hasSuffix(".cedar") }.sorted()
         var sources: [(name: String, text: String)] = []
         var fingerprint: [String: String] = [:]
         for name in names {
-            let path = (directory as NSString).appendingPathComponent(name)
+            let path = PathText.join(directory, name)
             guard let data = manager.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
                 throw PolicyLoadError.at(
                     file: path, location: SourceLocation(line: 1, column: 1), message: "cannot read the file as UTF-8")
@@ -69,7 +69,7 @@ public struct PolicyFiles: Sendable {
                 location: SourceLocation(line: place?.position.line ?? 1, column: place?.position.column ?? 1),
                 message: "`\(feature)` is not supported by Purser's Cedar engine yet (see docs/policies.md)")
         }
-        let entitiesPath = entitiesFile ?? (directory as NSString).appendingPathComponent("entities.json")
+        let entitiesPath = entitiesFile ?? PathText.join(directory, "entities.json")
         var entities = Entities()
         if let data = manager.contents(atPath: entitiesPath) {
             fingerprint[entitiesPath] = PolicyFiles.fingerprint(of: data)
@@ -89,7 +89,7 @@ public struct PolicyFiles: Sendable {
                 file: entitiesPath, location: SourceLocation(line: 1, column: 1), message: "cannot read the file")
         }
         var files = PolicyFiles(policySet: policySet, entities: entities, fingerprint: fingerprint)
-        let settingsPath = (directory as NSString).appendingPathComponent(settingsFileName)
+        let settingsPath = PathText.join(directory, settingsFileName)
         if let data = manager.contents(atPath: settingsPath) {
             fingerprint[settingsPath] = PolicyFiles.fingerprint(of: data)
             files = PolicyFiles(policySet: policySet, entities: entities, fingerprint: fingerprint)
@@ -143,12 +143,12 @@ public struct PolicyFiles: Sendable {
         var result: [String: String] = [:]
         let names = ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".cedar") }
         for name in names {
-            let path = (directory as NSString).appendingPathComponent(name)
+            let path = PathText.join(directory, name)
             if let data = manager.contents(atPath: path) { result[path] = fingerprint(of: data) }
         }
-        let entitiesPath = entitiesFile ?? (directory as NSString).appendingPathComponent("entities.json")
+        let entitiesPath = entitiesFile ?? PathText.join(directory, "entities.json")
         if let data = manager.contents(atPath: entitiesPath) { result[entitiesPath] = fingerprint(of: data) }
-        let settingsPath = (directory as NSString).appendingPathComponent(settingsFileName)
+        let settingsPath = PathText.join(directory, settingsFileName)
         if let data = manager.contents(atPath: settingsPath) { result[settingsPath] = fingerprint(of: data) }
         return result
     }

@@ -1,5 +1,5 @@
 public import Cedar
-import Foundation
+import FoundationEssentials
 public import JSONCore
 import MCP
 
@@ -405,7 +405,7 @@ public actor PolicyStore: CallAuthorizer {
     private static func toolEntityProblems(directory: String, files: PolicyFiles, tools: [ToolManifest])
         -> [Diagnostic]
     {
-        let path = (directory as NSString).appendingPathComponent("entities.json")
+        let path = PathText.join(directory, "entities.json")
         var result: [Diagnostic] = []
         for tool in tools {
             let facts = ToolFacts(manifest: tool)

@@ -1,5 +1,5 @@
 public import Chain
-import Foundation
+import FoundationEssentials
 import HTTPClient
 public import Ledger
 public import X402

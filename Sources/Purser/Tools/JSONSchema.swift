@@ -1,4 +1,3 @@
-import Foundation
 public import JSONCore
 
 /// The JSON Schema subset tools really use, checked strictly.
@@ -22,12 +21,12 @@ public struct JSONSchema: Sendable {
 
     /// The schema document.
     public let document: JSONValue
-    private let patterns: [String: NSRegularExpressionBox]
+    private let patterns: [String: SchemaPattern]
 
     /// Compiles a schema; returns problems keyed by JSON Pointer (relative to the schema) when it is not usable.
     public static func compile(_ document: JSONValue) -> Result<JSONSchema, SchemaProblems> {
         var problems: [(String, String)] = []
-        var patterns: [String: NSRegularExpressionBox] = [:]
+        var patterns: [String: SchemaPattern] = [:]
         check(document, pointer: "", problems: &problems, patterns: &patterns)
         if problems.isEmpty { return .success(JSONSchema(document: document, patterns: patterns)) }
         return .failure(SchemaProblems(items: problems.map { (pointer: $0.0, message: $0.1) }))
@@ -35,7 +34,7 @@ public struct JSONSchema: Sendable {
 
     private static func check(
         _ schema: JSONValue, pointer: String, problems: inout [(String, String)],
-        patterns: inout [String: NSRegularExpressionBox]
+        patterns: inout [String: SchemaPattern]
     ) {
         if case .bool = schema { return }
         guard let object = schema.objectValue else {
@@ -90,9 +89,10 @@ public struct JSONSchema: Sendable {
                     continue
                 }
                 do {
-                    patterns[text] = NSRegularExpressionBox(try NSRegularExpression(pattern: text))
+                    patterns[text] = try SchemaPattern(text)
                 } catch {
-                    problems.append((here, "\"pattern\" is not a valid regular expression"))
+                    problems.append(
+                        (here, "\"pattern\" is not a usable regular expression (ECMA-262 subset): \(error.message)"))
                 }
             case "items", "additionalProperties":
                 check(value, pointer: here, problems: &problems, patterns: &patterns)
@@ -158,10 +158,13 @@ public struct JSONSchema: Sendable {
             if let maximum = schema["maxLength"]?.int64Value, length > maximum {
                 problems.append((pointer, "\(name) must be at most \(maximum) character(s) long"))
             }
-            if let pattern = schema["pattern"]?.stringValue, let regex = patterns[pattern]?.expression {
-                let range = NSRange(text.startIndex..., in: text)
-                if regex.firstMatch(in: text, range: range) == nil {
-                    problems.append((pointer, "\(name) must match the pattern \(pattern)"))
+            if let pattern = schema["pattern"]?.stringValue, let compiled = patterns[pattern] {
+                switch compiled.matches(text) {
+                case true?: break
+                case false?: problems.append((pointer, "\(name) must match the pattern \(pattern)"))
+                case nil:
+                    // Fail closed: a value that cannot be checked in bounded time is not accepted.
+                    problems.append((pointer, "\(name) is too long to check against the pattern \(pattern)"))
                 }
             }
         case .array(let elements):
@@ -205,10 +208,4 @@ public struct JSONSchema: Sendable {
 public struct SchemaProblems: Error, Sendable {
     /// The problems, in document order.
     public var items: [(pointer: String, message: String)]
-}
-
-/// `NSRegularExpression` is immutable after creation and documented thread-safe for matching.
-struct NSRegularExpressionBox: @unchecked Sendable {
-    let expression: NSRegularExpression
-    init(_ expression: NSRegularExpression) { self.expression = expression }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 public import X402
 
 /// Removes the secret values Purser injected into an upstream request from whatever came back.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 public import JSONCore
 public import MCP
 
@@ -121,7 +121,7 @@ public enum ToolManifestLoader {
         var diagnostics: [Diagnostic] = []
         var seen: [String: String] = [:]
         for name in names {
-            let path = (directory as NSString).appendingPathComponent(name)
+            let path = PathText.join(directory, name)
             guard let data = FileManager.default.contents(atPath: path) else {
                 diagnostics.append(
                     Diagnostic(

@@ -1,4 +1,4 @@
-import Foundation
+public import FoundationEssentials
 public import JSONCore
 
 /// Why a template or its expansion is refused.
@@ -38,7 +38,7 @@ public struct URLTemplate: Sendable, Hashable {
 
     /// Parses a template; the failure is a message for `purser check`.
     public static func parse(_ template: String) -> Result<URLTemplate, TemplateError> {
-        guard let schemeEnd = template.range(of: "://") else {
+        guard let schemeEnd = template.firstRange(of: "://") else {
             return .failure(TemplateError(message: "\"url\" must be an absolute http or https URL"))
         }
         let scheme = template[..<schemeEnd.lowerBound].lowercased()
