@@ -59,11 +59,12 @@ final class FaultyLedger: PaymentLedger {
         return try await inner.activeSession(agent: agent, asset: asset)
     }
 
-    func unreleasedReservations(session sessionID: String, agent: String, asset: String, since: Int64)
-        async throws(LedgerError) -> [Reservation]
+    func sessionTotals(session sessionID: String, agent: String, asset: String, tool: String, since: Int64)
+        async throws(LedgerError) -> SessionTotals
     {
-        try step("reservations")
-        return try await inner.unreleasedReservations(session: sessionID, agent: agent, asset: asset, since: since)
+        try step("sessionTotals")
+        return try await inner.sessionTotals(
+            session: sessionID, agent: agent, asset: asset, tool: tool, since: since)
     }
 
     func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
