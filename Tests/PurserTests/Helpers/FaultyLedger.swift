@@ -120,3 +120,33 @@ final class FaultyLedger: PaymentLedger {
         return try await inner.createApproval(binding, ttlMilliseconds: ttlMilliseconds, state: state)
     }
 }
+
+/// Spend plans through the same fault counter, so a test can make a plan-capable ledger unreadable.
+extension FaultyLedger: PlanLedger {
+    func currentPlan(session sessionID: String) async throws(LedgerError) -> PlanStatus? {
+        try step("currentPlan")
+        return try await inner.currentPlan(session: sessionID)
+    }
+
+    func proposePlan(
+        sessionID: String, agent: String, steps: [SpendPlan.Step], total: Int64, argumentsDigest: String,
+        lifetimeMilliseconds: Int64
+    ) async throws(LedgerError) -> PlanProposal {
+        try step("proposePlan")
+        return try await inner.proposePlan(
+            sessionID: sessionID, agent: agent, steps: steps, total: total, argumentsDigest: argumentsDigest,
+            lifetimeMilliseconds: lifetimeMilliseconds)
+    }
+
+    func approvePlan(_ id: String, by channel: String) async throws(LedgerError) -> PlanApprovalOutcome {
+        try step("approvePlan")
+        return try await inner.approvePlan(id, by: channel)
+    }
+
+    func closePlan(_ id: String, outcome: SpendPlan.Outcome, by actor: String) async throws(LedgerError)
+        -> PlanCloseOutcome
+    {
+        try step("closePlan")
+        return try await inner.closePlan(id, outcome: outcome, by: actor)
+    }
+}
