@@ -386,6 +386,18 @@ extension Ledger {
         }
     }
 
+    /// Every plan with what it used, newest first, read in one snapshot (for reports).
+    public func plans() throws(LedgerError) -> [PlanStatus] {
+        try database.transaction(immediate: false) { () throws(LedgerError) -> [PlanStatus] in
+            let ids = try database.rows("SELECT id FROM plans ORDER BY created_ms DESC, id") { $0.text(0) }
+            var statuses: [PlanStatus] = []
+            for id in ids {
+                if let status = try planStatusLocked(id) { statuses.append(status) }
+            }
+            return statuses
+        }
+    }
+
     /// Settled payments of plans closed as `failed`, as wasted spend (reason `plan_failed`).
     func failedPlanPayments() throws(LedgerError) -> [WastedPayment] {
         try database.rows(

@@ -306,22 +306,50 @@ extension Ledger {
         }
     }
 
-    /// The reservations not released that count toward `session`'s facts: those of the session itself and
-    /// those of `agent` in `asset` created after `since` (unix milliseconds, the velocity window), in any
-    /// session. Both halves are served by partial indexes, so a pay decision reads only what it counts,
-    /// never the whole ledger.
-    public func unreleasedReservations(session sessionID: String, agent: String, asset: String, since: Int64)
-        throws(LedgerError) -> [Reservation]
+    /// What `session`'s pay decision counts for a payment to `tool` (`SessionTotals`): the session's own
+    /// reservations not released, at any age, and `agent`'s in `asset` created after `since` (unix
+    /// milliseconds, the velocity window) in any session. Summed by the database in one statement, served by
+    /// the partial indexes `reservations_session` and `reservations_window`: no row is read into this process,
+    /// so a paid call's cost does not grow with the session's payments decoded here.
+    ///
+    /// A sum that does not fit 64 bits fails the statement (SQLite's "integer overflow"; PostgreSQL's
+    /// numeric sum is refused when read): it never reads as less than was spent.
+    public func sessionTotals(session sessionID: String, agent: String, asset: String, tool: String, since: Int64)
+        throws(LedgerError) -> SessionTotals
     {
-        try database.rows(
-            """
-            SELECT \(Self.reservationColumns) FROM reservations WHERE state != 'released' AND session_id = ?
-            UNION
-            SELECT \(Self.reservationColumns) FROM reservations
-            WHERE state != 'released' AND agent = ? AND asset = ? AND created_ms > ?
-            """, [.text(sessionID), .text(agent), .text(asset), .integer(since)]
-        ) { Self.reservation(from: $0) }
+        var totals = SessionTotals()
+        try database.query(
+            Self.sessionTotalsStatement,
+            [.text(tool), .text(tool), .text(sessionID), .text(tool), .text(agent), .text(asset), .integer(since)]
+        ) { row throws(LedgerError) in
+            totals = SessionTotals(
+                spent: row.int64(0), held: row.int64(1), toolPayments: row.int64(2), toolAmount: row.int64(3),
+                windowPayments: row.int64(4), windowAmount: row.int64(5), toolWindowPayments: row.int64(6))
+        }
+        return totals
     }
+
+    /// `sessionTotals`' one statement: the session's sums and the window's, one row. What a reservation
+    /// counts is its settled amount once committed (its amount if a committed row had none, as `Reservation`
+    /// reads it), its full amount while held.
+    private static let sessionTotalsStatement: String = {
+        let counted = "CASE WHEN state = 'committed' THEN COALESCE(settled_amount, amount) ELSE amount END"
+        return """
+            SELECT s.spent, s.held, s.tool_payments, s.tool_amount, w.payments, w.amount, w.tool_payments
+            FROM (
+                SELECT COALESCE(SUM(CASE WHEN state = 'committed' THEN COALESCE(settled_amount, amount) ELSE 0 END), 0)
+                        AS spent,
+                    COALESCE(SUM(CASE WHEN state = 'committed' THEN 0 ELSE amount END), 0) AS held,
+                    COALESCE(SUM(CASE WHEN tool = ? THEN 1 ELSE 0 END), 0) AS tool_payments,
+                    COALESCE(SUM(CASE WHEN tool = ? THEN \(counted) ELSE 0 END), 0) AS tool_amount
+                FROM reservations WHERE session_id = ? AND state != 'released'
+            ) s, (
+                SELECT COUNT(*) AS payments, COALESCE(SUM(\(counted)), 0) AS amount,
+                    COALESCE(SUM(CASE WHEN tool = ? THEN 1 ELSE 0 END), 0) AS tool_payments
+                FROM reservations WHERE agent = ? AND asset = ? AND created_ms > ? AND state != 'released'
+            ) w
+            """
+    }()
 
     /// What `recover()` did.
     public struct Recovery: Sendable, Hashable {

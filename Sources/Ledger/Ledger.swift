@@ -76,10 +76,11 @@ public actor Ledger {
     ///
     /// A `postgres://` or `postgresql://` URL instead of a path opens that PostgreSQL ledger
     /// (`open(location:)`).
-    public static func open(path: String, clock: LedgerClock = .system, configuration: Configuration = Configuration())
-        throws(LedgerError) -> Ledger
-    {
-        try open(location: LedgerLocation(path), clock: clock, configuration: configuration)
+    public static func open(
+        path: String, clock: LedgerClock = .system, configuration: Configuration = Configuration(),
+        create: Bool = true
+    ) throws(LedgerError) -> Ledger {
+        try open(location: LedgerLocation(path), clock: clock, configuration: configuration, create: create)
     }
 
     /// Opens the ledger at `location`, creating its schema if needed, and brings the schema up to date.
@@ -87,11 +88,18 @@ public actor Ledger {
     /// PostgreSQL: each open ledger holds a session advisory lock named after its owner id, which the
     /// server drops when the connection ends (the process died, or the network between them did), so
     /// `recover()` on any machine tells a gone owner's unsigned reservations from a live one's.
+    /// - Parameter create: false for a caller that only reads or checks an existing ledger (`purser ledger
+    ///   verify`, reports): where there is none (no SQLite file; no `purser_schema` table in the PostgreSQL
+    ///   database's search path) it throws `LedgerError.Code.notFound` and creates nothing.
     public static func open(
-        location: LedgerLocation, clock: LedgerClock = .system, configuration: Configuration = Configuration()
+        location: LedgerLocation, clock: LedgerClock = .system, configuration: Configuration = Configuration(),
+        create: Bool = true
     ) throws(LedgerError) -> Ledger {
         switch location {
         case .sqlite(let path):
+            if !create, access(path, F_OK) != 0 {
+                throw LedgerError(.notFound, "no ledger at \(path) yet")
+            }
             try LedgerFile.prepare(path)
             let ownerLock = try OwnerLock.acquire(directory: path + ".owners")
             ownerLock.sweep()
@@ -103,6 +111,9 @@ public actor Ledger {
             let database = try PostgresDatabase(
                 url: url, lockTimeoutMilliseconds: configuration.busyTimeoutMilliseconds,
                 concurrency: configuration.postgresConcurrency)
+            if !create, try !database.hasLedger() {
+                throw LedgerError(.notFound, "no ledger in the PostgreSQL database \(url) yet (no purser_schema table)")
+            }
             try migrate(database)
             let owners = try PostgresOwners.acquire(database)
             return Ledger(path: url, database: database, clock: clock, configuration: configuration, owners: owners)

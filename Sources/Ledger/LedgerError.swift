@@ -4,7 +4,7 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable, extensible error code.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: String {
-            case storage, busy, schema, invalidArgument, configuration, io
+            case storage, busy, schema, invalidArgument, configuration, io, notFound
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -21,6 +21,8 @@ public struct LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let configuration = Code(.configuration)
         /// A file-system operation failed.
         public static let io = Code(.io)
+        /// There is no ledger at the location, and the caller asked not to create one.
+        public static let notFound = Code(.notFound)
 
         public var description: String { value.rawValue }
     }

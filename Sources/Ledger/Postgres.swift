@@ -244,6 +244,12 @@ final class PostgresDatabase: LedgerDatabase {
         return PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
     }
 
+    /// True when the database holds a ledger: its version table `purser_schema` is in the search path.
+    /// Reads only: a caller that must not create a ledger asks this before `Ledger.migrate`.
+    func hasLedger() throws(LedgerError) -> Bool {
+        try first("SELECT to_regclass('purser_schema') IS NOT NULL") { $0.text(0) == "t" } ?? false
+    }
+
     /// The version table `purser_schema`, one row; created on first use, under the writer lock.
     func schemaVersion() throws(LedgerError) -> Int64 {
         precondition(inTransaction, "the schema version is read under the writer lock")

@@ -152,9 +152,19 @@ struct LedgerBenchmark: Benchmark {
         let result: JSONValue = [
             "start": .number(JSONNumber(start)), "end": .number(JSONNumber(end)), "latencies": .array(latencies),
         ]
-        FileHandle.standardOutput.write(Data(result.serialized().utf8))
+        // The parent reads this from a pipe; if it has gone (interrupted, crashed), the write fails with
+        // EPIPE (SIGPIPE is ignored). `write(_: Data)` traps on that; there is nobody left to tell, so the
+        // worker exits with a status of its own instead of crashing.
+        do {
+            try FileHandle.standardOutput.write(contentsOf: Data(result.serialized().utf8))
+        } catch {
+            return workerOutputLost
+        }
         return 0
     }
+
+    /// The worker's exit status when its results could not be written (EX_IOERR).
+    static let workerOutputLost: Int32 = 74
 
     private static func monotonicNanoseconds() -> Int64 {
         var spec = timespec()

@@ -23,7 +23,12 @@ struct ReportCommand: Subcommand {
         let report = try await ledger.report()
         let wasted = try await ledger.wastedPayments()
         guard let html else {
-            printOut(json ? Self.json(report, wasted: wasted).serialized() : Self.text(report, wasted: wasted))
+            let plans = try await ledger.plans()
+            let now = LedgerClock.system.now()
+            printOut(
+                json
+                    ? Self.json(report, wasted: wasted, plans: plans, now: now).serialized()
+                    : Self.text(report, wasted: wasted, plans: plans, now: now))
             return 0
         }
         let sessions = Dictionary(
@@ -51,7 +56,9 @@ struct ReportCommand: Subcommand {
         return 0
     }
 
-    static func text(_ report: LedgerReport, wasted: [WastedPayment] = []) -> String {
+    static func text(_ report: LedgerReport, wasted: [WastedPayment] = [], plans: [PlanStatus] = [], now: Int64 = 0)
+        -> String
+    {
         var sections: [String] = []
         let groups: [(String, [LedgerReport.Spend])] = [
             ("AGENT", report.byAgent), ("TOOL", report.byTool), ("PAYEE", report.byPayee),
@@ -106,10 +113,13 @@ struct ReportCommand: Subcommand {
             sections.append("Call latency\n(no calls recorded)")
         }
         sections.append(Self.wastedText(wasted))
+        sections.append(Self.plansText(plans, now: now))
         return sections.joined(separator: "\n\n")
     }
 
-    static func json(_ report: LedgerReport, wasted: [WastedPayment] = []) -> JSONValue {
+    static func json(_ report: LedgerReport, wasted: [WastedPayment] = [], plans: [PlanStatus] = [], now: Int64 = 0)
+        -> JSONValue
+    {
         func spend(_ rows: [LedgerReport.Spend]) -> JSONValue {
             .array(
                 rows.map {
@@ -138,7 +148,7 @@ struct ReportCommand: Subcommand {
                 report.refusals.map { ["reason": .string($0.reason), "count": .number(JSONNumber($0.count))] }),
             "inDoubt": held(report.inDoubt), "claimedUnverified": held(report.claimedUnverified),
             "contradicted": held(report.contradicted),
-            "latency": .null, "wasted": Self.wastedJSON(wasted),
+            "latency": .null, "wasted": Self.wastedJSON(wasted), "plans": Self.plansJSON(plans, now: now),
         ]
         if let latency = report.latency {
             object["latency"] = [

@@ -38,10 +38,17 @@ enum LedgerHome {
     /// an error naming the path tried and how to point elsewhere, rather than a new empty file.
     ///
     /// A PostgreSQL ledger (`--ledger postgres://…`, `$PURSER_LEDGER`, or `"ledger"` in the home's
-    /// `config.json`) is opened as it is: its schema is created on first use.
+    /// `config.json`) gets its schema when `create` is set; otherwise a database without one is the same
+    /// error, naming the URL and where it came from, and nothing is created in it.
     static func open(_ configuration: RuntimeConfiguration, create: Bool) throws -> Ledger {
         let location = try configuration.ledgerLocation()
-        guard case .sqlite(let path) = location else { return try Ledger.open(location: location) }
+        guard case .sqlite(let path) = location else {
+            if create { return try Ledger.open(location: location) }
+            guard let ledger = try existing(location) else {
+                throw LedgerHomeError(description: noPostgresLedger(location, configuration))
+            }
+            return ledger
+        }
         let home = configuration.homeDirectory
         if !FileManager.default.fileExists(atPath: path) {
             guard create else {
@@ -56,6 +63,24 @@ enum LedgerHome {
                 atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         return try Ledger.open(path: path)
+    }
+
+    /// The ledger at `location`, or nil where there is none yet (and nothing is created there).
+    static func existing(_ location: LedgerLocation) throws(LedgerError) -> Ledger? {
+        do {
+            return try Ledger.open(location: location, create: false)
+        } catch {
+            if error.code == .notFound { return nil }
+            throw error
+        }
+    }
+
+    /// "cannot read the PostgreSQL ledger URL: no ledger there yet (…). The ledger is URL, from …; …" for a
+    /// database without Purser's schema.
+    static func noPostgresLedger(_ location: LedgerLocation, _ configuration: RuntimeConfiguration) -> String {
+        "cannot read the PostgreSQL ledger \(location): no ledger there yet "
+            + "(`purser session grant --agent NAME` creates it). The ledger is \(location), "
+            + "\(configuration.ledgerSource); pass --ledger URL or set PURSER_LEDGER"
     }
 
     /// `<policies>/limits.json`; a missing file names the path tried and the flag or variable that moves it.
@@ -191,15 +216,17 @@ struct SessionCommand: Subcommand {
         let json = try arguments.flag("json")
         try arguments.finish()
         let path = configuration.ledger
-        guard try configuration.ledgerLocation().isPostgres || FileManager.default.fileExists(atPath: path) else {
+        let location = try configuration.ledgerLocation()
+        guard let ledger = try LedgerHome.existing(location) else {
             if json {
                 printOut("[]")
+            } else if location.isPostgres {
+                printOut("no sessions: \(LedgerHome.noPostgresLedger(location, configuration))")
             } else {
                 printOut("no sessions: \(configuration.cannotRead(path, in: .home, why: "no ledger there"))")
             }
             return 0
         }
-        let ledger = try Ledger.open(path: path)
         let usages = try await ledger.sessions()
         let now = LedgerClock.system.now()
         func status(_ session: PaymentSession) -> String {

@@ -269,45 +269,6 @@ struct GatesTests {
     }
 
     @Test(
-        "unreleasedReservations reads the session's holds and the agent's window, nothing else",
-        arguments: LedgerBackend.all)
-    func sessionFactsRows(backend: LedgerBackend) async throws {
-        let directory = try backend.store()
-        defer { directory.remove() }
-        let ledger = try open(directory)
-        let limits = Fixtures.limits()
-        let old = try await ledger.grantSession(
-            agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000_000, ttlMilliseconds: 86_400_000)
-        let oldHold = try #require(
-            try await ledger.reserve(Fixtures.request(session: old.id, amount: 10), limits: limits).reservation)
-        let other = try await ledger.grantSession(
-            agent: "agent-2", asset: "USDC", decimals: 6, cap: 1_000_000, ttlMilliseconds: 86_400_000)
-        let otherHold = try #require(
-            try await ledger.reserve(Fixtures.request(session: other.id, amount: 20, agent: "agent-2"), limits: limits)
-                .reservation)
-        clock.advance(7_200_000)
-        let windowStart = clock.now - 3_600_000
-        let recent = try #require(
-            try await ledger.reserve(Fixtures.request(session: old.id, amount: 30), limits: limits).reservation)
-        let released = try #require(
-            try await ledger.reserve(Fixtures.request(session: old.id, amount: 40), limits: limits).reservation)
-        _ = try await ledger.release(released.id, reason: "not_signed")
-
-        // Session `old`: its own holds at any age, without the released one and without agent-2's.
-        let mine = try await ledger.unreleasedReservations(
-            session: old.id, agent: "agent-1", asset: "USDC", since: windowStart)
-        #expect(Set(mine.map(\.id)) == [oldHold.id, recent.id])
-        // agent-2's session: its own (old) hold only; agent-1's recent hold is another agent's window.
-        let theirs = try await ledger.unreleasedReservations(
-            session: other.id, agent: "agent-2", asset: "USDC", since: windowStart)
-        #expect(theirs.map(\.id) == [otherHold.id])
-        // A new session of agent-1 sees the agent's window (the recent hold), not the old session's old hold.
-        let fresh = try await ledger.unreleasedReservations(
-            session: "ses_none", agent: "agent-1", asset: "USDC", since: windowStart)
-        #expect(fresh.map(\.id) == [recent.id])
-    }
-
-    @Test(
         "a sum of what was spent that does not fit 64 bits fails the read; it never counts as nothing spent",
         arguments: LedgerBackend.all)
     func overflowingSumFailsClosed(backend: LedgerBackend) async throws {

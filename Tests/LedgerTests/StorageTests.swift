@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 import Ledger
 import Testing
 
@@ -24,6 +25,31 @@ struct StorageTests {
         _ = try Ledger.open(path: directory.databasePath)
         #expect(try pragma(directory.databasePath, "PRAGMA journal_mode") == "wal")
         #expect(try pragma(directory.databasePath, "PRAGMA user_version") == "\(Ledger.schemaVersion)")
+    }
+
+    @Test(
+        "opening without create where there is no ledger says so and creates nothing; with one it opens",
+        arguments: LedgerBackend.all)
+    func openWithoutCreate(backend: LedgerBackend) async throws {
+        let directory = try backend.store()
+        defer { directory.remove() }
+        #expect {
+            _ = try Ledger.open(path: directory.databasePath, create: false)
+        } throws: { error in
+            (error as? LedgerError)?.code == .notFound
+        }
+        // Nothing was made: no file, no version table (a second try says the same).
+        if backend == .sqlite {
+            #expect(!FileManager.default.fileExists(atPath: directory.databasePath))
+        } else {
+            #expect(throws: LedgerError.self) { try directory.execute("SELECT 1 FROM purser_schema") }
+        }
+        #expect(throws: LedgerError.self) { _ = try Ledger.open(path: directory.databasePath, create: false) }
+
+        let session = try await Ledger.open(path: directory.databasePath).grantSession(
+            agent: "agent-1", asset: "USDC", decimals: 6, cap: 1_000, ttlMilliseconds: 60_000)
+        let reopened = try Ledger.open(path: directory.databasePath, create: false)
+        #expect(try await reopened.session(id: session.id) == session)
     }
 
     @Test("a ledger written by a newer build is refused, not misread", arguments: LedgerBackend.all)

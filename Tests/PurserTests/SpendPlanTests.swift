@@ -102,6 +102,29 @@ struct SpendPlanTests {
         #expect(listed == ["forecast", "weather", PlanTools.proposeName, PlanTools.statusName, PlanTools.closeName])
     }
 
+    @Test(
+        "a ledger that cannot be read while listing offers the plan tools (a decided outcome); a readable one without the flag does not"
+    )
+    func unreadableLedgerListsPlanTools() async throws {
+        let client = ClientDescription(info: nil, capabilities: [:])
+        let readable = try await World(ledger: { FaultyLedger($0, failAt: 0) }, requirePlan: false)
+        let plain = await PurserToolProvider(pipeline: readable.pipeline, agent: "alice").tools(for: client)
+        #expect(plain.map { $0.name } == ["weather"])
+
+        let box = FaultyLedgerBox()
+        let world = try await World(ledger: { box.make($0, failAt: 1) }, requirePlan: false)
+        let listed = await PurserToolProvider(pipeline: world.pipeline, agent: "alice").tools(for: client)
+        let planTools = [PlanTools.proposeName, PlanTools.statusName, PlanTools.closeName]
+        #expect(listed.map { $0.name } == ["weather"] + planTools)
+        #expect(box.ledger?.failedOperations == ["activeSession"])
+        // Offering them pays nothing: a plan tool still needs the ledger, and says it is unavailable.
+        let failing = FaultyLedgerBox()
+        let proposing = try await World(ledger: { failing.make($0, failAt: 1) }, requirePlan: false)
+        let proposed = await proposing.pipeline.planTools.call(
+            name: PlanTools.proposeName, arguments: proposal(), caller: CallerContext(agent: "alice"))
+        #expect(try errorCode(proposed) == "ledger_unavailable")
+    }
+
     @Test("fallback: a proposed plan waits for purser approve; once approved its steps run without asking again")
     func approvedStepsRunUnasked() async throws {
         let world = try await planWorld()

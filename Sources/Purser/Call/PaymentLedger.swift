@@ -15,10 +15,11 @@ public protocol PaymentLedger: Sendable {
     func abandonIdempotent(agent: String, key: String) async throws(LedgerError) -> Bool
     /// The agent's active session for an asset.
     func activeSession(agent: String, asset: String) async throws(LedgerError) -> PaymentSession?
-    /// The unreleased reservations a session's facts count (the session's own, and the agent's in the
-    /// asset since the window began), for the session facts policies see.
-    func unreleasedReservations(session sessionID: String, agent: String, asset: String, since: Int64)
-        async throws(LedgerError) -> [Reservation]
+    /// What a session's facts count for a payment to `tool` (the session's own reservations not released,
+    /// and the agent's in the asset since the window began), summed by the ledger, for the session facts
+    /// policies see.
+    func sessionTotals(session sessionID: String, agent: String, asset: String, tool: String, since: Int64)
+        async throws(LedgerError) -> SessionTotals
     /// Evaluates every gate without holding anything.
     func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
         -> GateEvaluation

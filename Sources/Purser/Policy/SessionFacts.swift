@@ -4,9 +4,10 @@ public import Ledger
 /// What a pay decision knows about the agent's session, as `context.session` (docs/policies.md), so rules about
 /// history ("at most 3 premium reports an hour") can be policy.
 ///
-/// Counted from the ledger's reservations of the session, in-flight holds included (money that may have left
-/// counts): amounts in atomic units, shown to policy as decimals rounded **up** (spent, held, window and tool
-/// amounts) or **down** (remaining), so a rounding never makes a limit look further away than it is.
+/// Counted by the ledger from the session's reservations (`Ledger.sessionTotals`), in-flight holds included
+/// (money that may have left counts): amounts in atomic units, shown to policy as decimals rounded **up**
+/// (spent, held, window and tool amounts) or **down** (remaining), so a rounding never makes a limit look
+/// further away than it is.
 /// The window is the velocity window of `limits.json` for the asset (one hour when none is set).
 public struct SessionFacts: Sendable, Hashable {
     /// Settled amounts of committed payments.
@@ -33,56 +34,38 @@ public struct SessionFacts: Sendable, Hashable {
         self.decimals = decimals
     }
 
-    /// The facts of `session` for a payment to `tool`, from the ledger's reservations; `planned` is what an
-    /// approved spend plan still reserves (counted as held: the session cannot spend it elsewhere).
-    public init(
-        session: PaymentSession, reservations: [Reservation], tool: String, windowMilliseconds: Int64,
-        nowMilliseconds: Int64, planned: Int64 = 0
-    ) {
+    /// The facts of `session` from the ledger's totals for a payment to a tool (`Ledger.sessionTotals`);
+    /// `planned` is what an approved spend plan still reserves (counted as held: the session cannot spend it
+    /// elsewhere).
+    public init(session: PaymentSession, totals: SessionTotals, planned: Int64 = 0) {
         self.init(decimals: session.decimals)
-        let windowStart = nowMilliseconds - windowMilliseconds
-        for reservation in reservations where reservation.state != .released {
-            let amount =
-                reservation.state == .committed ? (reservation.settledAmount ?? reservation.amount) : reservation.amount
-            let inWindow = reservation.createdAt > windowStart
-            if reservation.agent == session.agent, reservation.asset == session.asset, inWindow {
-                windowPayments += 1
-                windowAmount = Self.add(windowAmount, amount)
-                if reservation.tool == tool { toolWindowPayments += 1 }
-            }
-            guard reservation.sessionID == session.id else { continue }
-            if reservation.state == .committed {
-                spent = Self.add(spent, amount)
-            } else {
-                held = Self.add(held, amount)
-            }
-            if reservation.tool == tool {
-                toolPayments += 1
-                toolSpent = Self.add(toolSpent, amount)
-            }
-        }
-        held = Self.add(held, max(0, planned))
+        spent = totals.spent
+        held = Self.add(totals.held, max(0, planned))
+        windowPayments = totals.windowPayments
+        windowAmount = totals.windowAmount
+        toolPayments = totals.toolPayments
+        toolWindowPayments = totals.toolWindowPayments
+        toolSpent = totals.toolAmount
         remaining = max(0, session.cap - Self.add(spent, held))
     }
 
     /// The facts of `agent`'s active session in `asset` for a call to `tool`, read from the rail's ledger: nil
-    /// without a session. A ledger that cannot be read throws (the caller refuses: nothing is paid).
+    /// without a session. A ledger that cannot be read throws (the caller refuses: nothing is paid), and so
+    /// does a sum too large for 64 bits.
     static func current(rail: PaymentRail, agent: String, asset: String, tool: String) async throws(LedgerError)
         -> SessionFacts?
     {
         guard let session = try await rail.ledger.activeSession(agent: agent, asset: asset) else { return nil }
         let window = rail.limits.limits(for: asset).velocity?.windowMilliseconds ?? 3_600_000
         let now = rail.clock() * 1000
-        let reservations = try await rail.ledger.unreleasedReservations(
-            session: session.id, agent: agent, asset: asset, since: now - window)
+        let totals = try await rail.ledger.sessionTotals(
+            session: session.id, agent: agent, asset: asset, tool: tool, since: now - window)
         // A plan session's approved plan holds its unused part; other sessions have none (and no extra read).
         var planned: Int64 = 0
         if session.requiresPlan, let plans = rail.ledger as? any PlanLedger {
             planned = try await plans.currentPlan(session: session.id)?.unused(at: now) ?? 0
         }
-        return SessionFacts(
-            session: session, reservations: reservations, tool: tool, windowMilliseconds: window,
-            nowMilliseconds: now, planned: planned)
+        return SessionFacts(session: session, totals: totals, planned: planned)
     }
 
     /// Saturating: a sum too large for 64 bits stays at the maximum (then `cedarValue()` refuses it).

@@ -120,6 +120,16 @@ def test_plan_required_session_end_to_end(inst, peer, mode):
     assert {w["transaction"] for w in wasted} == {r["transaction"] for r in receipts}
     assert receipts[0]["receiptId"] in inst.cli("report").stdout
 
+    # The report lists the plan: closed as failed, 0.40 of its 0.50 spent, nothing held or reserved any more.
+    plan_id = wire(proposed)["structuredContent"]["plan"]
+    [plan] = [p for p in inst.report()["plans"] if p["plan"] == plan_id]
+    assert (plan["state"], plan["outcome"], plan["total"], plan["spent"], plan["held"], plan["reserved"],
+            plan["payments"]) == ("closed", "failed", "0.50", "0.40", "0.00", "0.00", 2)
+    text = inst.cli("report").stdout
+    section = text[text.index("Spend plans"):]
+    row = next(line for line in section.splitlines() if line.startswith(plan_id))
+    assert row.split()[2:] == ["closed:", "failed", "0.50", "USDC", "0.40", "USDC", "0.00", "USDC", "0.00", "USDC"], row
+
     # --explain shows the plan and its approval with the payment.
     chain = json.loads(inst.cli("report", "--explain", receipts[0]["receiptId"], "--json").stdout)
     kinds = [r["kind"] for r in chain["records"]]

@@ -40,7 +40,8 @@ def test_grant_list_revoke_verify_report(tmp_path):
     verified = purser(home, "ledger", "verify")
     assert verified.returncode == 0 and "ok: 2 audit records" in verified.stdout
     report = json.loads(purser(home, "report", "--json").stdout)
-    assert report["byAgent"] == [] and report["latency"] is None
+    assert report["byAgent"] == [] and report["latency"] is None and report["plans"] == []
+    assert "Spend plans (newest first)\n(none)" in purser(home, "report").stdout
 
 
 def test_bad_amounts_and_limits_change_nothing(tmp_path):

@@ -22,6 +22,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BIN = os.environ.get("PURSER_INTEROP_BIN") or str(ROOT / ".build" / "release" / "purser-interop")
+PURSER = os.environ.get("PURSER_BIN") or str(ROOT / ".build" / "release" / "purser")
 URL = os.environ.get("PURSER_TEST_POSTGRES", "")
 SERVER_DIR = os.environ.get("PURSER_TEST_POSTGRES_DIR", "")
 
@@ -84,6 +85,27 @@ def replay_exposure(db):
             held.pop(record["reservation"], None)
         highest = max(highest, settled + sum(held.values()))
     return highest
+
+
+def test_commands_that_only_read_say_there_is_no_ledger_and_create_nothing(db, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("PURSER_HOME", "PURSER_LEDGER")}
+    def purser(*args):
+        return subprocess.run([PURSER, *args, "--home", str(tmp_path / "home"), "--ledger", db],
+                              capture_output=True, text=True, timeout=60, env=env)
+    tables = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"
+    for args in (["ledger", "verify"], ["report"], ["session", "revoke", "ses_missing"]):
+        done = purser(*args)
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert "no ledger there yet" in done.stderr and "from --ledger" in done.stderr, (args, done.stderr)
+        assert done.stdout == ""
+    listed = purser("session", "list")
+    assert listed.returncode == 0 and listed.stdout.startswith("no sessions: "), listed.stdout
+    assert psql(db, tables) == [["0"]]
+    # A command that creates does, and then the reading ones read it.
+    assert purser("session", "grant", "--agent", "a", "--budget", "1", "--policies", str(ROOT / "policies")).returncode == 0
+    assert int(psql(db, tables)[0][0]) > 0
+    verified = purser("ledger", "verify")
+    assert verified.returncode == 0 and "ok: 1 audit records" in verified.stdout, verified.stderr
 
 
 def test_four_processes_x_250_reservations_on_one_session_never_exceed_the_cap(db):

@@ -59,11 +59,12 @@ final class FaultyLedger: PaymentLedger {
         return try await inner.activeSession(agent: agent, asset: asset)
     }
 
-    func unreleasedReservations(session sessionID: String, agent: String, asset: String, since: Int64)
-        async throws(LedgerError) -> [Reservation]
+    func sessionTotals(session sessionID: String, agent: String, asset: String, tool: String, since: Int64)
+        async throws(LedgerError) -> SessionTotals
     {
-        try step("reservations")
-        return try await inner.unreleasedReservations(session: sessionID, agent: agent, asset: asset, since: since)
+        try step("sessionTotals")
+        return try await inner.sessionTotals(
+            session: sessionID, agent: agent, asset: asset, tool: tool, since: since)
     }
 
     func evaluateGates(_ request: ReservationRequest, limits: LimitsConfiguration) async throws(LedgerError)
@@ -117,5 +118,35 @@ final class FaultyLedger: PaymentLedger {
     {
         try step("createApproval")
         return try await inner.createApproval(binding, ttlMilliseconds: ttlMilliseconds, state: state)
+    }
+}
+
+/// Spend plans through the same fault counter, so a test can make a plan-capable ledger unreadable.
+extension FaultyLedger: PlanLedger {
+    func currentPlan(session sessionID: String) async throws(LedgerError) -> PlanStatus? {
+        try step("currentPlan")
+        return try await inner.currentPlan(session: sessionID)
+    }
+
+    func proposePlan(
+        sessionID: String, agent: String, steps: [SpendPlan.Step], total: Int64, argumentsDigest: String,
+        lifetimeMilliseconds: Int64
+    ) async throws(LedgerError) -> PlanProposal {
+        try step("proposePlan")
+        return try await inner.proposePlan(
+            sessionID: sessionID, agent: agent, steps: steps, total: total, argumentsDigest: argumentsDigest,
+            lifetimeMilliseconds: lifetimeMilliseconds)
+    }
+
+    func approvePlan(_ id: String, by channel: String) async throws(LedgerError) -> PlanApprovalOutcome {
+        try step("approvePlan")
+        return try await inner.approvePlan(id, by: channel)
+    }
+
+    func closePlan(_ id: String, outcome: SpendPlan.Outcome, by actor: String) async throws(LedgerError)
+        -> PlanCloseOutcome
+    {
+        try step("closePlan")
+        return try await inner.closePlan(id, outcome: outcome, by: actor)
     }
 }
