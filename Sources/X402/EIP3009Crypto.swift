@@ -5,18 +5,26 @@ import Synchronization
 public enum EIP3009Crypto {
     /// The EIP-712 digest of a transfer authorization (`keccak256(0x1901 ‖ domainSeparator ‖ structHash)`).
     ///
-    /// Inputs were validated when they were built (20-byte addresses, 32-byte nonce, canonical amount), so
-    /// the conversions cannot fail; if one did, an all-zero digest would fail every recovery check.
-    public static func digest(_ typedData: TransferTypedData) -> [UInt8] {
+    /// Inputs are validated when they are built (20-byte addresses, 32-byte nonce, canonical amount); one that
+    /// does not convert is refused here rather than signed over a placeholder digest.
+    public static func digest(_ typedData: TransferTypedData) throws(X402Error) -> [UInt8] {
         let domain = typedData.domain
         let message = typedData.message
         guard let from = EVMAddressText(message.from).flatMap({ EthereumAddress(bytes: $0.bytes) }),
             let to = EVMAddressText(message.to).flatMap({ EthereumAddress(bytes: $0.bytes) }),
-            let value = UInt256(decimal: message.value.decimal),
-            let transfer = try? TransferWithAuthorization(
+            let value = UInt256(decimal: message.value.decimal)
+        else {
+            throw X402Error(
+                .invalidMessage, "the transfer authorization has an address or amount that cannot be signed")
+        }
+        let transfer: TransferWithAuthorization
+        do {
+            transfer = try TransferWithAuthorization(
                 from: from, to: to, value: value, validAfter: UInt256(message.validAfter),
                 validBefore: UInt256(message.validBefore), nonce: message.nonce)
-        else { return [UInt8](repeating: 0, count: 32) }
+        } catch {
+            throw X402Error(.invalidMessage, "the transfer authorization cannot be signed: \(error.message)")
+        }
         return EIP712.digest(domain: domain, message: transfer)
     }
 

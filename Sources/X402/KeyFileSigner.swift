@@ -31,7 +31,7 @@ public struct KeyFileSigner: Signer, CustomStringConvertible, CustomDebugStringC
     }
 
     public func sign(_ typedData: TransferTypedData) async throws -> [UInt8] {
-        try key.sign(digest: EIP3009Crypto.digest(typedData))
+        try key.sign(digest: try EIP3009Crypto.digest(typedData))
     }
 
     public var description: String { "KeyFileSigner(\(address.text))" }

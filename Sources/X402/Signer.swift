@@ -47,7 +47,7 @@ public enum SignatureCheck {
         case 27, 28: break
         default: throw X402Error(.signerFailed, "the signature's v is \(signature[64]); 27 or 28 is required")
         }
-        let digest = EIP3009Crypto.digest(typedData)
+        let digest = try EIP3009Crypto.digest(typedData)
         guard let recovered = EIP3009Crypto.recover(digest: digest, signature: signature) else {
             throw X402Error(.signatureMismatch, "the signature does not recover to any address")
         }

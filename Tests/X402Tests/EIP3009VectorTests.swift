@@ -15,8 +15,20 @@ struct EIP3009VectorTests {
             validBefore: 1_900_000_000, nonce: Vector.nonce))
 
     @Test("the EIP-712 digest matches byte for byte")
-    func digest() {
-        #expect(HexBytes.prefixed(EIP3009Crypto.digest(typedData)) == Vector.digest)
+    func digest() throws {
+        #expect(try HexBytes.prefixed(EIP3009Crypto.digest(typedData)) == Vector.digest)
+    }
+
+    @Test("a message that cannot be hashed is refused, never signed over a placeholder digest")
+    func unhashableMessageRefused() async throws {
+        let bad = TransferTypedData(
+            domain: typedData.domain,
+            message: TransferAuthorization(
+                from: Vector.from, to: Vector.payTo, value: AtomicAmount("10000")!, validAfter: 0,
+                validBefore: 1_900_000_000, nonce: Array(Vector.nonce.prefix(31))))
+        #expect(throws: X402Error.self) { try EIP3009Crypto.digest(bad) }
+        let signer = try KeyFileSigner(privateKey: HexBytes.decodePrefixed(Vector.privateKeyHex)!)
+        await #expect(throws: (any Error).self) { try await signer.sign(bad) }
     }
 
     @Test("the key-file signer reproduces the RFC 6979 low-s signature and its address")
@@ -97,7 +109,7 @@ struct EIP3009VectorTests {
                 name: "USDC", version: "2", chainID: UInt256(84532),
                 verifyingContract: try #require(EthereumAddress(hex: Vector.asset.lowercased()))),
             message: typedData.message)
-        #expect(HexBytes.prefixed(EIP3009Crypto.digest(lower)) == Vector.digest)
+        #expect(try HexBytes.prefixed(EIP3009Crypto.digest(lower)) == Vector.digest)
         #expect(lower.eip712JSON["domain"]?["verifyingContract"] == .string(Vector.asset))
     }
 }
