@@ -1,5 +1,6 @@
 import Foundation
 import JSONCore
+import PurserTesting
 import Synchronization
 import Testing
 import X402
