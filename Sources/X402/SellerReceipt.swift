@@ -294,7 +294,9 @@ public enum SellerReceipt {
                 return .failure(Problem(message: "receipt version \(version) is not supported (only 1)"))
             }
             guard let network = text("network"), let resourceURL = text("resourceUrl"), let payer = text("payer")
-            else { return .failure(Problem(message: "network, resourceUrl or payer is missing, not a string or too long")) }
+            else {
+                return .failure(Problem(message: "network, resourceUrl or payer is missing, not a string or too long"))
+            }
             guard let issuedAt = integer("issuedAt") else {
                 return .failure(Problem(message: "issuedAt is missing or not a non-negative integer"))
             }
@@ -327,7 +329,8 @@ public enum SellerReceipt {
             if !transaction.isEmpty, transaction.lowercased() != expected.transaction.lowercased() {
                 problems.append("the receipt's transaction is not the settlement's")
             }
-            let earliest = expected.record.validAfter > SellerReceipt.issuedAtSkew
+            let earliest =
+                expected.record.validAfter > SellerReceipt.issuedAtSkew
                 ? expected.record.validAfter - SellerReceipt.issuedAtSkew : 0
             if issuedAt < earliest || issuedAt > expected.now + SellerReceipt.issuedAtSkew {
                 problems.append("the receipt's issuedAt \(issuedAt) is outside the payment's time")

@@ -51,7 +51,9 @@ struct SellerReceiptCallTests {
         return try JSONParser.parse(record.payload)
     }
 
-    @Test("a receipt signed by payTo is shown as valid, in the receipt and the call's audit record; evidence stays 'claimed'")
+    @Test(
+        "a receipt signed by payTo is shown as valid, in the receipt and the call's audit record; evidence stays 'claimed'"
+    )
     func valid() async throws {
         let world = try await World(
             seller: FakeSeller(payTo: Self.payTo, receipt: Self.receipt(by: Self.sellerKey)),

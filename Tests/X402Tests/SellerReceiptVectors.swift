@@ -5,56 +5,56 @@
 /// Seller-signed receipts made by independent peers, for `SellerReceiptTests`.
 enum SellerReceiptVectors {
     static let json = #"""
-    {
-      "payTo": "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23",
-      "other": "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A",
-      "eip712": {
-        "format": "eip712",
-        "payload": {
-          "version": 1,
-          "network": "eip155:84532",
-          "resourceUrl": "https://api.example.com/premium-data",
-          "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
-          "issuedAt": 1900000100,
-          "transaction": "0xabababababababababababababababababababababababababababababababab"
-        },
-        "signature": "0xf809c361ced1a46daf445dd81d358796f26c4342aaab61c4c94b90018f91a48c419cc70f861249b0a1afd17f417069cc18f2bbfd68b6999f0ee9d95064d6454b1c"
-      },
-      "eip712Minimal": {
-        "format": "eip712",
-        "payload": {
-          "version": 1,
-          "network": "eip155:84532",
-          "resourceUrl": "https://api.example.com/premium-data",
-          "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
-          "issuedAt": 1900000100
-        },
-        "signature": "0x850411fdba3286a20d612dfb5d5f647442841610d105e2abfa8793e71165d98925338d96212d0a83851fd88634706c3072e94d0d834aa138095bb7968b5234391c"
-      },
-      "eip712Other": {
-        "format": "eip712",
-        "payload": {
-          "version": 1,
-          "network": "eip155:84532",
-          "resourceUrl": "https://api.example.com/premium-data",
-          "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
-          "issuedAt": 1900000100,
-          "transaction": "0xabababababababababababababababababababababababababababababababab"
-        },
-        "signature": "0x37af86b206ad15ea20e19b138f3a84b1028dd89acb068c4882bbb12f36fc66a9192a7bb6836e88fcd63afb1fd79f56130137965c7d70b3150dd67051d5c8a8bc1c"
-      },
-      "jwsES256K": {
-        "format": "jws",
-        "signature": "eyJhbGciOiJFUzI1NksiLCJraWQiOiJkaWQ6cGtoOmVpcDE1NTo4NDUzMjoweDJjNzUzNkUzNjA1RDlDMTZhN2EzRDdiMTg5OGU1MjkzOTZhNjVjMjMja2V5LTEifQ.eyJpc3N1ZWRBdCI6MTkwMDAwMDEwMCwibmV0d29yayI6ImVpcDE1NTo4NDUzMiIsInBheWVyIjoiMHg4NTdiMDY1MTlFOTFlM0E1NDUzODc5MWJEYmIwRTIyMzczZTM2YjY2IiwicmVzb3VyY2VVcmwiOiJodHRwczovL2FwaS5leGFtcGxlLmNvbS9wcmVtaXVtLWRhdGEiLCJ0cmFuc2FjdGlvbiI6IjB4YWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYiIsInZlcnNpb24iOjF9.Wz9_5jj3Skp95wyhyYyh9nFnr-yLMo0zQIxiw5H-ia1UTx3hMOarNLAttKtDTQ9yDys6591oNLKpfF9J-_VXyw"
-      },
-      "jwsES256KOther": {
-        "format": "jws",
-        "signature": "eyJhbGciOiJFUzI1NksiLCJraWQiOiJkaWQ6cGtoOmVpcDE1NTo4NDUzMjoweDJjNzUzNkUzNjA1RDlDMTZhN2EzRDdiMTg5OGU1MjkzOTZhNjVjMjMifQ.eyJpc3N1ZWRBdCI6MTkwMDAwMDEwMCwibmV0d29yayI6ImVpcDE1NTo4NDUzMiIsInBheWVyIjoiMHg4NTdiMDY1MTlFOTFlM0E1NDUzODc5MWJEYmIwRTIyMzczZTM2YjY2IiwicmVzb3VyY2VVcmwiOiJodHRwczovL2FwaS5leGFtcGxlLmNvbS9wcmVtaXVtLWRhdGEiLCJ0cmFuc2FjdGlvbiI6IjB4YWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYiIsInZlcnNpb24iOjF9.tEqVpiYUnfaHFEOAbsMURcR4BzcdeQLNBj06lRCAKZ0BhmEh1S46R5Y2ddk0VxmdTId7WXmOY_qGht8uMvedVg"
-      },
-      "jwsEdDSA": {
-        "format": "jws",
-        "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImRpZDpqd2s6ZXlKcmRIa2lPaUFpVDB0UUlpd2dJbU55ZGlJNklDSkZaREkxTlRFNUlpd2dJbmdpT2lBaVFUWkZTSFpmVUU5RlREUmtZMDR3V1RVd2RrRnRWMlpyTVdwRFluQlJNV1pJWkhsSFdrSktWazFpWnlKOSJ9.eyJpc3N1ZWRBdCI6MTkwMDAwMDEwMCwibmV0d29yayI6ImVpcDE1NTo4NDUzMiIsInBheWVyIjoiMHg4NTdiMDY1MTlFOTFlM0E1NDUzODc5MWJEYmIwRTIyMzczZTM2YjY2IiwicmVzb3VyY2VVcmwiOiJodHRwczovL2FwaS5leGFtcGxlLmNvbS9wcmVtaXVtLWRhdGEiLCJ0cmFuc2FjdGlvbiI6IjB4YWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYiIsInZlcnNpb24iOjF9.80LG0eFDdR_ajb_NSz7h7Y3qS3od1ePcFxONuqn8VCBP0QhPBhxPxYGb9pgnQjmHVazSTGvJwwlQHSjF9kgiBQ"
-      }
-    }
-    """#
+        {
+          "payTo": "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23",
+          "other": "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A",
+          "eip712": {
+            "format": "eip712",
+            "payload": {
+              "version": 1,
+              "network": "eip155:84532",
+              "resourceUrl": "https://api.example.com/premium-data",
+              "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
+              "issuedAt": 1900000100,
+              "transaction": "0xabababababababababababababababababababababababababababababababab"
+            },
+            "signature": "0xf809c361ced1a46daf445dd81d358796f26c4342aaab61c4c94b90018f91a48c419cc70f861249b0a1afd17f417069cc18f2bbfd68b6999f0ee9d95064d6454b1c"
+          },
+          "eip712Minimal": {
+            "format": "eip712",
+            "payload": {
+              "version": 1,
+              "network": "eip155:84532",
+              "resourceUrl": "https://api.example.com/premium-data",
+              "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
+              "issuedAt": 1900000100
+            },
+            "signature": "0x850411fdba3286a20d612dfb5d5f647442841610d105e2abfa8793e71165d98925338d96212d0a83851fd88634706c3072e94d0d834aa138095bb7968b5234391c"
+          },
+          "eip712Other": {
+            "format": "eip712",
+            "payload": {
+              "version": 1,
+              "network": "eip155:84532",
+              "resourceUrl": "https://api.example.com/premium-data",
+              "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
+              "issuedAt": 1900000100,
+              "transaction": "0xabababababababababababababababababababababababababababababababab"
+            },
+            "signature": "0x37af86b206ad15ea20e19b138f3a84b1028dd89acb068c4882bbb12f36fc66a9192a7bb6836e88fcd63afb1fd79f56130137965c7d70b3150dd67051d5c8a8bc1c"
+          },
+          "jwsES256K": {
+            "format": "jws",
+            "signature": "eyJhbGciOiJFUzI1NksiLCJraWQiOiJkaWQ6cGtoOmVpcDE1NTo4NDUzMjoweDJjNzUzNkUzNjA1RDlDMTZhN2EzRDdiMTg5OGU1MjkzOTZhNjVjMjMja2V5LTEifQ.eyJpc3N1ZWRBdCI6MTkwMDAwMDEwMCwibmV0d29yayI6ImVpcDE1NTo4NDUzMiIsInBheWVyIjoiMHg4NTdiMDY1MTlFOTFlM0E1NDUzODc5MWJEYmIwRTIyMzczZTM2YjY2IiwicmVzb3VyY2VVcmwiOiJodHRwczovL2FwaS5leGFtcGxlLmNvbS9wcmVtaXVtLWRhdGEiLCJ0cmFuc2FjdGlvbiI6IjB4YWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYiIsInZlcnNpb24iOjF9.Wz9_5jj3Skp95wyhyYyh9nFnr-yLMo0zQIxiw5H-ia1UTx3hMOarNLAttKtDTQ9yDys6591oNLKpfF9J-_VXyw"
+          },
+          "jwsES256KOther": {
+            "format": "jws",
+            "signature": "eyJhbGciOiJFUzI1NksiLCJraWQiOiJkaWQ6cGtoOmVpcDE1NTo4NDUzMjoweDJjNzUzNkUzNjA1RDlDMTZhN2EzRDdiMTg5OGU1MjkzOTZhNjVjMjMifQ.eyJpc3N1ZWRBdCI6MTkwMDAwMDEwMCwibmV0d29yayI6ImVpcDE1NTo4NDUzMiIsInBheWVyIjoiMHg4NTdiMDY1MTlFOTFlM0E1NDUzODc5MWJEYmIwRTIyMzczZTM2YjY2IiwicmVzb3VyY2VVcmwiOiJodHRwczovL2FwaS5leGFtcGxlLmNvbS9wcmVtaXVtLWRhdGEiLCJ0cmFuc2FjdGlvbiI6IjB4YWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYiIsInZlcnNpb24iOjF9.tEqVpiYUnfaHFEOAbsMURcR4BzcdeQLNBj06lRCAKZ0BhmEh1S46R5Y2ddk0VxmdTId7WXmOY_qGht8uMvedVg"
+          },
+          "jwsEdDSA": {
+            "format": "jws",
+            "signature": "eyJhbGciOiJFZERTQSIsImtpZCI6ImRpZDpqd2s6ZXlKcmRIa2lPaUFpVDB0UUlpd2dJbU55ZGlJNklDSkZaREkxTlRFNUlpd2dJbmdpT2lBaVFUWkZTSFpmVUU5RlREUmtZMDR3V1RVd2RrRnRWMlpyTVdwRFluQlJNV1pJWkhsSFdrSktWazFpWnlKOSJ9.eyJpc3N1ZWRBdCI6MTkwMDAwMDEwMCwibmV0d29yayI6ImVpcDE1NTo4NDUzMiIsInBheWVyIjoiMHg4NTdiMDY1MTlFOTFlM0E1NDUzODc5MWJEYmIwRTIyMzczZTM2YjY2IiwicmVzb3VyY2VVcmwiOiJodHRwczovL2FwaS5leGFtcGxlLmNvbS9wcmVtaXVtLWRhdGEiLCJ0cmFuc2FjdGlvbiI6IjB4YWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYiIsInZlcnNpb24iOjF9.80LG0eFDdR_ajb_NSz7h7Y3qS3od1ePcFxONuqn8VCBP0QhPBhxPxYGb9pgnQjmHVazSTGvJwwlQHSjF9kgiBQ"
+          }
+        }
+        """#
 }
