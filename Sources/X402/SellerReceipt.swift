@@ -64,8 +64,14 @@ public enum SellerReceipt {
 
     /// What the receipt is checked against: what was signed and paid for.
     public struct Expectation: Sendable {
-        /// The signed authorization (payer, payTo, network, validAfter).
-        public var record: AuthorizationRecord
+        /// The payee that was paid: the key that must sign.
+        public var payTo: String
+        /// The network signed for (CAIP-2 or a v1 name).
+        public var network: String
+        /// The signer of the authorization.
+        public var payer: String
+        /// Unix seconds from which the authorization was valid (a receipt cannot be older).
+        public var validAfter: UInt64
         /// The settlement transaction the seller named in `PAYMENT-RESPONSE`.
         public var transaction: String
         /// The URLs that name the paid resource (the request URL, the 402's `resource.url`).
@@ -73,9 +79,22 @@ public enum SellerReceipt {
         /// Unix seconds now.
         public var now: UInt64
 
-        /// Creates an expectation.
+        /// Creates an expectation from the signed authorization.
         public init(record: AuthorizationRecord, transaction: String, resourceURLs: [String], now: UInt64) {
-            self.record = record
+            self.init(
+                payTo: record.payTo, network: record.network, payer: record.payer, validAfter: record.validAfter,
+                transaction: transaction, resourceURLs: resourceURLs, now: now)
+        }
+
+        /// Creates an expectation from its parts.
+        public init(
+            payTo: String, network: String, payer: String, validAfter: UInt64, transaction: String,
+            resourceURLs: [String], now: UInt64
+        ) {
+            self.payTo = payTo
+            self.network = network
+            self.payer = payer
+            self.validAfter = validAfter
             self.transaction = transaction
             self.resourceURLs = resourceURLs
             self.now = now
@@ -97,8 +116,8 @@ public enum SellerReceipt {
 
     /// Verifies a receipt object `{format, payload?, signature}`.
     public static func verify(envelope: JSONObject, expecting expected: Expectation) -> Status {
-        guard let payTo = EthereumAddress(hex: expected.record.payTo) else {
-            return .unverifiable("payTo \(expected.record.payTo) is not an EVM address")
+        guard let payTo = EthereumAddress(hex: expected.payTo) else {
+            return .unverifiable("payTo \(expected.payTo) is not an EVM address")
         }
         switch envelope["format"] {
         case .string("eip712")?:
@@ -317,10 +336,10 @@ public enum SellerReceipt {
         /// The signed claims that disagree with what was paid.
         func mismatches(_ expected: Expectation) -> [String] {
             var problems: [String] = []
-            if EVMNetwork.parseCAIP2(network) == nil || !SettlementClaim.sameNetwork(network, expected.record.network) {
+            if EVMNetwork.parseCAIP2(network) == nil || !SettlementClaim.sameNetwork(network, expected.network) {
                 problems.append("the receipt's network \(prefix(network)) is not the one signed for")
             }
-            if payer.lowercased() != expected.record.payer.lowercased() {
+            if payer.lowercased() != expected.payer.lowercased() {
                 problems.append("the receipt's payer is not the signer")
             }
             if !expected.resourceURLs.contains(resourceURL) {
@@ -330,8 +349,8 @@ public enum SellerReceipt {
                 problems.append("the receipt's transaction is not the settlement's")
             }
             let earliest =
-                expected.record.validAfter > SellerReceipt.issuedAtSkew
-                ? expected.record.validAfter - SellerReceipt.issuedAtSkew : 0
+                expected.validAfter > SellerReceipt.issuedAtSkew
+                ? expected.validAfter - SellerReceipt.issuedAtSkew : 0
             if issuedAt < earliest || issuedAt > expected.now + SellerReceipt.issuedAtSkew {
                 problems.append("the receipt's issuedAt \(issuedAt) is outside the payment's time")
             }
