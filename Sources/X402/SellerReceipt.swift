@@ -8,8 +8,9 @@ import JSONCore
 /// key of `payTo` (the binding the extension names first, §4.5.1); it is not chain evidence and never settles or
 /// releases anything. An invalid one (the signature does not check under the key it claims, or a signed claim
 /// disagrees with what was paid) is a contradiction signal. Hostile bytes: sizes are bounded, base64url is
-/// strict, only `ES256K` JWS (the `payTo` key) and `eip712` are checked; `EdDSA` and keys the receipt names but
-/// Purser cannot bind to `payTo` (no key registry) are `unverifiable`, never `valid`.
+/// strict, `eip712` and `ES256K` JWS are checked against the `payTo` key; an `EdDSA` JWS is checked against the
+/// key its `kid` names (`did:key`, `did:jwk`), but such a key cannot be bound to an EVM `payTo` (no key registry):
+/// at best `unverifiable`, never `valid`.
 public enum SellerReceipt {
     /// The extension's key in `extensions`.
     public static let key = "offer-receipt"
@@ -241,12 +242,57 @@ public enum SellerReceipt {
             let problems = payload.mismatches(expected)
             return problems.isEmpty ? .valid(format: "jws-es256k", signer: payTo.checksummed) : .invalid(problems)
         case "EdDSA":
-            return .unverifiable("an EdDSA key cannot be bound to an EVM payTo; no key registry is configured")
+            guard signatureBytes.count == 64 else {
+                return .invalid(["an EdDSA signature is 64 bytes, not \(signatureBytes.count)"])
+            }
+            switch ed25519Key(kid) {
+            case .malformed(let why): return .invalid([why])
+            case .unsupported(let why): return .unverifiable(why)
+            case .key(let key):
+                guard
+                    Ed25519.verify(
+                        publicKey: key, message: Array(parts[0]) + [UInt8(ascii: ".")] + Array(parts[1]),
+                        signature: signatureBytes)
+                else { return .invalid(["the EdDSA signature does not verify under the key its kid names"]) }
+                // Checks under the key it names, but an Ed25519 key cannot be an EVM payTo and Purser has no
+                // key registry: anyone can sign with a key of their own.
+                return .unverifiable("the EdDSA signature verifies under kid's key, which is not bound to payTo")
+            }
         case "none", "":
             return .invalid(["JWS alg \"\(alg)\" (unsigned) is refused"])
         default:
             return .invalid(["unsupported JWS alg \"\(prefix(alg))\""])
         }
+    }
+
+    /// An Ed25519 public key named by a `kid`, as far as Purser resolves one.
+    enum KidKey {
+        /// The 32-byte public key.
+        case key([UInt8])
+        /// A DID method Purser does not resolve (`did:web` would mean fetching a document).
+        case unsupported(String)
+        /// A `did:key` or `did:jwk` that does not decode to an Ed25519 key.
+        case malformed(String)
+    }
+
+    /// `did:key:z6Mk…` (multicodec 0xed 0x01) or `did:jwk:<base64url {"kty":"OKP","crv":"Ed25519","x":…}>`.
+    static func ed25519Key(_ kid: String) -> KidKey {
+        let did = kid.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        if did.hasPrefix("did:key:z") {
+            guard let bytes = Base58.decode(did.dropFirst("did:key:z".count)), bytes.count == 34,
+                bytes[0] == 0xED, bytes[1] == 0x01
+            else { return .malformed("the kid's did:key is not an Ed25519 key") }
+            return .key(Array(bytes[2...]))
+        }
+        if did.hasPrefix("did:jwk:") {
+            guard let json = Base64URL.decode(Array(did.utf8.dropFirst("did:jwk:".count))),
+                case .object(let jwk)? = try? JSONParser.parse(json), jwk["kty"] == "OKP", jwk["crv"] == "Ed25519",
+                case .string(let x)? = jwk["x"], let key = Base64URL.decode(Array(x.utf8)), key.count == 32,
+                jwk["d"] == nil
+            else { return .malformed("the kid's did:jwk is not an Ed25519 public key") }
+            return .key(key)
+        }
+        return .unsupported("the kid \(prefix(kid)) is not resolved (only did:key and did:jwk are)")
     }
 
     /// True when `kid` names the payTo address (`did:pkh:eip155:<chain>:<address>`, any fragment).

@@ -144,10 +144,56 @@ struct SellerReceiptTests {
         }
     }
 
-    @Test("an EdDSA receipt is unverifiable, never valid: its key cannot be bound to an EVM payTo")
+    @Test("an EdDSA receipt (did:jwk or did:key kid) is unverifiable, never valid: its key cannot be bound to payTo")
     func eddsa() {
-        let status = SellerReceipt.verify(envelope: Self.envelope("jwsEdDSA"), expecting: Self.expectation())
-        #expect(status.word == "unverifiable", "\(status)")
+        for name in ["jwsEdDSA", "jwsEdDSAKey"] {
+            let status = SellerReceipt.verify(envelope: Self.envelope(name), expecting: Self.expectation())
+            #expect(status.word == "unverifiable", "\(name): \(status)")
+            #expect(status.reason?.contains("verifies under kid's key") == true, "\(name): \(status)")
+        }
+    }
+
+    @Test("an EdDSA receipt whose payload or signature was altered does not verify under its kid's key: invalid")
+    func eddsaAltered() throws {
+        for name in ["jwsEdDSA", "jwsEdDSAKey"] {
+            let compact = Self.envelope(name)["signature"]!.stringValue!
+            let parts = compact.split(separator: ".").map(String.init)
+            var payload = try JSONParser.parse(Array(Base64URL.decode(Array(parts[1].utf8))!)).objectValue!
+            payload["issuedAt"] = .number(JSONNumber(1_900_000_101))
+            let altered = Self.base64url(JSONValue.object(payload).serializedBytes())
+            var signature = Base64URL.decode(Array(parts[2].utf8))!
+            signature[5] ^= 1
+            for forged in [
+                "\(parts[0]).\(altered).\(parts[2])", "\(parts[0]).\(parts[1]).\(Self.base64url(signature))",
+            ] {
+                let status = SellerReceipt.verify(
+                    envelope: ["format": "jws", "signature": .string(forged)], expecting: Self.expectation())
+                #expect(Self.problems(status).contains("does not verify"), "\(name): \(status)")
+            }
+        }
+    }
+
+    @Test("an EdDSA kid that is not an Ed25519 did:key / did:jwk: invalid; another DID method: unverifiable")
+    func eddsaKid() throws {
+        let compact = Self.envelope("jwsEdDSA")["signature"]!.stringValue!
+        let parts = compact.split(separator: ".").map(String.init)
+        func status(_ kid: String) -> SellerReceipt.Status {
+            let header = Self.base64url(JSONValue.object(["alg": "EdDSA", "kid": .string(kid)]).serializedBytes())
+            return SellerReceipt.verify(
+                envelope: ["format": "jws", "signature": .string("\(header).\(parts[1]).\(parts[2])")],
+                expecting: Self.expectation())
+        }
+        // A secp256k1 did:key (multicodec 0xe7), a did:key with a bad character, a did:jwk holding a private key.
+        #expect(status("did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme").word == "invalid")
+        #expect(status("did:key:z6Mk0OIl").word == "invalid")
+        let privateJWK = Self.base64url(
+            JSONValue.object([
+                "kty": "OKP", "crv": "Ed25519", "x": .string(Self.base64url([UInt8](repeating: 1, count: 32))),
+                "d": "AA",
+            ])
+            .serializedBytes())
+        #expect(status("did:jwk:" + privateJWK).word == "invalid")
+        #expect(status("did:web:api.example.com#key-1").word == "unverifiable")
     }
 
     @Test("an ES256K JWS by a key its kid does not bind to payTo is unverifiable, not valid")

@@ -66,10 +66,22 @@ def jws_es256k(private_key_hex: str, payload: dict, kid: str) -> dict:
     return {"format": "jws", "signature": f"{header}.{body}.{signature}"}
 
 
-def jws_eddsa(seed: bytes, payload: dict) -> dict:
+def base58(data: bytes) -> str:
+    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    number, text = int.from_bytes(data, "big"), ""
+    while number:
+        number, digit = divmod(number, 58)
+        text = alphabet[digit] + text
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + text
+
+
+def jws_eddsa(seed: bytes, payload: dict, method: str = "jwk") -> dict:
     key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
     public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    kid = "did:jwk:" + b64url(json.dumps({"kty": "OKP", "crv": "Ed25519", "x": b64url(public)}).encode())
+    if method == "jwk":
+        kid = "did:jwk:" + b64url(json.dumps({"kty": "OKP", "crv": "Ed25519", "x": b64url(public)}).encode())
+    else:  # did:key, multicodec ed25519-pub (0xed 0x01), multibase base58btc ("z")
+        kid = "did:key:z" + base58(b"\xed\x01" + public)
     header = b64url(json.dumps({"alg": "EdDSA", "kid": kid}, separators=(",", ":")).encode())
     body = b64url(jcs(payload))
     signature = b64url(key.sign(f"{header}.{body}".encode()))
@@ -102,6 +114,7 @@ def main() -> None:
         "jwsES256K": jws_es256k(SELLER_KEY, PAYLOAD, f"did:pkh:eip155:84532:{seller}#key-1"),
         "jwsES256KOther": jws_es256k(OTHER_KEY, PAYLOAD, f"did:pkh:eip155:84532:{seller}"),
         "jwsEdDSA": jws_eddsa(bytes(range(32)), PAYLOAD),
+        "jwsEdDSAKey": jws_eddsa(bytes(range(32)), PAYLOAD, method="key"),
     }
     print(json.dumps(vectors, indent=2))
 
