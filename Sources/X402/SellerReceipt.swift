@@ -409,8 +409,17 @@ public enum SellerReceipt {
     }
 
     /// At most 64 characters of seller text, for messages.
+    ///
+    /// These messages reach the model in a refusal, so seller text is cut to identifier characters
+    /// (`A–Z a–z 0–9 : . / _ - # @ %`, others as `?`): no spaces, no sentences to follow.
     static func prefix(_ text: String) -> String {
-        text.count <= 64 ? text : String(text.prefix(64)) + "…"
+        let kept = text.unicodeScalars.prefix(64).map { scalar -> Character in
+            let allowed =
+                (scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)))
+                || ":./_-#@%".unicodeScalars.contains(scalar)
+            return allowed ? Character(scalar) : "?"
+        }
+        return String(kept) + (text.unicodeScalars.count > 64 ? "…" : "")
     }
 }
 
