@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "MCP", dependencies: ["JSONCore"]),
         .target(name: "Cedar"),
         .target(name: "EVMSigning"),
-        .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
+        .target(name: "X402", dependencies: ["EVMSigning", "JSONCore", "COpenSSL"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // The PostgreSQL client library, for a ledger shared by several machines.
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),

@@ -32,6 +32,7 @@ struct PurserBenchmarks {
         WaitBenchmark.self,
         VaultBenchmark.self,
         ScrubBenchmark.self,
+        ReceiptBenchmark.self,
     ]
 
     static func main() async {

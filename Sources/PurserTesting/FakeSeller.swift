@@ -32,14 +32,19 @@ public final class FakeSeller: HTTPTransport {
     public let payTo: String
     public let afterPayment: AfterPayment
     public let declaresPaymentIdentifier: Bool
+    /// What `.settle` puts at `extensions["offer-receipt"].info.receipt` (a seller-signed receipt), given the
+    /// payer and the transaction it names; nil for none.
+    public let receipt: (@Sendable (_ payer: String, _ transaction: String) -> JSONValue)?
     /// How long each answer waits, like an upstream would (the caller's threads go idle meanwhile).
     public let delay: Duration
 
     /// Creates a seller offering `amount` atomic USDC units on Base Sepolia to `payTo`.
     public init(
         amount: String = "10000", payTo: String = FakeSeller.payee, afterPayment: AfterPayment = .settle,
-        declaresPaymentIdentifier: Bool = false, delay: Duration = .zero
+        declaresPaymentIdentifier: Bool = false, delay: Duration = .zero,
+        receipt: (@Sendable (_ payer: String, _ transaction: String) -> JSONValue)? = nil
     ) {
+        self.receipt = receipt
         self.amount = amount
         self.payTo = payTo
         self.afterPayment = afterPayment
@@ -92,11 +97,16 @@ public final class FakeSeller: HTTPTransport {
         guard payload["payload"]?["authorization"]?["value"]?.stringValue == amount else { return challenge }
         switch afterPayment {
         case .settle:
-            let settlement: JSONValue = [
-                "success": true, "transaction": .string("0x" + String(repeating: "ab", count: 32)),
-                "network": "eip155:84532",
-                "payer": payload["payload"]?["authorization"]?["from"] ?? "0x",
+            let transaction = "0x" + String(repeating: "ab", count: 32)
+            let payer = payload["payload"]?["authorization"]?["from"]?.stringValue ?? "0x"
+            var settlement: JSONValue = [
+                "success": true, "transaction": .string(transaction), "network": "eip155:84532",
+                "payer": .string(payer),
             ]
+            if let receipt, case .object(var object) = settlement {
+                object["extensions"] = ["offer-receipt": ["info": ["receipt": receipt(payer, transaction)]]]
+                settlement = .object(object)
+            }
             return HTTPResponse(
                 status: 200,
                 headers: [

@@ -27,6 +27,8 @@ struct CallTrace: Sendable {
     var wasted: String?
     /// How the approval was given: `elicitation`, `input_required` or `fallback_token`.
     var approvalChannel: String?
+    /// The seller-signed receipt's verification (`SellerReceipt.Status.json`), for a settled payment.
+    var sellerReceipt: JSONObject?
     var latencyMicroseconds: Int64 = 0
     var started: UInt64 = 0
 
@@ -64,6 +66,7 @@ struct CallTrace: Sendable {
         }
         if let wasted { payload["wasted"] = .string(wasted) }
         if let approvalChannel { payload["approval_channel"] = .string(approvalChannel) }
+        if let sellerReceipt { payload["seller_receipt"] = .object(sellerReceipt) }
         return payload
     }
 }

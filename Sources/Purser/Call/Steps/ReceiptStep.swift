@@ -35,6 +35,8 @@ struct ReceiptStep: CallStep {
             // 10b) and not yet checked on chain (`purser ledger reconcile` verifies it).
             "settlement": "claimed",
         ]
+        // The seller's own signed receipt, as verified in step 10b: its signed word, not chain evidence.
+        if let sellerReceipt = state.trace.sellerReceipt { receipt["sellerReceipt"] = .object(sellerReceipt) }
         if let paymentID = hold.paymentID { receipt["paymentId"] = .string(paymentID) }
         // What the session has left after this payment, from the numbers the gates compared.
         if let check = hold.evaluation.checks.first(where: { $0.gate == .sessionRemaining }) {
