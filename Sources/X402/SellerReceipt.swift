@@ -1,5 +1,5 @@
 import EVMSigning
-import JSONCore
+public import JSONCore
 
 /// A seller-signed receipt (the x402 `offer-receipt` extension, `SettlementResponse.extensions
 /// ["offer-receipt"].info.receipt`), verified against what was paid.
