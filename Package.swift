@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "EVMSigning"),
         .target(name: "X402", dependencies: ["EVMSigning", "JSONCore"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        // The PostgreSQL client library, for a ledger shared by several machines.
+        // The PostgreSQL client library's header, for a ledger shared by several machines. Types only: Ledger
+        // resolves libpq's functions with dlopen on the first PostgreSQL open (Ledger/LibPQ.swift).
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // The HTTP/1.1 client behind X402's `HTTPTransport` seam; TLS through the system libssl.
@@ -72,7 +73,10 @@ let package = Package(
             name: "X402Tests",
             dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient", "PurserTesting"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402", "PurserTesting"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "CSQLite", "CPostgres"]),
+        // The test helpers call libpq directly (the product resolves it at run time, see Ledger/LibPQ.swift).
+        .testTarget(
+            name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "CSQLite", "CPostgres"],
+            linkerSettings: [.linkedLibrary("pq")]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore", "PurserTesting"]),
         .testTarget(
             name: "PurserTests",
