@@ -47,8 +47,9 @@ final class LibPQ: Sendable {
     let PQresultErrorField: @convention(c) (OpaquePointer?, Int32) -> UnsafeMutablePointer<CChar>?
     let PQresultErrorMessage: @convention(c) (OpaquePointer?) -> UnsafeMutablePointer<CChar>?
     let PQresultStatus: @convention(c) (OpaquePointer?) -> ExecStatusType
-    let PQsetNoticeProcessor: @convention(c) (OpaquePointer?, PQnoticeProcessor?, UnsafeMutableRawPointer?) ->
-        PQnoticeProcessor?
+    let PQsetNoticeProcessor:
+        @convention(c) (OpaquePointer?, PQnoticeProcessor?, UnsafeMutableRawPointer?) ->
+            PQnoticeProcessor?
     let PQstatus: @convention(c) (OpaquePointer?) -> ConnStatusType
 
     /// Opens `library` and resolves every function, or throws naming the library (and the symbol).

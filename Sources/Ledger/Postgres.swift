@@ -29,7 +29,9 @@ struct PostgresRow: SQLRow {
     fileprivate let row: Int32
 
     func optionalText(_ column: Int32) -> String? {
-        guard pq.PQgetisnull(result, row, column) == 0, let value = pq.PQgetvalue(result, row, column) else { return nil }
+        guard pq.PQgetisnull(result, row, column) == 0, let value = pq.PQgetvalue(result, row, column) else {
+            return nil
+        }
         return String(cString: value)
     }
 
@@ -118,7 +120,8 @@ final class PostgresDatabase: LedgerDatabase {
             pq.PQreset(connection)
             guard pq.PQstatus(connection) == CONNECTION_OK else {
                 throw LedgerError(
-                    .storage, "the PostgreSQL ledger connection was lost: \(Self.trimmed(pq.PQerrorMessage(connection)))")
+                    .storage,
+                    "the PostgreSQL ledger connection was lost: \(Self.trimmed(pq.PQerrorMessage(connection)))")
             }
             needsSetup = true
         }
@@ -144,7 +147,8 @@ final class PostgresDatabase: LedgerDatabase {
         lastState = state
         guard pq.PQstatus(connection) == CONNECTION_OK else {
             return LedgerError(
-                .storage, "\(context): the PostgreSQL connection was lost: \(Self.trimmed(pq.PQerrorMessage(connection)))")
+                .storage,
+                "\(context): the PostgreSQL connection was lost: \(Self.trimmed(pq.PQerrorMessage(connection)))")
         }
         let message = Self.trimmed(result.flatMap { pq.PQresultErrorMessage($0) } ?? pq.PQerrorMessage(connection))
         // Serialization failures, deadlocks and lock timeouts are contention, like SQLite's SQLITE_BUSY.
