@@ -51,6 +51,14 @@ let package = Package(
             dependencies: [
                 "Purser", "PurserDemo", "MCP", "JSONCore", "Cedar", "Ledger", "X402", "HTTPClient", "Chain",
                 "EVMSigning", "OwnerSigning", "PurserVault",
+            ],
+            // The Swift runtime and FoundationEssentials linked statically into `purser` only: a static
+            // build maps only the pages it touches, which keeps `purser serve` under 20 MiB (VmHWM,
+            // docs/benchmarks.md). Accepted because this is the root package; tests and tools stay dynamic.
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"]),
+                // FoundationEssentials's static archive needs these after it; the driver does not add them.
+                .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims"),
             ]),
         .executableTarget(
             name: "PurserBenchmarks",
