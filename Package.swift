@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "EVMSigning"),
         .target(name: "X402", dependencies: ["EVMSigning", "JSONCore", "COpenSSL"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        // The PostgreSQL client library, for a ledger shared by several machines.
+        // The PostgreSQL client library's header, for a ledger shared by several machines. Types only: Ledger
+        // resolves libpq's functions with dlopen on the first PostgreSQL open (Ledger/LibPQ.swift).
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // The HTTP/1.1 client behind X402's `HTTPTransport` seam; TLS through the system libssl.
@@ -50,6 +51,14 @@ let package = Package(
             dependencies: [
                 "Purser", "PurserDemo", "MCP", "JSONCore", "Cedar", "Ledger", "X402", "HTTPClient", "Chain",
                 "EVMSigning", "OwnerSigning", "PurserVault",
+            ],
+            // The Swift runtime and FoundationEssentials linked statically into `purser` only: a static
+            // build maps only the pages it touches, which keeps `purser serve` under 20 MiB (VmHWM,
+            // docs/benchmarks.md). Accepted because this is the root package; tests and tools stay dynamic.
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"]),
+                // FoundationEssentials's static archive needs these after it; the driver does not add them.
+                .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims"),
             ]),
         .executableTarget(
             name: "PurserBenchmarks",
@@ -72,7 +81,10 @@ let package = Package(
             name: "X402Tests",
             dependencies: ["X402", "EVMSigning", "JSONCore", "Purser", "HTTPClient", "PurserTesting"]),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402", "PurserTesting"]),
-        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "CSQLite", "CPostgres"]),
+        // The test helpers call libpq directly (the product resolves it at run time, see Ledger/LibPQ.swift).
+        .testTarget(
+            name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "CSQLite", "CPostgres"],
+            linkerSettings: [.linkedLibrary("pq")]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore", "PurserTesting"]),
         .testTarget(
             name: "PurserTests",

@@ -24,11 +24,14 @@ private func ignoreNotice(_ context: UnsafeMutableRawPointer?, _ message: Unsafe
 
 /// One row of a PostgreSQL result (text format), valid only inside the row callback.
 struct PostgresRow: SQLRow {
+    fileprivate let pq: LibPQ
     fileprivate let result: OpaquePointer
     fileprivate let row: Int32
 
     func optionalText(_ column: Int32) -> String? {
-        guard PQgetisnull(result, row, column) == 0, let value = PQgetvalue(result, row, column) else { return nil }
+        guard pq.PQgetisnull(result, row, column) == 0, let value = pq.PQgetvalue(result, row, column) else {
+            return nil
+        }
         return String(cString: value)
     }
 
@@ -41,13 +44,15 @@ struct PostgresRow: SQLRow {
     }
 }
 
-/// A single PostgreSQL connection through libpq with a prepared-statement cache.
+/// A single PostgreSQL connection through libpq (loaded on the first open, see `LibPQ`) with a
+/// prepared-statement cache.
 ///
 /// Not thread-safe on its own: it is owned by the `Ledger` actor, which serialises every use. A lost
 /// connection fails the statement or transaction it was in (the server rolls that transaction back,
 /// exactly as a crash would); the next transaction reconnects and runs `sessionSetup` again.
 final class PostgresDatabase: LedgerDatabase {
     let dialect = SQLDialect.postgres
+    private let pq: LibPQ
     private let connection: OpaquePointer
     private let concurrency: PostgresConcurrency
     private let lockTimeoutMilliseconds: Int32
@@ -62,6 +67,7 @@ final class PostgresDatabase: LedgerDatabase {
 
     /// Connects to `url` (no password in it: libpq reads `PGPASSWORD` or `~/.pgpass`).
     init(url: String, lockTimeoutMilliseconds: Int32, concurrency: PostgresConcurrency) throws(LedgerError) {
+        let pq = try LibPQ.loaded()
         // The URL comes last so its own settings win. A connect timeout keeps an unreachable server from
         // hanging the process; keepalives and a TCP user timeout make a connection whose network died
         // fail within about 30 s instead of waiting for the kernel's retransmissions (minutes).
@@ -71,28 +77,29 @@ final class PostgresDatabase: LedgerDatabase {
         ]
         let values = ["10", "1", "10", "5", "3", "30000", "purser", url]
         let opened = withCStringArray(keywords) { keys in
-            withCStringArray(values) { values in PQconnectdbParams(keys, values, 1) }
+            withCStringArray(values) { values in pq.PQconnectdbParams(keys, values, 1) }
         }
         guard let opened else { throw LedgerError(.storage, "cannot connect to PostgreSQL: out of memory") }
-        guard PQstatus(opened) == CONNECTION_OK else {
-            let message = Self.trimmed(PQerrorMessage(opened))
-            PQfinish(opened)
+        guard pq.PQstatus(opened) == CONNECTION_OK else {
+            let message = Self.trimmed(pq.PQerrorMessage(opened))
+            pq.PQfinish(opened)
             throw LedgerError(.storage, "cannot connect to the PostgreSQL ledger: \(message)")
         }
+        self.pq = pq
         connection = opened
         self.concurrency = concurrency
         self.lockTimeoutMilliseconds = max(1, lockTimeoutMilliseconds)
-        PQsetNoticeProcessor(connection, ignoreNotice, nil)
+        _ = pq.PQsetNoticeProcessor(connection, ignoreNotice, nil)  // returns the default processor, not needed
         do {
             try configure()
         } catch {
-            PQfinish(connection)
+            pq.PQfinish(connection)
             throw error
         }
     }
 
     deinit {
-        PQfinish(connection)
+        pq.PQfinish(connection)
     }
 
     /// The ledger's session settings: a lock wait fails as `.busy` after the timeout, as SQLite's busy
@@ -108,12 +115,13 @@ final class PostgresDatabase: LedgerDatabase {
     /// failed after a reconnection (the owner's lock must be held before this connection writes again).
     private func ensureConnected() throws(LedgerError) {
         guard !inTransaction else { return }
-        if PQstatus(connection) != CONNECTION_OK {
+        if pq.PQstatus(connection) != CONNECTION_OK {
             statements = [:]
-            PQreset(connection)
-            guard PQstatus(connection) == CONNECTION_OK else {
+            pq.PQreset(connection)
+            guard pq.PQstatus(connection) == CONNECTION_OK else {
                 throw LedgerError(
-                    .storage, "the PostgreSQL ledger connection was lost: \(Self.trimmed(PQerrorMessage(connection)))")
+                    .storage,
+                    "the PostgreSQL ledger connection was lost: \(Self.trimmed(pq.PQerrorMessage(connection)))")
             }
             needsSetup = true
         }
@@ -135,13 +143,14 @@ final class PostgresDatabase: LedgerDatabase {
     }
 
     private func failure(_ result: OpaquePointer?, _ context: String) -> LedgerError {
-        let state = result.flatMap { PQresultErrorField($0, sqlStateField) }.map { String(cString: $0) }
+        let state = result.flatMap { pq.PQresultErrorField($0, sqlStateField) }.map { String(cString: $0) }
         lastState = state
-        guard PQstatus(connection) == CONNECTION_OK else {
+        guard pq.PQstatus(connection) == CONNECTION_OK else {
             return LedgerError(
-                .storage, "\(context): the PostgreSQL connection was lost: \(Self.trimmed(PQerrorMessage(connection)))")
+                .storage,
+                "\(context): the PostgreSQL connection was lost: \(Self.trimmed(pq.PQerrorMessage(connection)))")
         }
-        let message = Self.trimmed(result.flatMap { PQresultErrorMessage($0) } ?? PQerrorMessage(connection))
+        let message = Self.trimmed(result.flatMap { pq.PQresultErrorMessage($0) } ?? pq.PQerrorMessage(connection))
         // Serialization failures, deadlocks and lock timeouts are contention, like SQLite's SQLITE_BUSY.
         let code: LedgerError.Code = ["40001", "40P01", "55P03"].contains(state ?? "") ? .busy : .storage
         return LedgerError(code, "\(context): \(message) (PostgreSQL \(state ?? "?"))")
@@ -150,17 +159,17 @@ final class PostgresDatabase: LedgerDatabase {
     /// Takes ownership of `result`: returns it when it succeeded, clears it and throws otherwise.
     private func checked(_ result: OpaquePointer?, _ context: String) throws(LedgerError) -> OpaquePointer {
         if let result {
-            let status = PQresultStatus(result)
+            let status = pq.PQresultStatus(result)
             if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK { return result }
         }
         let error = failure(result, context)
-        PQclear(result)
+        pq.PQclear(result)
         throw error
     }
 
     func execute(_ sql: String) throws(LedgerError) {
         try ensureConnected()
-        PQclear(try checked(PQexec(connection, sql), "SQL failed"))
+        pq.PQclear(try checked(pq.PQexec(connection, sql), "SQL failed"))
     }
 
     /// `?` placeholders become `$1`, `$2`, …; a `?` inside a quoted literal stays.
@@ -183,9 +192,9 @@ final class PostgresDatabase: LedgerDatabase {
     private func prepared(_ sql: String) throws(LedgerError) -> String {
         if let name = statements[sql] { return name }
         let name = "purser_\(statements.count + 1)"
-        PQclear(
+        pq.PQclear(
             try checked(
-                PQprepare(connection, name, Self.numberingPlaceholders(sql), 0, nil), "cannot prepare a statement"))
+                pq.PQprepare(connection, name, Self.numberingPlaceholders(sql), 0, nil), "cannot prepare a statement"))
         statements[sql] = name
         return name
     }
@@ -202,7 +211,7 @@ final class PostgresDatabase: LedgerDatabase {
             }
         }
         let result = withOptionalCStringArray(texts) { pointers in
-            PQexecPrepared(connection, name, Int32(texts.count), pointers, nil, nil, 0)
+            pq.PQexecPrepared(connection, name, Int32(texts.count), pointers, nil, nil, 0)
         }
         return try checked(result, "statement failed")
     }
@@ -211,10 +220,10 @@ final class PostgresDatabase: LedgerDatabase {
         throws(LedgerError)
     {
         let result = try perform(sql, values)
-        defer { PQclear(result) }
-        try Self.checkIntegers(result)
-        for index in 0..<PQntuples(result) {
-            try row(PostgresRow(result: result, row: index))
+        defer { pq.PQclear(result) }
+        try checkIntegers(result)
+        for index in 0..<pq.PQntuples(result) {
+            try row(PostgresRow(pq: pq, result: result, row: index))
         }
     }
 
@@ -226,10 +235,10 @@ final class PostgresDatabase: LedgerDatabase {
     /// The row reader has no error channel; without this check such a value (a `SUM` past 2^63 − 1)
     /// would read as nil, and a sum of what was spent would count as nothing — failing open, where
     /// SQLite raises "integer overflow". So the whole statement fails instead, before any row is used.
-    private static func checkIntegers(_ result: OpaquePointer) throws(LedgerError) {
-        for column in 0..<PQnfields(result) where integerTypes.contains(PQftype(result, column)) {
-            for index in 0..<PQntuples(result) where PQgetisnull(result, index, column) == 0 {
-                guard let value = PQgetvalue(result, index, column), Int64(String(cString: value)) != nil else {
+    private func checkIntegers(_ result: OpaquePointer) throws(LedgerError) {
+        for column in 0..<pq.PQnfields(result) where Self.integerTypes.contains(pq.PQftype(result, column)) {
+            for index in 0..<pq.PQntuples(result) where pq.PQgetisnull(result, index, column) == 0 {
+                guard let value = pq.PQgetvalue(result, index, column), Int64(String(cString: value)) != nil else {
                     throw LedgerError(
                         .storage, "an integer read from the ledger does not fit 64 bits (integer overflow)")
                 }
@@ -240,8 +249,8 @@ final class PostgresDatabase: LedgerDatabase {
     @discardableResult
     func run(_ sql: String, _ values: [SQLValue]) throws(LedgerError) -> Int {
         let result = try perform(sql, values)
-        defer { PQclear(result) }
-        return PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
+        defer { pq.PQclear(result) }
+        return pq.PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? 0
     }
 
     /// True when the database holds a ledger: its version table `purser_schema` is in the search path.
@@ -296,7 +305,7 @@ final class PostgresDatabase: LedgerDatabase {
         }
         do {
             try execute(begin)
-        } catch  where PQstatus(connection) != CONNECTION_OK {
+        } catch  where pq.PQstatus(connection) != CONNECTION_OK {
             // The connection died while idle (a server restart, a network cut): nothing of this
             // transaction has happened yet, so it starts again on a new connection, once.
             try ensureConnected()
@@ -314,10 +323,10 @@ final class PostgresDatabase: LedgerDatabase {
             rollBack()
             throw error
         }
-        let commit = try checked(PQexec(connection, "COMMIT"), "cannot commit")
-        defer { PQclear(commit) }
+        let commit = try checked(pq.PQexec(connection, "COMMIT"), "cannot commit")
+        defer { pq.PQclear(commit) }
         // COMMIT of a transaction the server had already aborted answers ROLLBACK, not an error.
-        guard let status = PQcmdStatus(commit), String(cString: status) == "COMMIT" else {
+        guard let status = pq.PQcmdStatus(commit), String(cString: status) == "COMMIT" else {
             throw LedgerError(.storage, "the transaction was rolled back by the server")
         }
         return result
@@ -326,7 +335,7 @@ final class PostgresDatabase: LedgerDatabase {
     /// Ends a failed transaction. Its outcome needs no check: if ROLLBACK cannot reach the server, the
     /// connection is gone and the server rolls the transaction back itself.
     private func rollBack() {
-        if PQstatus(connection) == CONNECTION_OK { PQclear(PQexec(connection, "ROLLBACK")) }
+        if pq.PQstatus(connection) == CONNECTION_OK { pq.PQclear(pq.PQexec(connection, "ROLLBACK")) }
     }
 }
 
