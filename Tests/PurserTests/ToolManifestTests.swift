@@ -110,6 +110,11 @@ struct URLTemplateTests {
         arguments: [
             "http://{host}/x", "http://a.com:{port}/x", "ftp://a.com/x", "http://user:pw@a.com/x", "http://a.com/x#f",
             "http://a.com/x?q={q}", "a.com/x", "http://a.com/x/../{id}", "http://a.com/./{id}",
+            // A combining mark glues itself to "#", "?", "/" or "{" as one Character; the template is read as
+            // URI text (ASCII), so it can never hide a fragment or a placeholder (found by the URLTemplate fuzzer).
+            "http://a.com/x#\u{301}f", "http://a.com/x?q=1#\u{20E3}", "http://a.com/x?q={\u{301}q}",
+            "http://a.com/\u{301}@evil.com/x", "http://a.com/caf\u{E9}/{id}", "http://a.com/x y/{id}",
+            "http://a.com/x\t/{id}",
         ])
     func refused(template: String) {
         guard case .failure = URLTemplate.parse(template) else {

@@ -38,6 +38,17 @@ public struct URLTemplate: Sendable, Hashable {
 
     /// Parses a template; the failure is a message for `purser check`.
     public static func parse(_ template: String) -> Result<URLTemplate, TemplateError> {
+        // A URI is ASCII text (RFC 3986). Reading it as Characters would let a combining mark glue itself to
+        // "#", "?", "/" or "{" and hide a fragment or a placeholder from the checks below, so anything outside
+        // visible ASCII is refused; other characters go in percent-encoded.
+        if let offset = template.utf8.firstIndex(where: { $0 <= 0x20 || $0 >= 0x7F }) {
+            let column = template.utf8.distance(from: template.utf8.startIndex, to: offset) + 1
+            return .failure(
+                TemplateError(
+                    message:
+                        "\"url\" has a space, control or non-ASCII character at character \(column); percent-encode it"
+                ))
+        }
         guard let schemeEnd = template.firstRange(of: "://") else {
             return .failure(TemplateError(message: "\"url\" must be an absolute http or https URL"))
         }
