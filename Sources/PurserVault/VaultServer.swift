@@ -15,18 +15,14 @@ import Synchronization
 /// --vault`). Owner connections reach only the ``OwnerDesk``, where every act must be signed.
 ///
 /// Protocol (version 1; every frame a JSON object, see ``FrameChannel``):
-/// - first frame from the caller: `{"type":"hello","v":1,"role":"agent","agent":"alice"?,"session":"mcp"?,
+/// - first frame from the caller: `{"type":"hello","v":1,"role":"agent","agent":"alice"?,"session":"mcp",
 ///   "pageSize":n?}` or `"role":"owner"`; answered `welcome` or `refused` (then closed). The caller sends
 ///   nothing more until it has the answer;
-/// - agent with `"session":"mcp"` (what `purser serve --vault` asks for): after the welcome (which says
-///   `"session":"mcp"`) the connection carries the client's MCP session itself, newline-delimited JSON-RPC both
-///   ways, served by the same ``MCP/MCPServer`` as single-user `purser serve` (its bounds on lines and
-///   concurrent requests, its log levels, both eras) over the governed provider of the agent granted; the
-///   front only copies bytes (``VaultRelay``);
-/// - agent: `list {id, client}` → `tools {id, tools}`; `call {id, name, arguments, era, client, meta, params, logLevel?}` →
-///   any number of `progress`, `log`, `elicit {id, ask, params}` (answered `elicitResult {ask, result|error}`),
-///   then one of `complete {id, result}`, `inputRequired {id, inputRequests, requestState}`, `error {id, error}`;
-///   `cancel {id}` cancels a call;
+/// - agent (what `purser serve --vault` sends): after the welcome (which says `"session":"mcp"`) the
+///   connection carries the client's MCP session itself, newline-delimited JSON-RPC both ways, served by the
+///   same ``MCP/MCPServer`` as single-user `purser serve` (its bounds on lines and concurrent requests, its log
+///   levels, cancellation, both eras) over the governed provider of the agent granted; the front only copies
+///   bytes (``VaultRelay``). There is no second way for an agent to call a tool;
 /// - owner: `owner {id, request}` → `ownerResult {id, accepted, code?, message}`.
 ///
 /// A frame that breaks the protocol gets `violation` and closes the connection; calls already running finish
@@ -133,8 +129,6 @@ public final class VaultServer: Sendable {
     // MARK: - One connection
 
     private enum Role: Sendable {
-        case none
-        case agent(String, any ToolProvider, ownerApprovalsOnly: Bool)
         /// An agent's MCP session: the connection carries JSON-RPC lines after the welcome.
         case session(any ToolProvider, pageSize: Int)
         case owner(OwnerDesk)
@@ -142,14 +136,6 @@ public final class VaultServer: Sendable {
 
     private final class Connection: Sendable {
         let channel: FrameChannel
-        let state = Mutex(State())
-        struct State {
-            var calls: [Int64: Task<Void, Never>] = [:]
-            var asks: [Int64: CheckedContinuation<Result<JSONObject, MCPError>, Never>] = [:]
-            var nextAsk: Int64 = 0
-            var closed = false
-            var role = Role.none
-        }
         init(channel: FrameChannel) { self.channel = channel }
     }
 
@@ -187,92 +173,68 @@ public final class VaultServer: Sendable {
                 channel.close()
                 return
             }
-            if case .session(let provider, let pageSize) = role {
+            switch role {
+            case .session(let provider, let pageSize):
                 // The same server as single-user `purser serve`, on the socket; it returns at the front's end of
                 // input (or stop()'s shutdown of reading) once its running calls have answered.
                 let server = MCPServer(
                     configuration: sessionConfiguration(pageSize), provider: provider,
                     input: channel.fileDescriptor, output: channel.fileDescriptor)
                 await server.run()
-                channel.close()
-                return
-            }
-            connection.state.withLock { $0.role = role }
-        }
-        // Frames are dispatched on the reader thread (no hop through a stream and a task on the hot path);
-        // anything that awaits runs in its own task.
-        await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-            channel.startReading { item in
-                guard let item else {
-                    finished.resume()
-                    return
+            case .owner(let desk):
+                // Frames are dispatched on the reader thread; each owner request runs to its answer before the
+                // next frame is read.
+                await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                    channel.startReading { item in
+                        guard let item else {
+                            finished.resume()
+                            return
+                        }
+                        self.dispatch(item, desk: desk, connection: connection, peer: peer)
+                    }
                 }
-                self.dispatch(item, connection: connection, peer: peer)
             }
+            channel.close()
         }
-        // The front is gone: pending questions to it fail; running calls finish on their own.
-        let (asks, calls) = connection.state.withLock { state in
-            state.closed = true
-            let asks = state.asks
-            state.asks = [:]
-            return (asks, Array(state.calls.values))
-        }
-        for continuation in asks.values {
-            continuation.resume(returning: .failure(MCPError(code: -32603, message: "the MCP front disconnected")))
-        }
-        for call in calls { await call.value }
-        channel.close()
     }
 
-    private func dispatch(_ item: FrameChannel.Item, connection: Connection, peer: PeerCredentials) {
+    private func dispatch(
+        _ item: FrameChannel.Item, desk: OwnerDesk, connection: Connection, peer: PeerCredentials
+    ) {
         let channel = connection.channel
         switch item {
         case .violation(let message):
             violation(connection, message, peer: peer)
         case .frame(let frame):
-            let current = connection.state.withLock { $0.role }
             guard let type = frame["type"]?.stringValue else {
                 violation(connection, "a frame needs a string \"type\"", peer: peer)
                 return
             }
-            switch (current, type) {
-            case (.agent(_, let provider, let ownerOnly), "list"), (.agent(_, let provider, let ownerOnly), "call"):
-                startCall(
-                    frame, type: type, provider: provider, ownerApprovalsOnly: ownerOnly, connection: connection,
-                    peer: peer)
-            case (.agent, "cancel"):
-                guard let id = frame["id"]?.int64Value else {
-                    violation(connection, "\"cancel\" needs an integer \"id\"", peer: peer)
-                    return
-                }
-                connection.state.withLock { $0.calls[id] }?.cancel()
-            case (.agent, "elicitResult"):
-                answerAsk(frame, connection: connection, peer: peer)
-            case (.owner(let desk), "owner"):
-                guard let id = frame["id"]?.int64Value, let request = frame["request"] else {
-                    violation(connection, "\"owner\" needs an integer \"id\" and a \"request\"", peer: peer)
-                    return
-                }
-                let diagnostics = self.diagnostics
-                // Owner requests run one at a time per connection, in order: the reader waits for each.
-                let done = DispatchSemaphore(value: 0)
-                Task {
-                    let outcome = await desk.handle(request)
-                    var reply: JSONObject = [
-                        "type": "ownerResult", "id": .number(JSONNumber(id)), "accepted": .bool(outcome.accepted),
-                        "message": .string(outcome.message),
-                    ]
-                    if let code = outcome.code { reply["code"] = .string(code) }
-                    diagnostics(
-                        "purser vault: owner request from uid \(peer.uid): "
-                            + (outcome.accepted ? "accepted" : "refused (\(outcome.code ?? "?"))"))
-                    channel.send(reply)
-                    done.signal()
-                }
-                done.wait()
-            default:
+            guard type == "owner" else {
                 violation(connection, "unexpected frame type \"\(type)\"", peer: peer)
+                return
             }
+            guard let id = frame["id"]?.int64Value, let request = frame["request"] else {
+                violation(connection, "\"owner\" needs an integer \"id\" and a \"request\"", peer: peer)
+                return
+            }
+            let diagnostics = self.diagnostics
+            // Owner requests run one at a time per connection, in order: the reader waits for each.
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                let outcome = await desk.handle(request)
+                var reply: JSONObject = [
+                    "type": "ownerResult", "id": .number(JSONNumber(id)), "accepted": .bool(outcome.accepted),
+                    "message": .string(outcome.message),
+                ]
+                if let code = outcome.code { reply["code"] = .string(code) }
+                diagnostics(
+                    "purser vault: owner request from uid \(peer.uid): "
+                        + (outcome.accepted ? "accepted" : "refused (\(outcome.code ?? "?"))"))
+                channel.send(reply)
+                done.signal()
+            }
+            done.wait()
         }
     }
 
@@ -337,9 +299,6 @@ public final class VaultServer: Sendable {
                 return refuse(connection, "OS user \(user) may not act as agent \"\(agent)\"", peer: peer)
             }
             switch frame["session"] {
-            case nil:
-                connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent)])
-                return .agent(agent, makeProvider(agent), ownerApprovalsOnly: mapping.ownerApprovalsOnly)
             case "mcp":
                 var pageSize = 100
                 if let raw = frame["pageSize"] {
@@ -353,143 +312,12 @@ public final class VaultServer: Sendable {
                 connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent), "session": "mcp"])
                 return .session(provider, pageSize: pageSize)
             default:
-                return refuse(connection, "\"session\" must be \"mcp\" when present", peer: peer)
+                // An agent reaches its tools only through an MCP session (the framed list/call requests of
+                // earlier builds are gone: one path to test and to defend).
+                return refuse(connection, "\"session\" must be \"mcp\" (run `purser serve --vault`)", peer: peer)
             }
         default:
             return refuse(connection, "\"role\" must be \"agent\" or \"owner\"", peer: peer)
         }
-    }
-
-    private func answerAsk(_ frame: JSONObject, connection: Connection, peer: PeerCredentials) {
-        guard let ask = frame["ask"]?.int64Value else {
-            violation(connection, "\"elicitResult\" needs an integer \"ask\"", peer: peer)
-            return
-        }
-        let result: Result<JSONObject, MCPError>
-        if let object = frame["result"]?.objectValue {
-            result = .success(object)
-        } else {
-            do {
-                result = .failure(try VaultWire.mcpError(frame["error"]))
-            } catch {
-                violation(connection, "\"elicitResult\" needs a \"result\" object or an \"error\"", peer: peer)
-                return
-            }
-        }
-        // An answer to nothing asked is ignored, like a JSON-RPC response with an unknown id.
-        connection.state.withLock { $0.asks.removeValue(forKey: ask) }?.resume(returning: result)
-    }
-
-    private func startCall(
-        _ frame: JSONObject, type: String, provider: any ToolProvider, ownerApprovalsOnly: Bool,
-        connection: Connection, peer: PeerCredentials
-    ) {
-        guard let id = frame["id"]?.int64Value else {
-            violation(connection, "\"\(type)\" needs an integer \"id\"", peer: peer)
-            return
-        }
-        let parsed: (name: String, arguments: JSONObject, context: ToolCallContext?, client: ClientDescription)
-        do throws(VaultWire.Malformed) {
-            var client = try VaultWire.client(frame["client"])
-            if ownerApprovalsOnly {
-                // Without the capability the governed call never asks in band: it answers approval_required
-                // and waits for the owner's signed `approve`. An agent's own script cannot approve then.
-                client.capabilities["elicitation"] = nil
-            }
-            if type == "list" {
-                parsed = ("", JSONObject(), nil, client)
-            } else {
-                guard let name = frame["name"]?.stringValue, let arguments = frame["arguments"]?.objectValue,
-                    let meta = frame["meta"]?.objectValue, let params = frame["params"]?.objectValue
-                else {
-                    throw VaultWire.Malformed("\"call\" needs \"name\", \"arguments\", \"meta\" and \"params\"")
-                }
-                let era = try VaultWire.era(frame["era"])
-                let logLevel = try VaultWire.logLevel(frame["logLevel"])
-                parsed = (
-                    name, arguments,
-                    context(
-                        id: id, era: era, client: client, meta: meta, params: params, logLevel: logLevel,
-                        connection: connection),
-                    client
-                )
-            }
-        } catch {
-            violation(connection, error.message, peer: peer)
-            return
-        }
-        let duplicate = connection.state.withLock { state -> Bool in
-            if state.calls[id] != nil { return true }
-            state.calls[id] = Task {
-                let reply: JSONObject
-                if let context = parsed.context {
-                    do throws(MCPError) {
-                        switch try await provider.callTool(
-                            name: parsed.name, arguments: parsed.arguments, context: context)
-                        {
-                        case .complete(let result):
-                            reply = ["type": "complete", "id": .number(JSONNumber(id)), "result": .object(result.json)]
-                        case .inputRequired(let inputRequests, let requestState):
-                            reply = [
-                                "type": "inputRequired", "id": .number(JSONNumber(id)),
-                                "inputRequests": .object(inputRequests), "requestState": .string(requestState),
-                            ]
-                        }
-                    } catch {
-                        reply = ["type": "error", "id": .number(JSONNumber(id)), "error": VaultWire.encode(error)]
-                    }
-                } else {
-                    let tools = await provider.tools(for: parsed.client)
-                    reply = ["type": "tools", "id": .number(JSONNumber(id)), "tools": .array(tools.map(\.json))]
-                }
-                connection.channel.send(reply)
-                _ = connection.state.withLock { $0.calls.removeValue(forKey: id) }
-            }
-            return false
-        }
-        if duplicate { violation(connection, "call id \(id) is already in use", peer: peer) }
-    }
-
-    private func context(
-        id: Int64, era: ProtocolEra, client: ClientDescription, meta: JSONObject, params: JSONObject,
-        logLevel: LogLevel?, connection: Connection
-    ) -> ToolCallContext {
-        let idValue = JSONValue.number(JSONNumber(id))
-        // The front drops progress for a request without a token; not sending it saves a frame per step.
-        let wantsProgress = meta["progressToken"].map { !$0.isNull } ?? false
-        return ToolCallContext(
-            era: era, client: client, meta: meta, params: params,
-            reportProgress: { progress, total, message in
-                guard wantsProgress else { return }
-                var frame: JSONObject = ["type": "progress", "id": idValue, "progress": .number(JSONNumber(progress))]
-                if let total { frame["total"] = .number(JSONNumber(total)) }
-                if let message { frame["message"] = .string(message) }
-                connection.channel.send(frame)
-            },
-            log: { level, data in
-                // Below the client's level the front would drop it: not sending it saves a frame per call.
-                guard let logLevel, level >= logLevel else { return }
-                connection.channel.send(["type": "log", "id": idValue, "level": .string(level.rawValue), "data": data])
-            },
-            elicit: { (request: JSONObject) async throws(MCPError) -> JSONObject in
-                let result = await withCheckedContinuation {
-                    (continuation: CheckedContinuation<Result<JSONObject, MCPError>, Never>) in
-                    let ask = connection.state.withLock { state -> Int64? in
-                        guard !state.closed else { return nil }
-                        state.nextAsk += 1
-                        state.asks[state.nextAsk] = continuation
-                        return state.nextAsk
-                    }
-                    guard let ask else {
-                        continuation.resume(
-                            returning: .failure(MCPError(code: -32603, message: "the MCP front disconnected")))
-                        return
-                    }
-                    connection.channel.send([
-                        "type": "elicit", "id": idValue, "ask": .number(JSONNumber(ask)), "params": .object(request),
-                    ])
-                }
-                return try result.get()
-            }, logLevel: logLevel)
     }
 }

@@ -35,45 +35,30 @@ private struct AskingProvider: ToolProvider {
                 asked = "refused"
             }
             return .complete(.text("elicitation \(context.client.supportsFormElicitation), asking \(asked)"))
+        case "wait":
+            waitCall.withLock { $0.running = true }
+            // Ends early only when the client's cancellation crosses the relay.
+            try? await Task.sleep(for: .seconds(120))
+            let cancelled = Task.isCancelled
+            waitCall.withLock { $0.cancelled = cancelled }
+            return .complete(.text("wait ended"))
+        case "started", "cancelled?":
+            // Liveness bounds, not timing assertions: a lost cancellation fails the test instead of hanging it.
+            let keyPath: KeyPath<(running: Bool, cancelled: Bool), Bool> = name == "started" ? \.running : \.cancelled
+            for _ in 0..<30_000 where !waitCall.withLock({ $0[keyPath: keyPath] }) {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            let seen = waitCall.withLock { $0[keyPath: keyPath] }
+            let text = name == "started" ? "wait started \(seen)" : "wait was \(seen ? "" : "not ")cancelled"
+            return .complete(.text(text))
         default:
             throw MCPError.invalidParams("unknown tool \(name)")
         }
     }
 }
 
-/// One MCP client on the far side of a ``VaultRelay``: writes request lines into the relay's input pipe and
-/// reads the lines the relay writes out.
-private final class PipeClient {
-    let relayInput: Int32
-    let relayOutput: Int32
-    private let toRelay: Int32
-    private var lines: LineReader.Lines.AsyncIterator
-
-    init() throws {
-        var input: [Int32] = [0, 0]
-        var output: [Int32] = [0, 0]
-        guard pipe(&input) == 0, pipe(&output) == 0 else { throw VaultError(.socket, "pipe() failed") }
-        relayInput = input[0]
-        toRelay = input[1]
-        relayOutput = output[1]
-        lines = LineReader(fileDescriptor: output[0]).lines().makeAsyncIterator()
-    }
-
-    func send(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(toRelay, $0.baseAddress, $0.count) }
-    }
-
-    /// The next line the relay wrote, parsed.
-    func receive() async throws -> JSONObject {
-        guard case .line(let bytes)? = await lines.next() else { throw VaultError(.closed, "no more lines") }
-        guard let object = try JSONParser.parse(bytes).objectValue else { throw VaultError(.closed, "not an object") }
-        return object
-    }
-
-    /// Ends the client's input: the relay half-closes the vault connection.
-    func closeInput() { close(toRelay) }
-}
+/// What the one `wait` call of the cancellation test went through.
+private let waitCall = Mutex<(running: Bool, cancelled: Bool)>((false, false))
 
 /// `purser serve --vault`'s path: the vault runs the client's MCP session over the socket and the front only
 /// copies bytes, so the hop costs a read and a write each way instead of a second MCP server.
@@ -238,6 +223,75 @@ private final class PipeClient {
             #expect(after == nil, "the connection stays open")
             channel.close()
         }
+    }
+
+    @Test("an OS user the owner has not mapped, or mapped to another agent, is refused at the hello")
+    func anUnmappedUserOrAgentIsRefused() async throws {
+        let (server, socket, task) = try start(users: #"{"version":1,"users":{"uid:4000000000":["alice"]}}"#)
+        defer {
+            server.stop()
+            task.cancel()
+        }
+        for agent in [nil, "alice"] as [String?] {
+            do {
+                _ = try await VaultRelay.connect(socketPath: socket, agent: agent, pageSize: 100)
+                Issue.record("an unmapped user was let in as \(agent ?? "its only agent")")
+            } catch {
+                #expect(error.code == .forbidden)
+            }
+        }
+    }
+
+    @Test("an agent hello without an MCP session (the framed calls of earlier builds) is refused")
+    func framedAgentCallsAreGone() async throws {
+        let (server, socket, task) = try start(users: Self.alice)
+        defer {
+            server.stop()
+            task.cancel()
+        }
+        let channel = FrameChannel(descriptor: try UnixSocket.connect(socket))
+        defer { channel.close() }
+        channel.send(["type": "hello", "v": 1, "role": "agent"])
+        guard case .frame(let answer)? = await onDedicatedThread({ channel.readFrame() }) else {
+            Issue.record("no answer to the hello")
+            return
+        }
+        #expect(answer["type"] == "refused")
+        #expect(answer["message"]?.stringValue?.contains("session") == true)
+    }
+
+    @Test("a client's notifications/cancelled crosses the relay and cancels the call in the vault")
+    func cancellationCrossesTheRelay() async throws {
+        let (server, socket, task) = try start(users: Self.alice)
+        defer {
+            server.stop()
+            task.cancel()
+        }
+        let relay = try await VaultRelay.connect(socketPath: socket, agent: nil, pageSize: 100)
+        let client = try PipeClient()
+        let (input, output) = (client.relayInput, client.relayOutput)
+        let running = Task { await relay.run(input: input, output: output) }
+        client.send(
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#
+        )
+        _ = try await client.receive()
+        client.send(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        client.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"wait","arguments":{}}}"#)
+        client.send(#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"started","arguments":{}}}"#)
+        // "started" answers once "wait" is running in the vault, so the cancellation cannot overtake the call.
+        #expect(try await client.receive()["id"] == 3)
+        client.send(#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}"#)
+        // MCP: a cancelled request gets no answer; the next request's answer proves the session still runs and
+        // the provider saw the cancellation (it records it for "cancelled?").
+        client.send(#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"cancelled?","arguments":{}}}"#)
+        var answer = try await client.receive()
+        while answer["id"] == 2 { answer = try await client.receive() }
+        #expect(answer["id"] == 4)
+        let text = answer["result"]?.objectValue?["content"]?.arrayValue?.first?.objectValue?["text"]?.stringValue
+        #expect(text == "wait was cancelled")
+        client.closeInput()
+        _ = await running.value
+        relay.close()
     }
 
     @Test("a vault that stops ends the relay as the vault's end, not the client's")

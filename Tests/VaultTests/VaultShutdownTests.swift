@@ -94,28 +94,40 @@ private func finishes(_ task: Task<Void, Never>, within seconds: Int) async -> B
             makeProvider: { _ in GatedProvider(gate: gate) }, owner: nil)
         try server.bind()
         let running = Task { await server.run() }
-        let provider = try await VaultToolProvider.connect(socketPath: socket, agent: nil)
-        defer { provider.close() }
-        let context = ToolCallContext(
-            era: .legacy(version: "2025-11-25"), client: ClientDescription(info: nil, capabilities: [:]), meta: [:],
-            params: [:], reportProgress: { _, _, _ in }, log: { _, _ in },
-            elicit: { (_: JSONObject) async throws(MCPError) -> JSONObject in [:] })
-        let call = Task { try await provider.callTool(name: "gated", arguments: [:], context: context) }
-        for _ in 0..<1000 where !gate.started { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(gate.started)
+        let relay = try await VaultRelay.connect(socketPath: socket, agent: nil, pageSize: 100)
+        defer { relay.close() }
+        let client = try PipeClient()
+        let (input, output) = (client.relayInput, client.relayOutput)
+        let session = Task { await relay.run(input: input, output: output) }
+        client.send(
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#
+        )
+        _ = try await client.receive()
+        client.send(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        client.send(#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"gated","arguments":{}}}"#)
+        // A liveness bound, not a timing assertion (a loaded two-core CI can take over a minute for the first call
+        // through a vault). Without the call running, stop() would end the session before the request is read and
+        // the answer awaited below would never come: fail instead of hanging.
+        for _ in 0..<30_000 where !gate.started { try await Task.sleep(for: .milliseconds(10)) }
+        guard gate.started else {
+            Issue.record("the gated call never started in the vault")
+            server.stop()
+            client.closeInput()
+            return
+        }
 
         server.stop()
         #expect(!FileManager.default.fileExists(atPath: socket))
         await #expect(throws: VaultError.self) {
-            _ = try await VaultToolProvider.connect(socketPath: socket, agent: nil)
+            _ = try await VaultRelay.connect(socketPath: socket, agent: nil, pageSize: 100)
         }
 
         gate.open()
-        guard case .complete(let result) = try await call.value else {
-            Issue.record("expected the running call's result")
-            return
-        }
-        #expect(result.content.first?.objectValue?["text"]?.stringValue == "finished after the stop")
+        let answer = try await client.receive()
+        #expect(answer["id"] == 2)
+        let text = answer["result"]?.objectValue?["content"]?.arrayValue?.first?.objectValue?["text"]?.stringValue
+        #expect(text == "finished after the stop", "the running call's result")
+        #expect(await session.value == .vaultClosed)
         // The front has not closed its connection: the vault ends it itself once nothing runs on it.
         #expect(await finishes(running, within: 20), "run() did not return after stop() with a front connected")
     }
