@@ -7,9 +7,18 @@
 // (Tests/CTime) shows whether a build still branches.
 import Synchronization
 
-/// Always zero, but the optimiser cannot know it (it is read with a relaxed atomic load, an ordinary load
-/// on x86-64 and arm64).
-private let opaqueZeroStorage = Atomic<UInt64>(0)
+/// Always zero, but the optimiser cannot know it: it is read with a relaxed atomic load (an ordinary load on
+/// x86-64 and arm64), which Swift's optimiser does not fold, and it is `internal`, not `private`, so that LLVM
+/// cannot fold it either. A `private` global becomes an LLVM global of local linkage, and LLVM may take one
+/// that nothing in its module stores to for a constant and replace the loads by 0. That happened when
+/// EVMSigning and a `main` were compiled in one LLVM module (`swiftc -O -wmo` without `-num-threads`): the
+/// loads were gone and memcheck reported the k·G scan's masks as branches again (34,400 errors from 4
+/// contexts in `generatorSecret`). An `internal` global has non-local (hidden) linkage, so LLVM must assume
+/// another object file of the program may write it, and the loads stay. SwiftPM's release build, which
+/// splits the module into one LLVM module per file, kept the loads either way. `scripts/ctime-check` audits
+/// both builds. Not covered: link-time optimisation, which internalises hidden symbols and could fold it again
+/// (nothing here builds with LTO; the check would have to be run on such a build).
+let opaqueZeroStorage = Atomic<UInt64>(0)
 
 /// A zero unknown to the optimiser. XOR it into a mask (`mask ^ zero`) and the optimiser can no longer prove
 /// that the mask is 0 or all ones, so it cannot turn the masked selection into a branch. Read it once per

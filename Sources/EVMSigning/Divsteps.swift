@@ -69,19 +69,17 @@ enum Divsteps {
             u: Int64(bitPattern: u), v: Int64(bitPattern: v), q: Int64(bitPattern: q), r: Int64(bitPattern: r))
     }
 
-    /// Runs the 590 divsteps from f = `modulus`, g = x, applying each batch's matrix to the coefficients with
-    /// `combine` ((a·x + b·y) mod m for |a| + |b| ≤ 2^62). Returns the final d and the mask of f's sign
-    /// (all ones when f = −1), for the caller's ±2^(−590)·d.
+    /// Runs the 590 divsteps from f = m, g = x, applying each batch's matrix to the coefficients with
+    /// ``DivstepsResidue/combine(_:_:_:_:)``. Returns the final d and the mask of f's sign (all ones when
+    /// f = −1), for the caller's ±2^(−590)·d.
     @inline(__always)
-    static func run<Residue>(
-        modulus: (UInt64, UInt64, UInt64, UInt64), x: (UInt64, UInt64, UInt64, UInt64), zero: Residue,
-        one: Residue, combine: (Int64, Residue, Int64, Residue) -> Residue
-    ) -> (d: Residue, negative: UInt64) {
+    static func run<Residue: DivstepsResidue>(_ x: Residue) -> (d: Residue, negative: UInt64) {
         let barrier = opaqueZero()
-        var f = SignedWide(modulus.0, modulus.1, modulus.2, modulus.3)
-        var g = SignedWide(x.0, x.1, x.2, x.3)
-        var d = zero
-        var e = one
+        let modulus = Residue.modulus
+        var f = SignedWide(modulus.w0, modulus.w1, modulus.w2, modulus.w3)
+        var g = SignedWide(x.l0, x.l1, x.l2, x.l3)
+        var d = Residue.zero
+        var e = Residue.one
         var zeta: Int64 = -1
         for _ in 0..<batches {
             let matrix = batch(&zeta, f.l0, g.l0, barrier: barrier)
@@ -89,43 +87,80 @@ enum Divsteps {
             let nextG = SignedWide.combine(matrix.q, f, matrix.r, g)
             f = nextF
             g = nextG
-            let nextD = combine(matrix.u, d, matrix.v, e)
-            let nextE = combine(matrix.q, d, matrix.r, e)
+            let nextD = Residue.combine(matrix.u, d, matrix.v, e)
+            let nextE = Residue.combine(matrix.q, d, matrix.r, e)
             d = nextD
             e = nextE
         }
         return (d, UInt64(bitPattern: f.l4 >> 63) ^ barrier)
     }
-}
 
-extension Scalar {
-    /// x⁻¹ mod n for non-zero x, by 590 constant-time divsteps (see ``Divsteps``); zero for zero (then g starts
-    /// at 0 and d stays 0).
-    func inverseDivsteps() -> Scalar {
-        let order = Scalar.order
-        let (d, negative) = Divsteps.run(
-            modulus: (order.w0, order.w1, order.w2, order.w3), x: (l0, l1, l2, l3), zero: Scalar.zero,
-            one: Scalar.one, combine: Scalar.combine)
-        let result = d * Scalar.twoToMinus590
-        return Scalar.select(negative, -result, result)
+    /// 2^62·m in five 64-bit limbs (318 bits), for ``DivstepsResidue/modulusTimes2to62``.
+    static func timesTwoTo62(_ m: UInt256) -> (UInt64, UInt64, UInt64, UInt64, UInt64) {
+        (m.w0 << 62, m.w1 << 62 | m.w0 >> 2, m.w2 << 62 | m.w1 >> 2, m.w3 << 62 | m.w2 >> 2, m.w3 >> 2)
     }
 
-    /// 2^(−590) mod n (public; computed once).
-    static let twoToMinus590: Scalar = {
-        var power = Scalar.one
-        for _ in 0..<(Divsteps.batches * Divsteps.steps) { power = power + power }
-        return power.inverse()
-    }()
+    /// 2^(−590) mod m, for ``DivstepsResidue/twoToMinus590``: 2^(−1) = (m + 1)/2 for odd m, raised to the
+    /// 590th power (public constants, computed once per type).
+    static func twoToMinus590<Residue: DivstepsResidue>(_: Residue.Type) -> Residue {
+        let m = Residue.modulus
+        // (m + 1)/2 = ⌊m/2⌋ + 1; m is odd, so ⌊m/2⌋'s low word is odd too and adding 1 does not carry.
+        let half = Residue(
+            l0: (m.w0 >> 1 | m.w1 << 63) + 1, l1: m.w1 >> 1 | m.w2 << 63, l2: m.w2 >> 1 | m.w3 << 63, l3: m.w3 >> 1)
+        var power = Residue.one
+        for _ in 0..<(batches * steps) { power = power * half }
+        return power
+    }
+}
 
-    /// (a·x + b·y) mod n for |a| + |b| ≤ 2^62. The signed sum is formed in 320 bits with 2^62·n added, which
-    /// makes it positive (|a·x + b·y| < 2^62·n) and below 2^319; its top word t4 < 2^63 is folded once with
-    /// 2^256 ≡ c (mod n), leaving a value below 2^256 + 2^192 < 2n for the masked final subtraction.
-    /// Column sums stay below 2^127 in absolute value, so the signed 128-bit accumulator cannot overflow.
+/// The residues modulo one odd 256-bit modulus m that ``Divsteps`` inverts: ``Scalar`` (m = n) for the
+/// signature's s⁻¹ and ``FieldElement`` (m = p) for the affine conversion of k·G. The two moduli differ
+/// only in how a fifth word folds back (2^256 ≡ 2^256 − m, which is c0 + c1·2^64 + 2^128 for n and
+/// 2^32 + 977 for p), so that is all a type provides beyond its ring operations; the divsteps, the
+/// coefficient update and the final scaling are written once, here, and specialised for each type (the
+/// callers are all in this module, so the optimiser sees every use).
+protocol DivstepsResidue: Equatable {
+    /// The modulus m itself, as a 256-bit integer (odd, above 2^255).
+    static var modulus: UInt256 { get }
+    /// 2^62·m in five 64-bit limbs (``Divsteps/timesTwoTo62(_:)``, stored by each type).
+    static var modulusTimes2to62: (UInt64, UInt64, UInt64, UInt64, UInt64) { get }
+    /// 2^(−590) mod m (``Divsteps/twoToMinus590(_:)``, stored by each type).
+    static var twoToMinus590: Self { get }
+    static var zero: Self { get }
+    static var one: Self { get }
+
+    init(l0: UInt64, l1: UInt64, l2: UInt64, l3: UInt64)
+    var l0: UInt64 { get }
+    var l1: UInt64 { get }
+    var l2: UInt64 { get }
+    var l3: UInt64 { get }
+
+    /// (t0 + t1·2^64 + t2·2^128 + t3·2^192 + t4·2^256) mod m for t4 < 2^63, in straight-line code.
+    static func folding(_ t0: UInt64, _ t1: UInt64, _ t2: UInt64, _ t3: UInt64, top t4: UInt64) -> Self
+    static func * (a: Self, b: Self) -> Self
+    static prefix func - (a: Self) -> Self
+    /// Picks `b` when `mask` is all ones, `a` when it is zero, without branching.
+    static func select(_ mask: UInt64, _ b: Self, _ a: Self) -> Self
+}
+
+extension DivstepsResidue {
+    /// x⁻¹ mod m for non-zero x, by 590 constant-time divsteps (see ``Divsteps``); zero for zero (then g
+    /// starts at 0 and d stays 0).
+    func inverseDivsteps() -> Self {
+        let (d, negative) = Divsteps.run(self)
+        let result = d * Self.twoToMinus590
+        return Self.select(negative, -result, result)
+    }
+
+    /// (a·x + b·y) mod m for |a| + |b| ≤ 2^62. The signed sum is formed in 320 bits with 2^62·m added, which
+    /// makes it positive (|a·x + b·y| < 2^62·m) and below 2^319; its top word t4 < 2^63 is folded once by
+    /// ``folding(_:_:_:_:top:)``. Column sums stay below 2^127 in absolute value, so the signed 128-bit
+    /// accumulator cannot overflow.
     @inline(__always)
-    static func combine(_ a: Int64, _ x: Scalar, _ b: Int64, _ y: Scalar) -> Scalar {
+    static func combine(_ a: Int64, _ x: Self, _ b: Int64, _ y: Self) -> Self {
         let a128 = Int128(a)
         let b128 = Int128(b)
-        let offset = Scalar.orderTimes2to62
+        let offset = Self.modulusTimes2to62
         var accumulator = a128 &* Int128(x.l0) &+ b128 &* Int128(y.l0) &+ Int128(offset.0)
         let t0 = UInt64(truncatingIfNeeded: accumulator)
         accumulator >>= 64
@@ -139,78 +174,19 @@ extension Scalar {
         let t3 = UInt64(truncatingIfNeeded: accumulator)
         accumulator >>= 64
         let t4 = UInt64(truncatingIfNeeded: accumulator &+ Int128(offset.4))
-        // t4·2^256 ≡ t4·(c0 + c1·2^64 + 2^128).
-        var carry: UInt64 = 0
-        let s0 = mac(t4, c0, t0, &carry)
-        let s1 = mac(t4, c1, t1, &carry)
-        let s2 = adc(t2, t4, &carry)
-        let s3 = adc(t3, 0, &carry)
-        return canonical(s0, s1, s2, s3, carry: carry)
+        return folding(t0, t1, t2, t3, top: t4)
     }
-
-    /// 2^62·n in five 64-bit limbs (318 bits).
-    static let orderTimes2to62: (UInt64, UInt64, UInt64, UInt64, UInt64) = {
-        let n = Scalar.order
-        return (n.w0 << 62, n.w1 << 62 | n.w0 >> 2, n.w2 << 62 | n.w1 >> 2, n.w3 << 62 | n.w2 >> 2, n.w3 >> 2)
-    }()
 }
 
-extension FieldElement {
-    /// x⁻¹ mod p for non-zero x, by 590 constant-time divsteps (see ``Divsteps``); zero for zero.
-    func inverseDivsteps() -> FieldElement {
-        let modulus = FieldElement.modulus
-        let (d, negative) = Divsteps.run(
-            modulus: (modulus.w0, modulus.w1, modulus.w2, modulus.w3), x: (l0, l1, l2, l3),
-            zero: FieldElement.zero, one: FieldElement.one, combine: FieldElement.combine)
-        let result = d * FieldElement.twoToMinus590
-        return FieldElement.select(negative, -result, result)
-    }
+extension Scalar: DivstepsResidue {
+    static var modulus: UInt256 { order }
+    static let modulusTimes2to62 = Divsteps.timesTwoTo62(order)
+    static let twoToMinus590 = Divsteps.twoToMinus590(Scalar.self)
+}
 
-    /// 2^(−590) mod p (public; computed once).
-    static let twoToMinus590: FieldElement = {
-        var power = FieldElement.one
-        for _ in 0..<(Divsteps.batches * Divsteps.steps) { power = power + power }
-        return power.inverse()
-    }()
-
-    /// (a·x + b·y) mod p for |a| + |b| ≤ 2^62. As ``Scalar/combine(_:_:_:_:)``: the signed sum is formed in
-    /// 320 bits with 2^62·p added, which makes it positive and below 2^319; its top word t4 < 2^63 is folded
-    /// once with 2^256 ≡ 2^32 + 977 (mod p), leaving a value below 2^256 + 2^97 < 2p for the masked final
-    /// subtraction.
-    @inline(__always)
-    static func combine(_ a: Int64, _ x: FieldElement, _ b: Int64, _ y: FieldElement) -> FieldElement {
-        let a128 = Int128(a)
-        let b128 = Int128(b)
-        let offset = FieldElement.modulusTimes2to62
-        var accumulator = a128 &* Int128(x.l0) &+ b128 &* Int128(y.l0) &+ Int128(offset.0)
-        let t0 = UInt64(truncatingIfNeeded: accumulator)
-        accumulator >>= 64
-        accumulator = accumulator &+ a128 &* Int128(x.l1) &+ b128 &* Int128(y.l1) &+ Int128(offset.1)
-        let t1 = UInt64(truncatingIfNeeded: accumulator)
-        accumulator >>= 64
-        accumulator = accumulator &+ a128 &* Int128(x.l2) &+ b128 &* Int128(y.l2) &+ Int128(offset.2)
-        let t2 = UInt64(truncatingIfNeeded: accumulator)
-        accumulator >>= 64
-        accumulator = accumulator &+ a128 &* Int128(x.l3) &+ b128 &* Int128(y.l3) &+ Int128(offset.3)
-        let t3 = UInt64(truncatingIfNeeded: accumulator)
-        accumulator >>= 64
-        let t4 = UInt64(truncatingIfNeeded: accumulator &+ Int128(offset.4))
-        // t4·2^256 ≡ t4·(2^32 + 977), below 2^96.
-        var carry: UInt64 = 0
-        let s0 = mac(t4, complement, t0, &carry)
-        let high = carry
-        carry = 0
-        let s1 = adc(t1, high, &carry)
-        let s2 = adc(t2, 0, &carry)
-        let s3 = adc(t3, 0, &carry)
-        return canonical(s0, s1, s2, s3, carry: carry)
-    }
-
-    /// 2^62·p in five 64-bit limbs (318 bits).
-    static let modulusTimes2to62: (UInt64, UInt64, UInt64, UInt64, UInt64) = {
-        let p = FieldElement.modulus
-        return (p.w0 << 62, p.w1 << 62 | p.w0 >> 2, p.w2 << 62 | p.w1 >> 2, p.w3 << 62 | p.w2 >> 2, p.w3 >> 2)
-    }()
+extension FieldElement: DivstepsResidue {
+    static let modulusTimes2to62 = Divsteps.timesTwoTo62(modulus)
+    static let twoToMinus590 = Divsteps.twoToMinus590(FieldElement.self)
 }
 
 /// A signed integer of 320 bits in two's complement (limbs little-endian, l4 signed), for f and g of the

@@ -55,19 +55,27 @@ struct FieldElement: Sendable, Equatable {
     static func reduce(_ r: Wide) -> FieldElement {
         // value = L + H·2^256 ≡ L + H·c where c = 2^32 + 977.
         var c: UInt64 = 0
-        var s0 = mac(r.4, complement, r.0, &c)
-        var s1 = mac(r.5, complement, r.1, &c)
-        var s2 = mac(r.6, complement, r.2, &c)
-        var s3 = mac(r.7, complement, r.3, &c)
+        let s0 = mac(r.4, complement, r.0, &c)
+        let s1 = mac(r.5, complement, r.1, &c)
+        let s2 = mac(r.6, complement, r.2, &c)
+        let s3 = mac(r.7, complement, r.3, &c)
         // Fold the top word (< 2^34) once more.
+        return folding(s0, s1, s2, s3, top: c)
+    }
+
+    /// (t0…t3 + t4·2^256) mod p for t4 < 2^63: one fold with 2^256 ≡ c = 2^32 + 977 (t4·c < 2^96) leaves a
+    /// value below 2^256 + 2^96 < 2p for the masked final subtraction. The last step of ``reduce(_:)`` and of
+    /// the divsteps coefficient update (``DivstepsResidue/combine(_:_:_:_:)``).
+    @inline(__always)
+    static func folding(_ t0: UInt64, _ t1: UInt64, _ t2: UInt64, _ t3: UInt64, top t4: UInt64) -> FieldElement {
         var d: UInt64 = 0
-        s0 = mac(c, complement, s0, &d)
+        let s0 = mac(t4, complement, t0, &d)
         let high = d
         d = 0
-        s1 = adc(s1, high, &d)
-        s2 = adc(s2, 0, &d)
-        s3 = adc(s3, 0, &d)
-        // A carry d means value = 2^256 + s with s tiny, i.e. s + c < p: `canonical` adds c exactly then.
+        let s1 = adc(t1, high, &d)
+        let s2 = adc(t2, 0, &d)
+        let s3 = adc(t3, 0, &d)
+        // A carry d means value = 2^256 + s with s < 2^96, i.e. s + c < p: `canonical` adds c exactly then.
         return canonical(s0, s1, s2, s3, carry: d)
     }
 

@@ -125,12 +125,20 @@ struct Scalar: Sendable, Equatable {
         let p3 = acc.extract()
         let p4 = acc.extract() &+ m6
         // 258 → 256 bits plus a carry: t = p[0..<4] + p4·c, below 2^256 + 2^132 < 2n.
+        return folding(p0, p1, p2, p3, top: p4)
+    }
+
+    /// (t0…t3 + t4·2^256) mod n for t4 < 2^63: one fold with 2^256 ≡ c = c0 + c1·2^64 + 2^128 leaves a value
+    /// below 2^256 + 2^192 < 2n (t4·c < 2^192), for the masked final subtraction. The last step of
+    /// ``reduce(_:)`` and of the divsteps coefficient update (``DivstepsResidue/combine(_:_:_:_:)``).
+    @inline(__always)
+    static func folding(_ t0: UInt64, _ t1: UInt64, _ t2: UInt64, _ t3: UInt64, top t4: UInt64) -> Scalar {
         var carry: UInt64 = 0
-        let t0 = mac(p4, c0, p0, &carry)
-        let t1 = mac(p4, c1, p1, &carry)
-        let t2 = adc(p2, p4, &carry)
-        let t3 = adc(p3, 0, &carry)
-        return canonical(t0, t1, t2, t3, carry: carry)
+        let s0 = mac(t4, c0, t0, &carry)
+        let s1 = mac(t4, c1, t1, &carry)
+        let s2 = adc(t2, t4, &carry)
+        let s3 = adc(t3, 0, &carry)
+        return canonical(s0, s1, s2, s3, carry: carry)
     }
 
     static func + (a: Scalar, b: Scalar) -> Scalar {
