@@ -1,7 +1,7 @@
 import Dispatch
 import FoundationEssentials
 import Glibc
-import MCP
+import POSIXThread
 import Synchronization
 public import X402
 
@@ -202,7 +202,7 @@ public final class LoopbackHTTPServer: Sendable {
         self.listener = descriptor
         threads.enter()
         do {
-            try DetachedThread.start { [self] in
+            try POSIXThread.detach { [self] in
                 acceptLoop()
                 close(listener)
                 threads.leave()
@@ -210,7 +210,7 @@ public final class LoopbackHTTPServer: Sendable {
         } catch {
             threads.leave()
             close(descriptor)
-            throw DemoServerError(.socket, "could not start the accept thread (errno \(error.code))")
+            throw DemoServerError(.socket, error.message)
         }
     }
 
@@ -260,7 +260,7 @@ public final class LoopbackHTTPServer: Sendable {
             configure(connection)
             threads.enter()
             do {
-                try DetachedThread.start { [self] in
+                try POSIXThread.detach { [self] in
                     serve(connection)
                     state.withLock { _ = $0.connections.remove(connection) }
                     close(connection)

@@ -3,6 +3,7 @@ import FoundationEssentials
 import JSONCore
 public import MCP
 import OwnerSigning
+import POSIXThread
 import Synchronization
 
 #if canImport(Glibc)
@@ -99,7 +100,7 @@ public final class VaultServer: Sendable {
             continuation.finish()
         }
         do {
-            try DetachedThread.start(acceptLoop)
+            try POSIXThread.detach(acceptLoop)
         } catch {
             // No accept thread: nothing can be served; run() returns at once and the caller's stop path runs.
             continuation.finish()

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import POSIXThread
 
 /// One run of an external command: no shell, stdin written from memory, stdout and stderr captured up to a
 /// cap, a deadline after which the command and everything it started are killed.
@@ -37,8 +38,12 @@ struct ChildProcess: Sendable {
     /// cooperative-pool threads) and returns how it ended.
     func run() async -> Ending {
         await withCheckedContinuation { (continuation: CheckedContinuation<Ending, Never>) in
-            let started = Self.startThread { continuation.resume(returning: self.runBlocking()) }
-            if let failure = started { continuation.resume(returning: .notStarted(failure)) }
+            do throws(POSIXThread.StartError) {
+                // `poll` and `waitpid` need little stack; the default 8 MiB is only address space.
+                try POSIXThread.detach(stackSize: 256 * 1024) { continuation.resume(returning: self.runBlocking()) }
+            } catch {
+                continuation.resume(returning: .notStarted(error.message))
+            }
         }
     }
 
@@ -248,35 +253,5 @@ struct ChildProcess: Sendable {
         let (seconds, attoseconds) = duration.components
         let total = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int32(clamping: max(1, total))
-    }
-
-    // MARK: - The thread
-
-    private final class Body {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-    }
-
-    /// Starts `body` on a new detached POSIX thread; returns a reason when the system refuses one.
-    private static func startThread(_ body: @escaping @Sendable () -> Void) -> String? {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(
-            &thread, &attributes,
-            { raw in
-                let body = Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue()
-                body.run()
-                return nil
-            }, context)
-        guard status == 0 else {
-            Unmanaged<Body>.fromOpaque(context).release()
-            return "could not start a thread (errno \(status))"
-        }
-        return nil
     }
 }
