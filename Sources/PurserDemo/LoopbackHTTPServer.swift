@@ -1,3 +1,4 @@
+import CLinux
 import Dispatch
 import FoundationEssentials
 import Glibc
@@ -235,7 +236,8 @@ public final class LoopbackHTTPServer: Sendable {
 
     private func acceptLoop() {
         while true {
-            let connection = accept(listener, nil, nil)
+            // Close-on-exec from birth (accept4): a connection is never inherited by a spawned command.
+            let connection = purser_accept_cloexec(listener)
             if connection < 0 {
                 let code = errno
                 if state.withLock({ $0.stopped }) { return }
@@ -246,7 +248,6 @@ public final class LoopbackHTTPServer: Sendable {
                 }
                 return
             }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
             let admitted = state.withLock { state -> Bool in
                 guard !state.stopped, state.connections.count < configuration.maximumConnections else { return false }
                 state.connections.insert(connection)

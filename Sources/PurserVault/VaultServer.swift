@@ -1,3 +1,4 @@
+import CLinux
 import Dispatch
 import FoundationEssentials
 import JSONCore
@@ -85,12 +86,12 @@ public final class VaultServer: Sendable {
         let (connections, continuation) = AsyncStream<Int32>.makeStream()
         let acceptLoop: @Sendable () -> Void = {
             while true {
-                let client = accept(descriptor, nil, nil)
+                // Close-on-exec from birth (accept4): a connection is never inherited by a spawned command.
+                let client = purser_accept_cloexec(descriptor)
                 if client < 0 {
                     if errno == EINTR || errno == ECONNABORTED { continue }
                     break
                 }
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
                 // A front that stops reading must not pin the vault's threads in write(2): after 10 s the
                 // write fails and that connection is closed.
                 var timeout = timeval(tv_sec: 10, tv_usec: 0)

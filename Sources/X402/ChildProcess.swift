@@ -1,3 +1,4 @@
+import CLinux
 import FoundationEssentials
 import Glibc
 import POSIXThread
@@ -63,14 +64,15 @@ struct ChildProcess: Sendable {
         func closeAll() {
             for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
         }
-        // `pipe2` is a GNU extension Swift's Glibc does not show; close-on-exec is set right after (and the
-        // child closes every descriptor but its three anyway).
-        guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+        // Close-on-exec from birth (pipe2): another thread's posix_spawn must never inherit them. This child
+        // also closes every descriptor but its three, from a list taken before it starts.
+        guard purser_pipe_cloexec(&stdinPipe, 0) == 0, purser_pipe_cloexec(&stdoutPipe, 0) == 0,
+            purser_pipe_cloexec(&stderrPipe, 0) == 0
+        else {
             let error = errno
             closeAll()
             return .notStarted("pipe failed (errno \(error))")
         }
-        for fd in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let spawned = spawn(stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1])
         // The child's ends belong to the child now (or to nobody, if it did not start).
         close(stdinPipe[0])
