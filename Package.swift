@@ -106,7 +106,7 @@ let package = Package(
             dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient"]),
         .testTarget(
             name: "VaultTests",
-            dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger"]),
+            dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger", "PurserTesting"]),
     ]
 )
 

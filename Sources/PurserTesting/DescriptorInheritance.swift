@@ -18,7 +18,8 @@ public enum DescriptorInheritance {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The identities of the descriptors a child spawned now holds (its own stdout and `ls`'s directory too).
+    /// The identities of the descriptors of ours a child spawned now holds (`ls`'s own directory included, its
+    /// stdout pipe left out).
     public static func inheritedByChild() throws -> Set<String> {
         var output: [Int32] = [-1, -1]
         guard purser_pipe_cloexec(&output, 0) == 0 else { throw POSIXError(.EMFILE) }
@@ -45,9 +46,11 @@ public enum DescriptorInheritance {
         var exit: Int32 = 0
         while waitpid(pid, &exit, 0) < 0 && errno == EINTR {}
         var identities: Set<String> = []
+        let ownOutput = identity(of: output[0])
         for line in String(decoding: text, as: UTF8.self).split(separator: "\n") {
             if let arrow = line.range(of: " -> ") { identities.insert(String(line[arrow.upperBound...])) }
         }
+        if let ownOutput { identities.remove(ownOutput) }
         return identities
     }
 
@@ -55,11 +58,12 @@ public enum DescriptorInheritance {
     /// descriptors `cycle` opened that some child inherited (empty when every one was close-on-exec from its
     /// first instant).
     ///
-    /// `cycle` opens descriptors, passes each to `opened` while it is still open, and closes them. A
+    /// `cycle` opens descriptors, passes the identity of each (``identity(of:)``, read while it is open) to
+    /// `opened`, and closes them. A
     /// descriptor made close-on-exec only after it was created (`pipe` then `fcntl`) is open without the flag
     /// for a moment in every cycle, and some child among the spawns catches it there.
     public static func leakedWhileRepeating(
-        spawns: Int = 100, _ cycle: @escaping @Sendable (_ opened: (Int32) -> Void) -> Void
+        spawns: Int = 100, _ cycle: @escaping @Sendable (_ opened: (String) -> Void) -> Void
     ) throws -> Set<String> {
         let seen = Mutex<Set<String>>([])
         let stop = Atomic<Bool>(false)
@@ -68,9 +72,7 @@ public enum DescriptorInheritance {
         Thread {
             var first = true
             while !stop.load(ordering: .relaxed) {
-                cycle { descriptor in
-                    if let identity = identity(of: descriptor) { seen.withLock { _ = $0.insert(identity) } }
-                }
+                cycle { identity in seen.withLock { _ = $0.insert(identity) } }
                 if first {
                     first = false
                     started.signal()

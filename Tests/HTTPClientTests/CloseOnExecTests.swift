@@ -14,7 +14,7 @@ struct CloseOnExecTests {
     func cancellationPipe() throws {
         let leaked = try DescriptorInheritance.leakedWhileRepeating { opened in
             guard let cancellation = try? Cancellation() else { return }
-            opened(cancellation.readDescriptor)
+            if let identity = DescriptorInheritance.identity(of: cancellation.readDescriptor) { opened(identity) }
             cancellation.close()
         }
         #expect(leaked.isEmpty, "inherited: \(leaked.sorted())")
