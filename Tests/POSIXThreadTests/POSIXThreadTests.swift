@@ -31,6 +31,24 @@ struct POSIXThreadTests {
         #expect(pthread_equal(thread, pthread_self()) == 0)
     }
 
+    @Test("a joinable thread hands its result to join, from a thread of its own")
+    func joinable() throws {
+        let caller = pthread_self()
+        let thread = try POSIXThread.start(stackSize: 128 * 1024) { () -> [UInt64] in
+            [UInt64(pthread_equal(pthread_self(), caller)), 7, 11]
+        }
+        #expect(thread.join() == [0, 7, 11])
+    }
+
+    @Test("a joinable thread the system refuses is reported, never run")
+    func joinableRefused() {
+        let ran = Mutex(false)
+        #expect(throws: POSIXThread.StartError.self) {
+            _ = try POSIXThread.start(stackSize: 1 << 46) { ran.withLock { $0 = true } }
+        }
+        #expect(ran.withLock { $0 } == false)
+    }
+
     @Test("creates the thread detached, with the stack size asked for")
     func attributes() throws {
         let seen = Mutex<(detachState: Int32, stackSize: Int)?>(nil)
