@@ -117,8 +117,9 @@ struct ChildProcess: Sendable {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
 
-        // dup2 clears close-on-exec on the targets; every other descriptor is closed in the child (ours are
-        // not all opened with O_CLOEXEC, and the signer has no business with the ledger or a socket).
+        // dup2 clears close-on-exec on the targets; every other descriptor is closed in the child as well. Ours
+        // are all close-on-exec from birth (docs/threat_model.md), but a library's descriptor might not be, and
+        // the signer has no business with the ledger or a socket.
         var status = posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         if status == 0 { status = posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
         if status == 0 { status = posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
