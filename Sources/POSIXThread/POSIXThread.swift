@@ -1,6 +1,6 @@
 import Glibc
 
-/// Starts detached POSIX threads that run a Swift closure: the one place in Purser that calls `pthread_create`.
+/// Starts POSIX threads that run a Swift closure: the one place in Purser that calls `pthread_create`.
 ///
 /// Blocking work (an `accept`, `read` or `poll` loop, a child process's `waitpid`) runs on a thread of its own,
 /// never on one of Swift's cooperative-pool threads (two on this machine), and without Foundation's `Thread`,
