@@ -18,17 +18,21 @@ let package = Package(
     targets: [
         // Core libraries, one per concern.
         .target(name: "JSONCore"),
-        .target(name: "MCP", dependencies: ["JSONCore"]),
+        // Detached POSIX threads for blocking work, the one place that calls pthread_create.
+        .target(name: "POSIXThread"),
+        .target(name: "MCP", dependencies: ["JSONCore", "POSIXThread"]),
         .target(name: "Cedar"),
         .target(name: "EVMSigning"),
-        .target(name: "X402", dependencies: ["EVMSigning", "JSONCore", "COpenSSL"]),
+        .target(name: "X402", dependencies: ["EVMSigning", "JSONCore", "COpenSSL", "POSIXThread", "CLinux"]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // The PostgreSQL client library's header, for a ledger shared by several machines. Types only: Ledger
         // resolves libpq's functions with dlopen on the first PostgreSQL open (Ledger/LibPQ.swift).
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // glibc's pipe2 and accept4 (hidden from Swift without _GNU_SOURCE): descriptors close-on-exec at birth.
+        .systemLibrary(name: "CLinux"),
         // The HTTP/1.1 client behind X402's `HTTPTransport` seam; TLS through the system libssl.
-        .target(name: "HTTPClient", dependencies: ["COpenSSL", "X402"]),
+        .target(name: "HTTPClient", dependencies: ["COpenSSL", "X402", "POSIXThread", "CLinux"]),
         .target(name: "Ledger", dependencies: ["CSQLite", "CPostgres", "JSONCore", "EVMSigning"]),
         // Settlement evidence from an Ethereum node (JSON-RPC over the X402 module's HTTPTransport).
         .target(name: "Chain", dependencies: ["X402", "EVMSigning", "JSONCore"]),
@@ -36,14 +40,18 @@ let package = Package(
             name: "Purser",
             dependencies: ["JSONCore", "MCP", "Cedar", "EVMSigning", "X402", "Ledger", "HTTPClient", "Chain"]),
         // The local x402 seller and the scripted demo: for trying Purser, never on a production path.
-        .target(name: "PurserDemo", dependencies: ["Purser", "JSONCore", "MCP", "EVMSigning", "X402", "Ledger"]),
+        .target(
+            name: "PurserDemo",
+            dependencies: ["Purser", "JSONCore", "MCP", "EVMSigning", "X402", "Ledger", "POSIXThread", "CLinux"]),
         // The owner's signed authority (passphrase-derived key, signed requests, used nonces).
         .target(name: "OwnerSigning", dependencies: ["EVMSigning", "JSONCore"]),
         // The vault process and its socket protocol; `purser serve --vault` is its thin MCP front.
-        .target(name: "PurserVault", dependencies: ["JSONCore", "MCP", "Ledger", "OwnerSigning", "EVMSigning"]),
+        .target(
+            name: "PurserVault",
+            dependencies: ["JSONCore", "MCP", "Ledger", "OwnerSigning", "EVMSigning", "POSIXThread", "CLinux"]),
         // Test support shared by the test targets and the benchmarks, never linked into `purser`: the loopback
         // HTTP server, the scripted x402 seller, the in-memory Ethereum node and the governed-call world.
-        .target(name: "PurserTesting", dependencies: ["Purser", "Ledger", "MCP", "X402", "JSONCore"]),
+        .target(name: "PurserTesting", dependencies: ["Purser", "Ledger", "MCP", "X402", "JSONCore", "CLinux"]),
 
         // Executables: thin wiring only.
         .executableTarget(
@@ -64,6 +72,7 @@ let package = Package(
             name: "PurserBenchmarks",
             dependencies: [
                 "Purser", "Cedar", "EVMSigning", "JSONCore", "Ledger", "MCP", "X402", "HTTPClient", "PurserTesting",
+                "CLinux",
             ]),
         // Test-only operations for the interop suites in Tests/Interop; not part of the product.
         .executableTarget(
@@ -74,6 +83,7 @@ let package = Package(
 
         // Tests, one target per library.
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"]),
+        .testTarget(name: "POSIXThreadTests", dependencies: ["POSIXThread"]),
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSONCore"]),
         .testTarget(name: "CedarTests", dependencies: ["Cedar"], exclude: ["Fixtures"]),
         .testTarget(name: "EVMSigningTests", dependencies: ["EVMSigning"]),
@@ -96,7 +106,7 @@ let package = Package(
             dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient"]),
         .testTarget(
             name: "VaultTests",
-            dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger"]),
+            dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger", "PurserTesting"]),
     ]
 )
 

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import JSONCore
 import MCP
+import POSIXThread
 
 /// A provider with one tool that echoes its arguments, and one that asks the client (elicitation).
 private struct EchoProvider: ToolProvider {
@@ -47,13 +48,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         await server.run()
         finished.signal()
     }
-    // The client side writes and reads on their own threads so neither pipe can fill up and block. Plain
-    // pthreads, joined before returning: nothing of this input outlives it (Foundation's Thread keeps
+    // The client side writes and reads on their own threads so neither pipe can fill up and block. Joinable
+    // POSIX threads, joined before returning: nothing of this input outlives it (Foundation's Thread keeps
     // per-thread state that leak checking would report).
     let writeHandle = toServer.fileHandleForWriting
     let writeEnd = writeHandle.fileDescriptor
     let readEnd = fromServer.fileHandleForReading.fileDescriptor
-    let writer = spawn {
+    let writer = spawn { () -> [UInt8] in
         var offset = 0
         while offset < input.count {
             let written = input[offset...].withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
@@ -64,7 +65,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         try? writeHandle.close()
         return []
     }
-    let reader = spawn {
+    let reader = spawn { () -> [UInt8] in
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -76,8 +77,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     guard finished.wait(timeout: .now() + 20) == .success else { fatalError("the server did not finish at EOF") }
     try? fromServer.fileHandleForWriting.close()
-    _ = join(writer)
-    let lines = join(reader)
+    _ = writer.join()
+    let lines = reader.join()
     try? toServer.fileHandleForReading.close()
     try? fromServer.fileHandleForReading.close()
     for line in lines.split(separator: 0x0A) {
@@ -88,30 +89,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// A joinable thread running `body`; `join` returns what it returned.
-private final class ThreadResult: @unchecked Sendable {
-    // Written by the thread before it exits, read after `pthread_join`.
-    var value: [UInt8] = []
-    let body: () -> [UInt8]
-    init(body: @escaping () -> [UInt8]) { self.body = body }
-}
-
-private func spawn(_ body: @escaping () -> [UInt8]) -> (pthread_t, ThreadResult) {
-    let result = ThreadResult(body: body)
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(result).toOpaque()
-    let created = pthread_create(
-        &thread, nil,
-        { raw in
-            let result = Unmanaged<ThreadResult>.fromOpaque(raw!).takeRetainedValue()
-            result.value = result.body()
-            return nil
-        }, context)
-    guard created == 0 else { fatalError("pthread_create failed") }
-    return (thread, result)
-}
-
-private func join(_ spawned: (pthread_t, ThreadResult)) -> [UInt8] {
-    pthread_join(spawned.0, nil)
-    return spawned.1.value
+/// A joinable thread running `body`; a harness that cannot start one has nothing to test.
+private func spawn(_ body: @escaping @Sendable () -> [UInt8]) -> POSIXThread.Joinable<[UInt8]> {
+    do {
+        return try POSIXThread.start(body)
+    } catch {
+        fatalError(error.message)
+    }
 }

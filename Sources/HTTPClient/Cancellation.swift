@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import Synchronization
 import X402
@@ -14,12 +15,9 @@ final class Cancellation: Sendable {
 
     init() throws(HTTPFailure) {
         var descriptors: [Int32] = [-1, -1]
-        guard pipe(&descriptors) == 0 else {
+        // Close-on-exec from birth: a command signer spawned meanwhile must not inherit either end.
+        guard purser_pipe_cloexec(&descriptors, O_NONBLOCK) == 0 else {
             throw HTTPFailure(.cannotConnect, "could not create a cancellation pipe (errno \(errno))")
-        }
-        for descriptor in descriptors {
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         }
         readDescriptor = descriptors[0]
         writeDescriptor = descriptors[1]

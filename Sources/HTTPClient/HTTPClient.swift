@@ -1,5 +1,6 @@
 public import FoundationEssentials
 import Glibc
+import POSIXThread
 public import X402
 
 typealias HTTPFailure = HTTPTransportError
@@ -108,15 +109,18 @@ public final class HTTPClient: HTTPTransport {
         let cancellation = try Cancellation()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-                do throws(HTTPFailure) {
-                    try RequestThread.start {
+                do throws(POSIXThread.StartError) {
+                    // The request blocks in `poll` on its own thread: a call waiting minutes for a slow upstream
+                    // costs a sleeping thread, no CPU. OpenSSL's handshake and our parser need well under 512 KiB
+                    // of stack (the default 8 MiB is only address space).
+                    try POSIXThread.detach(stackSize: 512 * 1024) {
                         let result = self.perform(prepared, cancellation)
                         cancellation.close()
                         continuation.resume(with: result.mapError { $0 as any Error })
                     }
                 } catch {
                     cancellation.close()
-                    continuation.resume(throwing: error)
+                    continuation.resume(throwing: HTTPFailure(.cannotConnect, error.message))
                 }
             }
         } onCancel: {

@@ -1,4 +1,5 @@
 import Dispatch
+import POSIXThread
 
 #if canImport(Glibc)
     import Glibc
@@ -51,24 +52,12 @@ public struct LineReader: Sendable {
     public func lines() -> Lines {
         let (stream, continuation) = AsyncStream<Item>.makeStream(bufferingPolicy: .unbounded)
         let slots = DispatchSemaphore(value: maximumQueuedLines)
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
         let box = ReaderContext(
             descriptor: fileDescriptor, maximumLineLength: maximumLineLength, continuation: continuation, slots: slots)
-        let context = Unmanaged.passRetained(box).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(
-            &thread, &attributes,
-            { raw in
-                let box = Unmanaged<ReaderContext>.fromOpaque(raw!).takeRetainedValue()
-                LineReader.readLoop(box)
-                return nil
-            }, context)
-        pthread_attr_destroy(&attributes)
-        if created == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<ReaderContext>.fromOpaque(context).release()
+        do {
+            try POSIXThread.detach { LineReader.readLoop(box) }
+        } catch {
+            // No reader thread: the input ends at once, as at EOF.
             continuation.finish()
         }
         return Lines(stream: stream, slots: slots)

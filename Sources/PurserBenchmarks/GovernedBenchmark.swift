@@ -388,7 +388,7 @@ final class BlockingSocketTransport: HTTPTransport {
         guard request.url.host == "127.0.0.1", let port = request.url.port,
             let parts = URLComponents(url: request.url, resolvingAgainstBaseURL: false)
         else { throw HTTPTransportError(.invalidRequest, "loopback http://127.0.0.1:PORT only") }
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw HTTPTransportError(.cannotConnect, "socket failed") }
         defer { close(descriptor) }
         var address = sockaddr_in()

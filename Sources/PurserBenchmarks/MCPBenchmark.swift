@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 
 /// Cold start, warm round trips and peak memory of `purser serve`, driven over pipes like an MCP client.
@@ -124,7 +125,10 @@ final class ChildProcess {
     init(_ arguments: [String]) throws {
         var toChild: [Int32] = [0, 0]
         var fromChild: [Int32] = [0, 0]
-        guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw BenchmarkError("pipe failed") }
+        // Close-on-exec: only the dup2'd copies reach this child, and no end reaches another one.
+        guard purser_pipe_cloexec(&toChild, 0) == 0, purser_pipe_cloexec(&fromChild, 0) == 0 else {
+            throw BenchmarkError("pipe failed")
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)

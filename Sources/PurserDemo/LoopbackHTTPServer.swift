@@ -1,7 +1,8 @@
+import CLinux
 import Dispatch
 import FoundationEssentials
 import Glibc
-import MCP
+import POSIXThread
 import Synchronization
 public import X402
 
@@ -202,7 +203,7 @@ public final class LoopbackHTTPServer: Sendable {
         self.listener = descriptor
         threads.enter()
         do {
-            try DetachedThread.start { [self] in
+            try POSIXThread.detach { [self] in
                 acceptLoop()
                 close(listener)
                 threads.leave()
@@ -210,7 +211,7 @@ public final class LoopbackHTTPServer: Sendable {
         } catch {
             threads.leave()
             close(descriptor)
-            throw DemoServerError(.socket, "could not start the accept thread (errno \(error.code))")
+            throw DemoServerError(.socket, error.message)
         }
     }
 
@@ -235,7 +236,8 @@ public final class LoopbackHTTPServer: Sendable {
 
     private func acceptLoop() {
         while true {
-            let connection = accept(listener, nil, nil)
+            // Close-on-exec from birth (accept4): a connection is never inherited by a spawned command.
+            let connection = purser_accept_cloexec(listener)
             if connection < 0 {
                 let code = errno
                 if state.withLock({ $0.stopped }) { return }
@@ -246,7 +248,6 @@ public final class LoopbackHTTPServer: Sendable {
                 }
                 return
             }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
             let admitted = state.withLock { state -> Bool in
                 guard !state.stopped, state.connections.count < configuration.maximumConnections else { return false }
                 state.connections.insert(connection)
@@ -260,7 +261,7 @@ public final class LoopbackHTTPServer: Sendable {
             configure(connection)
             threads.enter()
             do {
-                try DetachedThread.start { [self] in
+                try POSIXThread.detach { [self] in
                     serve(connection)
                     state.withLock { _ = $0.connections.remove(connection) }
                     close(connection)

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Glibc
 import Synchronization
@@ -21,7 +22,7 @@ public final class LoopbackListener: @unchecked Sendable {
     /// Binds and listens; nothing is accepted until `start`.
     /// - Throws: `POSIXError` when no socket can be made or the address cannot be bound.
     public init(host: String = "127.0.0.1", backlog: Int32 = 64) throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.EIO) }
         var one: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -71,7 +72,7 @@ public final class LoopbackListener: @unchecked Sendable {
     private func acceptLoop(_ serve: @escaping @Sendable (Int32) -> Void) {
         defer { close(descriptor) }
         while true {
-            let connection = accept(descriptor, nil, nil)
+            let connection = purser_accept_cloexec(descriptor)
             if connection < 0 {
                 if errno == EINTR { continue }
                 return

@@ -1,6 +1,6 @@
 import FoundationEssentials
 public import JSONCore
-import MCP
+import POSIXThread
 import Synchronization
 
 #if canImport(Glibc)
@@ -49,7 +49,7 @@ public final class FrameChannel: Sendable {
     /// number is never read.
     public func startReading(_ handler: @escaping @Sendable (Item?) -> Void) {
         do {
-            try DetachedThread.start { [self] in
+            try POSIXThread.detach { [self] in
                 FrameChannel.readLoop(descriptor: self.descriptor, emit: handler)
                 handler(nil)
             }

@@ -1,6 +1,6 @@
 import FoundationEssentials
 import JSONCore
-import MCP
+import POSIXThread
 import Synchronization
 
 #if canImport(Glibc)
@@ -109,13 +109,13 @@ public final class VaultRelay: Sendable {
                 continuation.resume(returning: end)
             }
             do {
-                try DetachedThread.start(toClient)
+                try POSIXThread.detach(toClient)
             } catch {
                 continuation.resume(returning: nil)
                 return
             }
             do {
-                try DetachedThread.start(toVault)
+                try POSIXThread.detach(toVault)
             } catch {
                 // The answers' thread runs: closing the connection ends it, and with it the relay.
                 channel.close()
@@ -171,7 +171,7 @@ public final class VaultRelay: Sendable {
 func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
         do {
-            try DetachedThread.start { continuation.resume(returning: body()) }
+            try POSIXThread.detach { continuation.resume(returning: body()) }
         } catch {
             // No thread to spare: run it here (a short handshake read) rather than fail the connection.
             continuation.resume(returning: body())

@@ -1,8 +1,10 @@
+import CLinux
 import Dispatch
 import FoundationEssentials
 import JSONCore
 public import MCP
 import OwnerSigning
+import POSIXThread
 import Synchronization
 
 #if canImport(Glibc)
@@ -80,12 +82,12 @@ public final class VaultServer: Sendable {
         let (connections, continuation) = AsyncStream<Int32>.makeStream()
         let acceptLoop: @Sendable () -> Void = {
             while true {
-                let client = accept(descriptor, nil, nil)
+                // Close-on-exec from birth (accept4): a connection is never inherited by a spawned command.
+                let client = purser_accept_cloexec(descriptor)
                 if client < 0 {
                     if errno == EINTR || errno == ECONNABORTED { continue }
                     break
                 }
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
                 // A front that stops reading must not pin the vault's threads in write(2): after 10 s the
                 // write fails and that connection is closed.
                 var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -95,7 +97,7 @@ public final class VaultServer: Sendable {
             continuation.finish()
         }
         do {
-            try DetachedThread.start(acceptLoop)
+            try POSIXThread.detach(acceptLoop)
         } catch {
             // No accept thread: nothing can be served; run() returns at once and the caller's stop path runs.
             continuation.finish()

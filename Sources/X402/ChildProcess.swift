@@ -1,5 +1,7 @@
+import CLinux
 import FoundationEssentials
 import Glibc
+import POSIXThread
 
 /// One run of an external command: no shell, stdin written from memory, stdout and stderr captured up to a
 /// cap, a deadline after which the command and everything it started are killed.
@@ -37,8 +39,12 @@ struct ChildProcess: Sendable {
     /// cooperative-pool threads) and returns how it ended.
     func run() async -> Ending {
         await withCheckedContinuation { (continuation: CheckedContinuation<Ending, Never>) in
-            let started = Self.startThread { continuation.resume(returning: self.runBlocking()) }
-            if let failure = started { continuation.resume(returning: .notStarted(failure)) }
+            do throws(POSIXThread.StartError) {
+                // `poll` and `waitpid` need little stack; the default 8 MiB is only address space.
+                try POSIXThread.detach(stackSize: 256 * 1024) { continuation.resume(returning: self.runBlocking()) }
+            } catch {
+                continuation.resume(returning: .notStarted(error.message))
+            }
         }
     }
 
@@ -58,14 +64,15 @@ struct ChildProcess: Sendable {
         func closeAll() {
             for fd in stdinPipe + stdoutPipe + stderrPipe where fd >= 0 { close(fd) }
         }
-        // `pipe2` is a GNU extension Swift's Glibc does not show; close-on-exec is set right after (and the
-        // child closes every descriptor but its three anyway).
-        guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0 else {
+        // Close-on-exec from birth (pipe2): another thread's posix_spawn must never inherit them. This child
+        // also closes every descriptor but its three, from a list taken before it starts.
+        guard purser_pipe_cloexec(&stdinPipe, 0) == 0, purser_pipe_cloexec(&stdoutPipe, 0) == 0,
+            purser_pipe_cloexec(&stderrPipe, 0) == 0
+        else {
             let error = errno
             closeAll()
             return .notStarted("pipe failed (errno \(error))")
         }
-        for fd in stdinPipe + stdoutPipe + stderrPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let spawned = spawn(stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1])
         // The child's ends belong to the child now (or to nobody, if it did not start).
         close(stdinPipe[0])
@@ -110,8 +117,9 @@ struct ChildProcess: Sendable {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
 
-        // dup2 clears close-on-exec on the targets; every other descriptor is closed in the child (ours are
-        // not all opened with O_CLOEXEC, and the signer has no business with the ledger or a socket).
+        // dup2 clears close-on-exec on the targets; every other descriptor is closed in the child as well. Ours
+        // are all close-on-exec from birth (docs/threat_model.md), but a library's descriptor might not be, and
+        // the signer has no business with the ledger or a socket.
         var status = posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         if status == 0 { status = posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
         if status == 0 { status = posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
@@ -248,35 +256,5 @@ struct ChildProcess: Sendable {
         let (seconds, attoseconds) = duration.components
         let total = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int32(clamping: max(1, total))
-    }
-
-    // MARK: - The thread
-
-    private final class Body {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-    }
-
-    /// Starts `body` on a new detached POSIX thread; returns a reason when the system refuses one.
-    private static func startThread(_ body: @escaping @Sendable () -> Void) -> String? {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let context = Unmanaged.passRetained(Body(body)).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(
-            &thread, &attributes,
-            { raw in
-                let body = Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue()
-                body.run()
-                return nil
-            }, context)
-        guard status == 0 else {
-            Unmanaged<Body>.fromOpaque(context).release()
-            return "could not start a thread (errno \(status))"
-        }
-        return nil
     }
 }
