@@ -118,7 +118,9 @@ struct Lexer {
             if scalar.properties.isWhitespace {
                 advance()
             } else if scalar == "/", peek(1) == "/" {
-                while let inner = peek(), inner != "\n" { advance() }
+                // Cedar's comment is `//[^\n\r]*`: a lone carriage return ends it too, so what follows one is
+                // policy text (an editor shows it on a line of its own), never a hidden part of the comment.
+                while let inner = peek(), inner != "\n", inner != "\r" { advance() }
             } else {
                 break
             }

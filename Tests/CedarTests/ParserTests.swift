@@ -147,6 +147,22 @@ struct ParserTests {
         #expect(!parses(text), "should not parse: \(text)")
     }
 
+    @Test("a carriage return ends a // comment, as in Cedar: the policy after one is in force")
+    func carriageReturnEndsComment() throws {
+        // cedarpy 4.12.2 denies this request (the forbid counts); reading the comment to "\n" dropped the forbid.
+        let hidden = try PolicySet(
+            parsing: "permit(principal, action, resource);\n// note\rforbid(principal, action, resource);\n")
+        #expect(hidden.policies.map(\.effect) == [.permit, .forbid])
+        let request = Request(
+            principal: EntityUID(type: "User", id: "a"), action: EntityUID(type: "Action", id: "x"),
+            resource: EntityUID(type: "R", id: "r"), context: [:])
+        let response = Authorizer().isAuthorized(request, policies: hidden, entities: try Entities(json: "[]"))
+        #expect(response.decision == .deny)
+        // A file with classic Mac line endings: each comment ends at its CR, the permit is a policy.
+        let macFile = try PolicySet(parsing: "// a\r// b\rpermit(principal, action, resource);")
+        #expect(macFile.policies.count == 1)
+    }
+
     @Test("errors carry line and column and say what was expected")
     func diagnostics() throws {
         let text = "permit(principal, action, resource)\nwhen { context.a.contians(1) };"
