@@ -228,6 +228,9 @@ enum Unescaper {
         var index = 0
         while index < scalars.count {
             let scalar = scalars[index]
+            // Cedar unescapes string literals as Rust does, which refuses a bare carriage return (a file saved
+            // with CRLF line endings and a string spanning two lines): refused here too, never kept.
+            if scalar == "\r" { return "a carriage return in a string literal is not valid; write `\\r`" }
             if scalar != "\\" {
                 emit(pattern && scalar == "*" ? .wildcard : .literal(scalar))
                 index += 1

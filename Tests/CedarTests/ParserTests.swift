@@ -55,6 +55,8 @@ struct ParserTests {
         "permit(principal, action, resource) when { principal is User in [Group::\"a\"] };",
         "permit(principal, action, resource) when { 1 * -2 == -2 };",
         "permit(principal, action == Action::\"a\", resource) when { action in [Action::\"a\", 1] };",
+        // A bare line feed in a string literal is kept (only a bare carriage return is refused).
+        "permit(principal, action, resource) when { \"a\nb\" == \"a\\nb\" };",
     ]
 
     static let rejected: [String] = [
@@ -135,6 +137,12 @@ struct ParserTests {
         "permit(principal, action, resource) when { else::\"a\" == 1 };",
         "permit(principal, action, resource) when { 1 & 2 };",
         "permit(principal, action, resource) when { {1: 2} == {} };",
+        // A bare carriage return inside a string literal (Cedar unescapes as Rust does, which refuses it).
+        "permit(principal, action, resource) when { \"a\rb\" == \"a\\rb\" };",
+        "permit(principal, action, resource) when { \"a\r\nb\" == \"\" };",
+        "permit(principal, action, resource) when { \"a\" like \"a\r*\" };",
+        "permit(principal == User::\"a\rb\", action, resource);",
+        "@id(\"a\rb\") permit(principal, action, resource);",
     ]
 
     @Test("accepts what Cedar accepts", arguments: accepted)
