@@ -56,8 +56,10 @@ struct ResponseReader {
             if !codings.isEmpty {
                 // Request smuggling and truncation both hide in ambiguous framing: refuse it.
                 guard lengths.isEmpty else { throw Self.malformed("both Transfer-Encoding and Content-Length") }
+                // Coding names are ASCII tokens compared without ASCII case; Unicode `lowercased()` would turn
+                // "chun\u{212A}ed" (KELVIN SIGN) into "chunked", a framing no other reader of the bytes sees.
                 let list = codings.flatMap { $0.split(separator: ",") }.map {
-                    $0.trimmingOWS().lowercased()
+                    $0.trimmingOWS().asciiLowercased()
                 }
                 guard list == ["chunked"] else {
                     throw Self.malformed("unsupported transfer coding \(list.joined(separator: ", "))")
@@ -302,6 +304,13 @@ extension StringProtocol {
     func trimmingOWS() -> String {
         let bytes = Array(utf8)
         return String(decoding: bytes[...].trimmingOWSBytes(), as: UTF8.self)
+    }
+}
+
+extension String {
+    /// The text with ASCII `A`–`Z` lower-cased and every other byte kept: HTTP's case-insensitive tokens.
+    func asciiLowercased() -> String {
+        String(decoding: utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 }
 
