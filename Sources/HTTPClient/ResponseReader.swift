@@ -181,6 +181,13 @@ struct ResponseReader {
         }
     }
 
+    private static func isHexDigitByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x46, 0x61...0x66: return true
+        default: return false
+        }
+    }
+
     static func contentLength(_ values: [String]) throws(HTTPFailure) -> Int {
         // "Content-Length: 5, 5" and repeated equal fields are allowed; anything else is ambiguous.
         let parts = values.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map {
@@ -206,7 +213,8 @@ struct ResponseReader {
         while true {
             let line = try readLine(limit: 4096)
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }.trimmingOWSBytes()
-            guard !sizeText.isEmpty, sizeText.count <= 15,
+            // chunk-size is 1*HEXDIG (RFC 9112 §7.1): `Int(_:radix:)` alone also takes "+5" and "-0".
+            guard !sizeText.isEmpty, sizeText.count <= 15, sizeText.allSatisfy(Self.isHexDigitByte),
                 let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16),
                 size >= 0
             else { throw Self.malformed("a bad chunk size") }
