@@ -32,7 +32,11 @@ public struct AgentAccess: Sendable, Hashable {
     /// The agents the caller with `uid` (named `name`, when it has one) may act as, name entries first.
     public func agents(uid: UInt32, name: String?) -> [String] {
         var result: [String] = []
-        if let name, let listed = users[name] { result += listed }
+        // Byte for byte, as the OS compares names: a `Dictionary` lookup uses Swift's canonical equivalence,
+        // under which an account named "\u{212A}ate" (KELVIN SIGN) is the entry for "Kate".
+        if let name, let listed = users.first(where: { $0.key.utf8.elementsEqual(name.utf8) })?.value {
+            result += listed
+        }
         for agent in users["uid:\(uid)"] ?? [] where !result.contains(agent) { result.append(agent) }
         return result
     }

@@ -12,6 +12,15 @@ import Testing
         #expect(access.agents(uid: 7, name: "mallory").isEmpty)
     }
 
+    @Test("a user name matches byte for byte, never by Unicode canonical equivalence")
+    func namesMatchExactly() throws {
+        let access = try AgentAccess.parse(
+            Array(#"{"version":1,"users":{"Kate":["alice"]}}"#.utf8), file: "agents.json")
+        #expect(access.agents(uid: 7, name: "Kate") == ["alice"])
+        // U+212A KELVIN SIGN is canonically equivalent to "K": a different OS account, not Kate.
+        #expect(access.agents(uid: 8, name: "\u{212A}ate").isEmpty)
+    }
+
     @Test func approvalsAreInBandUnlessTheOwnerSaysOtherwise() throws {
         func parse(_ text: String) throws(VaultError) -> AgentAccess {
             try AgentAccess.parse(Array(text.utf8), file: "agents.json")
