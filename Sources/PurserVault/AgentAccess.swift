@@ -104,7 +104,15 @@ public struct AgentAccess: Sendable, Hashable {
     }
 
     private static func isValidUserKey(_ text: String) -> Bool {
-        if text.hasPrefix("uid:") { return UInt32(text.dropFirst(4)) != nil }
+        if text.hasPrefix("uid:") {
+            // The key is looked up as "uid:\(uid)", so only that spelling can ever match: ASCII digits without a
+            // sign or a leading zero (`UInt32("+1000")` and `UInt32("01000")` parse, but never match).
+            let digits = text.utf8.dropFirst(4)
+            guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                digits.count == 1 || digits.first != 0x30
+            else { return false }
+            return UInt32(text.dropFirst(4)) != nil
+        }
         return isValidAgent(text)
     }
 }

@@ -45,6 +45,9 @@ import Testing
             ("{\"version\":2,\"users\":{}}", "agents.json:1:12"),
             ("{\"version\":1,\"users\":{\"root;x\":[\"a\"]}}", "agents.json:1:32"),
             ("{\"version\":1,", "agents.json:1:"),
+            // A uid key is matched as "uid:\(uid)": a sign or a leading zero could never match anyone.
+            ("{\"version\":1,\"users\":{\"uid:+1000\":[\"a\"]}}", "agents.json:1:35"),
+            ("{\"version\":1,\"users\":{\"uid:01000\":[\"a\"]}}", "agents.json:1:35"),
         ]
         for (text, location) in cases {
             do {
