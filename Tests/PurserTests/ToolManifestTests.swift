@@ -144,6 +144,24 @@ struct ToolManifestLoaderTests {
         #expect(manifests.count >= 3)
     }
 
+    @Test(
+        "header names are ASCII tokens byte for byte, in headers and secretHeaders alike",
+        arguments: [
+            // U+212A KELVIN SIGN and U+1FEF are canonically equal to "K" and "`", token characters.
+            #""headers": {"X-\u212Aey": "v"}"#, #""headers": {"X-\u1FEF": "v"}"#,
+            #""secretHeaders": {"X-\u212Aey": {"secret": "API_KEY"}}"#,
+            #""secretHeaders": {"X Key": {"secret": "API_KEY"}}"#,
+            #""secretHeaders": {"X-Key": {"secret": "API_KEY", "prefix": "Bearer\r\n"}}"#,
+        ])
+    func headerNamesAreTokens(headers: String) {
+        let text =
+            #"{"name":"t","description":"d","inputSchema":{"type":"object"},"#
+            + #""upstream":{"url":"http://a/b", "# + headers + "}}"
+        let (manifest, diagnostics) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "t.json")
+        #expect(manifest == nil)
+        #expect(diagnostics.contains { $0.message.contains("invalid header name") })
+    }
+
     @Test("a price is a decimal string, never a JSON number, and unknown keys are errors")
     func moneyFields() {
         let text = #"""

@@ -396,10 +396,13 @@ public enum ToolManifestLoader {
                         {
                             problem(here + "/secret", "\"secret\" names an environment variable (A-Z, 0-9, _)")
                         }
+                        let prefix = reference["prefix"]?.stringValue ?? ""
                         if ToolManifestLoader.reservedHeaderNames.contains(name.lowercased()) {
                             problem(here, "\"\(name)\" is set by Purser itself")
+                        } else if !Self.isValidHeader(name: name, value: prefix) {
+                            // Checked here as for "headers": otherwise the HTTP client refuses it on every call.
+                            problem(here, "invalid header name or prefix")
                         }
-                        let prefix = reference["prefix"]?.stringValue ?? ""
                         secretHeaders.append((name, secret, prefix))
                     }
                 } else {
@@ -427,8 +430,10 @@ public enum ToolManifestLoader {
         }
 
         static func isValidHeader(name: String, value: String) -> Bool {
-            let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-            return !name.isEmpty && name.allSatisfy(tokenCharacters.contains)
+            // A token is ASCII bytes (RFC 9110 §5.6.2), checked as the wire carries them: a `Set<Character>`
+            // compares by canonical equivalence, under which U+212A KELVIN SIGN is "K" and U+1FEF is "`".
+            let tokenBytes = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+            return !name.isEmpty && name.utf8.allSatisfy(tokenBytes.contains)
                 && value.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
         }
     }
