@@ -145,6 +145,24 @@ private struct AskingProvider: ToolProvider {
         #expect(result.content.first?.objectValue?["text"]?.stringValue == "cancelled true")
     }
 
+    @Test("an agent name is granted byte for byte: a KELVIN SIGN for K is another agent, refused")
+    func agentNamesMatchExactly() async throws {
+        let (server, socket, task) = try await start(users: #"{"version":1,"users":{"uid:\#(getuid())":["Kate"]}}"#)
+        defer {
+            server.stop()
+            task.cancel()
+        }
+        let provider = try await VaultToolProvider.connect(socketPath: socket, agent: "Kate")
+        provider.close()
+        do {
+            let other = try await VaultToolProvider.connect(socketPath: socket, agent: "\u{212A}ate")
+            other.close()
+            Issue.record("a canonically equivalent agent id was let in as \(other.agent)")
+        } catch {
+            #expect(error.code == .forbidden)
+        }
+    }
+
     @Test func anUnmappedUserOrAgentIsRefused() async throws {
         let (server, socket, task) = try await start(users: #"{"version":1,"users":{"uid:4000000000":["alice"]}}"#)
         defer {
