@@ -162,6 +162,21 @@ struct ToolManifestLoaderTests {
         #expect(diagnostics.contains { $0.message.contains("invalid header name") })
     }
 
+    @Test(
+        "a purpose is an ASCII compact code: no combining marks or invisible joiners riding on a letter",
+        arguments: [
+            "data.we\u{0301}ather", "data.weather\u{200D}",
+            String(repeating: "a\u{0301}\u{0302}\u{0303}\u{0304}", count: 64),
+        ])
+    func purposeIsASCII(purpose: String) throws {
+        let text =
+            #"{"name":"t","description":"d","inputSchema":{"type":"object"},"upstream":{"url":"http://a/b"},"#
+            + #""purpose":"# + JSONValue.string(purpose).serialized() + "}"
+        let (manifest, diagnostics) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "t.json")
+        #expect(manifest == nil)
+        #expect(diagnostics.contains { $0.message.contains("compact code") })
+    }
+
     @Test("a price is a decimal string, never a JSON number, and unknown keys are errors")
     func moneyFields() {
         let text = #"""

@@ -256,11 +256,20 @@ public enum ToolManifestLoader {
             let groups = stringList(root, "groups")
             let declaredPurpose = string(root, "purpose", at: "", required: false)
             let purpose = declaredPurpose ?? name ?? ""
+            // ASCII bytes, like tool names: `Character.isLetter` also took "a" + any number of combining marks
+            // (or an invisible U+200D) as one letter, so 64 "letters" could exceed the ledger's 256-byte limit
+            // and fail every paid call at reservation instead of here.
             if declaredPurpose != nil,
-                !purpose.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" })
-                    || purpose.count > 64
+                purpose.isEmpty || purpose.utf8.count > 64
+                    || !purpose.utf8.allSatisfy({ byte in
+                        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A)
+                            || (byte >= 0x61 && byte <= 0x7A) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                            || byte == UInt8(ascii: "-")
+                    })
             {
-                problem("/purpose", "\"purpose\" is a compact code (letters, digits, . _ -, at most 64), not free text")
+                problem(
+                    "/purpose",
+                    "\"purpose\" is a compact code (ASCII letters, digits, . _ -, at most 64), not free text")
             }
             guard let name, let description, let inputSchema, let upstream else { return nil }
             return ToolManifest(
