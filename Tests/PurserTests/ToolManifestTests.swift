@@ -177,6 +177,21 @@ struct ToolManifestLoaderTests {
         #expect(diagnostics.contains { $0.message.contains("compact code") })
     }
 
+    @Test(
+        "placeholders and mapped arguments name inputSchema properties byte for byte",
+        arguments: [
+            #""url":"http://a/b/{K}""#, #""url":"http://a/b","query":{"k":"K"}"#,
+            #""url":"http://a/b","method":"POST","body":["K"]"#,
+        ])
+    func argumentNamesMatchExactly(upstream: String) {
+        // The property is U+212A KELVIN SIGN, canonically equivalent to "K" but another JSON key.
+        let text =
+            #"{"name":"t","description":"d","inputSchema":{"type":"object","properties":{"\u212A":{"type":"string"}}},"#
+            + #""upstream":{"# + upstream + "}}"
+        let (_, diagnostics) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "t.json")
+        #expect(diagnostics.contains { $0.message.contains("is not a property of inputSchema") })
+    }
+
     @Test("a price is a decimal string, never a JSON number, and unknown keys are errors")
     func moneyFields() {
         let text = #"""

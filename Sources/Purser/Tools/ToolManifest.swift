@@ -315,7 +315,10 @@ public enum ToolManifestLoader {
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(method) {
                 problem("/upstream/method", "\"method\" must be GET, POST, PUT, PATCH or DELETE")
             }
-            let properties = Set(inputSchema?.document["properties"]?.objectValue?.keys ?? [])
+            // By UTF-8 bytes, as arguments are looked up at call time (`JSONObject` keys): a `Set<String>` would
+            // take the placeholder {K} for a property named "\u{212A}" (KELVIN SIGN), and the argument the
+            // request is built from would then be one the schema never checked.
+            let properties = PropertyNames(inputSchema?.document["properties"]?.objectValue?.keys ?? [])
             var template: URLTemplate?
             if let url = string(object, "url", at: "/upstream", required: true) {
                 switch URLTemplate.parse(url) {
@@ -436,6 +439,15 @@ public enum ToolManifestLoader {
                 bodyArguments: body, headers: headers.map { (name: $0.0, value: $0.1) },
                 secretHeaders: secretHeaders.map { (name: $0.0, secret: $0.1, prefix: $0.2) },
                 timeoutSeconds: Int(timeout), maxResponseBytes: Int(maxBytes))
+        }
+
+        /// Property names compared byte for byte.
+        struct PropertyNames {
+            private let names: Set<[UInt8]>
+
+            init(_ names: [String]) { self.names = Set(names.map { Array($0.utf8) }) }
+
+            func contains(_ name: String) -> Bool { names.contains(Array(name.utf8)) }
         }
 
         static func isValidHeader(name: String, value: String) -> Bool {
