@@ -118,7 +118,9 @@ struct Lexer {
             if scalar.properties.isWhitespace {
                 advance()
             } else if scalar == "/", peek(1) == "/" {
-                while let inner = peek(), inner != "\n" { advance() }
+                // Cedar's comment is `//[^\n\r]*`: a lone carriage return ends it too, so what follows one is
+                // policy text (an editor shows it on a line of its own), never a hidden part of the comment.
+                while let inner = peek(), inner != "\n", inner != "\r" { advance() }
             } else {
                 break
             }
@@ -226,6 +228,9 @@ enum Unescaper {
         var index = 0
         while index < scalars.count {
             let scalar = scalars[index]
+            // Cedar unescapes string literals as Rust does, which refuses a bare carriage return (a file saved
+            // with CRLF line endings and a string spanning two lines): refused here too, never kept.
+            if scalar == "\r" { return "a carriage return in a string literal is not valid; write `\\r`" }
             if scalar != "\\" {
                 emit(pattern && scalar == "*" ? .wildcard : .literal(scalar))
                 index += 1

@@ -69,6 +69,14 @@ public struct NodeConfiguration: Sendable {
     }
 
     /// Parses the file's bytes; `file` names it in messages.
+    /// An RFC 9110 `tchar`: ASCII letters, digits and ``!#$%&'*+-.^_`|~``.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        default: return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
+    }
+
     public static func parse(_ bytes: [UInt8], file: String, environment: [String: String])
         throws(NodeConfigurationError) -> NodeConfiguration
     {
@@ -132,7 +140,17 @@ public struct NodeConfiguration: Sendable {
                         problem(at, "the environment variable \(variable) is not set")
                         continue
                     }
-                    headers.add(name: name, value: (specFields["prefix"]?.stringValue ?? "") + secret)
+                    let value = (specFields["prefix"]?.stringValue ?? "") + secret
+                    // Checked as the HTTP client checks them, on bytes, so a bad name or a line break in the
+                    // value is a problem here rather than a refusal of every call to the node (the value is a
+                    // secret: the message never repeats it).
+                    guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte),
+                        !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 })
+                    else {
+                        problem(at, "a header name must be an HTTP token and its value one line")
+                        continue
+                    }
+                    headers.add(name: name, value: value)
                 }
             }
             var fromBlock: UInt64 = 0

@@ -151,11 +151,14 @@ public struct ProxyEndpoint: Sendable, Equatable, CustomStringConvertible, Custo
         }
         var authorization: String?
         if let at = rest.lastIndex(of: "@") {
-            let userinfo = rest[..<at]
+            let userinfo = rest[..<at].utf8
             rest = rest[rest.index(after: at)...]
-            let parts = userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let user = Self.percentDecoded(parts[0]),
-                let password = parts.count > 1 ? Self.percentDecoded(parts[1]) : ""
+            // User and password part at the first ":" byte, as curl and Go split them: as Characters, a password
+            // starting with a combining mark glued it to the ":" and the whole userinfo became the user name.
+            let colon = userinfo.firstIndex(of: UInt8(ascii: ":"))
+            let passwordText = colon.map { userinfo[userinfo.index(after: $0)...] } ?? userinfo[userinfo.endIndex...]
+            guard let user = Self.percentDecoded(userinfo[..<(colon ?? userinfo.endIndex)]),
+                let password = Self.percentDecoded(passwordText)
             else { throw ParseError(reason: "the proxy credentials are not validly percent-encoded") }
             authorization = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
         }
@@ -208,10 +211,9 @@ public struct ProxyEndpoint: Sendable, Equatable, CustomStringConvertible, Custo
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["proxy": description]) }
 
-    private static func percentDecoded(_ text: Substring) -> String? {
+    private static func percentDecoded(_ utf8: Substring.UTF8View) -> String? {
         var bytes: [UInt8] = []
-        var index = text.utf8.startIndex
-        let utf8 = text.utf8
+        var index = utf8.startIndex
         while index < utf8.endIndex {
             let byte = utf8[index]
             if byte == UInt8(ascii: "%") {

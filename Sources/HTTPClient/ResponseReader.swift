@@ -56,8 +56,10 @@ struct ResponseReader {
             if !codings.isEmpty {
                 // Request smuggling and truncation both hide in ambiguous framing: refuse it.
                 guard lengths.isEmpty else { throw Self.malformed("both Transfer-Encoding and Content-Length") }
+                // Coding names are ASCII tokens compared without ASCII case; Unicode `lowercased()` would turn
+                // "chun\u{212A}ed" (KELVIN SIGN) into "chunked", a framing no other reader of the bytes sees.
                 let list = codings.flatMap { $0.split(separator: ",") }.map {
-                    $0.trimmingOWS().lowercased()
+                    $0.trimmingOWS().asciiLowercased()
                 }
                 guard list == ["chunked"] else {
                     throw Self.malformed("unsupported transfer coding \(list.joined(separator: ", "))")
@@ -179,6 +181,13 @@ struct ResponseReader {
         }
     }
 
+    private static func isHexDigitByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x46, 0x61...0x66: return true
+        default: return false
+        }
+    }
+
     static func contentLength(_ values: [String]) throws(HTTPFailure) -> Int {
         // "Content-Length: 5, 5" and repeated equal fields are allowed; anything else is ambiguous.
         let parts = values.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map {
@@ -204,7 +213,8 @@ struct ResponseReader {
         while true {
             let line = try readLine(limit: 4096)
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }.trimmingOWSBytes()
-            guard !sizeText.isEmpty, sizeText.count <= 15,
+            // chunk-size is 1*HEXDIG (RFC 9112 §7.1): `Int(_:radix:)` alone also takes "+5" and "-0".
+            guard !sizeText.isEmpty, sizeText.count <= 15, sizeText.allSatisfy(Self.isHexDigitByte),
                 let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16),
                 size >= 0
             else { throw Self.malformed("a bad chunk size") }
@@ -302,6 +312,13 @@ extension StringProtocol {
     func trimmingOWS() -> String {
         let bytes = Array(utf8)
         return String(decoding: bytes[...].trimmingOWSBytes(), as: UTF8.self)
+    }
+}
+
+extension String {
+    /// The text with ASCII `A`–`Z` lower-cased and every other byte kept: HTTP's case-insensitive tokens.
+    func asciiLowercased() -> String {
+        String(decoding: utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 }
 

@@ -19,15 +19,19 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
             self = .sqlite(path: text)
             return
         }
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
+        // Read on bytes, the way libpq's URI parser reads it: as Characters, a combining mark glues itself to
+        // ":", "@", "=" or "&" and hides a password libpq finds. Like libpq, the user part is everything before
+        // an "@" that comes before the first "/" (a "?" does not end it), and it holds a password after a ":".
+        let bytes = Array(rest)
+        if let at = bytes.firstIndex(where: { $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "/") }),
+            bytes[at] == UInt8(ascii: "@"), bytes[..<at].contains(UInt8(ascii: ":"))
+        {
             throw Self.passwordRefused
         }
-        if let question = rest.firstIndex(of: "?") {
-            for parameter in rest[rest.index(after: question)...].split(separator: "&") {
-                let key = parameter.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
-                if Self.percentDecoded(key).lowercased() == "password" { throw Self.passwordRefused }
+        if let question = bytes.firstIndex(of: UInt8(ascii: "?")) {
+            for parameter in bytes[(question + 1)...].split(separator: UInt8(ascii: "&")) {
+                let key = parameter.split(separator: UInt8(ascii: "="), maxSplits: 1).first ?? []
+                if Self.percentDecoded(Array(key)).lowercased() == "password" { throw Self.passwordRefused }
             }
         }
         self = .postgres(url: text)
@@ -37,16 +41,18 @@ public enum LedgerLocation: Sendable, Hashable, CustomStringConvertible {
         .configuration,
         "the PostgreSQL ledger URL carries a password; remove it and set PGPASSWORD or use ~/.pgpass instead")
 
-    private static func dropScheme(_ text: String) -> Substring? {
-        for scheme in ["postgres://", "postgresql://"] where text.lowercased().hasPrefix(scheme) {
-            return text.dropFirst(scheme.count)
+    private static func dropScheme(_ text: String) -> Substring.UTF8View? {
+        for scheme in ["postgres://", "postgresql://"] {
+            let prefix = text.utf8.prefix(scheme.utf8.count)
+            let lowered = prefix.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
+            if lowered.elementsEqual(scheme.utf8) { return Substring(text).utf8.dropFirst(scheme.utf8.count) }
         }
         return nil
     }
 
-    private static func percentDecoded(_ text: String) -> String {
+    private static func percentDecoded(_ key: [UInt8]) -> String {
         var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
+        var iterator = key.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
                 let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)

@@ -32,7 +32,11 @@ public struct AgentAccess: Sendable, Hashable {
     /// The agents the caller with `uid` (named `name`, when it has one) may act as, name entries first.
     public func agents(uid: UInt32, name: String?) -> [String] {
         var result: [String] = []
-        if let name, let listed = users[name] { result += listed }
+        // Byte for byte, as the OS compares names: a `Dictionary` lookup uses Swift's canonical equivalence,
+        // under which an account named "\u{212A}ate" (KELVIN SIGN) is the entry for "Kate".
+        if let name, let listed = users.first(where: { $0.key.utf8.elementsEqual(name.utf8) })?.value {
+            result += listed
+        }
         for agent in users["uid:\(uid)"] ?? [] where !result.contains(agent) { result.append(agent) }
         return result
     }
@@ -100,7 +104,15 @@ public struct AgentAccess: Sendable, Hashable {
     }
 
     private static func isValidUserKey(_ text: String) -> Bool {
-        if text.hasPrefix("uid:") { return UInt32(text.dropFirst(4)) != nil }
+        if text.hasPrefix("uid:") {
+            // The key is looked up as "uid:\(uid)", so only that spelling can ever match: ASCII digits without a
+            // sign or a leading zero (`UInt32("+1000")` and `UInt32("01000")` parse, but never match).
+            let digits = text.utf8.dropFirst(4)
+            guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                digits.count == 1 || digits.first != 0x30
+            else { return false }
+            return UInt32(text.dropFirst(4)) != nil
+        }
         return isValidAgent(text)
     }
 }

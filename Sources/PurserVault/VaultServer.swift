@@ -297,7 +297,9 @@ public final class VaultServer: Sendable {
                 }
                 agent = allowed[0]
             }
-            guard allowed.contains(agent) else {
+            // Byte for byte: `Array.contains` compares by canonical equivalence, under which "\u{212A}ate-bot"
+            // (KELVIN SIGN) is "Kate-bot", while policies, sessions and the ledger see another agent id.
+            guard allowed.contains(where: { $0.utf8.elementsEqual(agent.utf8) }) else {
                 return refuse(connection, "OS user \(user) may not act as agent \"\(agent)\"", peer: peer)
             }
             switch frame["session"] {

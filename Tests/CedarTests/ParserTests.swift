@@ -55,6 +55,8 @@ struct ParserTests {
         "permit(principal, action, resource) when { principal is User in [Group::\"a\"] };",
         "permit(principal, action, resource) when { 1 * -2 == -2 };",
         "permit(principal, action == Action::\"a\", resource) when { action in [Action::\"a\", 1] };",
+        // A bare line feed in a string literal is kept (only a bare carriage return is refused).
+        "permit(principal, action, resource) when { \"a\nb\" == \"a\\nb\" };",
     ]
 
     static let rejected: [String] = [
@@ -135,6 +137,12 @@ struct ParserTests {
         "permit(principal, action, resource) when { else::\"a\" == 1 };",
         "permit(principal, action, resource) when { 1 & 2 };",
         "permit(principal, action, resource) when { {1: 2} == {} };",
+        // A bare carriage return inside a string literal (Cedar unescapes as Rust does, which refuses it).
+        "permit(principal, action, resource) when { \"a\rb\" == \"a\\rb\" };",
+        "permit(principal, action, resource) when { \"a\r\nb\" == \"\" };",
+        "permit(principal, action, resource) when { \"a\" like \"a\r*\" };",
+        "permit(principal == User::\"a\rb\", action, resource);",
+        "@id(\"a\rb\") permit(principal, action, resource);",
     ]
 
     @Test("accepts what Cedar accepts", arguments: accepted)
@@ -145,6 +153,22 @@ struct ParserTests {
     @Test("rejects what Cedar rejects", arguments: rejected)
     func rejects(_ text: String) {
         #expect(!parses(text), "should not parse: \(text)")
+    }
+
+    @Test("a carriage return ends a // comment, as in Cedar: the policy after one is in force")
+    func carriageReturnEndsComment() throws {
+        // cedarpy 4.12.2 denies this request (the forbid counts); reading the comment to "\n" dropped the forbid.
+        let hidden = try PolicySet(
+            parsing: "permit(principal, action, resource);\n// note\rforbid(principal, action, resource);\n")
+        #expect(hidden.policies.map(\.effect) == [.permit, .forbid])
+        let request = Request(
+            principal: EntityUID(type: "User", id: "a"), action: EntityUID(type: "Action", id: "x"),
+            resource: EntityUID(type: "R", id: "r"), context: [:])
+        let response = Authorizer().isAuthorized(request, policies: hidden, entities: try Entities(json: "[]"))
+        #expect(response.decision == .deny)
+        // A file with classic Mac line endings: each comment ends at its CR, the permit is a policy.
+        let macFile = try PolicySet(parsing: "// a\r// b\rpermit(principal, action, resource);")
+        #expect(macFile.policies.count == 1)
     }
 
     @Test("errors carry line and column and say what was expected")

@@ -362,5 +362,22 @@ struct ChainTests {
             #expect(error.problems.contains { $0.contains("MISSING is not set") })
             #expect(!error.description.contains("pw"))
         }
+        // Header names are HTTP tokens byte for byte (U+212A KELVIN SIGN is not "K"), and a value is one line;
+        // the message never repeats the secret.
+        for headers in [
+            #"{"X-\u212Aey": {"env": "NODE_TOKEN"}}"#, #"{"X Key": {"env": "NODE_TOKEN"}}"#,
+            #"{"X-Key": {"env": "SPLIT_TOKEN"}}"#,
+        ] {
+            let text = #"{"nodes": {"eip155:1": {"url": "http://h/", "headers": "# + headers + "}}}"
+            do {
+                _ = try NodeConfiguration.parse(
+                    Array(text.utf8), file: "nodes.json",
+                    environment: ["NODE_TOKEN": "s3", "SPLIT_TOKEN": "s3cr3t\r\nX-Evil: 1"])
+                Issue.record("headers \(headers) were accepted")
+            } catch {
+                #expect(error.problems.count == 1)
+                #expect(error.problems.allSatisfy { $0.contains("HTTP token") && !$0.contains("s3cr3t") })
+            }
+        }
     }
 }

@@ -74,6 +74,11 @@ struct HTTPFramingTests {
             "HTTP/2 200\r\n\r\n",
             "SSH-2.0-OpenSSH\r\n\r\n",
             "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            // KELVIN SIGN: Unicode lower-casing makes it "chunked"; as an HTTP token it is an unknown coding.
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chun\u{212A}ed\r\n\r\n0\r\n\r\n",
+            // chunk-size is 1*HEXDIG: a sign is not part of it (Int(_:radix:) alone takes both).
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-0\r\n\r\n",
         ])
     func malformed(raw: String) async throws {
         let error = try await failure(raw)

@@ -180,6 +180,17 @@ struct HTTPProxyTests {
         #expect(transport.idleConnections(to: origin) == 1)
     }
 
+    @Test("the proxy password starts after the first colon byte, even when a combining mark follows it")
+    func credentialsSplitOnBytes() async throws {
+        let proxy = try LoopbackServer { _ in .init(status: 200, body: Array("ok".utf8)) }
+        defer { proxy.stop() }
+        // User "u", password U+0301 + "p", as curl and Go split it: base64("u:\u{301}p") is dTrMgXA= (by hand).
+        let transport = client(
+            ProxyConfiguration(httpProxy: "http://u:\u{301}p@127.0.0.1:\(proxy.port)", bypassesLoopback: false))
+        _ = try await transport.send(HTTPRequest(url: URL(string: "http://origin.purser.test/x")!))
+        #expect(proxy.requests.first?.header("Proxy-Authorization") == "Basic dTrMgXA=")
+    }
+
     @Test("a plain-HTTP proxy or origin that echoes the proxy credentials gets them back redacted")
     func echoedCredentialsAreRedacted() async throws {
         // "u:??" encodes as dTo/Pw== (worked out by hand), so the JSON-escaped echo has a "\/" in it.

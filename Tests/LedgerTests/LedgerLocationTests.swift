@@ -13,6 +13,7 @@ struct LedgerLocationTests {
                 == .postgres(url: "postgresql://purser@db:5432/purser?sslmode=verify-full"))
         // A user name alone, or an '@' in the path or query, is not a password.
         #expect(try LedgerLocation("postgres://purser@db/l?application_name=a:b@c").isPostgres)
+        #expect(try LedgerLocation("postgres://purser@db?application_name=a:b@c").isPostgres)
     }
 
     @Test(
@@ -21,6 +22,10 @@ struct LedgerLocationTests {
             "postgres://purser:pw-XYZZY@db/purser", "postgresql://:pw-XYZZY@db/purser",
             "postgres://db/purser?password=pw-XYZZY", "postgres://db/purser?sslmode=disable&PASSWORD=pw-XYZZY",
             "POSTGRES://u:pw-XYZZY@db/l", "postgres://db/l?pass%77ord=pw-XYZZY",
+            // libpq reads these on bytes (checked with PQconninfoParse, libpq 15): a combining mark after ":",
+            // "=" or the scheme's "/" hides nothing from it, and its user part runs past a "?" up to the "@".
+            "postgres://u:\u{301}pw-XYZZY@db/l", "postgres://db/l?password=\u{301}pw-XYZZY",
+            "postgres://\u{301}u:pw-XYZZY@db/l", "postgres://u?:pw-XYZZY@db/l",
         ])
     func password(url: String) {
         #expect {

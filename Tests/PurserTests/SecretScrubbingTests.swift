@@ -179,6 +179,21 @@ struct SecretScrubbingTests {
         #expect(scrubber.scrub(other) == other)
     }
 
+    @Test("a secret beginning with a combining mark, or with one after an &, is removed in every form")
+    func combiningMarks() throws {
+        // As Characters, " " + U+0301 is not " " and "&" + U+0301 is not "&": the bare secret and the
+        // HTML-escaped form were never derived, and an echo of either went through.
+        let request = HTTPRequest(
+            url: try #require(URL(string: "http://a.example/x")),
+            headers: ["Authorization": "Bearer \u{301}sk_live_0123456789"])
+        let scrubber = SecretScrubber(
+            secretHeaders: [(name: "Authorization", secret: "API_KEY", prefix: "Bearer ")], request: request)
+        #expect(scrubber.scrub("invalid key \u{301}sk_live_0123456789") == "invalid key [redacted]")
+        let ampersand = SecretScrubber(values: ["sk_live&\u{301}0123456789"])
+        // Python's html.escape and Go's html.EscapeString work on code points: "&" becomes "&amp;".
+        #expect(ampersand.scrub("<p>key sk_live&amp;\u{301}0123456789</p>") == "<p>key [redacted]</p>")
+    }
+
     @Test("an upstream that Go-encodes the Authorization header it received does not leak it")
     func goEncodedEcho() async throws {
         let tools = ToolCallPipeline(

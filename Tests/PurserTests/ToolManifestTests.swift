@@ -144,6 +144,54 @@ struct ToolManifestLoaderTests {
         #expect(manifests.count >= 3)
     }
 
+    @Test(
+        "header names are ASCII tokens byte for byte, in headers and secretHeaders alike",
+        arguments: [
+            // U+212A KELVIN SIGN and U+1FEF are canonically equal to "K" and "`", token characters.
+            #""headers": {"X-\u212Aey": "v"}"#, #""headers": {"X-\u1FEF": "v"}"#,
+            #""secretHeaders": {"X-\u212Aey": {"secret": "API_KEY"}}"#,
+            #""secretHeaders": {"X Key": {"secret": "API_KEY"}}"#,
+            #""secretHeaders": {"X-Key": {"secret": "API_KEY", "prefix": "Bearer\r\n"}}"#,
+        ])
+    func headerNamesAreTokens(headers: String) {
+        let text =
+            #"{"name":"t","description":"d","inputSchema":{"type":"object"},"#
+            + #""upstream":{"url":"http://a/b", "# + headers + "}}"
+        let (manifest, diagnostics) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "t.json")
+        #expect(manifest == nil)
+        #expect(diagnostics.contains { $0.message.contains("invalid header name") })
+    }
+
+    @Test(
+        "a purpose is an ASCII compact code: no combining marks or invisible joiners riding on a letter",
+        arguments: [
+            "data.we\u{0301}ather", "data.weather\u{200D}",
+            String(repeating: "a\u{0301}\u{0302}\u{0303}\u{0304}", count: 64),
+        ])
+    func purposeIsASCII(purpose: String) throws {
+        let text =
+            #"{"name":"t","description":"d","inputSchema":{"type":"object"},"upstream":{"url":"http://a/b"},"#
+            + #""purpose":"# + JSONValue.string(purpose).serialized() + "}"
+        let (manifest, diagnostics) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "t.json")
+        #expect(manifest == nil)
+        #expect(diagnostics.contains { $0.message.contains("compact code") })
+    }
+
+    @Test(
+        "placeholders and mapped arguments name inputSchema properties byte for byte",
+        arguments: [
+            #""url":"http://a/b/{K}""#, #""url":"http://a/b","query":{"k":"K"}"#,
+            #""url":"http://a/b","method":"POST","body":["K"]"#,
+        ])
+    func argumentNamesMatchExactly(upstream: String) {
+        // The property is U+212A KELVIN SIGN, canonically equivalent to "K" but another JSON key.
+        let text =
+            #"{"name":"t","description":"d","inputSchema":{"type":"object","properties":{"\u212A":{"type":"string"}}},"#
+            + #""upstream":{"# + upstream + "}}"
+        let (_, diagnostics) = ToolManifestLoader.load(bytes: Array(text.utf8), file: "t.json")
+        #expect(diagnostics.contains { $0.message.contains("is not a property of inputSchema") })
+    }
+
     @Test("a price is a decimal string, never a JSON number, and unknown keys are errors")
     func moneyFields() {
         let text = #"""

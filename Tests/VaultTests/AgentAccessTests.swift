@@ -12,6 +12,15 @@ import Testing
         #expect(access.agents(uid: 7, name: "mallory").isEmpty)
     }
 
+    @Test("a user name matches byte for byte, never by Unicode canonical equivalence")
+    func namesMatchExactly() throws {
+        let access = try AgentAccess.parse(
+            Array(#"{"version":1,"users":{"Kate":["alice"]}}"#.utf8), file: "agents.json")
+        #expect(access.agents(uid: 7, name: "Kate") == ["alice"])
+        // U+212A KELVIN SIGN is canonically equivalent to "K": a different OS account, not Kate.
+        #expect(access.agents(uid: 8, name: "\u{212A}ate").isEmpty)
+    }
+
     @Test func approvalsAreInBandUnlessTheOwnerSaysOtherwise() throws {
         func parse(_ text: String) throws(VaultError) -> AgentAccess {
             try AgentAccess.parse(Array(text.utf8), file: "agents.json")
@@ -36,6 +45,9 @@ import Testing
             ("{\"version\":2,\"users\":{}}", "agents.json:1:12"),
             ("{\"version\":1,\"users\":{\"root;x\":[\"a\"]}}", "agents.json:1:32"),
             ("{\"version\":1,", "agents.json:1:"),
+            // A uid key is matched as "uid:\(uid)": a sign or a leading zero could never match anyone.
+            ("{\"version\":1,\"users\":{\"uid:+1000\":[\"a\"]}}", "agents.json:1:35"),
+            ("{\"version\":1,\"users\":{\"uid:01000\":[\"a\"]}}", "agents.json:1:35"),
         ]
         for (text, location) in cases {
             do {

@@ -242,6 +242,25 @@ private let waitCall = Mutex<(running: Bool, cancelled: Bool)>((false, false))
         }
     }
 
+    @Test("an agent name is granted byte for byte: a KELVIN SIGN for K is another agent, refused")
+    func agentNamesMatchExactly() async throws {
+        let (server, socket, task) = try start(users: #"{"version":1,"users":{"uid:\#(getuid())":["Kate"]}}"#)
+        defer {
+            server.stop()
+            task.cancel()
+        }
+        let relay = try await VaultRelay.connect(socketPath: socket, agent: "Kate", pageSize: 100)
+        #expect(relay.agent == "Kate")
+        relay.close()
+        do {
+            let other = try await VaultRelay.connect(socketPath: socket, agent: "\u{212A}ate", pageSize: 100)
+            other.close()
+            Issue.record("a canonically equivalent agent id was let in as \(other.agent)")
+        } catch {
+            #expect(error.code == .forbidden)
+        }
+    }
+
     @Test("an agent hello without an MCP session (the framed calls of earlier builds) is refused")
     func framedAgentCallsAreGone() async throws {
         let (server, socket, task) = try start(users: Self.alice)

@@ -47,11 +47,17 @@ public struct SecretScrubber: Sendable {
         for header in secretHeaders {
             for sent in request.headers.values(for: header.name) {
                 values.append(sent)
-                if !header.prefix.isEmpty, sent.hasPrefix(header.prefix) {
-                    values.append(String(sent.dropFirst(header.prefix.count)))
+                // Split on bytes, as the wire carries them: as Characters, a secret starting with a combining
+                // mark glues itself to the prefix's space, and neither the prefix nor the space is found.
+                let bytes = Array(sent.utf8)
+                let prefix = Array(header.prefix.utf8)
+                if !prefix.isEmpty, bytes.starts(with: prefix) {
+                    values.append(String(decoding: bytes[prefix.count...], as: UTF8.self))
                 }
                 // Whatever the prefix, the part after the scheme word is the credential.
-                if let space = sent.firstIndex(of: " ") { values.append(String(sent[sent.index(after: space)...])) }
+                if let space = bytes.firstIndex(of: UInt8(ascii: " ")) {
+                    values.append(String(decoding: bytes[(space + 1)...], as: UTF8.self))
+                }
             }
         }
         self.init(values: values)
@@ -245,18 +251,19 @@ public struct SecretScrubber: Sendable {
                     ).utf8))
         }
         // HTML escapes, as in an error page: `&amp;`, `&lt;`, `&gt;`, and the quotes as entities or numbers.
-        if value.contains(where: { "&<>\"'".contains($0) }) {
+        // Scalar by scalar, as escapers work: a `Character` "&" followed by a combining mark is not "&".
+        if value.unicodeScalars.contains(where: { "&<>\"'".unicodeScalars.contains($0) }) {
             for quote in ["&quot;", "&#34;"] {
                 for apostrophe in ["&#39;", "&#x27;"] {
                     var html = ""
-                    for character in value {
-                        switch character {
+                    for scalar in value.unicodeScalars {
+                        switch scalar {
                         case "&": html += "&amp;"
                         case "<": html += "&lt;"
                         case ">": html += "&gt;"
                         case "\"": html += quote
                         case "'": html += apostrophe
-                        default: html.append(character)
+                        default: html.unicodeScalars.append(scalar)
                         }
                     }
                     forms.append(Array(html.utf8))

@@ -256,11 +256,20 @@ public enum ToolManifestLoader {
             let groups = stringList(root, "groups")
             let declaredPurpose = string(root, "purpose", at: "", required: false)
             let purpose = declaredPurpose ?? name ?? ""
+            // ASCII bytes, like tool names: `Character.isLetter` also took "a" + any number of combining marks
+            // (or an invisible U+200D) as one letter, so 64 "letters" could exceed the ledger's 256-byte limit
+            // and fail every paid call at reservation instead of here.
             if declaredPurpose != nil,
-                !purpose.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" })
-                    || purpose.count > 64
+                purpose.isEmpty || purpose.utf8.count > 64
+                    || !purpose.utf8.allSatisfy({ byte in
+                        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A)
+                            || (byte >= 0x61 && byte <= 0x7A) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                            || byte == UInt8(ascii: "-")
+                    })
             {
-                problem("/purpose", "\"purpose\" is a compact code (letters, digits, . _ -, at most 64), not free text")
+                problem(
+                    "/purpose",
+                    "\"purpose\" is a compact code (ASCII letters, digits, . _ -, at most 64), not free text")
             }
             guard let name, let description, let inputSchema, let upstream else { return nil }
             return ToolManifest(
@@ -306,7 +315,10 @@ public enum ToolManifestLoader {
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(method) {
                 problem("/upstream/method", "\"method\" must be GET, POST, PUT, PATCH or DELETE")
             }
-            let properties = Set(inputSchema?.document["properties"]?.objectValue?.keys ?? [])
+            // By UTF-8 bytes, as arguments are looked up at call time (`JSONObject` keys): a `Set<String>` would
+            // take the placeholder {K} for a property named "\u{212A}" (KELVIN SIGN), and the argument the
+            // request is built from would then be one the schema never checked.
+            let properties = PropertyNames(inputSchema?.document["properties"]?.objectValue?.keys ?? [])
             var template: URLTemplate?
             if let url = string(object, "url", at: "/upstream", required: true) {
                 switch URLTemplate.parse(url) {
@@ -396,10 +408,13 @@ public enum ToolManifestLoader {
                         {
                             problem(here + "/secret", "\"secret\" names an environment variable (A-Z, 0-9, _)")
                         }
+                        let prefix = reference["prefix"]?.stringValue ?? ""
                         if ToolManifestLoader.reservedHeaderNames.contains(name.lowercased()) {
                             problem(here, "\"\(name)\" is set by Purser itself")
+                        } else if !Self.isValidHeader(name: name, value: prefix) {
+                            // Checked here as for "headers": otherwise the HTTP client refuses it on every call.
+                            problem(here, "invalid header name or prefix")
                         }
-                        let prefix = reference["prefix"]?.stringValue ?? ""
                         secretHeaders.append((name, secret, prefix))
                     }
                 } else {
@@ -426,9 +441,20 @@ public enum ToolManifestLoader {
                 timeoutSeconds: Int(timeout), maxResponseBytes: Int(maxBytes))
         }
 
+        /// Property names compared byte for byte.
+        struct PropertyNames {
+            private let names: Set<[UInt8]>
+
+            init(_ names: [String]) { self.names = Set(names.map { Array($0.utf8) }) }
+
+            func contains(_ name: String) -> Bool { names.contains(Array(name.utf8)) }
+        }
+
         static func isValidHeader(name: String, value: String) -> Bool {
-            let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-            return !name.isEmpty && name.allSatisfy(tokenCharacters.contains)
+            // A token is ASCII bytes (RFC 9110 §5.6.2), checked as the wire carries them: a `Set<Character>`
+            // compares by canonical equivalence, under which U+212A KELVIN SIGN is "K" and U+1FEF is "`".
+            let tokenBytes = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+            return !name.isEmpty && name.utf8.allSatisfy(tokenBytes.contains)
                 && value.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
         }
     }
