@@ -27,8 +27,10 @@ struct VaultCommand: Subcommand {
     static let name = "vault"
     static let summary = "run the vault (wallet, ledger, secrets under their own OS user) or set its owner key"
     static let usage = """
-        purser vault init --home DIR [--iterations N] [--\(OwnerPassphrase.testOnlyFlag)]
-               purser vault run --home DIR [--socket PATH] [--tools DIR] [--policies DIR]
+        purser vault init --home DIR [--ledger PATH|postgres://…] [--iterations N] [--\(OwnerPassphrase.testOnlyFlag)]
+               purser vault run --home DIR [--ledger PATH|postgres://…] [--socket PATH] [--tools DIR] [--policies DIR]
+               (ledger: --ledger, else $PURSER_LEDGER, else DIR/ledger.sqlite; a PostgreSQL password comes from the \
+        vault user's PGPASSWORD or ~/.pgpass, never the URL)
         """
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
@@ -51,6 +53,8 @@ struct VaultCommand: Subcommand {
             iterations = value
         }
         let fromStdin = try arguments.flag(OwnerPassphrase.testOnlyFlag)
+        let configuration = try vaultConfiguration(
+            home: home, tools: nil, policies: nil, ledger: try arguments.option("ledger"))
         try arguments.finish()
         try FileManager.default.createDirectory(
             atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -75,26 +79,54 @@ struct VaultCommand: Subcommand {
             printError("purser vault init: cannot write \(recordPath)")
             return 1
         }
-        // The ledger exists from the start, so a running vault sees the sessions the owner grants later.
-        _ = try Ledger.open(path: Ledger.path(inHome: home))
+        // The ledger exists from the start, so a running vault sees the sessions the owner grants later (on
+        // PostgreSQL: its schema is created, or an existing one checked).
+        _ = try Ledger.open(location: try configuration.ledgerLocation())
         printOut(
             "owner key \(record.address.checksummed) (PBKDF2-HMAC-SHA256, \(iterations) iterations) in \(recordPath)")
         return 0
     }
 
+    /// The vault's locations: explicit tools, policies and home (a vault reads no `config.json` an agent might
+    /// have written elsewhere); the ledger from `--ledger`, else `$PURSER_LEDGER`, else `<home>/ledger.sqlite`.
+    /// A PostgreSQL URL with a password is refused: the vault user's `PGPASSWORD` or `~/.pgpass` carries it.
+    private static func vaultConfiguration(home: String, tools: String?, policies: String?, ledger: String?) throws
+        -> RuntimeConfiguration
+    {
+        var configuration = RuntimeConfiguration(agent: nil, tools: tools, policies: policies, home: home)
+        if let ledger {
+            configuration.ledger = ledger
+            configuration.ledgerSource = .flag("--ledger")
+        }
+        _ = try configuration.ledgerLocation()
+        return configuration
+    }
+
     private static func serve(_ arguments: inout Arguments) async throws -> Int32 {
         guard let home = try arguments.option("home") else { throw UsageError(description: "--home is required") }
         let socket = try arguments.option("socket") ?? defaultVaultSocket
-        let configuration = RuntimeConfiguration(
-            agent: nil, tools: try arguments.option("tools"), policies: try arguments.option("policies"), home: home)
+        let configuration = try vaultConfiguration(
+            home: home, tools: try arguments.option("tools"), policies: try arguments.option("policies"),
+            ledger: try arguments.option("ledger"))
         try arguments.finish()
         // Fail closed: a home others can read, or policies an agent can edit, protect nothing.
         try VaultHome.checkHome(home)
         try VaultHome.checkTrusted(configuration.toolsDirectory, what: "tools")
         try VaultHome.checkTrusted(configuration.policiesDirectory, what: "policies")
         _ = try AgentAccess.load(home: home)
-        let ledgerPath = Ledger.path(inHome: home)
-        if !FileManager.default.fileExists(atPath: ledgerPath) { _ = try Ledger.open(path: ledgerPath) }
+        switch try configuration.ledgerLocation() {
+        case .sqlite(let path):
+            if !FileManager.default.fileExists(atPath: path) { _ = try Ledger.open(path: path) }
+        case .postgres(let url):
+            // Checked now, so a vault pointed at a database without a ledger says so instead of serving calls it
+            // cannot pay; `purser vault init --ledger URL` (or any grant) creates the schema.
+            guard try LedgerHome.existing(LedgerLocation.postgres(url: url)) != nil else {
+                throw LedgerHomeError(
+                    description:
+                        "purser vault: no ledger in the PostgreSQL database \(url) \(configuration.ledgerSource) yet; "
+                        + "create it with `purser vault init --home DIR --ledger URL`")
+            }
+        }
 
         // Refusals behind the vault name the owner's signed commands (`purser owner approve`), not the
         // single-user ones, which cannot reach the vault's home.

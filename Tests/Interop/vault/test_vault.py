@@ -302,3 +302,69 @@ def test_owner_only_approvals_ignore_an_accept_from_the_agents_side(vault, peer)
         result = run_client(scenario).model_dump(by_alias=True, mode="json", exclude_none=True)
         assert result["structuredContent"]["error"] == "approval_required", result
     assert asked == [] and peer.transfers_from(vault.address) == []
+
+
+# -- 4. several machines: the vault on a PostgreSQL ledger ------------------------------------------------
+
+def _psql(url: str, sql: str) -> list[str]:
+    binary = shutil.which("psql") or next(
+        (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))), None)
+    assert binary, "psql is needed to check the database independently"
+    done = run(binary, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql)
+    return done.stdout.splitlines()
+
+
+@pytest.fixture
+def postgres_schema():
+    """A fresh schema on the test server: the ledger URL with that schema first in its search_path."""
+    url = os.environ.get("PURSER_TEST_POSTGRES", "")
+    if not url:
+        if os.environ.get("PURSER_REQUIRE_POSTGRES"):
+            pytest.fail("PURSER_REQUIRE_POSTGRES is set but PURSER_TEST_POSTGRES is not")
+        pytest.skip("PURSER_TEST_POSTGRES is not set: no PostgreSQL server for the vault-on-PostgreSQL test")
+    schema = "vault_" + os.urandom(6).hex()
+    _psql(url, f"CREATE SCHEMA {schema}")
+    yield url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}", url, schema
+    _psql(url, f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_vault_on_a_postgresql_ledger_pays_and_records_there(users, purser_bin, peer, postgres_schema):
+    """`purser vault init|run --ledger postgres://…`: the schema is made at init, the paid call's money is in the
+    database (read back with psql, not through Purser), and no SQLite ledger appears in the vault's home."""
+    ledger_url, server_url, schema = postgres_schema
+    vault = Vault(users, purser_bin, peer.url, ledger=ledger_url)
+    try:
+        grant(vault, "1.00")
+
+        async def scenario():
+            async with front(vault, "legacy") as client:
+                return await client.call_tool("weather_cheap", {"city": "Lisbon"})
+
+        result = run_client(scenario)
+        assert not result.is_error, result
+        assert [t["value"] for t in peer.transfers_from(vault.address)] == [10000]
+        assert not (vault.home / "ledger.sqlite").exists()
+        sessions = vault.sessions()
+        assert len(sessions) == 1 and Decimal(sessions[0]["spent"]) == Decimal("0.01"), sessions
+        rows = _psql(server_url, f"SELECT state, amount FROM {schema}.reservations")
+        assert rows == ["committed|10000"], rows
+        vault.verify()
+    finally:
+        vault.close()
+
+
+def test_a_vault_pointed_at_a_database_without_a_ledger_refuses_to_start(users, purser_bin, peer, postgres_schema):
+    """`vault run` on a database `vault init` never prepared says so and exits, instead of serving calls it
+    cannot pay for."""
+    ledger_url, _, _ = postgres_schema
+    vault = Vault(users, purser_bin, peer.url)  # initialized on SQLite
+    try:
+        vault.stop()
+        done = vault.as_vault(
+            "vault", "run", "--home", str(vault.home), "--socket", str(vault.socket), "--tools", str(vault.tools),
+            "--policies", str(vault.policies), "--ledger", ledger_url, check=False)
+        assert done.returncode != 0
+        assert "no ledger in the PostgreSQL database" in done.stderr and "vault init" in done.stderr, done.stderr
+        assert "PGPASSWORD" not in done.stderr and os.environ.get("PGPASSWORD", "\0") not in done.stderr
+    finally:
+        vault.close()

@@ -72,11 +72,13 @@ class Vault:
     def __init__(
         self, users: Users, purser_bin: str, peer_url: str, *, manifests: list[dict[str, Any]] | None = None,
         policies: dict[str, str] | None = None, limits: dict[str, Any] | None = None,
-        nodes: dict[str, Any] | None = None,
+        nodes: dict[str, Any] | None = None, ledger: str | None = None,
     ) -> None:
         """The governed peer's tools and policies unless told otherwise; `nodes` is written as the home's
-        nodes.json before the vault starts."""
+        nodes.json before the vault starts; `ledger` (a postgres:// URL without password) replaces the home's
+        SQLite ledger, the password reaching the vault through PGPASSWORD in its environment."""
         self.users = users
+        self.ledger_args = ["--ledger", ledger] if ledger else []
         self.base = Path(tempfile.mkdtemp(prefix="purser-vault-"))
         os.chmod(self.base, 0o755)
         self.bin = self.base / "purser"
@@ -109,7 +111,8 @@ class Vault:
         os.chmod(self.run_dir, 0o2750)
         self.address = self.as_vault("wallet", "new", "--home", str(self.home)).stdout.strip()
         out = self.as_vault(
-            "vault", "init", "--home", str(self.home), "--iterations", str(ITERATIONS), "--insecure-passphrase-stdin",
+            "vault", "init", "--home", str(self.home), *self.ledger_args, "--iterations", str(ITERATIONS),
+            "--insecure-passphrase-stdin",
             stdin=PASSPHRASE + "\n",
         ).stdout
         assert "PBKDF2-HMAC-SHA256" in out and str(ITERATIONS) in out, out
@@ -134,7 +137,8 @@ class Vault:
         log = open(self.log, "ab")
         self.process = subprocess.Popen(
             ["runuser", "-u", self.users.vault, "--", str(self.bin), "vault", "run", "--home", str(self.home),
-             "--socket", str(self.socket), "--tools", str(self.tools), "--policies", str(self.policies)],
+             "--socket", str(self.socket), "--tools", str(self.tools), "--policies", str(self.policies),
+             *self.ledger_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         )
         deadline = time.time() + 30
@@ -156,13 +160,13 @@ class Vault:
 
     # -- what root (the owner's administrator) reads, for the assertions ------------------------------
     def sessions(self) -> list[dict[str, Any]]:
-        return json.loads(run(str(self.bin), "session", "list", "--json", "--home", str(self.home)).stdout)
+        return json.loads(run(str(self.bin), "session", "list", "--json", "--home", str(self.home), *self.ledger_args).stdout)
 
     def report(self) -> dict[str, Any]:
-        return json.loads(run(str(self.bin), "report", "--json", "--home", str(self.home)).stdout)
+        return json.loads(run(str(self.bin), "report", "--json", "--home", str(self.home), *self.ledger_args).stdout)
 
     def verify(self) -> str:
-        return run(str(self.bin), "ledger", "verify", "--home", str(self.home)).stdout
+        return run(str(self.bin), "ledger", "verify", "--home", str(self.home), *self.ledger_args).stdout
 
     def owner_record(self) -> dict[str, Any]:
         return json.loads((self.home / "owner.json").read_text())
