@@ -14,7 +14,8 @@ import X402
 struct InitCommand: Subcommand {
     static let name = "init"
     static let summary = "set up tools, policies, limits, a wallet and a session; print the MCP client config"
-    static let usage = "purser init [DIR] --agent NAME [--seller URL] [--home DIR]   (DIR defaults to .)"
+    static let usage =
+        "purser init [DIR] --agent NAME [--seller URL] [--home DIR] [--ledger postgres://…]   (DIR defaults to .)"
 
     static func run(_ arguments: inout Arguments) async throws -> Int32 {
         guard let agent = try arguments.option("agent") else {
@@ -23,6 +24,10 @@ struct InitCommand: Subcommand {
         }
         let seller = try arguments.option("seller") ?? StarterConfiguration.defaultSellerURL
         let homeOption = try arguments.option("home")
+        // A PostgreSQL ledger shared by several machines (docs/ledger.md); checked before anything is written,
+        // so a URL with a password changes nothing.
+        let ledgerOption = try arguments.option("ledger")
+        let ledgerLocation = try ledgerOption.map { (text: String) throws(LedgerError) in try LedgerLocation(text) }
         let directoryText = arguments.positionals.isEmpty ? "." : try arguments.positional("the directory")
         try arguments.finish()
         guard StarterConfiguration.isValidAgentName(agent) else {
@@ -47,6 +52,11 @@ struct InitCommand: Subcommand {
             return 1
         }
 
+        // A shared ledger is reached first: a server that cannot be reached leaves no half-made setup behind.
+        let sharedLedger = try ledgerLocation.map { (location: LedgerLocation) throws(LedgerError) in
+            try Ledger.open(location: location)
+        }
+
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for folder in [tools, policies] {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
@@ -58,18 +68,27 @@ struct InitCommand: Subcommand {
             atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let payer = try KeyFile.create(
             at: PathText.join(home, SignerConfiguration.defaultKeyFile))
-        let config: JSONValue = ["tools": .string(tools), "policies": .string(policies)]
+        var config: JSONObject = ["tools": .string(tools), "policies": .string(policies)]
+        if let ledgerOption { config["ledger"] = .string(ledgerOption) }
         try writeNew(
-            PathText.join(home, RuntimeConfiguration.configFileName), config.serialized() + "\n",
+            PathText.join(home, RuntimeConfiguration.configFileName), JSONValue.object(config).serialized() + "\n",
             mode: 0o600)
         let limits = try LimitsConfiguration.load(path: PathText.join(policies, "limits.json"))
         guard let defaults = limits.sessionDefaults, let asset = limits.assets[defaults.asset],
             let budget = defaults.budget
         else { throw LedgerHomeError(description: "the starter limits.json has no session defaults") }
-        let ledger = try Ledger.open(path: Ledger.path(inHome: home))
-        let session = try await ledger.grantSession(
-            agent: agent, asset: defaults.asset, decimals: asset.decimals, cap: budget,
-            ttlMilliseconds: defaults.ttlMilliseconds, perCallCap: defaults.perCall)
+        let ledger = try sharedLedger ?? Ledger.open(path: Ledger.path(inHome: home))
+        // One budget across machines: a second machine's init joins the agent's session in the shared ledger
+        // instead of granting another cap beside it.
+        let joined = try await ledger.activeSession(agent: agent, asset: defaults.asset)
+        let session: PaymentSession
+        if let joined {
+            session = joined
+        } else {
+            session = try await ledger.grantSession(
+                agent: agent, asset: defaults.asset, decimals: asset.decimals, cap: budget,
+                ttlMilliseconds: defaults.ttlMilliseconds, perCallCap: defaults.perCall)
+        }
 
         let binary = executablePath()
         let show = { (atomic: Int64) in LedgerHome.display(atomic, decimals: asset.decimals, asset: defaults.asset) }
@@ -80,11 +99,15 @@ struct InitCommand: Subcommand {
         }
         lines.append(
             "  " + TextFormat.padded("\(relative(home, to: directory))/", to: width + 2)
-                + "the state home (0700): wallet.key, ledger.sqlite, config.json")
+                + "the state home (0700): wallet.key, \(ledgerLocation == nil ? "ledger.sqlite, " : "")config.json")
+        if let ledgerLocation {
+            lines.append("  ledger \(ledgerLocation) (PostgreSQL; its password from PGPASSWORD or ~/.pgpass)")
+        }
         lines.append("  wallet \(payer.text) (a new key; only its address is ever shown)")
         var sessionLine =
-            "  session \(session.id): \(agent) may spend \(show(budget)) until \(LedgerHome.time(session.expiresAt))"
-        if let perCall = defaults.perCall { sessionLine += ", at most \(show(perCall)) a call" }
+            "  session \(session.id): \(agent) may spend \(show(session.cap)) until \(LedgerHome.time(session.expiresAt))"
+        if let perCall = session.perCallCap { sessionLine += ", at most \(show(perCall)) a call" }
+        if joined != nil { sessionLine += " (already in the shared ledger; joined, not granted again)" }
         lines.append(sessionLine)
         lines.append("")
         lines.append("Next:")

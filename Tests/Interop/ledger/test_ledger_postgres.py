@@ -108,6 +108,39 @@ def test_commands_that_only_read_say_there_is_no_ledger_and_create_nothing(db, t
     assert verified.returncode == 0 and "ok: 1 audit records" in verified.stdout, verified.stderr
 
 
+def test_init_on_a_shared_ledger_grants_once_and_the_second_machine_joins(db, tmp_path):
+    """`purser init --ledger URL` on two machines (two directories here): the first grants the agent's session in
+    the database, the second joins it rather than granting a second cap; no SQLite ledger is made; every other
+    command finds the database through the home's config.json. A URL with a password writes nothing."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PURSER_HOME", "PURSER_LEDGER")}
+
+    def purser(*args, home=None):
+        extra = {"PURSER_HOME": str(home)} if home else {}
+        return subprocess.run([PURSER, *args], capture_output=True, text=True, timeout=60, env={**env, **extra},
+                              cwd=tmp_path)
+
+    first = purser("init", str(tmp_path / "m1"), "--agent", "claude", "--ledger", db)
+    assert first.returncode == 0, first.stderr
+    second = purser("init", str(tmp_path / "m2"), "--agent", "claude", "--ledger", db)
+    assert second.returncode == 0, second.stderr
+    assert "joined, not granted again" in second.stdout and "joined" not in first.stdout
+    assert psql(db, "SELECT agent, cap FROM sessions WHERE status = 'active'") == [["claude", "5000000"]]
+    for machine in ("m1", "m2"):
+        home = tmp_path / machine / ".purser"
+        assert not (home / "ledger.sqlite").exists()
+        assert json.loads((home / "config.json").read_text())["ledger"] == db
+        listed = purser("session", "list", "--json", home=home)
+        assert listed.returncode == 0, listed.stderr
+        assert [s["agent"] for s in json.loads(listed.stdout)] == ["claude"]
+
+    secret = "hunter2-" + uuid.uuid4().hex[:8]
+    refused = purser("init", str(tmp_path / "m3"), "--agent", "claude",
+                     "--ledger", f"postgresql://purser:{secret}@127.0.0.1:1/purser")
+    assert refused.returncode != 0 and "password" in refused.stderr, refused.stderr
+    assert secret not in refused.stderr + refused.stdout
+    assert not (tmp_path / "m3").exists()
+
+
 def test_four_processes_x_250_reservations_on_one_session_never_exceed_the_cap(db):
     cap = 2000
     session = ledger("init", "--db", db, "--agent", "agent-race", "--cap", cap)[0]["session"]
