@@ -44,41 +44,13 @@ public enum KeyFile {
     /// The largest key file read (a key is 66 characters plus a newline).
     static let maximumBytes = 256
 
-    /// Reads a file that must be a regular file owned by this user with no group or other permissions.
+    /// Reads a file that must be a regular file owned by this user with no group or other permissions
+    /// (``OwnerOnlyFile``, with `keyFile` errors; a missing file is an error here).
     static func readOwnerOnly(_ path: String) throws(X402Error) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let reason = errno == ELOOP ? "is a symbolic link" : "cannot be opened (errno \(errno))"
-            throw X402Error(.keyFile, "the key file \(path) \(reason)")
-        }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw X402Error(.keyFile, "the key file \(path) cannot be read") }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw X402Error(.keyFile, "the key file \(path) is not a regular file")
-        }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw X402Error(
-                .keyFile,
-                "the key file \(path) has mode \(String(mode, radix: 8)); it must be owner-only (0600 or 0400)")
-        }
-        guard info.st_uid == geteuid() else {
-            throw X402Error(.keyFile, "the key file \(path) is owned by another user")
-        }
-        var buffer = [UInt8](repeating: 0, count: maximumBytes + 1)
-        var total = 0
-        while total < buffer.count {
-            let count = buffer[total...].withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw X402Error(.keyFile, "the key file \(path) cannot be read")
-            }
-            if count == 0 { break }
-            total += count
-        }
-        guard total <= maximumBytes else { throw X402Error(.keyFile, "the key file \(path) is too large to be a key") }
-        return Array(buffer[0..<total])
+        guard
+            let bytes = try OwnerOnlyFile.read(path, what: "the key file", maximumBytes: maximumBytes, code: .keyFile)
+        else { throw X402Error(.keyFile, "the key file \(path) does not exist") }
+        return bytes
     }
 
     static func parseKey(_ bytes: [UInt8], path: String) throws(X402Error) -> SigningKey {

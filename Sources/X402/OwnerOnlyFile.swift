@@ -19,32 +19,34 @@ public enum OwnerOnlyFile {
     /// - Parameters:
     ///   - what: how the file is named in errors (e.g. "the signer configuration").
     ///   - maximumBytes: larger files are refused.
-    /// - Throws: `X402Error` with code `configuration` for a symlink, a non-regular file, group or other
-    ///   permissions, another owner, a read error or a file that is too large.
-    public static func read(_ path: String, what: String, maximumBytes: Int = 64 * 1024) throws(X402Error)
-        -> [UInt8]?
-    {
+    ///   - code: the error code of every refusal (`configuration`; the wallet's key file uses `keyFile`).
+    /// - Throws: `X402Error` with `code` for a symlink, a non-regular file (a FIFO is refused, not waited on),
+    ///   group or other permissions, another owner, a read error or a file that is too large. The content is
+    ///   never quoted.
+    public static func read(
+        _ path: String, what: String, maximumBytes: Int = 64 * 1024, code: X402Error.Code = .configuration
+    ) throws(X402Error) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             let error = errno
             if error == ENOENT { return nil }
             let reason = error == ELOOP ? "is a symbolic link" : "cannot be opened (errno \(error))"
-            throw X402Error(.configuration, "\(what) \(path) \(reason)")
+            throw X402Error(code, "\(what) \(path) \(reason)")
         }
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw X402Error(.configuration, "\(what) \(path) cannot be read") }
+        guard fstat(descriptor, &info) == 0 else { throw X402Error(code, "\(what) \(path) cannot be read") }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw X402Error(.configuration, "\(what) \(path) is not a regular file")
+            throw X402Error(code, "\(what) \(path) is not a regular file")
         }
         let mode = info.st_mode & 0o777
         guard mode & 0o077 == 0 else {
             throw X402Error(
-                .configuration,
+                code,
                 "\(what) \(path) has mode \(String(mode, radix: 8)); it must be owner-only (chmod 600 \(path))")
         }
         guard info.st_uid == geteuid() else {
-            throw X402Error(.configuration, "\(what) \(path) is owned by another user (uid \(info.st_uid))")
+            throw X402Error(code, "\(what) \(path) is owned by another user (uid \(info.st_uid))")
         }
         var buffer = [UInt8](repeating: 0, count: maximumBytes + 1)
         var total = 0
@@ -52,13 +54,13 @@ public enum OwnerOnlyFile {
             let count = buffer[total...].withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw X402Error(.configuration, "\(what) \(path) cannot be read")
+                throw X402Error(code, "\(what) \(path) cannot be read")
             }
             if count == 0 { break }
             total += count
         }
         guard total <= maximumBytes else {
-            throw X402Error(.configuration, "\(what) \(path) is larger than \(maximumBytes) bytes")
+            throw X402Error(code, "\(what) \(path) is larger than \(maximumBytes) bytes")
         }
         return Array(buffer[0..<total])
     }

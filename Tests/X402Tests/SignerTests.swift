@@ -76,6 +76,21 @@ struct SignerTests {
         #expect(try KeyFileSigner(path: real.path).address.text == Vector.from)
     }
 
+    @Test("a FIFO where the key file should be is refused at once, not waited on (open would block without a writer)")
+    func fifoKeyFile() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("wallet.key").path
+        #expect(mkfifo(path, 0o600) == 0)
+        do {
+            _ = try KeyFileSigner(path: path)
+            Issue.record("a FIFO was read as a key file")
+        } catch {
+            #expect(error.code == .keyFile)
+            #expect(error.message.contains("not a regular file"))
+        }
+    }
+
     @Test("the key never shows in description, debugDescription, or a dump")
     func redaction() throws {
         let signer = try KeyFileSigner(privateKey: Vector.privateKey)
