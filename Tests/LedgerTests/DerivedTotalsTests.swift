@@ -163,6 +163,14 @@ struct DerivedTotalsTests {
         #expect(try await ledger.void(highest.id, evidence: "unused after validBefore").applied != nil)
         try await expectReadsMatchTheFold(ledger, scenario)
         #expect(try await ledger.verify().isValid)
+
+        // Rows deleted behind the ledger's back (a committed one and a held one) leave the totals in step too.
+        let remaining = try await ledger.reservations()
+        let committed = try #require(remaining.first { $0.state == .committed })
+        let held = try #require(remaining.first { $0.state == .inDoubt })
+        try directory.execute("DELETE FROM reservations WHERE id IN ('\(committed.id)', '\(held.id)')")
+        try await expectReadsMatchTheFold(ledger, scenario)
+        #expect(try await ledger.verify().isValid)
     }
 
     @Test(
