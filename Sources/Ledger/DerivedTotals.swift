@@ -85,8 +85,8 @@ enum DerivedTotals {
 
     // MARK: Trigger statements, written once for both backends where they can be
 
-    /// Adds row `r`'s counts (`r` not released) to `session_totals` and `window_totals`. `least`/`greatest`
-    /// are not used here; the upsert's existing row is named by its table, as PostgreSQL requires.
+    /// Adds row `r`'s counts (`r` not released) to `session_totals` and `window_totals`. The upsert names
+    /// the existing row by its table, as PostgreSQL requires (SQLite accepts it too).
     static func add(_ r: String) -> String {
         """
         INSERT INTO session_totals(session_id, tool, payments, held_payments, settled, held)
@@ -148,8 +148,8 @@ enum DerivedTotals {
             AND OLD.amount = NEW.amount AND OLD.created_ms = NEW.created_ms
         """
 
-    /// The tables (`integer` is the backend's 64-bit integer type, `text` its byte-wise text, `strict` the
-    /// table options).
+    /// The tables, filled from the reservations (`integer` is the backend's 64-bit integer type, `text` its
+    /// byte-wise text, `options` what follows each table's closing parenthesis).
     static func tables(integer: String, text: String, options: String) -> String {
         let amounts = """
             payments \(integer) NOT NULL CHECK (payments >= 0),
