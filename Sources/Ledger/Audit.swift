@@ -86,9 +86,13 @@ public struct AuditVerification: Sendable, Hashable {
     public var headHash: String
     /// Nil when the whole chain checks out.
     public var problem: Problem?
+    /// The derived totals (`session_totals`, `window_totals`, `paid_destinations`) that do not match the
+    /// reservations they are computed from, one line per table, e.g. `session_totals: 1 row(s) differ
+    /// (first: ses_… / weather)`; empty when they all match.
+    public var totalsProblems: [String] = []
 
-    /// True when the chain is intact.
-    public var isValid: Bool { problem == nil }
+    /// True when the chain is intact and the derived totals match the reservations.
+    public var isValid: Bool { problem == nil && totalsProblems.isEmpty }
 }
 
 /// Lower-case hex of bytes (EVMSigning's encoder).

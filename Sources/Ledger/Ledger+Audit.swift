@@ -52,7 +52,8 @@ extension Ledger {
 
     /// Checks the whole audit trail: sequence numbers contiguous from 1, each record's hash recomputed
     /// from its fields, each record linked to its predecessor's hash, and the last record matching the
-    /// head written with it. Reports the first record that fails.
+    /// head written with it. Reports the first record that fails. Also recomputes the derived totals from
+    /// the reservations (`totalsProblems`).
     public func verify() throws(LedgerError) -> AuditVerification {
         try database.transaction(immediate: false) { () throws(LedgerError) -> AuditVerification in
             try verifyLocked()
@@ -95,6 +96,29 @@ extension Ledger {
                         + "records were removed from the end or the head was edited")
             }
         }
-        return AuditVerification(records: records, headHash: previous, problem: problem)
+        return AuditVerification(
+            records: records, headHash: previous, problem: problem, totalsProblems: try checkDerivedTotalsLocked())
+    }
+
+    /// Recomputes every derived total from the reservations (`DerivedTotals.checks`) and names the tables
+    /// whose stored rows differ, with the first differing key.
+    func checkDerivedTotalsLocked() throws(LedgerError) -> [String] {
+        var problems: [String] = []
+        for check in DerivedTotals.checks {
+            let keys = check.keys.joined(separator: ", ")
+            let differing = try database.rows(
+                """
+                SELECT \(keys) FROM (\(check.stored) EXCEPT \(check.expected)) stored_only
+                UNION ALL
+                SELECT \(keys) FROM (\(check.expected) EXCEPT \(check.stored)) expected_only
+                """
+            ) { row in (0..<Int32(check.keys.count)).map { row.optionalText($0) ?? "NULL" } }
+            if let first = differing.first {
+                problems.append(
+                    "\(check.table): \(differing.count) row(s) differ from the reservations "
+                        + "(first: \(first.joined(separator: " / ")))")
+            }
+        }
+        return problems
     }
 }

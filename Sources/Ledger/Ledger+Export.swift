@@ -187,6 +187,9 @@ extension Ledger {
             if let problem = verification.problem {
                 throw LedgerError(.invalidArgument, "the imported audit trail does not verify: \(problem)")
             }
+            if let problem = verification.totalsProblems.first {
+                throw LedgerError(.invalidArgument, "the imported ledger's totals do not add up: \(problem)")
+            }
             return verification
         }
     }

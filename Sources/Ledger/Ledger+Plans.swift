@@ -445,7 +445,7 @@ extension Ledger {
         var total: Int64 = 0
         try database.query(
             """
-            SELECT pl.total, COALESCE((SELECT SUM(CASE WHEN r.state = 'committed' THEN r.settled_amount ELSE r.amount END)
+            SELECT pl.total, COALESCE((SELECT SUM(\(CountedAmount.used("r.")))
                 FROM plan_payments p JOIN reservations r ON r.id = p.reservation_id
                 WHERE p.plan_id = pl.id AND r.state != 'released'), 0)
             FROM plans pl
@@ -568,7 +568,7 @@ extension Ledger {
         var usage = PlanUsage()
         try database.query(
             """
-            SELECT r.id, r.tool, r.state, CASE WHEN r.state = 'committed' THEN r.settled_amount ELSE r.amount END
+            SELECT r.id, r.tool, r.state, \(CountedAmount.used("r."))
             FROM plan_payments p JOIN reservations r ON r.id = p.reservation_id
             WHERE p.plan_id = ? AND r.state != 'released' ORDER BY r.created_ms, r.id
             """, [.text(id)]

@@ -11,7 +11,7 @@ extension Ledger {
             func spend(_ column: String) throws(LedgerError) -> [LedgerReport.Spend] {
                 try database.rows(
                     """
-                    SELECT r.\(column), r.asset, \(dialect.grouped("s.decimals")), SUM(r.settled_amount), COUNT(*)
+                    SELECT r.\(column), r.asset, \(dialect.grouped("s.decimals")), SUM(\(CountedAmount.settled("r."))), COUNT(*)
                     FROM reservations r JOIN sessions s ON s.id = r.session_id
                     WHERE r.state = 'committed' GROUP BY r.\(column), r.asset ORDER BY 4 DESC, 1
                     """

@@ -21,46 +21,85 @@ extension Ledger {
         let session = try loadSession(request.sessionID)
         var usage = Usage()
         if let session {
-            (usage.sessionUsed, usage.sessionInFlight) = try sessionUsage(session.id, tool: nil)
+            let sums = try sessionSums(session.id, tool: request.tool)
+            (usage.sessionUsed, usage.sessionInFlight) = (saturatingAdd(sums.settled, sums.held), sums.held)
             if limits.limits(for: request.asset).perTool[request.tool] != nil {
-                (usage.toolUsed, usage.toolInFlight) = try sessionUsage(session.id, tool: request.tool)
+                (usage.toolUsed, usage.toolInFlight) = (saturatingAdd(sums.toolSettled, sums.toolHeld), sums.toolHeld)
             }
         }
         let plan = try planUsageLocked(request, session: session, usage: &usage, now: now)
         if let velocity = limits.limits(for: request.asset).velocity {
-            let since = now - velocity.windowMilliseconds
-            try database.query(
-                """
-                SELECT COUNT(*), COALESCE(SUM(CASE WHEN state != 'committed' THEN 1 ELSE 0 END), 0),
-                       COALESCE(SUM(CASE WHEN state = 'committed' THEN settled_amount ELSE amount END), 0),
-                       COALESCE(SUM(CASE WHEN state = 'committed' THEN 0 ELSE amount END), 0)
-                FROM reservations WHERE agent = ? AND asset = ? AND created_ms > ? AND state != 'released'
-                """,
-                [.text(request.agent), .text(request.asset), .integer(since)]
-            ) { row throws(LedgerError) in
-                usage.windowCount = row.int64(0)
-                usage.windowCountInFlight = row.int64(1)
-                usage.windowAmount = row.int64(2)
-                usage.windowAmountInFlight = row.int64(3)
-            }
+            let window = try windowUsage(
+                agent: request.agent, asset: request.asset, tool: request.tool, since: now - velocity.windowMilliseconds
+            )
+            usage.windowCount = window.payments
+            usage.windowCountInFlight = window.heldPayments
+            usage.windowAmount = saturatingAdd(window.settled, window.held)
+            usage.windowAmountInFlight = window.held
         }
         return GateEvaluator.evaluate(request, session: session, usage: usage, limits: limits, now: now, plan: plan)
     }
 
-    /// (used including in flight, in flight) for a session, optionally for one tool.
+    /// (used including in flight, in flight) for a session, optionally for one tool: from `session_totals`
+    /// (one row per tool of the session), what `CountedAmount` counts.
     func sessionUsage(_ sessionID: String, tool: String?) throws(LedgerError) -> (Int64, Int64) {
-        var result: (Int64, Int64) = (0, 0)
-        let sums = """
-            SELECT COALESCE(SUM(CASE WHEN state = 'committed' THEN settled_amount ELSE amount END), 0),
-                   COALESCE(SUM(CASE WHEN state = 'committed' THEN 0 ELSE amount END), 0)
-            FROM reservations WHERE session_id = ? AND state != 'released'
-            """
-        let values: [SQLValue] = tool.map { [.text(sessionID), .text($0)] } ?? [.text(sessionID)]
-        try database.query(tool == nil ? sums : sums + " AND tool = ?", values) { row throws(LedgerError) in
-            result = (row.int64(0), row.int64(1))
-        }
-        return result
+        let sums = try sessionSums(sessionID, tool: tool ?? "")
+        let (settled, held) = tool == nil ? (sums.settled, sums.held) : (sums.toolSettled, sums.toolHeld)
+        return (saturatingAdd(settled, held), held)
     }
+
+    /// The session's settled and held amounts, and the tool's with its payments: one read of the session's
+    /// rows of `session_totals`.
+    func sessionSums(_ sessionID: String, tool: String) throws(LedgerError) -> SessionSums {
+        var sums = SessionSums()
+        try database.query(
+            """
+            SELECT COALESCE(SUM(settled), 0), COALESCE(SUM(held), 0),
+                COALESCE(SUM(CASE WHEN tool = ? THEN settled ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN tool = ? THEN held ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN tool = ? THEN payments ELSE 0 END), 0)
+            FROM session_totals WHERE session_id = ?
+            """, [.text(tool), .text(tool), .text(tool), .text(sessionID)]
+        ) { row throws(LedgerError) in
+            sums = SessionSums(
+                settled: row.int64(0), held: row.int64(1), toolSettled: row.int64(2), toolHeld: row.int64(3),
+                toolPayments: row.int64(4))
+        }
+        return sums
+    }
+
+    /// What the velocity window counts: `agent`'s reservations in `asset` created after `since` (not
+    /// released), and those for `tool`. Whole minutes come from `window_totals`; the minute `since` falls in
+    /// is read from the reservations themselves (`reservations_window`), so the answer is exact.
+    func windowUsage(agent: String, asset: String, tool: String, since: Int64) throws(LedgerError) -> WindowUsage {
+        let edge = DerivedTotals.firstWholeBucket(after: since)
+        var usage = WindowUsage()
+        try database.query(
+            Self.windowStatement,
+            [
+                .text(tool), .text(agent), .text(asset), .integer(edge), .text(agent), .text(asset), .integer(since),
+                .integer(edge),
+            ]
+        ) { row throws(LedgerError) in
+            usage = WindowUsage(
+                payments: row.int64(0), heldPayments: row.int64(1), settled: row.int64(2), held: row.int64(3),
+                toolPayments: row.int64(4))
+        }
+        return usage
+    }
+
+    private static let windowStatement = """
+        SELECT COALESCE(SUM(payments), 0), COALESCE(SUM(held_payments), 0), COALESCE(SUM(settled), 0),
+            COALESCE(SUM(held), 0), COALESCE(SUM(CASE WHEN tool = ? THEN payments ELSE 0 END), 0)
+        FROM (
+            SELECT tool, payments, held_payments, settled, held FROM window_totals
+            WHERE agent = ? AND asset = ? AND bucket_ms >= ?
+            UNION ALL
+            SELECT tool, 1, \(CountedAmount.heldPayment()), \(CountedAmount.settled()), \(CountedAmount.held())
+            FROM reservations
+            WHERE agent = ? AND asset = ? AND created_ms > ? AND created_ms < ? AND state != 'released'
+        ) w
+        """
 
     /// Checks every gate and, when all pass, holds the amount: one `BEGIN IMMEDIATE` transaction, so the
     /// check and the hold are atomic across processes. The decision (with its arithmetic) is appended to
@@ -308,48 +347,26 @@ extension Ledger {
 
     /// What `session`'s pay decision counts for a payment to `tool` (`SessionTotals`): the session's own
     /// reservations not released, at any age, and `agent`'s in `asset` created after `since` (unix
-    /// milliseconds, the velocity window) in any session. Summed by the database in one statement, served by
-    /// the partial indexes `reservations_session` and `reservations_window`: no row is read into this process,
-    /// so a paid call's cost does not grow with the session's payments decoded here.
+    /// milliseconds, the velocity window) in any session. Read in one snapshot from the derived totals
+    /// (`session_totals`: the session's rows, one per tool; `window_totals` and the window's first minute),
+    /// so a paid call's cost does not grow with the session's payments. Amounts are what `CountedAmount`
+    /// counts, as in the gates.
     ///
     /// A sum that does not fit 64 bits fails the statement (SQLite's "integer overflow"; PostgreSQL's
-    /// numeric sum is refused when read): it never reads as less than was spent.
+    /// numeric sum is refused when read), and settled plus held saturates: it never reads as less than was
+    /// spent.
     public func sessionTotals(session sessionID: String, agent: String, asset: String, tool: String, since: Int64)
         throws(LedgerError) -> SessionTotals
     {
-        var totals = SessionTotals()
-        try database.query(
-            Self.sessionTotalsStatement,
-            [.text(tool), .text(tool), .text(sessionID), .text(tool), .text(agent), .text(asset), .integer(since)]
-        ) { row throws(LedgerError) in
-            totals = SessionTotals(
-                spent: row.int64(0), held: row.int64(1), toolPayments: row.int64(2), toolAmount: row.int64(3),
-                windowPayments: row.int64(4), windowAmount: row.int64(5), toolWindowPayments: row.int64(6))
+        try database.transaction(immediate: false) { () throws(LedgerError) -> SessionTotals in
+            let sums = try sessionSums(sessionID, tool: tool)
+            let window = try windowUsage(agent: agent, asset: asset, tool: tool, since: since)
+            return SessionTotals(
+                spent: sums.settled, held: sums.held, toolPayments: sums.toolPayments,
+                toolAmount: saturatingAdd(sums.toolSettled, sums.toolHeld), windowPayments: window.payments,
+                windowAmount: saturatingAdd(window.settled, window.held), toolWindowPayments: window.toolPayments)
         }
-        return totals
     }
-
-    /// `sessionTotals`' one statement: the session's sums and the window's, one row. What a reservation
-    /// counts is its settled amount once committed (its amount if a committed row had none, as `Reservation`
-    /// reads it), its full amount while held.
-    private static let sessionTotalsStatement: String = {
-        let counted = "CASE WHEN state = 'committed' THEN COALESCE(settled_amount, amount) ELSE amount END"
-        return """
-            SELECT s.spent, s.held, s.tool_payments, s.tool_amount, w.payments, w.amount, w.tool_payments
-            FROM (
-                SELECT COALESCE(SUM(CASE WHEN state = 'committed' THEN COALESCE(settled_amount, amount) ELSE 0 END), 0)
-                        AS spent,
-                    COALESCE(SUM(CASE WHEN state = 'committed' THEN 0 ELSE amount END), 0) AS held,
-                    COALESCE(SUM(CASE WHEN tool = ? THEN 1 ELSE 0 END), 0) AS tool_payments,
-                    COALESCE(SUM(CASE WHEN tool = ? THEN \(counted) ELSE 0 END), 0) AS tool_amount
-                FROM reservations WHERE session_id = ? AND state != 'released'
-            ) s, (
-                SELECT COUNT(*) AS payments, COALESCE(SUM(\(counted)), 0) AS amount,
-                    COALESCE(SUM(CASE WHEN tool = ? THEN 1 ELSE 0 END), 0) AS tool_payments
-                FROM reservations WHERE agent = ? AND asset = ? AND created_ms > ? AND state != 'released'
-            ) w
-            """
-    }()
 
     /// What `recover()` did.
     public struct Recovery: Sendable, Hashable {

@@ -40,7 +40,7 @@ public actor Ledger {
     }
 
     /// The newest schema this build knows.
-    public static let schemaVersion: Int64 = 6
+    public static let schemaVersion: Int64 = 7
 
     /// The ledger database's path inside a state home (`$PURSER_HOME`).
     public static func path(inHome home: String) -> String {

@@ -92,6 +92,35 @@ enum SQLDialect: Sendable {
     }
 }
 
+/// The amount a reservation counts, in one place: every gate, `Ledger.sessionTotals`, the derived totals'
+/// triggers, the plans' usage, `verify` and the report read it from here.
+///
+/// Released reservations count nothing (callers filter `state != 'released'`). A committed one counts its
+/// settled amount, or its full amount when a committed row has none (an imported or hand-edited row: fail
+/// closed, never as zero); every other state (reserved, in doubt, contradicted) its full amount, as held.
+/// `row` is a table alias with its dot (`"r."`), a trigger's `"NEW."`/`"OLD."`, or empty.
+enum CountedAmount {
+    /// What a committed reservation counts as spent (0 for a held one).
+    static func settled(_ row: String = "") -> String {
+        "CASE WHEN \(row)state = 'committed' THEN COALESCE(\(row)settled_amount, \(row)amount) ELSE 0 END"
+    }
+
+    /// What a reservation not yet settled or released holds (0 for a committed one).
+    static func held(_ row: String = "") -> String {
+        "CASE WHEN \(row)state = 'committed' THEN 0 ELSE \(row)amount END"
+    }
+
+    /// 1 for a reservation still in flight (not committed), else 0: the gates' "in flight" counts.
+    static func heldPayment(_ row: String = "") -> String {
+        "CASE WHEN \(row)state = 'committed' THEN 0 ELSE 1 END"
+    }
+
+    /// Everything a reservation (not released) counts: settled or held.
+    static func used(_ row: String = "") -> String {
+        "CASE WHEN \(row)state = 'committed' THEN COALESCE(\(row)settled_amount, \(row)amount) ELSE \(row)amount END"
+    }
+}
+
 /// The SQLite schema, one step per version (the index + 1), exactly as earlier builds wrote it.
 enum SQLiteSchema {
     static let migrations: [String] = [
@@ -190,6 +219,9 @@ enum SQLiteSchema {
             plan_id TEXT NOT NULL REFERENCES plans(id)) STRICT;
         CREATE INDEX plan_payments_plan ON plan_payments(plan_id);
         """,
+        // 7: totals derived from the reservations and kept by triggers (DerivedTotals.swift), so a paid call's
+        // gates, session facts and change detection read a few rows instead of the session's every payment.
+        DerivedTotals.sqliteMigration,
     ]
 }
 
@@ -277,5 +309,6 @@ enum PostgresSchema {
             CREATE INDEX plan_payments_plan ON plan_payments(plan_id);
             """
         ),
+        (7, DerivedTotals.postgresMigration(text: text)),
     ]
 }

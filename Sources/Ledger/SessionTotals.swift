@@ -33,3 +33,22 @@ public struct SessionTotals: Sendable, Hashable {
         self.toolWindowPayments = toolWindowPayments
     }
 }
+
+/// A session's sums from `session_totals` (`Ledger.sessionSums`), for the gates and `SessionTotals`.
+struct SessionSums: Sendable, Hashable {
+    var settled: Int64 = 0
+    var held: Int64 = 0
+    var toolSettled: Int64 = 0
+    var toolHeld: Int64 = 0
+    var toolPayments: Int64 = 0
+}
+
+/// What a velocity window counts (`Ledger.windowUsage`): payments not released, those still in flight,
+/// their settled and held amounts, and the payments for one tool.
+struct WindowUsage: Sendable, Hashable {
+    var payments: Int64 = 0
+    var heldPayments: Int64 = 0
+    var settled: Int64 = 0
+    var held: Int64 = 0
+    var toolPayments: Int64 = 0
+}

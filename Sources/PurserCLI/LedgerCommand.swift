@@ -97,6 +97,12 @@ struct LedgerCommand: Subcommand {
             printError("purser ledger verify: FAILED at \(problem) (\(verification.records) records read)")
             return 1
         }
+        if !verification.totalsProblems.isEmpty {
+            for problem in verification.totalsProblems {
+                printError("purser ledger verify: FAILED: derived totals: \(problem)")
+            }
+            return 1
+        }
         printOut("ok: \(verification.records) audit records verified; chain head \(verification.headHash)")
         return 0
     }

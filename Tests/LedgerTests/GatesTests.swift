@@ -283,8 +283,18 @@ struct GatesTests {
                 try await ledger.reserve(Fixtures.request(session: session.id, amount: 1_000), limits: limits)
                     .reservation)
         }
-        // Someone with database access makes the held amounts sum past 2^63 - 1.
-        try directory.execute("UPDATE reservations SET amount = 9223372036854775807")
+        // Someone with database access makes the held amounts sum past 2^63 - 1: the derived totals refuse
+        // the edit (their sum does not fit), so the reservations stay as they were.
+        #expect(throws: (any Error).self) {
+            try directory.execute("UPDATE reservations SET amount = 9223372036854775807")
+        }
+        #expect(try await ledger.reservations().allSatisfy { $0.amount == 1_000 })
+        // Edited in the totals themselves: another tool's row holding 2^63 - 1 makes the session's sum overflow.
+        try directory.execute(
+            """
+            INSERT INTO session_totals(session_id, tool, payments, held_payments, settled, held)
+            VALUES ('\(session.id)', 'edited', 1, 1, 0, 9223372036854775807)
+            """)
         // SQLite raises "integer overflow"; PostgreSQL's numeric sum must not read as 0 (everything left).
         await #expect(throws: LedgerError.self) { _ = try await ledger.sessions() }
         await #expect(throws: LedgerError.self) {

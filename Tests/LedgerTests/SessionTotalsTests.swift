@@ -160,10 +160,20 @@ struct SessionTotalsTests {
                     .reservation)
         }
         let since = clock.now - 3_600_000
-        // Someone with database access makes the older session's holds sum past 2^63 - 1: the current
-        // session's own sums fit, the agent's window does not.
+        // Someone with database access makes the older session's holds sum past 2^63 - 1. The derived totals
+        // refuse that edit of the reservations (their own sum does not fit)...
+        #expect(throws: (any Error).self) {
+            try directory.execute(
+                "UPDATE reservations SET amount = 9223372036854775807 WHERE session_id = '\(older.id)'")
+        }
+        // ...so the edit goes into the totals: the current session's own sums fit, the agent's window does not.
         try directory.execute(
-            "UPDATE reservations SET amount = 9223372036854775807 WHERE session_id = '\(older.id)'")
+            """
+            INSERT INTO session_totals(session_id, tool, payments, held_payments, settled, held)
+            VALUES ('\(older.id)', 'edited', 1, 1, 0, 9223372036854775807);
+            INSERT INTO window_totals(agent, asset, bucket_ms, tool, payments, held_payments, settled, held)
+            VALUES ('agent-1', 'USDC', \(clock.now), 'edited', 1, 1, 0, 9223372036854775807);
+            """)
         let fits = try await ledger.sessionTotals(
             session: session.id, agent: "agent-2", asset: "USDC", tool: "weather", since: since)
         #expect(fits.held == mine.amount)

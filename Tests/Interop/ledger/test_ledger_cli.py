@@ -72,3 +72,16 @@ def test_verify_names_the_first_tampered_record(tmp_path):
         con.execute("DELETE FROM audit WHERE seq = 1")
     removed = purser(copy, "ledger", "verify")
     assert removed.returncode == 1 and "record 1" in removed.stderr
+
+
+def test_verify_fails_when_a_derived_total_does_not_match_the_reservations(tmp_path):
+    home = tmp_path / "home"
+    assert purser(home, "session", "grant", "--agent", "a", "--budget", "1").returncode == 0
+    session = json.loads(purser(home, "session", "list", "--json").stdout)[0]["id"]
+    assert purser(home, "ledger", "verify").returncode == 0
+    # A total that no reservation accounts for: the audit chain is intact, the derived totals are not.
+    with sqlite3.connect(home / "ledger.sqlite") as con:
+        con.execute("INSERT INTO session_totals VALUES (?, 'weather', 1, 1, 0, 5000)", (session,))
+    failed = purser(home, "ledger", "verify")
+    assert failed.returncode == 1
+    assert "derived totals: session_totals" in failed.stderr and session in failed.stderr
