@@ -46,14 +46,12 @@ struct BlockTimeSearch {
     mutating func answer(_ questions: Set<Question>) async -> [Question: Result<UInt64?, ChainError>] {
         // Per question, the first block past its boundary lies in [lower, upper]; upper + 1 means none.
         var bounds: [Question: (lower: UInt64, upper: UInt64)] = [:]
-        var found: [Question: UInt64] = [:]  // the first block past the boundary (final + 1: none)
+        // The first block past the boundary; a question absent here with no bounds has none by the final
+        // block (no `final + 1`: a node may name block 2^64 - 1 as final).
+        var found: [Question: UInt64] = [:]
         var failed: [Question: ChainError] = [:]
         for question in questions {
-            if question.isPast(final.timestamp) {
-                bounds[question] = (low, final.number)
-            } else {
-                found[question] = final.number + 1
-            }
+            if question.isPast(final.timestamp) { bounds[question] = (low, final.number) }
         }
         while !bounds.isEmpty {
             // Settle what the headers read so far decide; each search then needs one header, its midpoint.
@@ -102,10 +100,10 @@ struct BlockTimeSearch {
                 answers[question] = .failure(error)
                 continue
             }
-            let first = found[question] ?? final.number + 1
+            let first = found[question]
             switch question {
-            case .firstAfter: answers[question] = .success(first <= final.number ? first : nil)
-            case .lastBefore: answers[question] = .success(first > low ? first - 1 : nil)
+            case .firstAfter: answers[question] = .success(first)
+            case .lastBefore: answers[question] = .success(first.map { $0 > low ? $0 - 1 : nil } ?? final.number)
             }
         }
         return answers

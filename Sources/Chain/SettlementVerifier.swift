@@ -64,6 +64,10 @@ public struct SettlementVerifier: Sendable {
     public static let defaultConfirmations: UInt64 = 12
     /// The default `maxLogBlocks`: hosted nodes refuse `eth_getLogs` ranges wider than 2,000 to 10,000 blocks.
     public static let defaultMaxLogBlocks: UInt64 = 2000
+    /// The most `eth_getLogs` ranges one payment's search may take in a pass: 40 million blocks at the default
+    /// `maxLogBlocks`. Past it the payment fails (held) rather than send (and hold in memory) an unbounded
+    /// number of queries, as a node naming a final block near 2^64 would have it do.
+    public static let maximumLogRanges: UInt64 = 20_000
 
     private let rpc: EthereumRPC
     private let fromBlock: UInt64
@@ -285,22 +289,33 @@ public struct SettlementVerifier: Sendable {
         var results = [Result<[LogEntry], ChainError>](repeating: .success([]), count: payments.count)
         // Per token and authorizer, per range number, the payments whose window meets that range.
         var groups: [String: [UInt64: [Int]]] = [:]
+        var unasked: Set<Int> = []
         for (index, facts) in payments.enumerated() {
             let key = "\(facts.token.lowercased())|\(facts.authorizer.lowercased())"
             let window = windows[index]
+            let ranges = (window.upperBound - fromBlock) / maxLogBlocks - (window.lowerBound - fromBlock) / maxLogBlocks
+            guard ranges < Self.maximumLogRanges else {
+                results[index] = .failure(
+                    ChainError(
+                        .invalidArgument,
+                        "getLogs: blocks \(window.lowerBound) to \(window.upperBound) are more than "
+                            + "\(Self.maximumLogRanges) ranges of maxLogBlocks \(maxLogBlocks); set fromBlock nearer "
+                            + "the token's deployment block, or raise maxLogBlocks"))
+                unasked.insert(index)
+                continue
+            }
             for range in (window.lowerBound - fromBlock) / maxLogBlocks...(window.upperBound - fromBlock) / maxLogBlocks
             {
                 groups[key, default: [:]][range, default: []].append(index)
             }
         }
         var queries: [(query: AuthorizationUsedQuery, members: [Int])] = []
-        var unasked: Set<Int> = []
         for key in groups.keys.sorted() {
             let ranges = groups[key] ?? [:]
             for range in ranges.keys.sorted() {
                 let members = ranges[range] ?? []
                 let rangeStart = fromBlock + range * maxLogBlocks
-                let rangeEnd = rangeStart + (maxLogBlocks - 1)
+                let rangeEnd = rangeStart + min(maxLogBlocks - 1, UInt64.max - rangeStart)
                 for start in stride(from: 0, to: members.count, by: AuthorizationUsedQuery.maximumNonces) {
                     let chunk = Array(members[start..<min(start + AuthorizationUsedQuery.maximumNonces, members.count)])
                     let first = payments[chunk[0]]

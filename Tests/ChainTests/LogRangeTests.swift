@@ -221,6 +221,30 @@ struct LogRangeTests {
         #expect(throws: ChainError.self) { try results[1].get() }
     }
 
+    @Test("a node naming a final block near 2^64 gets a bounded search: the payment fails, nothing hangs")
+    func hugeFinalBlock() async throws {
+        let node = settledChain(blocks: 10)
+        node.state.withLock {
+            $0.rewrite["eth_getBlockByNumber"] = { params, result in
+                guard params.first?.stringValue == "finalized", case .object(var fields) = result else { return result }
+                fields["number"] = "0xffffffffffffffff"
+                fields["timestamp"] = "0xffffffffffffffff"
+                return .object(fields)
+            }
+        }
+        let results = try await SettlementVerifier(rpc: rpc(node)).check([
+            facts(validAfter: nil, validBefore: nil), facts(validAfter: Self.t0 - 600, validBefore: nil),
+        ])
+        for result in results {
+            guard case .failure(let error) = result else {
+                Issue.record("decided against a final block of 2^64 - 1: \(result)")
+                continue
+            }
+            #expect(error.message.contains("fromBlock"))
+        }
+        #expect(node.state.withLock { $0.logRanges }.isEmpty)
+    }
+
     @Test("maxLogBlocks in nodes.json: 1 to 1,000,000, default 2,000, errors at file:line:col")
     func configuration() throws {
         let plain = try NodeConfiguration.parse(
