@@ -64,10 +64,14 @@ public struct SettlementVerifier: Sendable {
     public static let defaultConfirmations: UInt64 = 12
     /// The default `maxLogBlocks`: hosted nodes refuse `eth_getLogs` ranges wider than 2,000 to 10,000 blocks.
     public static let defaultMaxLogBlocks: UInt64 = 2000
-    /// The most `eth_getLogs` ranges one payment's search may take in a pass: 40 million blocks at the default
-    /// `maxLogBlocks`. Past it the payment fails (held) rather than send (and hold in memory) an unbounded
-    /// number of queries, as a node naming a final block near 2^64 would have it do.
-    public static let maximumLogRanges: UInt64 = 20_000
+    /// The most `eth_getLogs` ranges one payment's search may take in a pass: 200 million blocks at the default
+    /// `maxLogBlocks` (Base mainnet from block 0 is about a quarter of that at the end of 2026). Past it the
+    /// payment fails (held) rather than send an unbounded number of queries, as a node naming a final block
+    /// near 2^64 would have it do.
+    public static let maximumLogRanges: UInt64 = 100_000
+    /// How many log queries are built and sent at a time (in batches of `batchSize`): what a pass holds in
+    /// memory, whatever the windows' length.
+    static let queriesPerRound = 1000
 
     private let rpc: EthereumRPC
     private let fromBlock: UInt64
@@ -279,80 +283,70 @@ public struct SettlementVerifier: Sendable {
     }
 
     /// The `AuthorizationUsed` logs of each payment inside its window, in order. The block space from
-    /// `fromBlock` is cut into consecutive ranges of `maxLogBlocks` blocks; per token and authorizer, each
-    /// range is asked about once for up to `AuthorizationUsedQuery.maximumNonces` of the nonces whose window
-    /// meets it, over just the part of it those windows cover. All queries are batched; a failed query fails
-    /// the payments whose window it covers, and only those.
+    /// `fromBlock` is cut into consecutive ranges of `maxLogBlocks` blocks (`LogRangePlan`); per token and
+    /// authorizer, each range is asked about once for up to `AuthorizationUsedQuery.maximumNonces` of the nonces
+    /// whose window meets it, over just the part of it those windows cover. Queries are batched, up to
+    /// `queriesPerRound` at a time; a failed query fails the payments whose window it covers, and only those
+    /// (a failed payment is not asked about in later ranges).
     private func authorizationUsedLogs(_ payments: [SignedPaymentFacts], windows: [ClosedRange<UInt64>]) async
         -> [Result<[LogEntry], ChainError>]
     {
         var results = [Result<[LogEntry], ChainError>](repeating: .success([]), count: payments.count)
-        // Per token and authorizer, per range number, the payments whose window meets that range.
-        var groups: [String: [UInt64: [Int]]] = [:]
-        var unasked: Set<Int> = []
+        var groups: [String: [Int]] = [:]
         for (index, facts) in payments.enumerated() {
-            let key = "\(facts.token.lowercased())|\(facts.authorizer.lowercased())"
-            let window = windows[index]
-            let ranges = (window.upperBound - fromBlock) / maxLogBlocks - (window.lowerBound - fromBlock) / maxLogBlocks
-            guard ranges < Self.maximumLogRanges else {
+            let ranges = LogRangePlan.count(windows[index], origin: fromBlock, width: maxLogBlocks)
+            guard ranges <= Self.maximumLogRanges else {
                 results[index] = .failure(
                     ChainError(
                         .invalidArgument,
-                        "getLogs: blocks \(window.lowerBound) to \(window.upperBound) are more than "
+                        "getLogs: blocks \(windows[index].lowerBound) to \(windows[index].upperBound) are more than "
                             + "\(Self.maximumLogRanges) ranges of maxLogBlocks \(maxLogBlocks); set fromBlock nearer "
-                            + "the token's deployment block, or raise maxLogBlocks"))
-                unasked.insert(index)
+                            + "the payments (at least the token's deployment block), or raise maxLogBlocks"))
                 continue
             }
-            for range in (window.lowerBound - fromBlock) / maxLogBlocks...(window.upperBound - fromBlock) / maxLogBlocks
-            {
-                groups[key, default: [:]][range, default: []].append(index)
-            }
+            groups["\(facts.token.lowercased())|\(facts.authorizer.lowercased())", default: []].append(index)
         }
-        var queries: [(query: AuthorizationUsedQuery, members: [Int])] = []
-        for key in groups.keys.sorted() {
-            let ranges = groups[key] ?? [:]
-            for range in ranges.keys.sorted() {
-                let members = ranges[range] ?? []
-                let rangeStart = fromBlock + range * maxLogBlocks
-                let rangeEnd = rangeStart + min(maxLogBlocks - 1, UInt64.max - rangeStart)
+        var plan = LogRangePlan(
+            origin: fromBlock, width: maxLogBlocks, groups: groups.keys.sorted().map { groups[$0] ?? [] },
+            windows: windows)
+        var more = true
+        while more {
+            var queries: [(query: AuthorizationUsedQuery, members: [Int])] = []
+            while queries.count < Self.queriesPerRound {
+                guard let range = plan.next() else {
+                    more = false
+                    break
+                }
+                let members = range.members.filter { if case .success = results[$0] { true } else { false } }
                 for start in stride(from: 0, to: members.count, by: AuthorizationUsedQuery.maximumNonces) {
                     let chunk = Array(members[start..<min(start + AuthorizationUsedQuery.maximumNonces, members.count)])
-                    let first = payments[chunk[0]]
-                    let lower = max(rangeStart, chunk.map { windows[$0].lowerBound }.min() ?? rangeStart)
-                    let upper = min(rangeEnd, chunk.map { windows[$0].upperBound }.max() ?? rangeEnd)
+                    let lower = max(range.blocks.lowerBound, chunk.map { windows[$0].lowerBound }.min() ?? 0)
+                    let upper = min(range.blocks.upperBound, chunk.map { windows[$0].upperBound }.max() ?? .max)
                     do {
                         let nonces = Array(Set(chunk.map { payments[$0].nonce.lowercased() })).sorted()
                         queries.append(
                             (
                                 try AuthorizationUsedQuery(
-                                    token: first.token, authorizer: first.authorizer, nonces: nonces,
-                                    fromBlock: lower, toBlock: upper), chunk
+                                    token: payments[chunk[0]].token, authorizer: payments[chunk[0]].authorizer,
+                                    nonces: nonces, fromBlock: lower, toBlock: upper), chunk
                             ))
                     } catch {
-                        for member in chunk where !unasked.contains(member) {
-                            results[member] = .failure(error)
-                            unasked.insert(member)
-                        }
+                        for member in chunk { results[member] = .failure(error) }
                     }
                 }
             }
-        }
-        if !unasked.isEmpty {
-            // A payment that cannot be asked about (malformed facts) fails once, not once per range.
-            queries = queries.map { ($0.query, $0.members.filter { !unasked.contains($0) }) }
-        }
-        for ((query, members), answer) in zip(queries, await rpc.callMany(queries.map(\.query.call))) {
-            let logs = answer.flatMap { result in Result { () throws(ChainError) in try query.logs(result) } }
-            for member in members {
-                guard case .success(let found) = results[member] else { continue }  // failed in another range
-                let nonce = payments[member].nonce.lowercased()
-                let window = windows[member]
-                results[member] = logs.map { entries in
-                    found
-                        + entries.filter { entry in
-                            entry.topics[2] == nonce && entry.blockNumber.map { window.contains($0) } != false
-                        }
+            for ((query, members), answer) in zip(queries, await rpc.callMany(queries.map(\.query.call))) {
+                let logs = answer.flatMap { result in Result { () throws(ChainError) in try query.logs(result) } }
+                for member in members {
+                    guard case .success(let found) = results[member] else { continue }  // failed in another range
+                    let nonce = payments[member].nonce.lowercased()
+                    let window = windows[member]
+                    results[member] = logs.map { entries in
+                        found
+                            + entries.filter { entry in
+                                entry.topics[2] == nonce && entry.blockNumber.map { window.contains($0) } != false
+                            }
+                    }
                 }
             }
         }

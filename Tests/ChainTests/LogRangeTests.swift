@@ -245,6 +245,32 @@ struct LogRangeTests {
         #expect(node.state.withLock { $0.logRanges }.isEmpty)
     }
 
+    @Test("the range plan: consecutive ranges from fromBlock, gaps skipped, each narrowed to its windows")
+    func rangePlan() {
+        // Ranges of 10 blocks from block 10: 10-19, 20-29, 30-39, 40-49.
+        var plan = LogRangePlan(
+            origin: 10, width: 10, groups: [[0, 1, 3], [2]], windows: [12...35, 40...41, 10...10, 18...22])
+        var ranges: [LogRangePlan.Range] = []
+        while let range = plan.next() { ranges.append(range) }
+        #expect(
+            ranges == [
+                .init(members: [0, 3], blocks: 12...19), .init(members: [0, 3], blocks: 20...29),
+                .init(members: [0], blocks: 30...35), .init(members: [1], blocks: 40...41),
+                .init(members: [2], blocks: 10...10),
+            ])
+        #expect(LogRangePlan.count(12...35, origin: 10, width: 10) == 3)
+        // A gap of a million ranges between two windows costs nothing.
+        var sparse = LogRangePlan(origin: 0, width: 1, groups: [[0, 1]], windows: [5...5, 9_000_000...9_000_001])
+        #expect(sparse.next() == .init(members: [0], blocks: 5...5))
+        #expect(sparse.next() == .init(members: [1], blocks: 9_000_000...9_000_000))
+        #expect(sparse.next() == .init(members: [1], blocks: 9_000_001...9_000_001))
+        #expect(sparse.next() == nil)
+        // The last block there is: no overflow.
+        var top = LogRangePlan(origin: 0, width: 1, groups: [[0]], windows: [UInt64.max...UInt64.max])
+        #expect(top.next() == .init(members: [0], blocks: UInt64.max...UInt64.max))
+        #expect(top.next() == nil)
+    }
+
     @Test("maxLogBlocks in nodes.json: 1 to 1,000,000, default 2,000, errors at file:line:col")
     func configuration() throws {
         let plain = try NodeConfiguration.parse(
