@@ -72,10 +72,12 @@ private final class ScriptedNode: HTTPTransport {
     }
 }
 
-/// The input's first line: `{"validBefore": n|null, "claimed": "0x…"|null, "confirmations": n,
-/// "fromBlock": n}`, every member optional (anything else: the defaults).
+/// The input's first line: `{"validBefore": n|null, "validAfter": n|null, "claimed": "0x…"|null,
+/// "confirmations": n, "fromBlock": n, "maxLogBlocks": n}`, every member optional (anything else: the defaults).
 private struct Scenario {
     var validBefore: UInt64? = 1_800_000_060
+    var validAfter: UInt64?
+    var maxLogBlocks: UInt64 = SettlementVerifier.defaultMaxLogBlocks
     var claimed: String?
     var confirmations: UInt64 = 12
     var fromBlock: UInt64 = 0
@@ -88,6 +90,10 @@ private struct Scenario {
         claimed = object["claimed"]?.stringValue
         if let value = object["confirmations"]?.numberValue?.int64, value >= 0 { confirmations = UInt64(value) }
         if let value = object["fromBlock"]?.numberValue?.int64, value >= 0 { fromBlock = UInt64(value) }
+        if let value = object["validAfter"] { validAfter = value.numberValue?.int64.flatMap { UInt64(exactly: $0) } }
+        if let value = object["maxLogBlocks"]?.numberValue?.int64, (1...1_000_000).contains(value) {
+            maxLogBlocks = UInt64(value)
+        }
     }
 }
 
@@ -104,10 +110,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let node = ScriptedNode(answers: Array(lines.dropFirst()))
     let rpc = EthereumRPC(
         transport: node, endpoint: .init(url: URL(string: "http://127.0.0.1:8545")!, timeoutSeconds: 60))
-    let verifier = SettlementVerifier(rpc: rpc, fromBlock: scenario.fromBlock, confirmations: scenario.confirmations)
+    let verifier = SettlementVerifier(
+        rpc: rpc, fromBlock: scenario.fromBlock, confirmations: scenario.confirmations,
+        maxLogBlocks: scenario.maxLogBlocks)
     let facts = SignedPaymentFacts(
         token: token, authorizer: authorizer, nonce: nonce, payTo: payTo, amount: amount,
-        validBefore: scenario.validBefore, claimedTransaction: scenario.claimed)
+        validAfter: scenario.validAfter, validBefore: scenario.validBefore, claimedTransaction: scenario.claimed)
     let outcome = Mutex<Result<ChainEvidence, ChainError>?>(nil)
     let finished = DispatchSemaphore(value: 0)
     Task {

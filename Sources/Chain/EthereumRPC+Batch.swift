@@ -40,6 +40,26 @@ extension EthereumRPC {
             return used
         }
 
+        /// `eth_getBlockByNumber` of block `number`, without its transactions.
+        public static func block(number: UInt64) -> Call {
+            Call("eth_getBlockByNumber", [.string(ABI.quantity(number)), false])
+        }
+
+        /// The header a result holds, which must be block `number`'s: a null (the node does not have it) or
+        /// another block's header is an invalid answer.
+        public static func blockResult(_ result: JSONValue, number: UInt64) throws(ChainError) -> BlockHeader {
+            guard result != .null else { throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no block \(number)") }
+            let header = try BlockHeader(result)
+            // Another block's header would move the final block: a higher one lets a settlement above the real
+            // final block count, and its later timestamp can void an authorization that may still settle. In a
+            // search by time, it would move the window a settlement is looked for in.
+            guard header.number == number else {
+                throw ChainError(
+                    .invalidAnswer, "eth_getBlockByNumber: asked for block \(number), got \(header.number)")
+            }
+            return header
+        }
+
         /// `eth_getTransactionReceipt` of `hash`.
         public static func transactionReceipt(_ hash: String) throws(ChainError) -> Call {
             guard ABI.word(hash) != nil else { throw ChainError(.invalidArgument, "not a transaction hash") }

@@ -135,15 +135,8 @@ public struct EthereumRPC: Sendable {
 
     /// The block with this number (it must exist, and be the block asked for).
     public func block(number: UInt64) async throws(ChainError) -> BlockHeader {
-        let block = try await call("eth_getBlockByNumber", [.string(ABI.quantity(number)), false])
-        guard block != .null else { throw ChainError(.invalidAnswer, "eth_getBlockByNumber: no block \(number)") }
-        let header = try BlockHeader(block)
-        // Another block's header would move the final block: a higher one lets a settlement above the real
-        // final block count, and its later timestamp can void an authorization that may still settle.
-        guard header.number == number else {
-            throw ChainError(.invalidAnswer, "eth_getBlockByNumber: asked for block \(number), got \(header.number)")
-        }
-        return header
+        let call = Call.block(number: number)
+        return try Call.blockResult(try await self.call(call.method, call.params), number: number)
     }
 
     /// The newest block no reorg is expected to undo, by `FinalityRule`: the node's `finalized` block, else

@@ -7,11 +7,14 @@ import X402
 /// ```json
 /// {"nodes": {"eip155:84532": {"url": "https://base-sepolia.example/rpc",
 ///                             "headers": {"Authorization": {"env": "PURSER_NODE_TOKEN", "prefix": "Bearer "}},
-///                             "fromBlock": 0, "timeoutSeconds": 10, "confirmations": 12, "batchSize": 100}}}
+///                             "fromBlock": 0, "timeoutSeconds": 10, "confirmations": 12, "batchSize": 100,
+///                             "maxLogBlocks": 2000}}}
 /// ```
 /// `confirmations` (1 to 10000, default 12) is the depth below `latest` taken as final when the node has no
 /// `finalized` or `safe` block (`EthereumRPC.finalBlock`). `batchSize` (1 to 1000, default 100) is the most
 /// calls sent in one JSON-RPC batch; 1 sends every call alone (for a provider that bills or limits batches).
+/// `maxLogBlocks` (1 to 1000000, default 2000) is the widest block range one `eth_getLogs` asks about (hosted
+/// nodes refuse wider ones); a wider search is split into consecutive ranges, batched like any other call.
 /// A credential is never written in the file: a header names the environment variable holding it.
 /// Every problem is reported as `file:line:col: message`; an unknown key is an error.
 public struct NodeConfiguration: Sendable {
@@ -27,17 +30,21 @@ public struct NodeConfiguration: Sendable {
         public var fromBlock: UInt64
         /// The depth below `latest` taken as final when the node knows neither `finalized` nor `safe`.
         public var confirmations: UInt64
+        /// The widest block range one `eth_getLogs` asks about.
+        public var maxLogBlocks: UInt64
 
         /// Creates a node entry.
         public init(
             network: String, chainID: UInt64, endpoint: EthereumRPC.Endpoint, fromBlock: UInt64,
-            confirmations: UInt64 = SettlementVerifier.defaultConfirmations
+            confirmations: UInt64 = SettlementVerifier.defaultConfirmations,
+            maxLogBlocks: UInt64 = SettlementVerifier.defaultMaxLogBlocks
         ) {
             self.network = network
             self.chainID = chainID
             self.endpoint = endpoint
             self.fromBlock = fromBlock
             self.confirmations = confirmations
+            self.maxLogBlocks = maxLogBlocks
         }
     }
 
@@ -111,7 +118,9 @@ public struct NodeConfiguration: Sendable {
                 continue
             }
             for key in fields.keys
-            where !["url", "headers", "fromBlock", "timeoutSeconds", "confirmations", "batchSize"].contains(key) {
+            where !["url", "headers", "fromBlock", "timeoutSeconds", "confirmations", "batchSize", "maxLogBlocks"]
+                .contains(key)
+            {
                 problem(pointer + "/" + JSONLocations.escape(key), "unknown key \"\(key)\"")
             }
             guard let text = fields["url"]?.stringValue, let url = URL(string: text),
@@ -189,11 +198,21 @@ public struct NodeConfiguration: Sendable {
                 }
                 batchSize = number
             }
+            var maxLogBlocks = SettlementVerifier.defaultMaxLogBlocks
+            if let value = fields["maxLogBlocks"] {
+                guard let number = value.numberValue.flatMap({ UInt64($0.description) }),
+                    (1...1_000_000).contains(number)
+                else {
+                    problem(pointer + "/maxLogBlocks", "\"maxLogBlocks\" must be an integer from 1 to 1000000")
+                    continue
+                }
+                maxLogBlocks = number
+            }
             nodes[network] = Node(
                 network: network, chainID: chain.chainId,
                 endpoint: EthereumRPC.Endpoint(
                     url: url, headers: headers, timeoutSeconds: timeout, batchSize: batchSize),
-                fromBlock: fromBlock, confirmations: confirmations)
+                fromBlock: fromBlock, confirmations: confirmations, maxLogBlocks: maxLogBlocks)
         }
         guard problems.isEmpty else { throw NodeConfigurationError(problems: problems) }
         return NodeConfiguration(nodes: nodes)

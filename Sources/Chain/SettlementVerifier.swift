@@ -12,21 +12,26 @@ public struct SignedPaymentFacts: Sendable, Hashable {
     public var payTo: String
     /// The signed amount, atomic units (decimal).
     public var amount: String
-    /// The authorization's `validBefore`, unix seconds, when known.
+    /// The authorization's `validAfter` (or a lower bound of it), unix seconds, when known: it was usable
+    /// only in blocks whose timestamp is after it.
+    public var validAfter: UInt64?
+    /// The authorization's `validBefore` (or an upper bound of it), unix seconds, when known: it was usable
+    /// only in blocks whose timestamp is before it.
     public var validBefore: UInt64?
     /// The transaction a seller claimed, if any.
     public var claimedTransaction: String?
 
     /// Creates the facts.
     public init(
-        token: String, authorizer: String, nonce: String, payTo: String, amount: String, validBefore: UInt64?,
-        claimedTransaction: String?
+        token: String, authorizer: String, nonce: String, payTo: String, amount: String, validAfter: UInt64? = nil,
+        validBefore: UInt64?, claimedTransaction: String?
     ) {
         self.token = token
         self.authorizer = authorizer
         self.nonce = nonce
         self.payTo = payTo
         self.amount = amount
+        self.validAfter = validAfter
         self.validBefore = validBefore
         self.claimedTransaction = claimedTransaction
     }
@@ -57,18 +62,34 @@ public enum ChainEvidence: Sendable, Hashable {
 public struct SettlementVerifier: Sendable {
     /// The default depth below `latest` when the node knows neither `finalized` nor `safe`.
     public static let defaultConfirmations: UInt64 = 12
+    /// The default `maxLogBlocks`: hosted nodes refuse `eth_getLogs` ranges wider than 2,000 to 10,000 blocks.
+    public static let defaultMaxLogBlocks: UInt64 = 2000
+    /// The most `eth_getLogs` ranges one payment's search may take in a pass: 200 million blocks at the default
+    /// `maxLogBlocks` (Base mainnet from block 0 is about a quarter of that at the end of 2026). Past it the
+    /// payment fails (held) rather than send an unbounded number of queries, as a node naming a final block
+    /// near 2^64 would have it do.
+    public static let maximumLogRanges: UInt64 = 100_000
+    /// How many log queries are built and sent at a time (in batches of `batchSize`): what a pass holds in
+    /// memory, whatever the windows' length.
+    static let queriesPerRound = 1000
 
     private let rpc: EthereumRPC
     private let fromBlock: UInt64
     private let confirmations: UInt64
+    private let maxLogBlocks: UInt64
 
-    /// Creates a verifier; `fromBlock` bounds the log search (nodes limit ranges; the token's deployment
-    /// block is a good value); `confirmations` is the depth below `latest` taken as final when the node has
-    /// no `finalized` or `safe` block.
-    public init(rpc: EthereumRPC, fromBlock: UInt64 = 0, confirmations: UInt64 = defaultConfirmations) {
+    /// Creates a verifier; `fromBlock` bounds the log search (the token's deployment block is a good value);
+    /// `confirmations` is the depth below `latest` taken as final when the node has no `finalized` or `safe`
+    /// block; `maxLogBlocks` (at least 1) is the widest block range one `eth_getLogs` asks about: a wider
+    /// search is split into consecutive ranges of at most that many blocks.
+    public init(
+        rpc: EthereumRPC, fromBlock: UInt64 = 0, confirmations: UInt64 = defaultConfirmations,
+        maxLogBlocks: UInt64 = defaultMaxLogBlocks
+    ) {
         self.rpc = rpc
         self.fromBlock = fromBlock
         self.confirmations = confirmations
+        self.maxLogBlocks = max(1, maxLogBlocks)
     }
 
     /// Checks one payment. Throws when the node cannot answer; the caller then decides nothing.
@@ -153,10 +174,30 @@ public struct SettlementVerifier: Sendable {
             }
             return pass.results
         }
-        // 3. Used: find each transaction through its AuthorizationUsed event, in the final part of the chain.
-        let logs = await authorizationUsedLogs(used.map { batch[$0] }, toBlock: final.number)
+        // 3. Used: find each transaction through its AuthorizationUsed event, in the final part of the chain
+        // where its block can be: EIP-3009 takes an authorization only while validAfter < block.timestamp <
+        // validBefore.
+        var searched: [Int] = []
+        var windows: [ClosedRange<UInt64>] = []
+        for (index, window) in zip(used, await useWindows(used.map { batch[$0] }, final: final)) {
+            switch window {
+            case .failure(let error): pass.fail(index, error)
+            case .success(nil):
+                // No final block is inside the window, yet the authorization is used by the final block: not
+                // by a transfer (a cancellation has no window), or the node's answers disagree. Held.
+                pass.decide(
+                    index,
+                    .usedUnmatched(
+                        "authorizationState is true but no final block from \(fromBlock) is inside the "
+                            + "authorization's time window"))
+            case .success(let window?):
+                searched.append(index)
+                windows.append(window)
+            }
+        }
+        let logs = await authorizationUsedLogs(searched.map { batch[$0] }, windows: windows)
         var candidates: [Int: [LogEntry]] = [:]
-        for (index, found) in zip(used, logs) {
+        for (index, found) in zip(searched, logs) {
             switch found {
             case .failure(let error): pass.fail(index, error)
             case .success(let entries): candidates[index] = Array(entries.filter { !$0.removed }.prefix(4))
@@ -166,7 +207,7 @@ public struct SettlementVerifier: Sendable {
             Set(candidates.values.joined().map(\.transactionHash)).subtracting(claimReceipts.keys)
         )
         .merging(claimReceipts) { found, _ in found }
-        for index in used where candidates[index] != nil {
+        for index in searched where candidates[index] != nil {
             pass.decide(index, decision(for: batch[index], logs: candidates[index] ?? [], receipts: logReceipts, final))
         }
         return pass.results
@@ -212,41 +253,100 @@ public struct SettlementVerifier: Sendable {
         return receipts
     }
 
-    /// The `AuthorizationUsed` logs of each payment, in order: one query per token and authorizer for up to
-    /// `AuthorizationUsedQuery.maximumNonces` nonces, all queries batched. A failed query fails its payments.
-    private func authorizationUsedLogs(_ payments: [SignedPaymentFacts], toBlock: UInt64) async
-        -> [Result<[LogEntry], ChainError>]
+    /// The blocks each used payment's transaction can be in, in order: from the first block after its
+    /// `validAfter` to the last block before its `validBefore`, within `[fromBlock, final]` (an unknown bound
+    /// leaves that end at `fromBlock` or the final block); nil when no block is inside. Found by binary search
+    /// over block headers (`BlockTimeSearch`), only when the whole range is wider than one log query: a
+    /// narrower one is searched whole by one query anyway.
+    private func useWindows(_ payments: [SignedPaymentFacts], final: BlockHeader) async
+        -> [Result<ClosedRange<UInt64>?, ChainError>]
     {
-        var results = [Result<[LogEntry], ChainError>](
-            repeating: .failure(ChainError(.invalidArgument, "getLogs: not asked")), count: payments.count)
-        var groups: [String: [Int]] = [:]
-        for (index, facts) in payments.enumerated() {
-            groups["\(facts.token.lowercased())|\(facts.authorizer.lowercased())", default: []].append(index)
+        let whole = fromBlock...final.number
+        guard final.number - fromBlock >= maxLogBlocks else { return payments.map { _ in .success(whole) } }
+        var questions: Set<BlockTimeSearch.Question> = []
+        for facts in payments {
+            if let validAfter = facts.validAfter { questions.insert(.firstAfter(validAfter)) }
+            if let validBefore = facts.validBefore { questions.insert(.lastBefore(validBefore)) }
         }
-        var queries: [(query: AuthorizationUsedQuery, members: [Int])] = []
-        for key in groups.keys.sorted() {
-            let members = groups[key] ?? []
-            for start in stride(from: 0, to: members.count, by: AuthorizationUsedQuery.maximumNonces) {
-                let chunk = Array(members[start..<min(start + AuthorizationUsedQuery.maximumNonces, members.count)])
-                let first = payments[chunk[0]]
-                do {
-                    let nonces = Array(Set(chunk.map { payments[$0].nonce.lowercased() })).sorted()
-                    queries.append(
-                        (
-                            try AuthorizationUsedQuery(
-                                token: first.token, authorizer: first.authorizer, nonces: nonces, fromBlock: fromBlock,
-                                toBlock: toBlock), chunk
-                        ))
-                } catch {
-                    for member in chunk { results[member] = .failure(error) }
+        var search = BlockTimeSearch(rpc: rpc, low: fromBlock, final: final)
+        let answers = await search.answer(questions)
+        return payments.map { facts in
+            let first = facts.validAfter.map { answers[.firstAfter($0)] ?? .success(nil) } ?? .success(fromBlock)
+            let last = facts.validBefore.map { answers[.lastBefore($0)] ?? .success(nil) } ?? .success(final.number)
+            return first.flatMap { first in
+                last.map { last in
+                    guard let first, let last, first <= last else { return nil }
+                    return first...last
                 }
             }
         }
-        for ((query, members), answer) in zip(queries, await rpc.callMany(queries.map(\.query.call))) {
-            let logs = answer.flatMap { result in Result { () throws(ChainError) in try query.logs(result) } }
-            for member in members {
-                results[member] = logs.map { entries in
-                    entries.filter { $0.topics[2] == payments[member].nonce.lowercased() }
+    }
+
+    /// The `AuthorizationUsed` logs of each payment inside its window, in order. The block space from
+    /// `fromBlock` is cut into consecutive ranges of `maxLogBlocks` blocks (`LogRangePlan`); per token and
+    /// authorizer, each range is asked about once for up to `AuthorizationUsedQuery.maximumNonces` of the nonces
+    /// whose window meets it, over just the part of it those windows cover. Queries are batched, up to
+    /// `queriesPerRound` at a time; a failed query fails the payments whose window it covers, and only those
+    /// (a failed payment is not asked about in later ranges).
+    private func authorizationUsedLogs(_ payments: [SignedPaymentFacts], windows: [ClosedRange<UInt64>]) async
+        -> [Result<[LogEntry], ChainError>]
+    {
+        var results = [Result<[LogEntry], ChainError>](repeating: .success([]), count: payments.count)
+        var groups: [String: [Int]] = [:]
+        for (index, facts) in payments.enumerated() {
+            let ranges = LogRangePlan.count(windows[index], origin: fromBlock, width: maxLogBlocks)
+            guard ranges <= Self.maximumLogRanges else {
+                results[index] = .failure(
+                    ChainError(
+                        .invalidArgument,
+                        "getLogs: blocks \(windows[index].lowerBound) to \(windows[index].upperBound) are more than "
+                            + "\(Self.maximumLogRanges) ranges of maxLogBlocks \(maxLogBlocks); set fromBlock nearer "
+                            + "the payments (at least the token's deployment block), or raise maxLogBlocks"))
+                continue
+            }
+            groups["\(facts.token.lowercased())|\(facts.authorizer.lowercased())", default: []].append(index)
+        }
+        var plan = LogRangePlan(
+            origin: fromBlock, width: maxLogBlocks, groups: groups.keys.sorted().map { groups[$0] ?? [] },
+            windows: windows)
+        var more = true
+        while more {
+            var queries: [(query: AuthorizationUsedQuery, members: [Int])] = []
+            while queries.count < Self.queriesPerRound {
+                guard let range = plan.next() else {
+                    more = false
+                    break
+                }
+                let members = range.members.filter { if case .success = results[$0] { true } else { false } }
+                for start in stride(from: 0, to: members.count, by: AuthorizationUsedQuery.maximumNonces) {
+                    let chunk = Array(members[start..<min(start + AuthorizationUsedQuery.maximumNonces, members.count)])
+                    let lower = max(range.blocks.lowerBound, chunk.map { windows[$0].lowerBound }.min() ?? 0)
+                    let upper = min(range.blocks.upperBound, chunk.map { windows[$0].upperBound }.max() ?? .max)
+                    do {
+                        let nonces = Array(Set(chunk.map { payments[$0].nonce.lowercased() })).sorted()
+                        queries.append(
+                            (
+                                try AuthorizationUsedQuery(
+                                    token: payments[chunk[0]].token, authorizer: payments[chunk[0]].authorizer,
+                                    nonces: nonces, fromBlock: lower, toBlock: upper), chunk
+                            ))
+                    } catch {
+                        for member in chunk { results[member] = .failure(error) }
+                    }
+                }
+            }
+            for ((query, members), answer) in zip(queries, await rpc.callMany(queries.map(\.query.call))) {
+                let logs = answer.flatMap { result in Result { () throws(ChainError) in try query.logs(result) } }
+                for member in members {
+                    guard case .success(let found) = results[member] else { continue }  // failed in another range
+                    let nonce = payments[member].nonce.lowercased()
+                    let window = windows[member]
+                    results[member] = logs.map { entries in
+                        found
+                            + entries.filter { entry in
+                                entry.topics[2] == nonce && entry.blockNumber.map { window.contains($0) } != false
+                            }
+                    }
                 }
             }
         }

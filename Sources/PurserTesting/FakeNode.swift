@@ -46,6 +46,10 @@ public final class FakeNode: HTTPTransport {
         /// Rewrites the result of one method (given its params), as a broken or hostile node would.
         public var rewrite: [String: Rewrite] = [:]
         public var calls: [String] = []
+        /// The widest `eth_getLogs` range answered; a wider one gets the JSON-RPC error a hosted node sends.
+        public var maximumLogRange: UInt64?
+        /// Every `eth_getLogs` range asked, in order (refused ones included).
+        public var logRanges: [ClosedRange<UInt64>] = []
         /// One entry per POST: how many calls it carried (1 for a lone call, the array's length for a batch).
         public var posts: [Int] = []
         /// How the node answers a batch: nil takes it; otherwise the whole answer, as a node that does not
@@ -107,6 +111,11 @@ public final class FakeNode: HTTPTransport {
         }
     }
 
+    /// Mines `count` empty blocks, each `seconds` after the one before.
+    public func mine(blocks count: Int, seconds: UInt64) {
+        for _ in 0..<count { mine(seconds: seconds) }
+    }
+
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let body = try JSONParser.parse(request.body)
         return try state.withLock { state in
@@ -139,6 +148,17 @@ public final class FakeNode: HTTPTransport {
             // What geth answers for a tag it does not know.
             let message = "invalid argument 0: hex string without 0x prefix"
             return ["jsonrpc": "2.0", "id": id, "error": ["code": -32602, "message": .string(message)]]
+        }
+        if method == "eth_getLogs" {
+            let first = Self.number(params.first?["fromBlock"]?.stringValue ?? "0x0", state)
+            let last = Self.number(params.first?["toBlock"]?.stringValue ?? "latest", state)
+            state.logRanges.append(first...max(first, last))
+            if let widest = state.maximumLogRange, last >= first, last - first + 1 > widest {
+                // As hosted nodes refuse a range wider than their limit (Alchemy, Infura and others: -32005 or
+                // -32600 with a message naming the limit).
+                let message = "eth_getLogs is limited to a \(widest) block range"
+                return ["jsonrpc": "2.0", "id": id, "error": ["code": -32005, "message": .string(message)]]
+            }
         }
         let honest = result(method, params, &state)
         return ["jsonrpc": "2.0", "id": id, "result": state.rewrite[method].map { $0(params, honest) } ?? honest]
@@ -204,6 +224,7 @@ public final class FakeNode: HTTPTransport {
     /// Block 100 and later as mined; earlier blocks 12 s apart.
     private static func timestamp(of number: UInt64, _ state: State) -> UInt64 {
         if number < 100 { return 1_800_000_000 - (100 - number) * 12 }
+        if let mined = state.timestamps[number] { return mined }
         return state.timestamps.filter { $0.key <= number }.max { $0.key < $1.key }?.value ?? state.timestamp
     }
 

@@ -57,7 +57,8 @@ public struct SettlementReconciler: Sendable {
                     continue
                 }
                 verifiers[network] = SettlementVerifier(
-                    rpc: rpc, fromBlock: node.fromBlock, confirmations: node.confirmations)
+                    rpc: rpc, fromBlock: node.fromBlock, confirmations: node.confirmations,
+                    maxLogBlocks: node.maxLogBlocks)
             } catch {
                 problems.append("the node for \(network) did not answer (\(error.code))")
             }
@@ -105,9 +106,13 @@ public struct SettlementReconciler: Sendable {
                 summary.unresolvable.append(reservation.id)
                 continue
             }
+            // The ledger holds no validAfter: the hold is written before signing, and the signer picks
+            // validAfter then. The log search starts at the node's fromBlock (a chain fact: nothing of the token
+            // is older). The hold's validBefore is `holdUntil`, at or after the signed one (SigningStep refuses
+            // a later one): the search ends at the last final block before it, never too early.
             let facts = SignedPaymentFacts(
                 token: authorization.token, authorizer: authorization.authorizer, nonce: authorization.nonce,
-                payTo: reservation.payee, amount: String(reservation.amount),
+                payTo: reservation.payee, amount: String(reservation.amount), validAfter: nil,
                 validBefore: reservation.validBefore.map { UInt64(max(0, $0)) },
                 claimedTransaction: reservation.transaction)
             byNetwork[reservation.network, default: []].append((reservation.id, facts))

@@ -262,3 +262,23 @@ def test_one_pass_decides_many_payments_in_batches(
         assert node.requests <= 5 < node.calls, (node.requests, node.calls)
     else:
         assert node.requests == node.calls + 1, (node.requests, node.calls)  # the refused batch, then alone
+
+
+def test_settled_is_found_through_the_time_window_in_small_log_ranges(
+    tmp_path: Path, purser_bin: str, node: Node, seller: Seller
+) -> None:
+    """With `maxLogBlocks` far below the chain's length (as a hosted node's range limit is below a real chain's),
+    reconcile finds the settled-then-failed payment through block headers (binary search for the last block
+    before its validBefore) and log queries of at most 2 blocks each, on the real EVM."""
+    seller.mode = "settle_then_fail"
+    install = Install(tmp_path, purser_bin, node, seller)
+    (install.home / "nodes.json").write_text(
+        json.dumps({"nodes": {node.network: {"url": node.url, "maxLogBlocks": 2}}})
+    )
+    install.call()
+    past_valid_before(node)
+    assert node.w3.eth.block_number >= 4  # longer than one log range
+    summary = install.reconcile()
+    assert len(summary["verified"]) == 1 and not summary["failed"], summary
+    assert install.states() == [("committed", "verified")]
+    assert paid_to_seller(node, seller, install) == install.held_and_spent()[1] == 10_000
