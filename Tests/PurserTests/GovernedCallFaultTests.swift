@@ -33,6 +33,23 @@ struct PayDenyingAuthorizer: CallAuthorizer {
 struct GovernedCallFaultTests {
     // Regression: the pay step was reached through `authorizer as? PolicyStore`, so any other authorizer
     // skipped it and the payment went out.
+    // Regression: only validBefore was checked against the hold. The reconciler bounds its log search by the
+    // earliest validAfter the hold allows (SignedWindow); an authorization usable before that would be sent and
+    // then never proved settled.
+    @Test("an authorization whose validAfter is before the hold's window (clock set back) is never sent")
+    func validAfterBeforeTheWindowIsNotSent() async throws {
+        let now = Mutex<Int64>(1_900_000_000)
+        let world = try await World(
+            clock: { now.withLock { $0 } },
+            ledger: { FaultyLedger($0, failAt: 0, afterReserve: { now.withLock { $0 -= 5000 } }) })
+        let refused = try result(await world.call())
+        #expect(refused.structuredContent?["error"] == "payment_failed")
+        #expect(refused.structuredContent?["paymentMayHaveGoneThrough"] == false)
+        #expect(world.seller.requests.count == 1 && world.seller.paidRequests.isEmpty)
+        #expect(try await world.ledger.reservations().map(\.releaseReason) == ["not_sent"])
+        #expect(try await world.ledger.sessions().first?.remaining == world.session.cap)
+    }
+
     @Test("an authorizer other than the policy store is asked about the payment, and its denial holds")
     func customAuthorizerPayDenial() async throws {
         let world = try await World(authorizer: PayDenyingAuthorizer())

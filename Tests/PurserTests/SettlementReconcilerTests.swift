@@ -92,6 +92,27 @@ struct SettlementReconcilerTests {
         #expect(try await ledger.verify().isValid)
     }
 
+    @Test("a settled payment on a long chain is searched only near its hold's window, in ranges a hosted node accepts")
+    func logSearchNearTheHold() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // 20,000 blocks of 2 s before the payment (40,000 s of chain), and a node that refuses ranges over 2,000.
+        node.mine(blocks: 20_000, seconds: 2)
+        node.state.withLock { $0.maximumLogRange = 2_000 }
+        let holdUntil = Int64(node.state.withLock { $0.timestamp }) + 302
+        let session = try await session()
+        let settled = try await held(session, nonce: 1, validBefore: holdUntil)
+        settleOnChain(nonce: 1, transaction: 0xA1)
+        node.mine(blocks: 20, seconds: 2)
+        let summary = try await reconciler.reconcile()
+        #expect(summary.verified == [settled.id])
+        // The window is at most validityCap + 2 + backdate + clock slack (4,802 s, 2,401 blocks) before the hold's
+        // end: the search starts after block 17,000 and needs at most three ranges, where from block 0 it took
+        // eleven (the payment is in block 20,101).
+        let ranges = node.state.withLock { $0.logRanges }
+        #expect(!ranges.isEmpty && ranges.count <= 3, "\(ranges)")
+        #expect(ranges.allSatisfy { $0.lowerBound > 17_000 }, "\(ranges)")
+    }
+
     @Test("a pass over 150 held payments decides each one in a few batched node requests, not three or four each")
     func manyPaymentsFewRequests() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }

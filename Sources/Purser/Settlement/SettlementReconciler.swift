@@ -106,13 +106,16 @@ public struct SettlementReconciler: Sendable {
                 summary.unresolvable.append(reservation.id)
                 continue
             }
-            // The ledger holds no validAfter: the hold is written before signing, and the signer picks
-            // validAfter then. The log search starts at the node's fromBlock (a chain fact: nothing of the token
-            // is older). The hold's validBefore is `holdUntil`, at or after the signed one (SigningStep refuses
-            // a later one): the search ends at the last final block before it, never too early.
+            // The ledger holds the hold's end (`holdUntil`), not the signed window; SigningStep sends only an
+            // authorization inside `SignedWindow` of it, so the search runs from the earliest validAfter that
+            // allows to the hold's end, never too late nor too early. A payment signed outside it (none is sent)
+            // would only miss its proof: held, never freed.
             let facts = SignedPaymentFacts(
                 token: authorization.token, authorizer: authorization.authorizer, nonce: authorization.nonce,
-                payTo: reservation.payee, amount: String(reservation.amount), validAfter: nil,
+                payTo: reservation.payee, amount: String(reservation.amount),
+                validAfter: reservation.validBefore.map {
+                    UInt64(max(0, SignedWindow.earliestValidAfter(holdUntil: $0)))
+                },
                 validBefore: reservation.validBefore.map { UInt64(max(0, $0)) },
                 claimedTransaction: reservation.transaction)
             byNetwork[reservation.network, default: []].append((reservation.id, facts))

@@ -11,9 +11,13 @@ final class FaultyLedger: PaymentLedger {
     let failAt: Mutex<Int>
     private let counter = Mutex<(count: Int, failed: [String])>((0, []))
 
-    init(_ inner: Ledger, failAt: Int) {
+    /// Runs right after each successful `reserve` (a test's hook to move the clock between hold and signing).
+    private let afterReserve: @Sendable () -> Void
+
+    init(_ inner: Ledger, failAt: Int, afterReserve: @escaping @Sendable () -> Void = {}) {
         self.inner = inner
         self.failAt = Mutex(failAt)
+        self.afterReserve = afterReserve
     }
 
     /// Operations so far, and the one that failed (if any).
@@ -79,7 +83,9 @@ final class FaultyLedger: PaymentLedger {
         throws(LedgerError) -> ReserveOutcome
     {
         try step("reserve")
-        return try await inner.reserve(request, limits: limits, holdUntil: holdUntil)
+        let outcome = try await inner.reserve(request, limits: limits, holdUntil: holdUntil)
+        afterReserve()
+        return outcome
     }
 
     func release(_ reservationID: String, reason: String) async throws(LedgerError) -> TransitionOutcome {

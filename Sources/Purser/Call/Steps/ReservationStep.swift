@@ -12,8 +12,7 @@ struct ReservationStep: CallStep {
         guard case .enabled(let rail) = environment.payments, let payment = state.payment,
             let request = state.reservationRequest
         else { return state.outOfOrder(name) }
-        let holdUntil =
-            rail.clock() + min(payment.offer.maxTimeoutSeconds, X402Client.Configuration().validityCap) + 2
+        let holdUntil = SignedWindow.holdUntil(now: rail.clock(), maxTimeoutSeconds: payment.offer.maxTimeoutSeconds)
         // The nonce is chosen here and stored with the hold (one getrandom for it and a key-less payment
         // id), so reconciliation can find this payment on chain whatever happens after signing.
         let random: [UInt8]

@@ -20,8 +20,11 @@ struct SigningStep: CallStep {
             await environment.release(hold, reason: "not_signed")
             return .finish(.refused(.signingFailed(code: "\(error.code)")))
         }
-        guard Int64(signed.authorization.validBefore) <= hold.holdUntil else {
-            // Never release a signature that could settle after the hold ends; this one has not left.
+        guard Int64(signed.authorization.validBefore) <= hold.holdUntil,
+            Int64(signed.authorization.validAfter) >= SignedWindow.earliestValidAfter(holdUntil: hold.holdUntil)
+        else {
+            // Never release a signature that could settle after the hold ends, nor one usable before the window
+            // the reconciler searches (it would never be proved settled); this one has not left.
             await environment.release(hold, reason: "not_sent")
             return .finish(.refused(.paymentWindowMoved))
         }
