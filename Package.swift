@@ -93,17 +93,18 @@ let package = Package(
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "X402", "PurserTesting"]),
         // The test helpers call libpq directly (the product resolves it at run time, see Ledger/LibPQ.swift).
         .testTarget(
-            name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "CSQLite", "CPostgres"],
+            name: "LedgerTests", dependencies: ["Ledger", "JSONCore", "EVMSigning", "CSQLite", "CPostgres"],
             linkerSettings: [.linkedLibrary("pq")]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "X402", "EVMSigning", "JSONCore", "PurserTesting"]),
         .testTarget(
             name: "PurserTests",
             dependencies: [
                 "Purser", "MCP", "JSONCore", "Ledger", "X402", "HTTPClient", "CSQLite", "Chain", "PurserTesting",
+                "Cedar", "EVMSigning",
             ]),
         .testTarget(
             name: "PurserDemoTests",
-            dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient"]),
+            dependencies: ["PurserDemo", "Purser", "JSONCore", "EVMSigning", "X402", "HTTPClient", "Ledger"]),
         .testTarget(
             name: "VaultTests",
             dependencies: ["PurserVault", "OwnerSigning", "EVMSigning", "MCP", "JSONCore", "Ledger", "PurserTesting"]),
