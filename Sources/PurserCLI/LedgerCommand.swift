@@ -64,8 +64,12 @@ struct LedgerCommand: Subcommand {
             printError("purser ledger import: cannot read \(file)")
             return 1
         }
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .map(String.init)
+        // Lines are split on LF bytes, and a CR before it is dropped: an export saved with CRLF endings (an editor,
+        // a Windows copy) is the same export. Splitting the text on the Character "\n" would not see "\r\n", one
+        // grapheme, and read the whole file as line 1.
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
+        }
         let ledger = try LedgerHome.open(configuration, create: true)
         let verification: AuditVerification
         do {

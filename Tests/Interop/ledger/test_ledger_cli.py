@@ -57,6 +57,32 @@ def test_bad_amounts_and_limits_change_nothing(tmp_path):
     assert not (home / "ledger.sqlite").exists()
 
 
+def test_export_then_import_into_an_empty_home_with_lf_or_crlf_endings(tmp_path):
+    """`purser ledger export` → `purser ledger import` reproduces the chain; an export saved with CRLF endings is
+    the same export (it was read as one line); a damaged line is named FILE:LINE:1."""
+    home = tmp_path / "home"
+    assert purser(home, "session", "grant", "--agent", "a", "--budget", "1").returncode == 0
+    assert purser(home, "session", "grant", "--agent", "b", "--budget", "2").returncode == 0
+    exported = tmp_path / "export.jsonl"
+    done = purser(home, "ledger", "export", "--output", str(exported))
+    assert done.returncode == 0, done.stderr
+    head = purser(home, "ledger", "verify").stdout
+    crlf = tmp_path / "export-crlf.jsonl"
+    crlf.write_bytes(exported.read_bytes().replace(b"\n", b"\r\n"))
+    for name, source in (("lf", exported), ("crlf", crlf)):
+        copy = tmp_path / f"home-{name}"
+        imported = purser(copy, "ledger", "import", str(source))
+        assert imported.returncode == 0, (name, imported.stderr)
+        assert purser(copy, "ledger", "verify").stdout == head, name
+        assert sorted(s["agent"] for s in json.loads(purser(copy, "session", "list", "--json").stdout)) == ["a", "b"]
+    lines = exported.read_text().splitlines()
+    lines[1] = lines[1].replace('"', "'", 1)
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join(lines) + "\n")
+    refused = purser(tmp_path / "home-damaged", "ledger", "import", str(damaged))
+    assert refused.returncode == 1 and f"{damaged}:2:1:" in refused.stderr, refused.stderr
+
+
 def test_verify_names_the_first_tampered_record(tmp_path):
     home = tmp_path / "home"
     for agent in ("a", "b", "c"):
