@@ -136,14 +136,8 @@ public final class VaultServer: Sendable {
         case owner(OwnerDesk)
     }
 
-    private final class Connection: Sendable {
-        let channel: FrameChannel
-        init(channel: FrameChannel) { self.channel = channel }
-    }
-
     private func serve(descriptor: Int32) async {
         let channel = FrameChannel(descriptor: descriptor)
-        let connection = Connection(channel: channel)
         let key = ObjectIdentifier(channel)
         let accepted = openChannels.withLock { connections in
             connections?[key] = channel
@@ -168,10 +162,10 @@ public final class VaultServer: Sendable {
             channel.close()
             return
         case .violation(let message):
-            violation(connection, message, peer: peer)
+            violation(channel, message, peer: peer)
             return
         case .frame(let frame):
-            guard let role = hello(frame, connection: connection, peer: peer) else {
+            guard let role = hello(frame, channel: channel, peer: peer) else {
                 channel.close()
                 return
             }
@@ -192,7 +186,7 @@ public final class VaultServer: Sendable {
                             finished.resume()
                             return
                         }
-                        self.dispatch(item, desk: desk, connection: connection, peer: peer)
+                        self.dispatch(item, desk: desk, channel: channel, peer: peer)
                     }
                 }
             }
@@ -201,23 +195,22 @@ public final class VaultServer: Sendable {
     }
 
     private func dispatch(
-        _ item: FrameChannel.Item, desk: OwnerDesk, connection: Connection, peer: PeerCredentials
+        _ item: FrameChannel.Item, desk: OwnerDesk, channel: FrameChannel, peer: PeerCredentials
     ) {
-        let channel = connection.channel
         switch item {
         case .violation(let message):
-            violation(connection, message, peer: peer)
+            violation(channel, message, peer: peer)
         case .frame(let frame):
             guard let type = frame["type"]?.stringValue else {
-                violation(connection, "a frame needs a string \"type\"", peer: peer)
+                violation(channel, "a frame needs a string \"type\"", peer: peer)
                 return
             }
             guard type == "owner" else {
-                violation(connection, "unexpected frame type \"\(type)\"", peer: peer)
+                violation(channel, "unexpected frame type \"\(type)\"", peer: peer)
                 return
             }
             guard let id = frame["id"]?.int64Value, let request = frame["request"] else {
-                violation(connection, "\"owner\" needs an integer \"id\" and a \"request\"", peer: peer)
+                violation(channel, "\"owner\" needs an integer \"id\" and a \"request\"", peer: peer)
                 return
             }
             let diagnostics = self.diagnostics
@@ -240,35 +233,35 @@ public final class VaultServer: Sendable {
         }
     }
 
-    private func violation(_ connection: Connection, _ message: String, peer: PeerCredentials) {
+    private func violation(_ channel: FrameChannel, _ message: String, peer: PeerCredentials) {
         diagnostics("purser vault: protocol violation from uid \(peer.uid): \(message)")
-        connection.channel.send(["type": "violation", "message": .string(message)])
-        connection.channel.close()
+        channel.send(["type": "violation", "message": .string(message)])
+        channel.close()
     }
 
-    private func refuse(_ connection: Connection, _ message: String, peer: PeerCredentials) -> Role? {
+    private func refuse(_ channel: FrameChannel, _ message: String, peer: PeerCredentials) -> Role? {
         diagnostics("purser vault: refused uid \(peer.uid): \(message)")
-        connection.channel.send(["type": "refused", "message": .string(message)])
+        channel.send(["type": "refused", "message": .string(message)])
         return nil
     }
 
-    private func hello(_ frame: JSONObject, connection: Connection, peer: PeerCredentials) -> Role? {
+    private func hello(_ frame: JSONObject, channel: FrameChannel, peer: PeerCredentials) -> Role? {
         guard frame["type"]?.stringValue == "hello" else {
-            return refuse(connection, "the first frame must be \"hello\"", peer: peer)
+            return refuse(channel, "the first frame must be \"hello\"", peer: peer)
         }
         guard frame["v"]?.int64Value == FrameChannel.protocolVersion else {
             return refuse(
-                connection, "unsupported vault protocol version (this vault speaks \(FrameChannel.protocolVersion))",
+                channel, "unsupported vault protocol version (this vault speaks \(FrameChannel.protocolVersion))",
                 peer: peer)
         }
         switch frame["role"]?.stringValue {
         case "owner":
             guard let owner else {
-                return refuse(connection, "no owner key is set up in this vault (purser vault init)", peer: peer)
+                return refuse(channel, "no owner key is set up in this vault (purser vault init)", peer: peer)
             }
             Task {
                 let record = await owner.publicRecord
-                connection.channel.send(["type": "welcome", "v": 1, "owner": record.json])
+                channel.send(["type": "welcome", "v": 1, "owner": record.json])
             }
             return .owner(owner)
         case "agent":
@@ -276,7 +269,7 @@ public final class VaultServer: Sendable {
             do {
                 mapping = try access()
             } catch {
-                return refuse(connection, "the vault's agents.json is invalid; no agent may connect", peer: peer)
+                return refuse(channel, "the vault's agents.json is invalid; no agent may connect", peer: peer)
             }
             let name = PeerCredentials.userName(peer.uid)
             let allowed = mapping.agents(uid: peer.uid, name: name)
@@ -284,13 +277,13 @@ public final class VaultServer: Sendable {
             var agent: String
             if let requested = frame["agent"] {
                 guard let text = requested.stringValue else {
-                    return refuse(connection, "\"agent\" must be a string", peer: peer)
+                    return refuse(channel, "\"agent\" must be a string", peer: peer)
                 }
                 agent = text
             } else {
                 guard allowed.count == 1 else {
                     return refuse(
-                        connection,
+                        channel,
                         allowed.isEmpty
                             ? "OS user \(user) may not act as any agent (the owner maps users in agents.json)"
                             : "OS user \(user) may act as several agents; name one with --agent", peer: peer)
@@ -300,28 +293,28 @@ public final class VaultServer: Sendable {
             // Byte for byte: `Array.contains` compares by canonical equivalence, under which "\u{212A}ate-bot"
             // (KELVIN SIGN) is "Kate-bot", while policies, sessions and the ledger see another agent id.
             guard allowed.contains(where: { $0.utf8.elementsEqual(agent.utf8) }) else {
-                return refuse(connection, "OS user \(user) may not act as agent \"\(agent)\"", peer: peer)
+                return refuse(channel, "OS user \(user) may not act as agent \"\(agent)\"", peer: peer)
             }
             switch frame["session"] {
             case "mcp":
                 var pageSize = 100
                 if let raw = frame["pageSize"] {
                     guard let value = raw.int64Value, (1...1_000_000).contains(value) else {
-                        return refuse(connection, "\"pageSize\" must be an integer in 1…1000000", peer: peer)
+                        return refuse(channel, "\"pageSize\" must be an integer in 1…1000000", peer: peer)
                     }
                     pageSize = Int(value)
                 }
                 let governed = makeProvider(agent)
                 let provider = mapping.ownerApprovalsOnly ? OwnerApprovalsOnlyProvider(base: governed) : governed
-                connection.channel.send(["type": "welcome", "v": 1, "agent": .string(agent), "session": "mcp"])
+                channel.send(["type": "welcome", "v": 1, "agent": .string(agent), "session": "mcp"])
                 return .session(provider, pageSize: pageSize)
             default:
                 // An agent reaches its tools only through an MCP session (the framed list/call requests of
                 // earlier builds are gone: one path to test and to defend).
-                return refuse(connection, "\"session\" must be \"mcp\" (run `purser serve --vault`)", peer: peer)
+                return refuse(channel, "\"session\" must be \"mcp\" (run `purser serve --vault`)", peer: peer)
             }
         default:
-            return refuse(connection, "\"role\" must be \"agent\" or \"owner\"", peer: peer)
+            return refuse(channel, "\"role\" must be \"agent\" or \"owner\"", peer: peer)
         }
     }
 }
